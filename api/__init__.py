@@ -1,0 +1,1 @@
+"""Terreau's HTTP layer: validate, authorise, serialise; the domain lives in `carto`."""

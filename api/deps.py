@@ -1,0 +1,27 @@
+"""Typed dependencies shared by the routers."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from carto.i18n import pick_lang
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    session: Session = request.app.state.sessions()
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+
+
+def get_lang(lang: Annotated[str | None, Query(description="fr (default) or en")] = None) -> str:
+    return pick_lang(lang)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+LangDep = Annotated[str, Depends(get_lang)]

@@ -1,0 +1,35 @@
+"""Wires the app together: database, routers, error handlers, static files. Nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import problems
+from api.routers import health, pages, territories
+from carto import ROOT
+from carto.db import get_engine, session_factory
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.engine = get_engine(app.state.database_url)
+    app.state.sessions = session_factory(app.state.database_url)
+    yield
+    app.state.engine.dispose()
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Terreau",
+        summary="Food-solidarity resources and cooperation links, territory by territory.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.database_url = database_url
+    problems.install(app)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    for module in (health, territories, pages):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,24 @@
+import json
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import SessionDep
+from api.geojson import GeoJSONResponse
+from carto import territories
+
+router = APIRouter(prefix="/api/territories", tags=["territories"])
+
+
+def _feature(row: dict[str, Any]) -> dict[str, Any]:
+    props = {k: v for k, v in row.items() if k not in ("geometry", "id")}
+    props["communes"] = props.get("communes") or []
+    return {"type": "Feature", "id": row["slug"], "geometry": json.loads(row["geometry"]),
+            "properties": props}
+
+
+@router.get("", response_class=GeoJSONResponse,
+            summary="The territories, with counts of public resources and links")
+def list_territories(session: SessionDep) -> GeoJSONResponse:
+    features = [_feature(row) for row in territories.summaries(session)]
+    return GeoJSONResponse({"type": "FeatureCollection", "features": features})

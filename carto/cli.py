@@ -1,0 +1,158 @@
+"""The `carto` command: thin wrappers that parse, call carto.*, print, and exit non-zero on error."""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from carto import demo, territories, tokens
+from carto.config import database_settings
+from carto.db import transaction
+from carto.errors import CartoError
+
+app = typer.Typer(help="Terreau: food-solidarity resources and cooperation, mapped.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="The programme's demo territories.", no_args_is_help=True)
+territory_app = typer.Typer(help="Territories.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(territory_app, name="territory")
+app.add_typer(token_app, name="token")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"Erreur : {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except CartoError as exc:
+        _fail(exc.detail)
+    except OperationalError as exc:
+        url = database_settings().database_url
+        _fail(f"base de données injoignable ({url.rsplit('@', 1)[-1]}) : {exc.orig}")
+
+
+def _step(message: str) -> None:
+    typer.echo(f"→ {message}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations, then load vocabularies and the communes of depts 30, 34, 43, 48."""
+    from carto import migrate
+
+    with _errors():
+        _step("migrations, vocabulaires et communes…")
+        migrate.upgrade()
+        typer.echo("Base à jour.")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load (or refresh) the six territories, their actors and cooperation links."""
+    with _errors(), transaction() as session:
+        _step("territoires…")
+        report = demo.LoadReport()
+        report.territories = demo.load_territories(session)
+        _step(f"{report.territories} territoires ; ressources…")
+        demo.load_resources(session, report)
+        _step("liens de coopération…")
+        demo.load_links(session, report)
+        _step("couches de contexte (Montpellier)…")
+        report.context_features = demo.load_context_layers(session)
+    for kind in ("resource", "link"):
+        typer.echo(
+            f"{kind}s : {report.created[kind]} créés, {report.updated[kind]} mis à jour, "
+            f"{report.unchanged[kind]} inchangés"
+        )
+    typer.echo(f"couches de contexte : {report.context_features} entités")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn workers.")] = 1,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@territory_app.command("create")
+def territory_create(
+    slug: Annotated[str, typer.Option(help="Identifier in URLs, e.g. sete.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    communes: Annotated[str | None, typer.Option(help="INSEE codes, comma-separated.")] = None,
+    geojson: Annotated[Path | None, typer.Option(help="A GeoJSON (Multi)Polygon file.")] = None,
+    level: Annotated[str, typer.Option(help="commune, intercommunality, neighbourhood, custom")]
+    = "custom",
+    population: Annotated[int | None, typer.Option(help="Hand-entered population.")] = None,
+    population_source: Annotated[str | None, typer.Option(help="Where it comes from.")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace an existing territory.")] = False,
+) -> None:
+    """Create a territory from a list of communes or from a polygon."""
+    if (communes is None) == (geojson is None):
+        _fail("donnez soit --communes, soit --geojson")
+    spec = territories.TerritorySpec(slug=slug, name=name, level=level, population=population,
+                                     population_source=population_source)
+    with _errors(), transaction() as session:
+        if communes is not None:
+            territory = territories.create_from_communes(
+                session, spec, communes.split(","), replace=replace)
+        else:
+            assert geojson is not None
+            territory = territories.create_from_polygon(
+                session, spec, _read_geometry(geojson), replace=replace)
+        population = territory.population
+        shown = "non renseignée" if population is None else str(population)
+        typer.echo(f"Territoire {territory.slug} : {territory.name}, population {shown}")
+
+
+def _read_geometry(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"fichier GeoJSON illisible ({path}) : {exc}")
+    if data.get("type") == "FeatureCollection":
+        features = data.get("features") or []
+        if len(features) != 1:
+            _fail(f"{path} doit contenir une seule entité ({len(features)} trouvées)")
+        data = features[0]
+    if data.get("type") == "Feature":
+        data = data.get("geometry") or {}
+    return dict(data)
+
+
+@territory_app.command("list")
+def territory_list() -> None:
+    """List territories with their counts."""
+    with _errors(), transaction() as session:
+        for row in territories.summaries(session):
+            typer.echo(f"{row['slug']:<26} {row['name']:<45} {row['resources']:>5} ressources "
+                       f"{row['links']:>5} liens")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="contributor, editor or admin.")],
+    territory: Annotated[str | None, typer.Option(help="Territory slug (not for admin).")] = None,
+    name: Annotated[str, typer.Option(help="Who holds it, for the record.")] = "",
+) -> None:
+    """Create an API token; the token itself is printed alone on the last line."""
+    with _errors(), transaction() as session:
+        new = tokens.create(session, role, territory, name)
+    typer.echo(f"Jeton {new.id} ({new.role}, {new.territory or 'tous territoires'}) "
+               "— gardez-le, il ne sera plus affiché :")
+    typer.echo(new.token)

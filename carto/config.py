@@ -1,0 +1,60 @@
+"""Settings, one class per concern, read from the environment (and `.env` when present)."""
+
+from functools import lru_cache
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/terreau"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where PostGIS is. `postgresql://` URLs are accepted and given the psycopg 3 driver."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    pool_size: int = 10
+    echo_sql: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, value: str) -> str:
+        for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+
+class MapSettings(BaseSettings):
+    """Basemap tiles are the only thing a page may fetch from outside the app."""
+
+    model_config = SettingsConfigDict(env_prefix="TERREAU_MAP_", env_file=".env", extra="ignore")
+
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">contributeurs OpenStreetMap</a>'
+    )
+    embed_limit: int = 2000
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TERREAU_", env_file=".env", extra="ignore")
+
+    default_lang: str = "fr"
+    max_body_bytes: int = 1_000_000
+
+
+@lru_cache
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings()
+
+
+@lru_cache
+def map_settings() -> MapSettings:
+    return MapSettings()
+
+
+@lru_cache
+def app_settings() -> AppSettings:
+    return AppSettings()

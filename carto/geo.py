@@ -1,0 +1,75 @@
+"""Geometry helpers: points in and out of the database, WGS84 checks."""
+
+import math
+from typing import Any
+
+from geoalchemy2.elements import WKBElement, WKTElement
+from geoalchemy2.shape import to_shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+
+from carto.errors import Invalid
+
+SRID = 4326
+
+
+def check_lon_lat(lon: Any, lat: Any, field: str = "geometry") -> tuple[float, float]:
+    try:
+        x, y = float(lon), float(lat)
+    except (TypeError, ValueError) as exc:
+        raise Invalid.field(field, "longitude et latitude doivent être des nombres") from exc
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise Invalid.field(field, "longitude et latitude doivent être des nombres finis")
+    if not -180 <= x <= 180:
+        raise Invalid.field(f"{field}.longitude", f"longitude hors de [-180, 180] : {x}")
+    if not -90 <= y <= 90:
+        raise Invalid.field(f"{field}.latitude", f"latitude hors de [-90, 90] : {y}")
+    return x, y
+
+
+def point_element(lon: float, lat: float) -> WKTElement:
+    return WKTElement(f"POINT({lon!r} {lat!r})", srid=SRID)
+
+
+def lon_lat(geom: Any) -> tuple[float, float]:
+    """The coordinates of a point column, whether freshly assigned (WKT) or loaded (WKB)."""
+    if isinstance(geom, WKTElement):
+        text = str(geom.data).removeprefix("POINT(").removesuffix(")")
+        x, y = text.split()
+        return float(x), float(y)
+    if isinstance(geom, WKBElement):
+        pt = to_shape(geom)
+        return pt.x, pt.y  # type: ignore[attr-defined]
+    raise TypeError(f"not a point geometry: {geom!r}")
+
+
+def as_multipolygon(geojson: dict[str, Any], field: str = "geometry") -> MultiPolygon:
+    try:
+        geometry: BaseGeometry = shape(geojson)
+    except Exception as exc:
+        raise Invalid.field(field, f"géométrie GeoJSON illisible : {exc}") from exc
+    if geometry.is_empty:
+        raise Invalid.field(field, "géométrie vide")
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon([geometry])
+    if not isinstance(geometry, MultiPolygon):
+        raise Invalid.field(field, f"un Polygon ou MultiPolygon est attendu, pas {geometry.geom_type}")
+    if not geometry.is_valid:
+        raise Invalid.field(field, "polygone invalide (auto-intersection ?)")
+    return geometry
+
+
+def multipolygon_element(geometry: MultiPolygon | Polygon) -> WKTElement:
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon([geometry])
+    return WKTElement(geometry.wkt, srid=SRID)
+
+
+__all__ = [
+    "Point",
+    "as_multipolygon",
+    "check_lon_lat",
+    "lon_lat",
+    "multipolygon_element",
+    "point_element",
+]

@@ -1,0 +1,40 @@
+"""The change log: who changed what, when, with the values before and after."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carto.models import ChangeLog
+
+
+def record(
+    session: Session,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    action: str,
+    actor: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    session.add(
+        ChangeLog(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            action=action,
+            actor=actor,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def entries(session: Session, entity_type: str, entity_id: uuid.UUID) -> list[ChangeLog]:
+    return list(
+        session.scalars(
+            select(ChangeLog)
+            .where(ChangeLog.entity_type == entity_type, ChangeLog.entity_id == entity_id)
+            .order_by(ChangeLog.id)
+        )
+    )

@@ -1,0 +1,260 @@
+"""Cooperation links: create, update (a level change appends to the level history), delete,
+restore, each with its change-log row and version check."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from carto import history, validation, vocab
+from carto.errors import Conflict, Invalid, NotFound
+from carto.models import Link, LinkLevelChange, Resource, Territory
+from carto.resources import check_version
+
+SIMPLE_FIELDS = (
+    "category",
+    "level",
+    "stakes",
+    "description",
+    "started_on",
+    "status",
+    "directed",
+    "provenance",
+    "source_name",
+    "external_id",
+    "licence",
+)
+FIELDS = (*SIMPLE_FIELDS, "source", "target", "territory", "level_note")
+
+
+def get(session: Session, link_id: uuid.UUID, include_deleted: bool = False) -> Link:
+    link = session.get(Link, link_id)
+    if link is None or (link.deleted_at is not None and not include_deleted):
+        raise NotFound(f"lien inconnu : {link_id}", [])
+    return link
+
+
+def snapshot(link: Link) -> dict[str, Any]:
+    return {
+        "source": str(link.source_id),
+        "target": str(link.target_id),
+        "category": link.category,
+        "level": link.level,
+        "stakes": list(link.stakes or []),
+        "description": link.description,
+        "started_on": link.started_on.isoformat() if link.started_on else None,
+        "status": link.status,
+        "directed": link.directed,
+        "territory": link.territory.slug if link.territory else None,
+        "moderation": link.moderation,
+        "provenance": link.provenance,
+        "source_name": link.source_name,
+        "external_id": link.external_id,
+        "licence": link.licence,
+        "version": link.version,
+        "deleted": link.deleted_at is not None,
+    }
+
+
+def _resource_ref(
+    session: Session, value: Any, field: str, errors: validation.Collector
+) -> uuid.UUID | None:
+    try:
+        rid = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        errors.add(field, f"identifiant de ressource invalide : {value!r}")
+        return None
+    resource = session.get(Resource, rid)
+    if resource is None:
+        errors.add(field, f"ressource inconnue : {rid}")
+        return None
+    if resource.deleted_at is not None:
+        errors.add(field, f"ressource supprimée : {rid}")
+        return None
+    return rid
+
+
+def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    errors = validation.Collector()
+    for key in data:
+        if key not in FIELDS:
+            errors.add(key, "champ inconnu")
+    out: dict[str, Any] = {}
+
+    def given(key: str) -> bool:
+        return key in data or not partial
+
+    for end in ("source", "target"):
+        if given(end):
+            out[f"{end}_id"] = _resource_ref(session, data.get(end), end, errors)
+    if out.get("source_id") and out.get("source_id") == out.get("target_id"):
+        errors.add("target", "un lien relie deux ressources distinctes")
+    if given("category"):
+        out["category"] = validation.code_in(
+            data.get("category"), vocab.categories(), errors, "category"
+        )
+    if given("level"):
+        level = data.get("level")
+        if isinstance(level, bool) or level not in vocab.levels():
+            errors.add("level", f"niveau inconnu : {level!r} (attendu : 1 à 5)")
+        else:
+            out["level"] = level
+    if "stakes" in data:
+        stakes = data["stakes"] or []
+        if not isinstance(stakes, list) or not all(
+            isinstance(s, str) and 0 < len(s) <= 200 for s in stakes
+        ):
+            errors.add("stakes", "une liste d'enjeux (textes) est attendue")
+        else:
+            out["stakes"] = stakes
+    if "description" in data:
+        out["description"] = validation.optional_text(data["description"], errors, "description")
+    if "level_note" in data:
+        out["level_note"] = validation.optional_text(data["level_note"], errors, "level_note", 1000)
+    if "started_on" in data and data["started_on"] is not None:
+        value = data["started_on"]
+        try:
+            out["started_on"] = value if isinstance(value, date) else date.fromisoformat(value)
+        except (TypeError, ValueError):
+            errors.add("started_on", f"date invalide (AAAA-MM-JJ attendu) : {value!r}")
+    elif "started_on" in data:
+        out["started_on"] = None
+    for key, allowed in (("status", vocab.LINK_STATUSES), ("provenance", vocab.PROVENANCES)):
+        if key in data:
+            out[key] = validation.code_in(data[key], set(allowed), errors, key)
+    if "directed" in data:
+        if not isinstance(data["directed"], bool):
+            errors.add("directed", "true ou false attendu")
+        out["directed"] = data["directed"]
+    for key in ("source_name", "external_id", "licence"):
+        if key in data:
+            out[key] = validation.optional_text(data[key], errors, key, 200)
+    if "territory" in data and data["territory"] is not None:
+        territory = session.scalar(select(Territory).where(Territory.slug == data["territory"]))
+        if territory is None:
+            errors.add("territory", f"territoire inconnu : {data['territory']!r}")
+        out["territory"] = territory
+    errors.raise_if_any()
+    return out
+
+
+def _check_duplicate(session: Session, link: Link) -> None:
+    """Say which link already holds the pair and category, rather than a bare constraint error."""
+    if link.status != "active" or link.deleted_at is not None:
+        return
+    a, b = link.source_id, link.target_id
+    existing = session.scalar(
+        select(Link.id).where(
+            Link.id != link.id,
+            Link.category == link.category,
+            Link.status == "active",
+            Link.deleted_at.is_(None),
+            or_(and_(Link.source_id == a, Link.target_id == b),
+                and_(Link.source_id == b, Link.target_id == a)),
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"un lien actif de la même catégorie existe déjà entre ces deux ressources : {existing}",
+            [validation.FieldError("target", f"doublon du lien {existing}")],
+        )
+
+
+def _apply(link: Link, values: dict[str, Any]) -> None:
+    for key in ("source_id", "target_id", *SIMPLE_FIELDS, "territory"):
+        if key in values and key != "level":
+            setattr(link, key, values[key])
+
+
+def _append_level(session: Session, link: Link, level: int, note: str | None, actor: str,
+                  on: date | None = None) -> None:
+    session.add(LinkLevelChange(link_id=link.id, level=level, note=note, changed_by=actor,
+                                changed_on=on or date.today()))
+
+
+def create(
+    session: Session,
+    data: dict[str, Any],
+    actor: str,
+    moderation: str = "validated",
+    link_id: uuid.UUID | None = None,
+    level_on: date | None = None,
+) -> Link:
+    """`level_on` dates the first level (e.g. the document that observed it); default today."""
+    values = clean(session, data)
+    link = Link(id=link_id or uuid.uuid4(), moderation=moderation, created_by=actor,
+                updated_by=actor, version=1, stakes=[], status="active", directed=False,
+                provenance="workshop", level=values["level"])
+    _apply(link, values)
+    _check_duplicate(session, link)
+    session.add(link)
+    session.flush()
+    _append_level(session, link, link.level, values.get("level_note"), actor,
+                  level_on or link.started_on)
+    history.record(session, "link", link.id, "create", actor, None, snapshot(link))
+    return link
+
+
+def update(
+    session: Session, link_id: uuid.UUID, changes: dict[str, Any], actor: str,
+    expected_version: int | None,
+) -> Link:
+    link = get(session, link_id)
+    check_version(link.version, expected_version, "le lien")
+    values = clean(session, changes, partial=True)
+    if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):
+        raise Invalid.field("target", "un lien relie deux ressources distinctes")
+    before = snapshot(link)
+    _apply(link, values)
+    if "level" in values and values["level"] != link.level:
+        link.level = values["level"]
+        _append_level(session, link, link.level, values.get("level_note"), actor)
+    if snapshot(link) == before:
+        return link
+    _check_duplicate(session, link)
+    link.version += 1
+    link.updated_by = actor
+    link.updated_at = datetime.now(UTC)
+    session.flush()
+    history.record(session, "link", link.id, "update", actor, before, snapshot(link))
+    return link
+
+
+def delete(session: Session, link_id: uuid.UUID, actor: str, expected_version: int | None) -> Link:
+    link = get(session, link_id)
+    check_version(link.version, expected_version, "le lien")
+    before = snapshot(link)
+    link.deleted_at = datetime.now(UTC)
+    link.deleted_by = actor
+    link.version += 1
+    session.flush()
+    history.record(session, "link", link.id, "delete", actor, before, snapshot(link))
+    return link
+
+
+def restore(session: Session, link_id: uuid.UUID, actor: str) -> Link:
+    link = get(session, link_id, include_deleted=True)
+    if link.deleted_at is None:
+        raise Conflict("le lien n'est pas supprimé", [])
+    before = snapshot(link)
+    link.deleted_at = None  # the caller's transaction rolls this back if the check fails
+    _check_duplicate(session, link)
+    link.deleted_by = None
+    link.version += 1
+    session.flush()
+    history.record(session, "link", link.id, "restore", actor, before, snapshot(link))
+    return link
+
+
+def level_history(session: Session, link_id: uuid.UUID) -> list[LinkLevelChange]:
+    get(session, link_id, include_deleted=True)
+    return list(session.scalars(
+        select(LinkLevelChange).where(LinkLevelChange.link_id == link_id)
+        .order_by(LinkLevelChange.changed_on, LinkLevelChange.id)))
+
+
+def count_active(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Link).where(
+        Link.deleted_at.is_(None))) or 0

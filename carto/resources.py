@@ -1,0 +1,313 @@
+"""Resources: create, update, delete (soft) and restore, each with its change-log row and
+version check, in the caller's transaction."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carto import history, validation, vocab
+from carto.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from carto.geo import check_lon_lat, lon_lat, point_element
+from carto.models import Commune, Resource, ResourceKind, ResourceOutput, ResourceSurface, Territory
+
+SIMPLE_FIELDS = (
+    "name",
+    "kind",
+    "description",
+    "address",
+    "commune",
+    "location_precision",
+    "location_note",
+    "products",
+    "access_conditions",
+    "price_note",
+    "documents_needed",
+    "opening_hours",
+    "website",
+    "phone",
+    "email",
+    "visibility",
+    "is_private",
+    "status",
+    "illustrative",
+    "provenance",
+    "source_name",
+    "external_id",
+    "licence",
+)
+FIELDS = (*SIMPLE_FIELDS, "lon", "lat", "territories", "outputs", "surfaces")
+COLUMN = {"commune": "commune_code"}
+
+
+def get(session: Session, resource_id: uuid.UUID, include_deleted: bool = False) -> Resource:
+    resource = session.get(Resource, resource_id)
+    if resource is None or (resource.deleted_at is not None and not include_deleted):
+        raise NotFound(f"ressource inconnue : {resource_id}", [])
+    return resource
+
+
+def snapshot(resource: Resource) -> dict[str, Any]:
+    """A JSON-able picture of a resource, as stored in the change log."""
+    lon, lat = lon_lat(resource.geom)
+    return {
+        "name": resource.name,
+        "kind": resource.kind,
+        "description": resource.description,
+        "address": resource.address,
+        "commune": resource.commune_code,
+        "lon": lon,
+        "lat": lat,
+        "location_precision": resource.location_precision,
+        "location_note": resource.location_note,
+        "products": list(resource.products or []),
+        "access_conditions": list(resource.access_conditions or []),
+        "price_note": resource.price_note,
+        "documents_needed": resource.documents_needed,
+        "opening_hours": resource.opening_hours,
+        "website": resource.website,
+        "phone": resource.phone,
+        "email": resource.email,
+        "visibility": resource.visibility,
+        "is_private": resource.is_private,
+        "status": resource.status,
+        "illustrative": resource.illustrative,
+        "moderation": resource.moderation,
+        "provenance": resource.provenance,
+        "source_name": resource.source_name,
+        "external_id": resource.external_id,
+        "licence": resource.licence,
+        "territories": sorted(t.slug for t in resource.territories),
+        "outputs": [
+            {"food_group": o.food_group, "kg_per_year": float(o.kg_per_year), "year": o.year,
+             "source": o.source}
+            for o in resource.outputs
+        ],
+        "surfaces": [
+            {"crop_group": s.crop_group, "hectares": float(s.hectares), "year": s.year,
+             "source": s.source}
+            for s in resource.surfaces
+        ],
+        "version": resource.version,
+        "deleted": resource.deleted_at is not None,
+    }
+
+
+def _rows(
+    value: Any, key: str, amount: str, allowed: dict[str, Any], errors: validation.Collector,
+    field: str,
+) -> list[dict[str, Any]] | None:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.add(field, "une liste est attendue")
+        return None
+    rows = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, dict) or set(item) - {key, amount, "year", "source"}:
+            errors.add(where, f"objet attendu avec {key}, {amount}, year, source")
+            continue
+        if item.get(key) not in allowed:
+            errors.add(f"{where}.{key}", f"valeur inconnue : {item.get(key)!r}")
+            continue
+        number = item.get(amount)
+        if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+            errors.add(f"{where}.{amount}", "un nombre positif est attendu")
+            continue
+        year = item.get("year")
+        if year is not None and (not isinstance(year, int) or not 1900 <= year <= 2100):
+            errors.add(f"{where}.year", "année invalide")
+            continue
+        rows.append({key: item[key], amount: number, "year": year, "source": item.get("source")})
+    return rows
+
+
+def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    """Check every field given; return normalised values. Unknown fields are an error."""
+    errors = validation.Collector()
+    for key in data:
+        if key not in FIELDS:
+            errors.add(key, "champ inconnu")
+    out: dict[str, Any] = {}
+
+    def given(key: str) -> bool:
+        return key in data or not partial
+
+    if given("name"):
+        out["name"] = validation.name(data.get("name"), errors)
+    if given("kind"):
+        known = set(session.scalars(select(ResourceKind.code)))
+        out["kind"] = validation.code_in(data.get("kind"), known, errors, "kind")
+    for key, max_len in (("description", 10_000), ("address", 500), ("location_note", 500),
+                         ("price_note", 500), ("documents_needed", 500), ("source_name", 200),
+                         ("external_id", 200), ("licence", 200)):
+        if key in data:
+            out[key] = validation.optional_text(data[key], errors, key, max_len)
+    if "commune" in data and data["commune"] is not None:
+        code = data["commune"]
+        if not isinstance(code, str) or session.get(Commune, code) is None:
+            errors.add("commune", f"code INSEE inconnu : {code!r}")
+        out["commune"] = code
+    if given("lon") or given("lat"):
+        try:
+            out["lon"], out["lat"] = check_lon_lat(data.get("lon"), data.get("lat"))
+        except Invalid as exc:
+            errors.errors.extend(exc.errors)
+    if given("location_precision"):
+        out["location_precision"] = validation.code_in(
+            data.get("location_precision", "exact" if not partial else None),
+            vocab.precisions(), errors, "location_precision",
+        )
+    if "products" in data:
+        out["products"] = validation.food_groups(data["products"], errors)
+    if "access_conditions" in data:
+        out["access_conditions"] = validation.codes_in(
+            data["access_conditions"], vocab.access_conditions(), errors, "access_conditions"
+        )
+    if "opening_hours" in data:
+        out["opening_hours"] = validation.opening_hours_text(data["opening_hours"], errors)
+    if "website" in data:
+        out["website"] = validation.url(data["website"], errors)
+    if "phone" in data:
+        out["phone"] = validation.phone(data["phone"], errors)
+    if "email" in data:
+        out["email"] = validation.email(data["email"], errors)
+    for key, allowed in (("visibility", vocab.VISIBILITIES), ("status", vocab.RESOURCE_STATUSES),
+                         ("provenance", vocab.PROVENANCES)):
+        if key in data:
+            out[key] = validation.code_in(data[key], set(allowed), errors, key)
+    for key in ("is_private", "illustrative"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                errors.add(key, "true ou false attendu")
+            out[key] = data[key]
+    if given("territories"):
+        slugs = data.get("territories") or []
+        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+            errors.add("territories", "une liste de territoires (slugs) est attendue")
+        elif not slugs:
+            errors.add("territories", "au moins un territoire est attendu")
+        else:
+            found = {t.slug: t for t in session.scalars(
+                select(Territory).where(Territory.slug.in_(slugs)))}
+            unknown = [s for s in slugs if s not in found]
+            if unknown:
+                errors.add("territories", f"territoires inconnus : {', '.join(unknown)}")
+            out["territories"] = [found[s] for s in slugs if s in found]
+    if "outputs" in data:
+        out["outputs"] = _rows(data["outputs"], "food_group", "kg_per_year", vocab.food_groups(),
+                               errors, "outputs")
+    if "surfaces" in data:
+        out["surfaces"] = _rows(data["surfaces"], "crop_group", "hectares", vocab.crop_groups(),
+                                errors, "surfaces")
+    errors.raise_if_any()
+    return out
+
+
+def _apply(resource: Resource, values: dict[str, Any]) -> None:
+    for key in SIMPLE_FIELDS:
+        if key in values:
+            setattr(resource, COLUMN.get(key, key), values[key])
+    if "lon" in values:
+        resource.geom = point_element(values["lon"], values["lat"])
+    if "territories" in values:
+        resource.territories = values["territories"]
+    if "outputs" in values:
+        resource.outputs = [ResourceOutput(**row) for row in values["outputs"]]
+    if "surfaces" in values:
+        resource.surfaces = [ResourceSurface(**row) for row in values["surfaces"]]
+
+
+def create(
+    session: Session,
+    data: dict[str, Any],
+    actor: str,
+    moderation: str = "validated",
+    resource_id: uuid.UUID | None = None,
+) -> Resource:
+    values = clean(session, data)
+    resource = Resource(
+        id=resource_id or uuid.uuid4(),
+        moderation=moderation,
+        created_by=actor,
+        updated_by=actor,
+        version=1,
+        products=[],
+        access_conditions=[],
+        visibility="public",
+        is_private=False,
+        status="active",
+        illustrative=False,
+        provenance="workshop",
+    )
+    _apply(resource, values)
+    session.add(resource)
+    session.flush()
+    history.record(session, "resource", resource.id, "create", actor, None, snapshot(resource))
+    return resource
+
+
+def check_version(current: int, expected: int | None, what: str) -> None:
+    if expected is not None and expected != current:
+        raise PreconditionFailed(
+            f"{what} a été modifié entre-temps (version {current}, vous aviez la {expected}) : "
+            "rechargez avant d'enregistrer",
+            [],
+        )
+
+
+def update(
+    session: Session,
+    resource_id: uuid.UUID,
+    changes: dict[str, Any],
+    actor: str,
+    expected_version: int | None,
+) -> Resource:
+    resource = get(session, resource_id)
+    check_version(resource.version, expected_version, "la ressource")
+    if ("lon" in changes) != ("lat" in changes):
+        raise Invalid.field("geometry", "longitude et latitude vont ensemble")
+    values = clean(session, changes, partial=True)
+    before = snapshot(resource)
+    _apply(resource, values)
+    if snapshot(resource) == before:
+        return resource
+    resource.version += 1
+    resource.updated_by = actor
+    resource.updated_at = datetime.now(UTC)
+    session.flush()
+    history.record(session, "resource", resource.id, "update", actor, before, snapshot(resource))
+    return resource
+
+
+def delete(
+    session: Session, resource_id: uuid.UUID, actor: str, expected_version: int | None
+) -> Resource:
+    resource = get(session, resource_id)
+    check_version(resource.version, expected_version, "la ressource")
+    before = snapshot(resource)
+    resource.deleted_at = datetime.now(UTC)
+    resource.deleted_by = actor
+    resource.version += 1
+    session.flush()
+    history.record(session, "resource", resource.id, "delete", actor, before, snapshot(resource))
+    return resource
+
+
+def restore(
+    session: Session, resource_id: uuid.UUID, actor: str, expected_version: int | None = None
+) -> Resource:
+    resource = get(session, resource_id, include_deleted=True)
+    if resource.deleted_at is None:
+        raise Conflict("la ressource n'est pas supprimée", [])
+    check_version(resource.version, expected_version, "la ressource")
+    before = snapshot(resource)
+    resource.deleted_at = None
+    resource.deleted_by = None
+    resource.version += 1
+    session.flush()
+    history.record(session, "resource", resource.id, "restore", actor, before, snapshot(resource))
+    return resource

@@ -1,0 +1,160 @@
+"""Territories: built from a list of communes or from a polygon; counts for pages and the API."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from shapely import wkt as shapely_wkt
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.orm import Session
+
+from carto import vocab
+from carto.errors import Conflict, Invalid, NotFound
+from carto.geo import as_multipolygon, multipolygon_element
+from carto.models import Commune, Territory, TerritoryCommune
+from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
+from carto.text import slugify
+from carto.visibility import ANONYMOUS, link_predicate, resource_predicate
+
+
+@dataclass
+class TerritorySpec:
+    slug: str
+    name: str
+    level: str = "custom"
+    description: str | None = None
+    population: int | None = None
+    population_source: str | None = None
+    population_year: int | None = None
+    geometry_source: str | None = None
+
+
+def get(session: Session, slug: str) -> Territory:
+    territory = session.scalar(select(Territory).where(Territory.slug == slug))
+    if territory is None:
+        raise NotFound(f"territoire inconnu : {slug}", [])
+    return territory
+
+
+def _check_spec(spec: TerritorySpec) -> None:
+    if spec.level not in vocab.TERRITORY_LEVELS:
+        raise Invalid.field("level", f"niveau inconnu : {spec.level}")
+    if not spec.name.strip():
+        raise Invalid.field("name", "le nom est obligatoire")
+    if not spec.slug or slugify(spec.slug) != spec.slug:
+        raise Invalid.field("slug", "minuscules, chiffres et tirets seulement")
+
+
+def create_from_communes(
+    session: Session, spec: TerritorySpec, codes: list[str], replace: bool = False
+) -> Territory:
+    """Union of the communes' polygons; population is their sum unless given."""
+    _check_spec(spec)
+    codes = sorted({c.strip() for c in codes if c.strip()})
+    if not codes:
+        raise Invalid.field("communes", "au moins un code commune est attendu")
+    found = set(session.scalars(select(Commune.code).where(Commune.code.in_(codes))))
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise Invalid.field("communes", f"codes INSEE inconnus : {', '.join(missing)}")
+    row = session.execute(
+        text(
+            """SELECT ST_AsText(ST_Multi(ST_CollectionExtract(
+                        ST_MakeValid(ST_Union(geom)), 3))) AS wkt,
+                      sum(population)::int AS population
+               FROM commune WHERE code = ANY(:codes)"""
+        ),
+        {"codes": codes},
+    ).one()
+    if spec.population is None:
+        spec.population = row.population
+        spec.population_source = COMMUNE_POPULATION_SOURCE
+        spec.population_year = COMMUNE_POPULATION_YEAR
+    territory = _save(session, spec, row.wkt, replace)
+    session.execute(
+        delete(TerritoryCommune).where(TerritoryCommune.territory_id == territory.id)
+    )
+    session.execute(
+        insert(TerritoryCommune),
+        [{"territory_id": territory.id, "commune_code": c} for c in codes],
+    )
+    return territory
+
+
+def create_from_polygon(
+    session: Session, spec: TerritorySpec, geojson: dict[str, Any], replace: bool = False
+) -> Territory:
+    """A drawn or imported perimeter; its communes are those sharing more than 1 % of the
+    smaller of the two areas (so a neighbourhood belongs to its commune)."""
+    _check_spec(spec)
+    geometry = as_multipolygon(geojson)
+    if spec.population is not None and not spec.population_source:
+        raise Invalid.field("population_source", "une population saisie doit citer sa source")
+    territory = _save(session, spec, geometry.wkt, replace)
+    session.execute(
+        delete(TerritoryCommune).where(TerritoryCommune.territory_id == territory.id)
+    )
+    session.execute(
+        text(
+            """INSERT INTO territory_commune (territory_id, commune_code)
+               SELECT t.id, c.code FROM territory t JOIN commune c ON c.geom && t.geom
+               WHERE t.id = :id
+                 AND ST_Area(ST_Intersection(c.geom, t.geom))
+                     > 0.01 * LEAST(ST_Area(c.geom), ST_Area(t.geom))"""
+        ),
+        {"id": territory.id},
+    )
+    return territory
+
+
+def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Territory:
+    territory = session.scalar(select(Territory).where(Territory.slug == spec.slug))
+    if territory is not None and not replace:
+        raise Conflict(f"le territoire {spec.slug} existe déjà", [])
+    if territory is None:
+        territory = Territory(slug=spec.slug)
+        session.add(territory)
+    territory.name = spec.name
+    territory.level = spec.level
+    territory.description = spec.description
+    territory.population = spec.population
+    territory.population_source = spec.population_source
+    territory.population_year = spec.population_year
+    territory.geometry_source = spec.geometry_source
+    territory.geom = multipolygon_element(shapely_wkt.loads(wkt))
+    session.flush()
+    return territory
+
+
+_PUBLIC_R, _ = resource_predicate(ANONYMOUS, "res")
+_PUBLIC_L, _ = link_predicate(ANONYMOUS, "lk", "s", "t")
+
+# Counts of what the public may see, by the same rules as every other read.
+SUMMARY_SQL = f"""
+WITH r AS (
+    SELECT rt.territory_id, count(*) AS n
+    FROM resource_territory rt JOIN resource res ON res.id = rt.resource_id
+    WHERE {_PUBLIC_R}
+    GROUP BY rt.territory_id
+), l AS (
+    SELECT lk.territory_id, count(*) AS n
+    FROM link lk JOIN resource s ON s.id = lk.source_id JOIN resource t ON t.id = lk.target_id
+    WHERE {_PUBLIC_L}
+    GROUP BY lk.territory_id
+)
+SELECT tr.id, tr.slug, tr.name, tr.level, tr.description, tr.population,
+       tr.population_source, tr.population_year, tr.geometry_source,
+       coalesce(r.n, 0) AS resources, coalesce(l.n, 0) AS links,
+       ST_AsGeoJSON(tr.geom, 6) AS geometry,
+       (SELECT array_agg(commune_code ORDER BY commune_code)
+          FROM territory_commune tc WHERE tc.territory_id = tr.id) AS communes
+FROM territory tr LEFT JOIN r ON r.territory_id = tr.id LEFT JOIN l ON l.territory_id = tr.id
+"""
+
+
+def summaries(session: Session, slug: str | None = None) -> list[dict[str, Any]]:
+    sql = SUMMARY_SQL + (" WHERE tr.slug = :slug" if slug else "") + " ORDER BY tr.name"
+    params = {"slug": slug, "vis_territory": None, "vis_actor": "anonymous"}
+    rows = session.execute(text(sql), params).mappings().all()
+    if slug and not rows:
+        raise NotFound(f"territoire inconnu : {slug}", [])
+    return [dict(r) for r in rows]

@@ -1,0 +1,121 @@
+"""Field checks shared by the API, the CLI and the importers; each error names its field."""
+
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+import opening_hours
+from email_validator import EmailNotValidError, validate_email
+
+from carto import vocab
+from carto.errors import FieldError, Invalid
+
+NAME_MAX = 200
+_PHONE = re.compile(r"^\+?[0-9 ().\-]{6,25}$")
+
+
+class Collector:
+    """Gathers every field error of one input, so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            detail = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+            raise Invalid(detail, self.errors)
+
+
+def name(value: Any, errors: Collector, field: str = "name") -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        errors.add(field, "le nom est obligatoire")
+        return None
+    if len(value) > NAME_MAX:
+        errors.add(field, f"{NAME_MAX} caractères au plus ({len(value)} donnés)")
+        return None
+    return value
+
+
+def optional_text(value: Any, errors: Collector, field: str, max_len: int = 10_000) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.add(field, "du texte est attendu")
+        return None
+    if len(value) > max_len:
+        errors.add(field, f"{max_len} caractères au plus")
+        return None
+    return value or None
+
+
+def code_in(value: Any, allowed: set[str] | dict[str, Any], errors: Collector, field: str) -> Any:
+    if value not in allowed:
+        errors.add(field, f"valeur inconnue : {value!r} (attendu : {', '.join(sorted(allowed))})")
+        return None
+    return value
+
+
+def codes_in(
+    value: Any, allowed: set[str] | dict[str, Any], errors: Collector, field: str
+) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.add(field, "une liste de codes est attendue")
+        return []
+    unknown = [v for v in value if v not in allowed]
+    if unknown:
+        errors.add(field, f"valeurs inconnues : {', '.join(unknown)}")
+        return []
+    return sorted(set(value), key=value.index)
+
+
+def opening_hours_text(value: Any, errors: Collector, field: str = "opening_hours") -> str | None:
+    text = optional_text(value, errors, field, 500)
+    if text is None:
+        return None
+    try:
+        opening_hours.OpeningHours(text)
+    except Exception:
+        errors.add(field, f"horaires illisibles (syntaxe OpenStreetMap opening_hours) : {text!r}")
+        return None
+    return text
+
+
+def email(value: Any, errors: Collector, field: str = "email") -> str | None:
+    text = optional_text(value, errors, field, 254)
+    if text is None:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        errors.add(field, f"adresse e-mail invalide : {exc}")
+        return None
+
+
+def url(value: Any, errors: Collector, field: str = "website") -> str | None:
+    text = optional_text(value, errors, field, 500)
+    if text is None:
+        return None
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:
+        errors.add(field, "adresse web invalide (http:// ou https:// attendu)")
+        return None
+    return text
+
+
+def phone(value: Any, errors: Collector, field: str = "phone") -> str | None:
+    text = optional_text(value, errors, field, 40)
+    if text is None:
+        return None
+    if not _PHONE.match(text):
+        errors.add(field, "numéro de téléphone invalide")
+        return None
+    return text
+
+
+def food_groups(value: Any, errors: Collector, field: str = "products") -> list[str]:
+    return codes_in(value, vocab.food_groups(), errors, field)

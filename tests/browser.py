@@ -1,0 +1,63 @@
+"""Playwright driving Debian's Chromium (no browser download), recording every request."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = os.environ.get("TERREAU_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def require_chromium() -> None:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium")
+
+
+@dataclass
+class Visit:
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(b: Browser, url: str, width: int = 1280, height: int = 900) -> Visit:
+    page = b.new_page(viewport={"width": width, "height": height})
+    visit = Visit(page)
+    page.on("request", lambda req: visit.requests.append(req.url))
+    page.on("console", lambda msg: msg.type == "error" and visit.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: visit.console_errors.append(str(exc)))
+
+    def _dialog(dialog: object) -> None:
+        visit.dialogs.append(getattr(dialog, "message", ""))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("dialog", _dialog)
+    page.goto(url, wait_until="networkidle")
+    return visit
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path

@@ -1,0 +1,101 @@
+"""Each test run gets its own database on the server DATABASE_URL names, dropped at the end.
+
+The schema is migrated from empty, the reference data and the demo are loaded once; tests that
+write use their own territory or roll back, so the demo counts stay what the files say.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from carto import demo, migrate
+from carto.config import DatabaseSettings, database_settings
+from carto.db import get_engine, session_factory, transaction
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    base = make_url(DatabaseSettings().database_url)
+    name = f"terreau_test_{uuid.uuid4().hex[:10]}"
+    admin = _libpq(str(base.set(database="postgres")))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = url
+    database_settings.cache_clear()  # the CLI and the app read it from the environment
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def demo_loaded(migrated: str) -> demo.LoadReport:
+    with transaction(migrated) as session:
+        return demo.load(session)
+
+
+@pytest.fixture
+def session(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[Session]:
+    """A session whose work is rolled back at the end of the test."""
+    s = session_factory(migrated)()
+    s.begin()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def client(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[TestClient]:
+    from api.main import create_app
+
+    with TestClient(create_app(migrated)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, for the browser tests."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.main import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(migrated), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

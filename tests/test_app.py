@@ -1,0 +1,71 @@
+"""The app skeleton: health, the home page, the territories as GeoJSON, errors."""
+
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_says_when_the_database_is_down() -> None:
+    app = create_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with TestClient(app) as c:
+        response = c.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_api_territories_is_geojson(client: TestClient) -> None:
+    response = client.get("/api/territories")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/geo+json")
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    by_slug = {f["id"]: f for f in body["features"]}
+    frontignan = by_slug["frontignan"]
+    assert frontignan["geometry"]["type"] == "MultiPolygon"
+    lon, lat = frontignan["geometry"]["coordinates"][0][0][0]
+    assert 3.6 < lon < 3.9 and 43.3 < lat < 43.6  # RFC 7946: lon, lat
+    props = frontignan["properties"]
+    assert props["population"] == 24136 and props["communes"] == ["34108"]
+    assert props["resources"] > 0 and props["links"] > 0
+    assert by_slug["haut-allier"]["properties"]["level"] == "intercommunality"
+    assert len(by_slug["haut-allier"]["properties"]["communes"]) == 10
+
+
+def test_home_lists_the_territories_with_counts(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    assert '<html lang="fr">' in html
+    territories = client.get("/api/territories").json()["features"]
+    for feature in territories:
+        props = feature["properties"]
+        assert f'href="/territories/{props["slug"]}"' in html
+        assert props["name"].replace("'", "&#39;") in html
+    assert "ODbL" in html and "Licence Ouverte" in html
+    english = client.get("/?lang=en").text
+    assert '<html lang="en">' in english and "Territories" in english
+
+
+def test_territory_page_lists_resources_and_links(client: TestClient) -> None:
+    response = client.get("/territories/frontignan")
+    assert response.status_code == 200
+    props = next(f["properties"] for f in client.get("/api/territories").json()["features"]
+                 if f["id"] == "frontignan")
+    assert f'<dd id="n-resources">{props["resources"]}</dd>' in response.text
+    assert f'<dd id="n-links">{props["links"]}</dd>' in response.text
+    assert "Placé au centre de la commune" in response.text
+
+
+def test_unknown_territory(client: TestClient) -> None:
+    page = client.get("/territories/atlantis", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "atlantis" in page.text and "<html" in page.text
+    api = client.get("/api/nowhere")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["status"] == 404
