@@ -83,8 +83,9 @@ def create_from_communes(
 def create_from_polygon(
     session: Session, spec: TerritorySpec, geojson: dict[str, Any], replace: bool = False
 ) -> Territory:
-    """A drawn or imported perimeter; its communes are those sharing more than 1 % of the
-    smaller of the two areas (so a neighbourhood belongs to its commune)."""
+    """A drawn or imported perimeter. Its communes: those it covers by more than 1 % of their
+    area, or that hold more than 20 % of it (so a neighbourhood belongs to its commune, and a
+    sliver where two boundary datasets disagree does not count)."""
     _check_spec(spec)
     geometry = as_multipolygon(geojson)
     if spec.population is not None and not spec.population_source:
@@ -98,8 +99,8 @@ def create_from_polygon(
             """INSERT INTO territory_commune (territory_id, commune_code)
                SELECT t.id, c.code FROM territory t JOIN commune c ON c.geom && t.geom
                WHERE t.id = :id
-                 AND ST_Area(ST_Intersection(c.geom, t.geom))
-                     > 0.01 * LEAST(ST_Area(c.geom), ST_Area(t.geom))"""
+                 AND (ST_Area(ST_Intersection(c.geom, t.geom)) > 0.01 * ST_Area(c.geom)
+                      OR ST_Area(ST_Intersection(c.geom, t.geom)) > 0.2 * ST_Area(t.geom))"""
         ),
         {"id": territory.id},
     )
@@ -146,7 +147,10 @@ SELECT tr.id, tr.slug, tr.name, tr.level, tr.description, tr.population,
        coalesce(r.n, 0) AS resources, coalesce(l.n, 0) AS links,
        ST_AsGeoJSON(tr.geom, 6) AS geometry,
        (SELECT array_agg(commune_code ORDER BY commune_code)
-          FROM territory_commune tc WHERE tc.territory_id = tr.id) AS communes
+          FROM territory_commune tc WHERE tc.territory_id = tr.id) AS communes,
+       (SELECT array_agg(c.name ORDER BY c.name) FROM territory_commune tc
+          JOIN commune c ON c.code = tc.commune_code
+          WHERE tc.territory_id = tr.id) AS commune_names
 FROM territory tr LEFT JOIN r ON r.territory_id = tr.id LEFT JOIN l ON l.territory_id = tr.id
 """
 

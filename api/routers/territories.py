@@ -13,6 +13,7 @@ router = APIRouter(prefix="/api/territories", tags=["territories"])
 def _feature(row: dict[str, Any]) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("geometry", "id")}
     props["communes"] = props.get("communes") or []
+    props["commune_names"] = props.get("commune_names") or []
     return {"type": "Feature", "id": row["slug"], "geometry": json.loads(row["geometry"]),
             "properties": props}
 
