@@ -7,8 +7,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import problems
-from api.routers import health, pages, territories
+from api.limits import BodySizeLimit
+from api.routers import health, links, moderation, pages, resources, territories, tokens, vocab
 from carto import ROOT
+from carto.config import app_settings
 from carto.db import get_engine, session_factory
 
 
@@ -30,6 +32,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.database_url = database_url
     problems.install(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    for module in (health, territories, pages):
+    app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
+    for module in (health, territories, resources, links, moderation, tokens, vocab, pages):
         app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.templating import context, templates
@@ -87,6 +88,18 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+async def on_integrity_error(request: Request, exc: Exception) -> Response:
+    """A constraint the database enforces (e.g. two editors racing to create the same link)."""
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(409, "Conflit", "la base de données a refusé l'écriture : elle contredit "
+                   "une règle (doublon, référence manquante ou valeur hors limites)")
+
+
+async def on_data_error(request: Request, exc: Exception) -> Response:
+    log.info("data error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(422, "Données invalides", "une valeur est hors des limites acceptées")
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "Erreur interne", "une erreur inattendue est survenue ; elle est journalisée")
@@ -96,4 +109,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.CartoError, on_carto_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(IntegrityError, on_integrity_error)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carto import history, validation, vocab
@@ -114,14 +114,19 @@ def _rows(
             errors.add(f"{where}.{key}", f"valeur inconnue : {item.get(key)!r}")
             continue
         number = item.get(amount)
-        if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-            errors.add(f"{where}.{amount}", "un nombre positif est attendu")
+        if isinstance(number, bool) or not isinstance(number, int | float) \
+                or not 0 <= number < 1e11:
+            errors.add(f"{where}.{amount}", "un nombre positif (raisonnable) est attendu")
             continue
         year = item.get("year")
         if year is not None and (not isinstance(year, int) or not 1900 <= year <= 2100):
             errors.add(f"{where}.year", "année invalide")
             continue
-        rows.append({key: item[key], amount: number, "year": year, "source": item.get("source")})
+        source = item.get("source")
+        if source is not None and (not isinstance(source, str) or len(source) > 500):
+            errors.add(f"{where}.source", "texte de 500 caractères au plus attendu")
+            continue
+        rows.append({key: item[key], amount: number, "year": year, "source": source})
     return rows
 
 
@@ -207,6 +212,31 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     return out
 
 
+MAX_DISTANCE_M = 50_000
+
+
+def check_near_territories(session: Session, resource: Resource) -> None:
+    """A point more than 50 km from all of its territories is most likely a typing mistake
+    (swapped coordinates, a wrong sign); an editor may confirm it with `force`."""
+    ids = [t.id for t in resource.territories]
+    if not ids:
+        return
+    lon, lat = lon_lat(resource.geom)
+    row = session.execute(
+        text("""SELECT slug, ST_Distance(geom::geography,
+                                         ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) AS d
+                FROM territory WHERE id = ANY(:ids) ORDER BY d LIMIT 1"""),
+        {"x": lon, "y": lat, "ids": ids},
+    ).one()
+    if row.d > MAX_DISTANCE_M:
+        raise Invalid.field(
+            "geometry",
+            f"le point est à {row.d / 1000:.0f} km du territoire le plus proche ({row.slug}), "
+            "plus de 50 km : vérifiez les coordonnées (longitude, latitude) ; un éditeur peut "
+            "confirmer avec force=true",
+        )
+
+
 def _apply(resource: Resource, values: dict[str, Any]) -> None:
     for key in SIMPLE_FIELDS:
         if key in values:
@@ -227,6 +257,7 @@ def create(
     actor: str,
     moderation: str = "validated",
     resource_id: uuid.UUID | None = None,
+    force: bool = False,
 ) -> Resource:
     values = clean(session, data)
     resource = Resource(
@@ -244,6 +275,8 @@ def create(
         provenance="workshop",
     )
     _apply(resource, values)
+    if not force:
+        check_near_territories(session, resource)
     session.add(resource)
     session.flush()
     history.record(session, "resource", resource.id, "create", actor, None, snapshot(resource))
@@ -265,6 +298,7 @@ def update(
     changes: dict[str, Any],
     actor: str,
     expected_version: int | None,
+    force: bool = False,
 ) -> Resource:
     resource = get(session, resource_id)
     check_version(resource.version, expected_version, "la ressource")
@@ -273,6 +307,8 @@ def update(
     values = clean(session, changes, partial=True)
     before = snapshot(resource)
     _apply(resource, values)
+    if not force and ("lon" in values or "territories" in values):
+        check_near_territories(session, resource)
     if snapshot(resource) == before:
         return resource
     resource.version += 1

@@ -29,6 +29,32 @@ class Collector:
             raise Invalid(detail, self.errors)
 
 
+def find_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding a NUL character (PostgreSQL text refuses it)."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return sub
+            found = find_nul(item, sub)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = find_nul(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def reject_nul(value: Any, path: str = "") -> None:
+    found = find_nul(value, path)
+    if found:
+        raise Invalid.field(found, "caractère nul (\\0) interdit")
+
+
 def name(value: Any, errors: Collector, field: str = "name") -> str | None:
     if not isinstance(value, str) or not value.strip():
         errors.add(field, "le nom est obligatoire")
@@ -52,7 +78,7 @@ def optional_text(value: Any, errors: Collector, field: str, max_len: int = 10_0
 
 
 def code_in(value: Any, allowed: set[str] | dict[str, Any], errors: Collector, field: str) -> Any:
-    if value not in allowed:
+    if not isinstance(value, str | int) or isinstance(value, bool) or value not in allowed:
         errors.add(field, f"valeur inconnue : {value!r} (attendu : {', '.join(sorted(allowed))})")
         return None
     return value

@@ -1,7 +1,7 @@
 """Who sees what: the one place where the reading rules are written, as SQL predicates.
 
-- a reader (no token) sees validated, not deleted, public resources; private persons only at
-  their commune's centre;
+- a reader (no token) sees validated, not deleted, public, non-draft resources; private persons
+  only at their commune's centre;
 - a contributor also sees, in its territory, members-only resources and its own pending items;
 - an editor sees everything of its territory, pending included, and exact private locations;
 - an admin sees everything.
@@ -38,7 +38,7 @@ def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dic
     """SQL that is true for the rows of `resource AS alias` the principal may read."""
     a = alias
     public = (f"({a}.deleted_at IS NULL AND {a}.moderation = 'validated' "
-              f"AND {a}.visibility = 'public')")
+              f"AND {a}.visibility = 'public' AND {a}.status <> 'draft')")
     params: dict[str, Any] = {"vis_territory": principal.territory_id,
                               "vis_actor": principal.actor}
     if principal.role == ADMIN:

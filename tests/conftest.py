@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from carto import demo, migrate
 from carto.config import DatabaseSettings, database_settings
 from carto.db import get_engine, session_factory, transaction
+from tests.apiworld import World, build
 
 
 def _libpq(url: str) -> str:
@@ -99,3 +100,9 @@ def live_server(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def world(demo_loaded: demo.LoadReport, migrated: str) -> World:
+    """Two test territories (api-a: Sète, api-b: Mèze) and a token per role."""
+    return build(migrated)

@@ -8,8 +8,13 @@ from sqlalchemy.exc import IntegrityError, InternalError
 from sqlalchemy.orm import Session
 
 
-def test_migrations_reach_head(session: Session) -> None:
-    assert session.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+def test_migrations_reach_head(session: Session, migrated: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from carto.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(migrated)).get_current_head()
+    assert session.scalar(text("SELECT version_num FROM alembic_version")) == head
     assert session.scalar(text("SELECT postgis_lib_version()"))
 
 

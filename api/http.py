@@ -1,0 +1,71 @@
+"""Small HTTP helpers shared by the routers: ETags, If-Match, CSV, JSON values, bodies."""
+
+import csv
+import io
+import json
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from carto.errors import Invalid, PreconditionRequired
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: Request) -> int:
+    """PATCH and DELETE say which version they change: no silent overwrite."""
+    header = request.headers.get("if-match")
+    if header is None:
+        raise PreconditionRequired(
+            "en-tête If-Match requis (l'ETag de la version lue) : sans lui, deux personnes "
+            "pourraient s'écraser", [])
+    value = header.strip().removeprefix("W/").strip('"')
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise Invalid.field("If-Match", f"ETag illisible : {header!r}") from exc
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str,
+                 headers: dict[str, str] | None = None) -> Response:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return Response(
+        buffer.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})},
+    )
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(str(jsonable(v)) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(jsonable(value), ensure_ascii=False)
+    return jsonable(value)

@@ -1,0 +1,203 @@
+"""/api/resources: search (GeoJSON or CSV, keyset pages), create, read, edit, delete, restore,
+history, moderation. Writes need a token with the right role in the resource's territory."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.auth import PrincipalDep, require
+from api.deps import SessionDep
+from api.geojson import GEOJSON, GeoJSONResponse
+from api.http import csv_response, etag, expected_version, jsonable
+from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
+from carto import history, moderation, resources, search
+from carto.errors import Forbidden, Invalid
+from carto.models import Resource
+from carto.validation import reject_nul
+from carto.visibility import CONTRIBUTOR, EDITOR, Principal
+
+router = APIRouter(prefix="/api/resources", tags=["resources"])
+
+PRIVATE_TO_EDITORS = ("created_by", "updated_by", "moderation_note")
+CSV_COLUMNS = [
+    "id", "name", "kind", "description", "address", "commune_code", "commune_name", "lon", "lat",
+    "location_precision", "location_note", "products", "access_conditions", "price_note",
+    "documents_needed", "opening_hours", "website", "phone", "email", "visibility", "status",
+    "moderation", "illustrative", "territories", "provenance", "source_name", "external_id",
+    "licence", "created_at", "updated_at", "version",
+]
+
+
+def feature(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    props = {k: v for k, v in row.items() if k not in ("id", "lon", "lat")}
+    if not principal.is_editor:
+        for key in PRIVATE_TO_EDITORS:
+            props.pop(key, None)
+    return {
+        "type": "Feature",
+        "id": str(row["id"]),
+        "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+        "properties": jsonable(props),
+    }
+
+
+def _one(row: dict[str, Any], principal: Principal, status: int = 200,
+         headers: dict[str, str] | None = None) -> GeoJSONResponse:
+    return GeoJSONResponse(feature(row, principal), status_code=status,
+                           headers={"ETag": etag(row["version"]), **(headers or {})})
+
+
+def _territory_ids(resource: Resource) -> set[int]:
+    return {t.id for t in resource.territories}
+
+
+def _authorise_existing(principal: Principal, resource: Resource) -> None:
+    require(principal, EDITOR, _territory_ids(resource))
+
+
+def _payload(geometry: Any, properties: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    data = dict(properties)
+    force = bool(data.pop("force", False))
+    for forbidden in ("id", "version", "moderation", "moderation_note", "created_by",
+                      "created_at", "updated_by", "updated_at", "deleted", "commune_name",
+                      "lon", "lat"):
+        if forbidden in data:
+            raise Invalid.field(forbidden, "champ calculé par le serveur : ne pas l'envoyer")
+    if "commune_code" in data:
+        data["commune"] = data.pop("commune_code")
+    if geometry is not None:
+        data["lon"], data["lat"] = geometry.coordinates[0], geometry.coordinates[1]
+    reject_nul(data, "properties")
+    return data, force
+
+
+@router.get("", response_class=GeoJSONResponse,
+            summary="Search resources (GeoJSON FeatureCollection, or CSV with format=csv)")
+def list_resources(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    territory: Annotated[str | None, Query(description="territory slug")] = None,
+    kind: Annotated[list[str] | None, Query(description="kind code, repeatable")] = None,
+    product: Annotated[list[str] | None, Query(description="food group, repeatable")] = None,
+    q: Annotated[str | None, Query(max_length=200,
+                                   description="text, accent- and case-insensitive")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    status: Annotated[list[str] | None, Query(description="active, closed, draft")] = None,
+    limit: Annotated[int, Query(description="page size, clamped to 10,000")] = 100,
+    cursor: Annotated[str | None, Query(description="from the `next` link")] = None,
+    format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
+) -> Response:
+    reject_nul({"territory": territory, "kind": kind, "product": product, "q": q})
+    flt = search.ResourceFilter(territory=territory, kinds=kind or [], products=product or [],
+                                q=q, bbox=search.parse_bbox(bbox), statuses=status or [])
+    after = search.decode_cursor(cursor) if cursor else None
+    rows, last = search.list_resources(session, principal, flt, limit, after)
+    next_url = None
+    if last is not None:
+        next_url = str(request.url.include_query_params(cursor=search.encode_cursor(last)))
+    link_header = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+    if format == "csv":
+        return csv_response(rows, CSV_COLUMNS, "resources.csv", link_header)
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [feature(r, principal) for r in rows],
+        "numberReturned": len(rows),
+        "links": [{"rel": "self", "type": GEOJSON, "href": str(request.url)}],
+    }
+    if next_url:
+        body["next"] = next_url
+        body["links"].append({"rel": "next", "type": GEOJSON, "href": next_url})
+    return GeoJSONResponse(body, headers=link_header)
+
+
+@router.post("", response_class=GeoJSONResponse, status_code=201,
+             summary="Create a resource (contributors' entries wait for an editor)")
+def create_resource(request: Request, body: ResourceFeatureIn, session: SessionDep,
+                    principal: PrincipalDep) -> Response:
+    data, force = _payload(body.geometry, body.properties)
+    slugs = data.get("territories")
+    territory_ids = set()
+    if isinstance(slugs, list) and slugs:
+        territory_ids = set(session.scalars(text("SELECT id FROM territory WHERE slug = ANY(:s)"),
+                                            {"s": [str(s) for s in slugs]}))
+    require(principal, CONTRIBUTOR, territory_ids or None)
+    if force and not principal.is_editor:
+        raise Forbidden("seul un éditeur peut forcer un point éloigné de ses territoires")
+    state = "validated" if principal.is_editor else "pending"
+    resource = resources.create(session, data, principal.actor, moderation=state, force=force)
+    row = search.get_resource(session, principal, resource.id)
+    return _one(row, principal, 201, {"Location": str(request.url_for("get_resource",
+                                                                      resource_id=resource.id))})
+
+
+@router.get("/{resource_id}", response_class=GeoJSONResponse, name="get_resource")
+def get_resource(resource_id: uuid.UUID, session: SessionDep,
+                 principal: PrincipalDep) -> Response:
+    return _one(search.get_resource(session, principal, resource_id), principal)
+
+
+@router.patch("/{resource_id}", response_class=GeoJSONResponse,
+              summary="Change some fields; needs If-Match with the ETag read")
+def patch_resource(request: Request, resource_id: uuid.UUID, body: ResourcePatchIn,
+                   session: SessionDep, principal: PrincipalDep) -> Response:
+    search.get_resource(session, principal, resource_id)  # 404 for what one may not see
+    existing = resources.get(session, resource_id)
+    _authorise_existing(principal, existing)
+    version = expected_version(request)
+    data, force = _payload(body.geometry, body.properties)
+    resources.update(session, resource_id, data, principal.actor, version, force=force)
+    if "territories" in data:
+        _authorise_existing(principal, existing)  # cannot move it out of one's territory
+    return _one(search.get_resource(session, principal, resource_id), principal)
+
+
+@router.delete("/{resource_id}", status_code=204, summary="Delete (soft; restore undoes it)")
+def delete_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
+                    principal: PrincipalDep) -> Response:
+    search.get_resource(session, principal, resource_id)
+    existing = resources.get(session, resource_id)
+    _authorise_existing(principal, existing)
+    resources.delete(session, resource_id, principal.actor, expected_version(request))
+    return Response(status_code=204)
+
+
+@router.post("/{resource_id}/restore", response_class=GeoJSONResponse)
+def restore_resource(resource_id: uuid.UUID, session: SessionDep,
+                     principal: PrincipalDep) -> Response:
+    existing = resources.get(session, resource_id, include_deleted=True)
+    _authorise_existing(principal, existing)
+    resources.restore(session, resource_id, principal.actor)
+    return _one(search.get_resource(session, principal, resource_id), principal)
+
+
+@router.get("/{resource_id}/history", summary="The change log: who, when, before, after")
+def resource_history(resource_id: uuid.UUID, session: SessionDep,
+                     principal: PrincipalDep) -> JSONResponse:
+    existing = resources.get(session, resource_id, include_deleted=True)
+    # Snapshots hold exact positions and pending values: editors of the territory only.
+    _authorise_existing(principal, existing)
+    entries = history.entries(session, "resource", resource_id)
+    return JSONResponse(jsonable({"id": resource_id, "entries": [
+        {"action": e.action, "actor": e.actor, "at": e.at, "before": e.before, "after": e.after}
+        for e in entries]}))
+
+
+@router.post("/{resource_id}/validate", response_class=GeoJSONResponse)
+def validate_resource(resource_id: uuid.UUID, session: SessionDep,
+                      principal: PrincipalDep) -> Response:
+    _authorise_existing(principal, resources.get(session, resource_id))
+    moderation.validate(session, "resource", resource_id, principal.actor)
+    return _one(search.get_resource(session, principal, resource_id), principal)
+
+
+@router.post("/{resource_id}/reject", response_class=GeoJSONResponse)
+def reject_resource(resource_id: uuid.UUID, body: RejectIn, session: SessionDep,
+                    principal: PrincipalDep) -> Response:
+    _authorise_existing(principal, resources.get(session, resource_id))
+    reject_nul(body.reason, "reason")
+    moderation.reject(session, "resource", resource_id, principal.actor, body.reason)
+    return _one(search.get_resource(session, principal, resource_id), principal)

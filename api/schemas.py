@@ -1,0 +1,79 @@
+"""Request shapes (they document the API in /docs; the domain checks the values)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PointGeometry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=3,
+                                     description="[longitude, latitude] in WGS84 (RFC 7946)")
+
+
+class ResourceFeatureIn(BaseModel):
+    """A GeoJSON Feature: a Point and the properties that GET returns."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [3.7598, 43.4500]},
+        "properties": {"name": "Épicerie solidaire des Deux Pins", "kind": "social_grocery",
+                       "territories": ["frontignan"], "location_precision": "address",
+                       "address": "Avenue des Deux Pins, Frontignan", "products": ["vegetables"],
+                       "access_conditions": ["referral"], "opening_hours": "Tu,Th 14:00-18:00"},
+    }})
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: dict[str, Any]
+    id: Any = None
+
+
+class ResourcePatchIn(BaseModel):
+    """Only what changes: `properties` and/or `geometry`."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Feature"] | None = None
+    geometry: PointGeometry | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"example": {
+        "source": "00000000-0000-0000-0000-000000000001",
+        "target": "00000000-0000-0000-0000-000000000002",
+        "category": "producers_suppliers", "level": 2, "territory": "frontignan",
+        "stakes": ["approvisionnement local de qualité"],
+        "description": "Don d'invendus chaque semaine", "directed": True,
+    }})
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str
+    territory: str | None = None
+    name: str = Field(default="", max_length=200)
+
+
+class KindIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    label_fr: str = Field(min_length=1, max_length=100)
+    label_en: str = Field(min_length=1, max_length=100)
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    icon: str = Field(min_length=1, max_length=60)
+    sort_order: int = Field(default=100, ge=0, le=1000)
+
+
+class KindPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label_fr: str | None = Field(default=None, min_length=1, max_length=100)
+    label_en: str | None = Field(default=None, min_length=1, max_length=100)
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    icon: str | None = Field(default=None, min_length=1, max_length=60)
+    sort_order: int | None = Field(default=None, ge=0, le=1000)
