@@ -1,6 +1,7 @@
 """/api/resources: search (GeoJSON or CSV, keyset pages), create, read, edit, delete, restore,
 history, moderation. Writes need a token with the right role in the resource's territory."""
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -21,7 +22,6 @@ from carto.visibility import CONTRIBUTOR, EDITOR, Principal
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
-PRIVATE_TO_EDITORS = ("created_by", "updated_by", "moderation_note")
 CSV_COLUMNS = [
     "id", "name", "kind", "description", "address", "commune_code", "commune_name", "lon", "lat",
     "location_precision", "location_note", "products", "access_conditions", "price_note",
@@ -34,7 +34,7 @@ CSV_COLUMNS = [
 def feature(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("id", "lon", "lat")}
     if not principal.is_editor:
-        for key in PRIVATE_TO_EDITORS:
+        for key in search.EDITOR_ONLY:
             props.pop(key, None)
     return {
         "type": "Feature",
@@ -95,23 +95,30 @@ def list_resources(
     flt = search.ResourceFilter(territory=territory, kinds=kind or [], products=product or [],
                                 q=q, bbox=search.parse_bbox(bbox), statuses=status or [])
     after = search.decode_cursor(cursor) if cursor else None
-    rows, last = search.list_resources(session, principal, flt, limit, after)
-    next_url = None
-    if last is not None:
-        next_url = str(request.url.include_query_params(cursor=search.encode_cursor(last)))
-    link_header = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
     if format == "csv":
-        return csv_response(rows, CSV_COLUMNS, "resources.csv", link_header)
-    body: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": [feature(r, principal) for r in rows],
-        "numberReturned": len(rows),
-        "links": [{"rel": "self", "type": GEOJSON, "href": str(request.url)}],
-    }
-    if next_url:
-        body["next"] = next_url
-        body["links"].append({"rel": "next", "type": GEOJSON, "href": next_url})
-    return GeoJSONResponse(body, headers=link_header)
+        rows, last = search.list_resources(session, principal, flt, limit, after)
+        return csv_response(rows, CSV_COLUMNS, "resources.csv", _next_header(request, last))
+    features, last = search.list_resources_geojson(session, principal, flt, limit, after)
+    links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
+    head: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": len(features)}
+    if last is not None:
+        next_url = _next_url(request, last)
+        head["next"] = next_url
+        links.append({"rel": "next", "type": GEOJSON, "href": next_url})
+    head["links"] = links
+    # The features arrive as GeoJSON text from PostgreSQL; only the envelope is Python's.
+    envelope = json.dumps(head, ensure_ascii=False)
+    body = envelope[:-1] + ', "features": [' + ",".join(features) + "]}"
+    return Response(body.encode("utf-8"), media_type=GEOJSON,
+                    headers=_next_header(request, last))
+
+
+def _next_url(request: Request, last: uuid.UUID) -> str:
+    return str(request.url.include_query_params(cursor=search.encode_cursor(last)))
+
+
+def _next_header(request: Request, last: uuid.UUID | None) -> dict[str, str]:
+    return {"Link": f'<{_next_url(request, last)}>; rel="next"'} if last is not None else {}
 
 
 @router.post("", response_class=GeoJSONResponse, status_code=201,
