@@ -56,11 +56,21 @@ def _page(request: Request, status: int, title: str, detail: str) -> HTMLRespons
     )
 
 
+def _invalid_status(request: Request) -> tuple[int, str]:
+    """One rule: a bad query parameter is a 400 (Bad Request, as OGC API asks), a bad body a
+    422 (Unprocessable Content)."""
+    if request.method in ("GET", "HEAD", "DELETE"):
+        return 400, "Paramètre invalide"
+    return 422, "Données invalides"
+
+
 async def on_carto_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.CartoError)
     status, title = next(
         (v for k, v in STATUS.items() if isinstance(exc, k)), (400, "Requête invalide")
     )
+    if isinstance(exc, errors.Invalid):
+        status, title = _invalid_status(request)
     if _wants_html(request):
         return _page(request, status, title, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -75,7 +85,9 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalide")})
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return problem(422, "Données invalides", detail, fields)
+    in_body = any(err.get("loc", ("",))[0] == "body" for err in exc.errors())
+    status, title = (422, "Données invalides") if in_body else (400, "Paramètre invalide")
+    return problem(status, title, detail, fields)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
