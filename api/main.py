@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.limits import BodySizeLimit
-from api.routers import health, links, moderation, pages, resources, territories, tokens, vocab
+from api.routers import docs, health, links, moderation, pages, resources, territories, tokens, vocab
 from carto import ROOT
 from carto.config import app_settings
 from carto.db import get_engine, session_factory
@@ -28,11 +28,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
         summary="Food-solidarity resources and cooperation links, territory by territory.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routers.docs from local assets
+        redoc_url=None,
     )
     app.state.database_url = database_url
     problems.install(app)
+    docs.mount(app)  # before /static, which would otherwise shadow /static/swagger
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
-    for module in (health, territories, resources, links, moderation, tokens, vocab, pages):
+    for module in (health, docs, territories, resources, links, moderation, tokens, vocab, pages):
         app.include_router(module.router)
     return app

@@ -256,3 +256,40 @@ def test_markup_is_stored_as_given(client: TestClient, world: World) -> None:
     name = "<img src=x onerror=alert(1)>"
     created = _create(client, world.editor, name=name, description="<script>alert(2)</script>")
     assert client.get(f"/api/resources/{created['id']}").json()["properties"]["name"] == name
+
+
+def test_each_link_write_refuses_the_wrong_roles(client: TestClient, world: World) -> None:
+    editor = World.auth(world.editor)
+    a = _create(client, world.editor, name="Banque alimentaire (test)", kind="food_aid")["id"]
+    b = _create(client, world.editor, name="Épicerie (test)", kind="social_grocery")["id"]
+    lid = client.post("/api/links", headers=editor, json={
+        "source": a, "target": b, "category": "aid_associations", "level": 3,
+        "territory": "api-a"}).json()["id"]
+    refusals = {None: 401, world.contributor: 403, world.other_editor: 403}
+    for token, status in refusals.items():
+        headers = (World.auth(token) if token else {}) | {"If-Match": '"1"'}
+        assert client.patch(f"/api/links/{lid}", json={"level": 4},
+                            headers=headers).status_code == status
+        assert client.delete(f"/api/links/{lid}", headers=headers).status_code == status
+    assert client.delete(f"/api/links/{lid}", headers=editor | {"If-Match": '"1"'}
+                         ).status_code == 204
+    assert client.get(f"/api/links/{lid}").status_code == 404
+    for token, status in refusals.items():
+        assert client.post(f"/api/links/{lid}/restore",
+                           headers=World.auth(token) if token else {}).status_code == status
+    assert client.post(f"/api/links/{lid}/restore", headers=editor).status_code == 200
+    history = client.get(f"/api/links/{lid}/history", headers=editor).json()["entries"]
+    assert [e["action"] for e in history] == ["create", "delete", "restore"]
+
+
+def test_a_link_to_a_pending_resource_stays_hidden(client: TestClient, world: World) -> None:
+    editor = World.auth(world.editor)
+    public = _create(client, world.editor, name="Jardin public (test)")["id"]
+    pending = _create(client, world.contributor, name="Jardin proposé (test)")["id"]
+    lid = client.post("/api/links", headers=editor, json={
+        "source": public, "target": pending, "category": "residents_volunteers", "level": 2,
+        "territory": "api-a"}).json()["id"]
+    assert client.get(f"/api/links/{lid}").status_code == 404
+    listed = client.get("/api/links", params={"resource": public}).json()
+    assert lid not in {f["id"] for f in listed["features"]}
+    assert client.get(f"/api/links/{lid}", headers=editor).status_code == 200

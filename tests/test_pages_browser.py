@@ -33,3 +33,13 @@ def test_territory_page_in_chromium(live_server: str) -> None:
         assert visit.console_errors == [] and visit.dialogs == []
         assert _outside(visit.requests, live_server) == []
         screenshot(visit.page, "territory-celleneuve")
+
+
+def test_api_docs_are_served_offline(live_server: str) -> None:
+    with browser() as b:
+        visit = open_page(b, live_server + "/docs")
+        visit.page.wait_for_selector(".swagger-ui .title", timeout=15000)
+        assert "Terreau" in visit.page.locator(".swagger-ui .title").inner_text()
+        assert visit.page.locator(".opblock").count() > 10
+        assert _outside(visit.requests, live_server) == []
+        assert visit.console_errors == []
