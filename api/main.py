@@ -8,7 +8,18 @@ from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.limits import BodySizeLimit
-from api.routers import docs, health, links, moderation, pages, resources, territories, tokens, vocab
+from api.routers import (
+    docs,
+    gap,
+    health,
+    links,
+    moderation,
+    pages,
+    resources,
+    territories,
+    tokens,
+    vocab,
+)
 from carto import ROOT
 from carto.config import app_settings
 from carto.db import get_engine, session_factory
@@ -36,6 +47,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     docs.mount(app)  # before /static, which would otherwise shadow /static/swagger
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
-    for module in (health, docs, territories, resources, links, moderation, tokens, vocab, pages):
+    for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
+                   pages):
         app.include_router(module.router)
     return app

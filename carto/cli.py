@@ -156,3 +156,138 @@ def token_create(
     typer.echo(f"Jeton {new.id} ({new.role}, {new.territory or 'tous territoires'}) "
                "— gardez-le, il ne sera plus affiché :")
     typer.echo(new.token)
+
+
+# --- Gap analysis (issue 6): `carto gap`, `carto farmland import`, `carto coefficients` -------
+
+farmland_app = typer.Typer(help="Farmland surfaces per commune and crop group (gap analysis).",
+                           no_args_is_help=True)
+coefficients_app = typer.Typer(help="Gap-analysis coefficients and their overrides.",
+                               no_args_is_help=True)
+app.add_typer(farmland_app, name="farmland")
+app.add_typer(coefficients_app, name="coefficients")
+
+
+@app.command("gap")
+def gap_command(
+    slug: Annotated[str | None, typer.Argument(help="Territory slug, e.g. frontignan.")] = None,
+    communes: Annotated[str | None, typer.Option(help="Or INSEE codes, comma-separated.")] = None,
+    radius_km: Annotated[float, typer.Option(help="Count producers within this radius (km).")]
+    = 0.0,
+    diet: Annotated[str, typer.Option(help="current, animal-25 or animal-50.")] = "current",
+    organic_share: Annotated[float, typer.Option(help="Share farmed organically, 0..1.")] = 0.0,
+    relocalised_share: Annotated[float, typer.Option(help="Share of consumption to relocalise, "
+                                                          "0..1.")] = 1.0,
+    waste_reduction: Annotated[float, typer.Option(help="Share of the 18 % waste avoided, 0..1.")]
+    = 0.0,
+    sources: Annotated[bool, typer.Option("--sources", help="List every coefficient.")] = False,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
+) -> None:
+    """How far local production is from the territory's food needs, per food group."""
+    from carto import gap, gap_report
+
+    if (slug is None) == (communes is None):
+        _fail("donnez soit un territoire (SLUG), soit --communes")
+    if output not in ("table", "json", "csv"):
+        _fail(f"--format : table, json ou csv attendu, pas {output!r}")
+    with _errors(), transaction() as session:
+        sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+        per = (gap.territory_perimeter(session, slug) if slug is not None
+               else gap.communes_perimeter(session, (communes or "").split(",")))
+        analysis = gap.analyse(session, per, sc)
+        if output == "json":
+            body = gap.as_dict(analysis, lang) | gap_report.summary_dict(analysis, lang)
+            typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        elif output == "csv":
+            typer.echo(gap.to_csv(analysis, lang), nl=False)
+        else:
+            typer.echo(gap_report.report_text(analysis, lang, with_sources=sources))
+
+
+@farmland_app.command("import")
+def farmland_import(
+    file: Annotated[Path, typer.Argument(help="CSV: commune (or territory), crop_group, hectares, "
+                                              "year, source.")],
+) -> None:
+    """Import farmland surfaces: all lines or none; importing the same file again changes
+    nothing."""
+    from carto import farmland
+    from carto.errors import Invalid
+
+    with _errors():
+        try:
+            with transaction() as session:
+                report = farmland.import_file(session, file)
+        except Invalid as exc:
+            if len(exc.errors) > 10:  # the message lists the first ten; show them all
+                _print_field_errors(exc)
+            raise
+    typer.echo(f"{report.rows} lignes : {report.inserted} ajoutées, {report.updated} mises à jour, "
+               f"{report.unchanged} inchangées ({len(report.communes)} communes, "
+               f"{report.hectares:.2f} ha)")
+
+
+def _print_field_errors(exc: CartoError) -> None:
+    for err in exc.errors:
+        typer.secho(f"  {err.field} : {err.message}", fg=typer.colors.RED, err=True)
+
+
+@coefficients_app.command("list")
+def coefficients_list(
+    territory: Annotated[str | None, typer.Option(help="Territory slug: its values in force.")]
+    = None,
+    diet: Annotated[str, typer.Option(help="Also show this diet's indices.")] = "current",
+) -> None:
+    """The coefficients in force, with their sources; overridden values are flagged."""
+    from carto import gap
+
+    with _errors(), transaction() as session:
+        coefs = gap.load_coefficients()
+        gap.scenario(diet=diet)
+        if territory:
+            coefs = coefs.with_overrides(
+                gap.overrides_for(session, gap.override_perimeter(session, territory)))
+        else:
+            coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
+                                         if o.territory_id is None and not o.department)
+        for c in coefs.used(diet):
+            flag = f"  [remplacée : {c.override}, au lieu de {c.default:g}]" if c.overridden else ""
+            typer.echo(f"{c.parameter:<20} {c.product:<18} {c.value:>10g}  [{c.mark}] {c.source}"
+                       f" ({c.year or 's.d.'}){flag}")
+        for o in gap.list_overrides(session):
+            typer.echo(f"override #{o.id}: {o.parameter} {o.product} = {o.value:g} ({o.scope_label};"
+                       f" {o.source})")
+
+
+@coefficients_app.command("set")
+def coefficients_set(
+    parameter: Annotated[str, typer.Argument(help="consumption_kg, yield_t_ha, organic_ratio or "
+                                                  "waste_share.")],
+    product: Annotated[str, typer.Argument(help="Product code (see `carto coefficients list`), "
+                                                "* for waste_share.")],
+    value: Annotated[float, typer.Argument(help="The new value.")],
+    source: Annotated[str, typer.Option(help="Where the value comes from (required).")],
+    year: Annotated[int | None, typer.Option(help="Year of the value.")] = None,
+    territory: Annotated[str | None, typer.Option(help="Only for this territory.")] = None,
+    department: Annotated[str | None, typer.Option(help="Only for this department's "
+                                                        "perimeters, e.g. 34.")] = None,
+) -> None:
+    """Override a coefficient (for all territories unless --territory or --department)."""
+    from carto import gap
+
+    with _errors(), transaction() as session:
+        tid = gap.territory_ref(session, territory)[0] if territory else None
+        new_id = gap.set_override(session, parameter, product, value, source, "cli", year, tid,
+                                  department)
+        typer.echo(f"override #{new_id} : {gap.get_override(session, new_id).scope_label}")
+
+
+@coefficients_app.command("unset")
+def coefficients_unset(override_id: Annotated[int, typer.Argument(help="Override id.")]) -> None:
+    """Remove an override: the reference value applies again."""
+    from carto import gap
+
+    with _errors(), transaction() as session:
+        gap.delete_override(session, override_id)
+        typer.echo(f"override #{override_id} supprimé")

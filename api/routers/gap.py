@@ -1,0 +1,230 @@
+"""Gap analysis over HTTP: JSON or CSV for a territory, a list of communes or a drawn polygon;
+per-commune coverage for choropleths; coefficient overrides; and the page for workshops.
+
+Validation and computation live in `carto.gap`; this module parses, authorises, serialises."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.auth import PrincipalDep, require
+from api.deps import LangDep, SessionDep
+from api.templating import context, templates
+from carto import gap, gap_report, gap_svg
+from carto.errors import Conflict, Invalid
+from carto.i18n import t
+from carto.visibility import ANONYMOUS
+
+router = APIRouter(tags=["gap analysis"])
+
+RadiusQ = Annotated[float | None, Query(description="Catchment radius around the perimeter (km, "
+                                                    "0 = producers inside only)")]
+DietQ = Annotated[str | None, Query(description="current, animal-25 or animal-50 (PARCEL)")]
+OrganicQ = Annotated[float | None, Query(description="Share of production farmed organically, "
+                                                     "0..1 (0 = current practice)")]
+RelocalisedQ = Annotated[float | None, Query(description="Share of consumption to produce "
+                                                         "locally, 0..1 (default 1)")]
+WasteQ = Annotated[float | None, Query(description="Share of the 18 % waste avoided, 0..1")]
+FormatQ = Annotated[str, Query(description="json (default) or csv")]
+
+
+def _scenario(radius_km: float | None, diet: str | None, organic_share: float | None,
+              relocalised_share: float | None, waste_reduction: float | None) -> gap.Scenario:
+    return gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+
+
+def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Response:
+    if fmt == "csv":
+        return Response(gap.to_csv(analysis, lang), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    body = gap.as_dict(analysis, lang) | gap_report.summary_dict(analysis, lang)
+    return JSONResponse(body)
+
+
+def _format(fmt: str) -> str:
+    if fmt not in ("json", "csv"):
+        raise Invalid.field("format", f"json ou csv attendu, pas {fmt!r}")
+    return fmt
+
+
+@router.get("/api/territories/{slug}/gap",
+            summary="Gap between local production and the territory's needs, per food group")
+def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang: LangDep,
+                  radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
+                  relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
+                  format: FormatQ = "json") -> Response:
+    fmt = _format(format)
+    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    analysis = gap.analyse(session, gap.territory_perimeter(session, slug), sc, principal)
+    return _respond(analysis, fmt, lang, f"ecart-{slug}")
+
+
+@router.get("/api/gap", summary="Gap analysis of a custom perimeter made of whole communes")
+def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
+                 communes: Annotated[str, Query(description="INSEE codes, comma-separated")],
+                 radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
+                 relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
+                 format: FormatQ = "json") -> Response:
+    fmt = _format(format)
+    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    per = gap.communes_perimeter(session, communes.split(","))
+    return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
+
+
+def _geometry(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A GeoJSON geometry, Feature or one-feature FeatureCollection → (geometry, properties)."""
+    if not isinstance(body, dict):
+        raise Invalid.field("geometry", "un objet GeoJSON (Polygon, MultiPolygon ou Feature) "
+                                        "est attendu")
+    if body.get("type") == "FeatureCollection":
+        features = body.get("features") or []
+        if len(features) != 1:
+            raise Invalid.field("geometry", f"une seule entité attendue ({len(features)} reçues)")
+        body = features[0]
+    if body.get("type") == "Feature":
+        props = body.get("properties") or {}
+        geometry = body.get("geometry")
+        if not isinstance(geometry, dict) or not isinstance(props, dict):
+            raise Invalid.field("geometry", "Feature sans géométrie")
+        return geometry, props
+    return body, {}
+
+
+@router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)")
+def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
+                body: Annotated[Any, Body(description="GeoJSON Polygon/MultiPolygon or Feature; "
+                                                      "properties may give name, population "
+                                                      "and population_source")],
+                radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
+                relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
+                format: FormatQ = "json") -> Response:
+    fmt = _format(format)
+    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    geometry, props = _geometry(body)
+    per = gap.polygon_perimeter(session, geometry, props.get("name"), props.get("population"),
+                                props.get("population_source"))
+    return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-perimetre")
+
+
+@router.get("/api/gap/communes",
+            summary="Coverage of every commune of some departments or of a territory "
+                    "(for choropleths)")
+def communes_coverage(session: SessionDep, principal: PrincipalDep,
+                      departments: Annotated[str | None, Query(description="e.g. 30,34,43,48")]
+                      = None,
+                      territory: Annotated[str | None, Query(description="territory slug")] = None,
+                      diet: DietQ = None, organic_share: OrganicQ = None,
+                      relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
+                      ) -> JSONResponse:
+    sc = _scenario(0, diet, organic_share, relocalised_share, waste_reduction)
+    if (departments is None) == (territory is None):
+        raise Invalid.field("departments", "donnez soit departments, soit territory")
+    if departments is not None:
+        codes = gap.department_communes(session, [d.strip() for d in departments.split(",")])
+    else:
+        assert territory is not None
+        codes = gap.territory_perimeter(session, territory).communes
+    rows = gap.commune_coverage(session, codes, sc, principal)
+    return JSONResponse({"scenario": sc.as_dict(), "communes": rows,
+                         "metric": "coverage_capped = Σ_g min(1, producers_g / demand_g) · "
+                                   "land_needed_g / Σ land_needed_g (producers located in the "
+                                   "commune); land ratios from the commune's farmland",
+                         "caveat": gap.CAVEAT["fr"]})
+
+
+@router.get("/api/gap/coefficients",
+            summary="The coefficients in force (with a territory's overrides), with sources")
+def coefficients(session: SessionDep,
+                 territory: Annotated[str | None, Query(description="territory slug")] = None,
+                 diet: DietQ = None) -> JSONResponse:
+    coefs = gap.load_coefficients()
+    sc = gap.scenario(diet=diet)
+    if territory:
+        per = gap.override_perimeter(session, territory)
+        coefs = coefs.with_overrides(gap.overrides_for(session, per))
+    else:
+        coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
+                                     if o.territory_id is None and not o.department)
+    return JSONResponse({"coefficients": [c.as_dict() for c in coefs.used(sc.diet)],
+                         "overridden": [c.as_dict() for c in coefs.overridden()]})
+
+
+@router.get("/api/gap/overrides", summary="Coefficient overrides")
+def list_overrides(session: SessionDep,
+                   territory: Annotated[str | None, Query()] = None) -> JSONResponse:
+    return JSONResponse([o.as_dict() for o in gap.list_overrides(session, territory)])
+
+
+@router.post("/api/gap/overrides", status_code=201,
+             summary="Override a coefficient for a territory (editor) or a department or all "
+                     "territories (admin)")
+def create_override(session: SessionDep, principal: PrincipalDep,
+                    body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    territory_id = None
+    slug = body.get("territory")
+    if slug:
+        territory_id = gap.territory_ref(session, str(slug))[0]
+        require(principal, "editor", {territory_id})
+    else:
+        require(principal, "admin")
+    year = body.get("year")
+    if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
+        raise Invalid.field("year", "une année (nombre entier) est attendue")
+    new_id = gap.set_override(session, str(body.get("parameter") or ""),
+                              str(body.get("product") or gap.GLOBAL_PRODUCT), body.get("value"),
+                              str(body.get("source") or ""), principal.actor, year, territory_id,
+                              body.get("department"))
+    return JSONResponse(gap.get_override(session, new_id).as_dict(), status_code=201)
+
+
+@router.delete("/api/gap/overrides/{override_id}", status_code=204,
+               summary="Remove an override (back to the reference value)")
+def delete_override(override_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    override = gap.get_override(session, override_id)
+    if override.territory_id is not None:
+        require(principal, "editor", {override.territory_id})
+    else:
+        require(principal, "admin")
+    gap.delete_override(session, override_id)
+    return Response(status_code=204)
+
+
+# --- the page -------------------------------------------------------------------------------
+
+RADII = (0, 10, 30, 50, 80)
+SHARES = (0, 0.1, 0.25, 0.5, 0.75, 1)
+
+
+@router.get("/territories/{slug}/gap", response_class=HTMLResponse, include_in_schema=False)
+def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
+             radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
+             relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None
+             ) -> HTMLResponse:
+    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    coefs = gap.load_coefficients()
+    base = {"slug": slug, "scenario": sc, "radii": sorted({*RADII, sc.radius_km}),
+            "shares": SHARES, "diets": coefs.diet_codes, "coefs": coefs}
+    try:
+        per = gap.territory_perimeter(session, slug)
+    except Conflict as exc:
+        name = gap.territory_ref(session, slug)[1]
+        return templates.TemplateResponse(
+            request, "gap.html", context(lang, missing=exc.detail, name=name, **base),
+            status_code=409)
+    analysis = gap.analyse(session, per, sc, ANONYMOUS)
+    layers = gap.map_layers(session, per, sc.radius_km)
+    coverage = None
+    if len(per.communes) > 1:
+        coverage = {r["code"]: r["coverage_capped"]
+                    for r in gap.commune_coverage(session, per.communes, sc)}
+    query = "&".join(f"{k}={v}" for k, v in sc.as_dict().items())
+    return templates.TemplateResponse(request, "gap.html", context(
+        lang, a=analysis, name=per.name, summary=gap_report.summary(analysis, lang),
+        overridden=gap_report.overridden_lines(analysis, lang),
+        chart_tonnage=gap_svg.tonnage_chart(analysis.gap, lang),
+        chart_land=gap_svg.land_chart(analysis.gap, lang),
+        map_svg=gap_svg.catchment_map(layers, coverage, sc.radius_km, lang),
+        legend=gap_svg.coverage_legend(lang) if coverage is not None else None,
+        n_points=len(layers["producers"]), query=query, fmt=gap_report,
+        caveat=t("gap.caveat", lang), **base))

@@ -1,0 +1,198 @@
+"""Words and numbers for people: the plain-words summary of a gap analysis, number formats, and
+the terminal table. Shared by the page, the CLI and the JSON (`summary`); text from the message
+catalogue (data/i18n/messages.csv, keys `gap.*`)."""
+
+import math
+from typing import Any
+
+from carto import vocab
+from carto.gap import Analysis, GroupResult
+from carto.i18n import t
+
+
+def number(value: float | None, lang: str = "fr", digits: int = 0) -> str:
+    """12 345,6 in French (narrow no-break space, decimal comma), 12,345.6 in English."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def about(value: float, lang: str = "fr") -> str:
+    """A figure rounded the way one says it: 3,5 · 84 · 870 · 12 000."""
+    if value <= 0:
+        return "0"
+    if value < 10:
+        return number(round(value, 1), lang, 1 if round(value, 1) != int(round(value, 1)) else 0)
+    if value < 100:
+        return number(round(value), lang)
+    magnitude = 10 ** (int(math.floor(math.log10(value))) - 1)
+    return number(round(value / magnitude) * magnitude, lang)
+
+
+def percent(fraction: float | None, lang: str = "fr") -> str:
+    """0.04 → « 4 % »; under 1 % but not zero → « moins de 1 % »."""
+    if fraction is None:
+        return "–"
+    pct = fraction * 100
+    nbsp = "\u202f" if lang == "fr" else ""
+    if 0 < pct < 1:
+        return t("gap.less_than_one_percent", lang)
+    return f"{number(round(pct), lang)}{nbsp}%"
+
+
+def _group(result: Analysis, code: str) -> GroupResult:
+    return next(r for r in result.gap.groups if r.group == code)
+
+
+def summary(a: Analysis, lang: str = "fr") -> list[str]:
+    """The sentences a facilitator reads out: vegetables first (market gardening is what a
+    territory can start with), then the producers counted, the whole need, the land ratios and
+    the caveat."""
+    name = a.perimeter.name
+    g = a.gap
+    lines = []
+    veg = _group(a, "vegetables")
+    if veg.shortfall_t > 0:
+        lines.append(t("gap.summary.group_short", lang, pct=percent(veg.coverage, lang),
+                       group=t("gap.in_group.vegetables", lang), name=name,
+                       ha=about(veg.land_to_close_ha, lang),
+                       land=t("gap.land_word.vegetables", lang)))
+    else:
+        lines.append(t("gap.summary.group_covered", lang, pct=percent(veg.coverage, lang),
+                       group=t("gap.in_group.vegetables", lang), name=name))
+    worst = max((r for r in g.groups if r.group != "vegetables"),
+                key=lambda r: r.land_to_close_ha)
+    if worst.land_to_close_ha > 0:
+        lines.append(t("gap.summary.worst", lang, group=t(f"gap.in_group.{worst.group}", lang),
+                       pct=percent(worst.coverage, lang), ha=about(worst.land_to_close_ha, lang),
+                       land=t(f"gap.land_word.{worst.group}", lang)))
+    p = a.producers
+    radius = g.scenario.radius_km
+    where = (t("gap.summary.within_radius", lang, km=number(radius, lang, 0 if radius == int(radius)
+                                                            else 1))
+             if radius > 0 else t("gap.summary.inside", lang))
+    if p.counted:
+        lines.append(t("gap.summary.producers", lang, n=p.counted, where=where))
+    else:
+        lines.append(t("gap.summary.no_producers", lang, where=where))
+    if p.mapped_only:
+        lines.append(t("gap.summary.mapped_only", lang, n=p.mapped_only))
+    lines.append(t("gap.summary.total", lang, population=number(a.perimeter.population, lang),
+                   ha=about(g.totals.land_needed_ha, lang),
+                   m2=number(g.totals.land_needed_m2_per_person, lang),
+                   close=about(g.totals.land_to_close_ha, lang)))
+    if a.farmland.scope != "none":
+        lines.append(t("gap.summary.farmland", lang, ha=about(g.totals.farmland_ha, lang),
+                       gross=percent(g.totals.land_ratio_gross, lang),
+                       capped=percent(g.totals.land_ratio_capped, lang)))
+    else:
+        lines.append(t("gap.summary.no_farmland", lang))
+    return lines
+
+
+def overridden_lines(a: Analysis, lang: str = "fr") -> list[str]:
+    return [t("gap.overridden_line", lang, parameter=t(f"gap.parameter.{c.parameter}", lang),
+              product=a.coefs.label(c.product, lang) if c.product != "*" else "",
+              value=number(c.value, lang, 3).rstrip("0").rstrip(",.") or "0",
+              default=number(c.default or 0, lang, 3).rstrip("0").rstrip(",.") or "0",
+              scope=c.override or "", source=c.source)
+            for c in a.coefs.overridden()]
+
+
+def table(a: Analysis, lang: str = "fr") -> str:
+    """The terminal table of `carto gap`."""
+    foods = vocab.food_groups()
+    head = [t(f"gap.cli.col.{c}", lang) for c in (
+        "group", "demand_t", "land_needed_ha", "producers_t", "farmland_t", "coverage",
+        "shortfall_t", "land_to_close_ha")]
+    rows: list[list[str]] = []
+    for r in a.gap.groups:
+        label = foods[r.group].label(lang).split(" (")[0]
+        rows.append([label, number(r.demand_t, lang, 1), number(r.land_needed_ha, lang, 1),
+                     number(r.supply_producers_t, lang, 1), number(r.supply_farmland_t, lang, 1),
+                     percent(r.coverage, lang), number(r.shortfall_t, lang, 1),
+                     number(r.land_to_close_ha, lang, 1)])
+    tot = a.gap.totals
+    rows.append([t("gap.total", lang), number(tot.demand_t, lang, 1),
+                 number(tot.land_needed_ha, lang, 1), number(tot.supply_producers_t, lang, 1), "",
+                 percent(tot.coverage_capped, lang), number(tot.shortfall_t, lang, 1),
+                 number(tot.land_to_close_ha, lang, 1)])
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    out = [line(head), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows[:-1]]
+    out += ["  ".join("-" * w for w in widths), line(rows[-1])]
+    return "\n".join(out)
+
+
+def report_text(a: Analysis, lang: str = "fr", with_sources: bool = False) -> str:
+    """Everything `carto gap` prints."""
+    per, g = a.perimeter, a.gap
+    sc = g.scenario
+    out = [t("gap.cli.title", lang, name=per.name),
+           t("gap.cli.population", lang, population=number(per.population, lang),
+             source=per.population_source or ""),
+           t("gap.cli.scenario", lang, diet=t(f"gap.diet.{sc.diet}", lang),
+             organic=percent(sc.organic_share, lang), relocalised=percent(sc.relocalised_share, lang),
+             waste=percent(sc.waste_reduction, lang), radius=number(sc.radius_km, lang, 0)),
+           "", table(a, lang), "",
+           t("gap.cli.ratios", lang, farmland=number(g.totals.farmland_ha, lang, 1),
+             gross=percent(g.totals.land_ratio_gross, lang),
+             capped=percent(g.totals.land_ratio_capped, lang),
+             vines=number(g.totals.vines_ha, lang, 1))
+           if a.farmland.scope != "none" else t("gap.cli.no_farmland", lang),
+           ""]
+    out += [f"• {s}" for s in summary(a, lang)]
+    over = overridden_lines(a, lang)
+    out += ["", t("gap.overridden_title", lang) + " :", *[f"  - {o}" for o in over]] if over else \
+        ["", t("gap.no_override", lang)]
+    out += ["", t("gap.caveat_title", lang) + " : " + t("gap.caveat", lang)]
+    if with_sources:
+        out += ["", t("gap.sources_title", lang) + " :"]
+        for c in a.coefs.used(sc.diet):
+            flag = " [" + t("gap.overridden_flag", lang) + "]" if c.overridden else ""
+            out.append(f"  {c.parameter:<22} {c.product:<18} {c.value:>10g}  [{c.mark}] "
+                       f"{c.source} ({c.year or 's.d.'}){flag}")
+    else:
+        out += ["", t("gap.sources_title", lang) + " :"]
+        out += [f"  - {line}" for line in source_digest(a, sc.diet, lang)]
+        out += [t("gap.cli.sources_hint", lang)]
+    return "\n".join(out)
+
+
+def source_digest(a: Analysis, diet: str, lang: str = "fr") -> list[str]:
+    """The short form of the sources every terminal output carries (`--sources` lists each
+    coefficient): the publications cited with their years, then the placeholders [R]."""
+    names = {"FAOSTAT": "FAOSTAT, bilans alimentaires (Food Balance Sheets), France",
+             "PARCEL": "BASIC, PARCEL : note méthodologique et résultats nationaux (oct. 2019)",
+             "Agreste": "Agreste (statistique agricole)", "UNPT": "UNPT / CNIPT"}
+    years: dict[str, set[str]] = {k: set() for k in names}
+    placeholders, overridden = [], []
+    for c in a.coefs.used(diet):
+        cited = sorted((c.source.find(k), k) for k in names if k in c.source)
+        if cited and c.year:  # the publication named first is the one the value comes from
+            years[cited[0][1]].update(y for y in c.year.split("-") if y)
+        label = t(f"gap.parameter.{c.parameter.split(':')[0]}", lang)
+        product = a.coefs.label(c.product, lang) if c.product != "*" else ""
+        if c.mark == "R":
+            placeholders.append(f"{label} {product}".strip())
+        if c.overridden:
+            overridden.append(f"{label} {product}".strip())
+    lines = [f"{names[k]} ({'–'.join(sorted(v)[::max(1, len(v) - 1)]) if v else 's.d.'})"
+             for k, v in years.items() if v]
+    if placeholders:
+        lines.append(t("gap.cli.placeholders", lang) + " : " + " ; ".join(placeholders))
+    if overridden:
+        lines.append(t("gap.overridden_title", lang) + " : " + " ; ".join(overridden))
+    return lines
+
+
+def summary_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
+    return {"summary": summary(a, lang)}

@@ -1,0 +1,104 @@
+"""`carto farmland import FILE`: all or nothing, idempotent, errors naming line and column."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from carto import ROOT, farmland
+from carto.cli import app
+from carto.db import transaction
+from carto.errors import Invalid
+
+runner = CliRunner()
+GOOD = """commune,crop_group,hectares,year,source
+34108,vegetables,12.5,2023,RPG 2023 (test)
+34108,vines,800,2023,RPG 2023 (test)
+34301,orchards,"3,25",2023,RPG 2023 (test)
+"""
+
+
+def _count(session: Session, source: str = "RPG 2023 (test)") -> int:
+    return int(session.scalar(text("SELECT count(*) FROM farmland WHERE source = :s"),
+                              {"s": source}) or 0)
+
+
+def test_import_is_idempotent_and_updates_in_place(session: Session) -> None:
+    first = farmland.import_text(session, GOOD)
+    assert (first.rows, first.inserted, first.updated, first.unchanged) == (3, 3, 0, 0)
+    assert first.communes == {"34108", "34301"}
+    again = farmland.import_text(session, GOOD)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    corrected = farmland.import_text(session, GOOD.replace("12.5", "13"))
+    assert (corrected.inserted, corrected.updated, corrected.unchanged) == (0, 1, 2)
+    assert _count(session) == 3
+    assert session.scalar(text("""SELECT hectares FROM farmland WHERE commune_code = '34301'
+                                  AND source = 'RPG 2023 (test)'""")) == pytest.approx(3.25)
+
+
+def test_semicolons_bom_and_territory_rows(session: Session) -> None:
+    content = ("\ufeffterritory;crop_group;hectares;year;source\n"
+               "montpellier-celleneuve;vegetables;1,5;2024;relevé atelier (test)\n")
+    report = farmland.import_text(session, content)
+    assert report.inserted == 1 and report.communes == set()
+    tid = session.scalar(text("SELECT id FROM territory WHERE slug = 'montpellier-celleneuve'"))
+    assert session.scalar(text("SELECT hectares FROM farmland WHERE territory_id = :t"),
+                          {"t": tid}) == pytest.approx(1.5)
+
+
+def test_errors_name_line_and_column_and_nothing_is_written(session: Session) -> None:
+    bad = GOOD + """99999,vegetables,1,2023,x
+34108,bananas,1,2023,x
+34108,cereals,-4,2023,x
+34108,cereals,beaucoup,2023,x
+34108,cereals,4,23,x
+34108,cereals,4,2023,
+34108,vegetables,12.5,2023,RPG 2023 (test)
+"""
+    with pytest.raises(Invalid) as err:
+        farmland.import_text(session, bad)
+    fields = [(e.field, e.message) for e in err.value.errors]
+    assert fields[0][0] == "ligne 5, colonne commune" and "99999" in fields[0][1]
+    assert [f for f, _ in fields[1:]] == [
+        "ligne 6, colonne crop_group", "ligne 7, colonne hectares", "ligne 8, colonne hectares",
+        "ligne 9, colonne year", "ligne 10, colonne source", "ligne 11, colonne crop_group"]
+    assert "doublon de la ligne 2" in fields[-1][1]
+    assert "rien n'a été importé" in err.value.detail
+    assert _count(session) == 0
+    with pytest.raises(Invalid) as err:
+        farmland.import_text(session, "commune,crop_group,hectares\n34108,cereals,3\n")
+    assert [e.field for e in err.value.errors] == ["ligne 1, colonne year",
+                                                   "ligne 1, colonne source"]
+
+
+def test_cli_import_commits_once_and_reports(migrated: str, demo_loaded: object,
+                                             tmp_path: Path) -> None:
+    source = "CLI import test - removed after"
+    path = tmp_path / "farmland.csv"
+    path.write_text(GOOD.replace("RPG 2023 (test)", source), encoding="utf-8")
+    try:
+        result = runner.invoke(app, ["farmland", "import", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "3 lignes : 3 ajoutées, 0 mises à jour, 0 inchangées" in result.output
+        again = runner.invoke(app, ["farmland", "import", str(path)])
+        assert "0 ajoutées, 0 mises à jour, 3 inchangées" in again.output
+        path.write_text(GOOD + "34108,nope,1,2023,x\n", encoding="utf-8")
+        failed = runner.invoke(app, ["farmland", "import", str(path)])
+        assert failed.exit_code == 1 and "ligne 5, colonne crop_group" in failed.output
+        missing = runner.invoke(app, ["farmland", "import", str(tmp_path / "absent.csv")])
+        assert missing.exit_code == 1 and "illisible" in missing.output
+        with transaction(migrated) as session:
+            assert _count(session, source) == 3 and _count(session) == 0
+    finally:
+        with transaction(migrated) as session:
+            session.execute(text("DELETE FROM farmland WHERE source = :s"), {"s": source})
+
+
+def test_the_illustrative_example_parses_and_says_it_is_invented(session: Session) -> None:
+    path = ROOT / "data" / "reference" / "examples" / "farmland_illustratif.csv"
+    rows = farmland.parse(path.read_text(encoding="utf-8"), session)
+    assert rows and all(r["source"].startswith("ILLUSTRATIF") for r in rows)
+    assert session.scalar(text("SELECT count(*) FROM farmland WHERE source LIKE 'ILLUSTRATIF%'")) \
+        == 0  # not loaded by default
