@@ -6,13 +6,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import problems
+from api import assets, problems
 from api.limits import BodySizeLimit
 from api.routers import (
     docs,
     gap,
     health,
     links,
+    maps,
     moderation,
     pages,
     resources,
@@ -46,6 +47,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     problems.install(app)
     docs.mount(app)  # before /static, which would otherwise shadow /static/swagger
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    assets.install(app)  # /static/vendor/{leaflet,font-awesome} from the xstatic wheels
+    app.include_router(maps.router)
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
                    pages):

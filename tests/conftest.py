@@ -19,6 +19,10 @@ from carto.config import DatabaseSettings, database_settings
 from carto.db import get_engine, session_factory, transaction
 from tests.apiworld import World, build
 
+# Pages under test fetch no basemap tiles from the internet: without a tile URL the maps show
+# the communes as background (tests/test_maps_browser.py serves or breaks tiles on purpose).
+os.environ.setdefault("TERREAU_MAP_TILE_URL", "")
+
 
 def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,0 +1,161 @@
+"""Territory maps: the page's map, the map alone (iframe), the standalone download, and the
+data endpoints a large territory's map loads by viewport."""
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from api import assets
+from api.auth import PrincipalDep
+from api.deps import LangDep, SessionDep
+from api.templating import context, templates
+from carto import mapdata, maps, vocab
+from carto.config import map_settings
+from carto.errors import Invalid
+from carto.i18n import t
+from carto.visibility import ANONYMOUS, Principal
+
+router = APIRouter(tags=["maps"])
+
+TABLE_ROWS_LARGE = 100  # rows listed under the map of a territory loaded by viewport
+CODE = re.compile(r"^[a-z0-9_]{1,40}$")
+
+
+def _urls(request: Request, slug: str, lang: str, absolute: bool) -> maps.MapUrls:
+    base = str(request.base_url).rstrip("/") if absolute else ""
+    suffix = "?lang=en" if lang == "en" else ""
+    root = f"{base}/territories/{slug}"
+    return maps.MapUrls(
+        features=f"{root}/map/features.json", search=f"{root}/map/search.json",
+        resource=f"{root}/map/resources/{{id}}.json", link=f"{root}/map/links/{{id}}.json",
+        record=f"{root}{suffix}#r-{{id}}", api_record=f"{base}/api/resources/{{id}}",
+        page=f"{root}{suffix}")
+
+
+def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
+             principal: Principal = ANONYMOUS) -> maps.MapView:
+    tid = summary["id"]
+    geometry = mapdata.territory_geometry(session, tid)
+    content = mapdata.map_content(session, tid, principal) if embed else None
+    return maps.MapView(
+        territory=summary, geometry=geometry, kinds=maps.kinds(session, lang),
+        kind_counts=summary["by_kind"], links_total=summary["links"],
+        context=mapdata.context_features(session, geometry.bbox), content=content,
+        categories_present=summary["by_category"])
+
+
+def build_map(request: Request, session: Session, summary: dict[str, Any], lang: str,
+              standalone: bool = False, panel: str | None = None,
+              ) -> tuple[maps.MapParts, maps.MapView]:
+    """The map's three HTML pieces, with every asset local (inlined later for a download)."""
+    settings = map_settings()
+    embed = standalone or summary["resources"] <= settings.embed_limit
+    if standalone and summary["resources"] > maps.DOWNLOAD_LIMIT:
+        raise Invalid.field("download", t("map.download_too_big", lang,
+                                          n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
+    view = map_view(session, summary, lang, embed)
+    m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone), lang,
+                   settings.tile_url, settings.tile_attribution, settings.embed_limit,
+                   standalone=standalone, panel=panel)
+    assets.localize(m)
+    return maps.render(m), view
+
+
+def page_context(request: Request, session: Session, slug: str, lang: str) -> dict[str, Any]:
+    """Everything templates/territory.html needs: the map and the lists under it."""
+    summary = mapdata.territory_summary(session, slug)
+    parts, view = build_map(request, session, summary, lang, panel="#tm-panel")
+    if view.content is not None:
+        resources, links = view.content.resources, view.content.links
+    else:
+        resources = mapdata.territory_resources(session, summary["id"], limit=TABLE_ROWS_LARGE)
+        links = mapdata.territory_links(session, summary["id"], limit=TABLE_ROWS_LARGE)
+    by_level: dict[int, int] = {}
+    for link in links:
+        by_level[link["level"]] = by_level.get(link["level"], 0) + 1
+    return context(lang, territory=summary, map=parts, mode=view.mode, resources=resources,
+                   links=links, by_kind=summary["by_kind"], by_level=by_level,
+                   kinds=view.kinds, context_layers=sorted(view.context),
+                   settings=map_settings(), today=date.today())
+
+
+@router.get("/territories/{slug}/map.html", response_class=HTMLResponse,
+            summary="The territory's map alone, to embed in an iframe; download=1 for one "
+                    "self-contained file that opens offline")
+def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
+              download: Annotated[bool, Query(description="one self-contained HTML file")] = False,
+              ) -> Response:
+    summary = mapdata.territory_summary(session, slug)
+    parts, view = build_map(request, session, summary, lang, standalone=download)
+    page = templates.get_template("map_alone.html").render(context(
+        lang, territory=summary, map=parts, mode=view.mode, standalone=download,
+        kinds=view.kinds, context_layers=sorted(view.context), settings=map_settings(),
+        today=date.today(), page_url=_urls(request, slug, lang, absolute=True).page))
+    if not download:
+        return HTMLResponse(page)
+    html = assets.inline_html(page)
+    name = f"terreau-{slug}-{date.today().isoformat()}.html"
+    return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _codes(value: str | None, name: str, known: set[str]) -> list[str] | None:
+    if value is None:
+        return None
+    codes = [c for c in value.split(",") if c]
+    bad = [c for c in codes if not CODE.match(c) or c not in known]
+    if bad:
+        raise Invalid.field(name, f"codes inconnus : {', '.join(bad[:5])}")
+    return codes
+
+
+@router.get("/territories/{slug}/map/features.json",
+            summary="What the map shows in a bounding box: points, or grid clusters when there "
+                    "are too many, with the links touching the points")
+def features(
+    slug: str, session: SessionDep, principal: PrincipalDep,
+    bbox: Annotated[str, Query(description="west,south,east,north (WGS84)")],
+    zoom: Annotated[int, Query(ge=0, le=22)] = 12,
+    kinds: Annotated[str | None, Query(description="comma-separated kind codes")] = None,
+    min_level: Annotated[int, Query(ge=1, le=5)] = 1,
+    categories: Annotated[str | None, Query(description="comma-separated category codes")] = None,
+) -> JSONResponse:
+    box = mapdata.BBox.parse(bbox)
+    tid = mapdata.territory_id(session, slug)
+    kind_codes = _codes(kinds, "kinds", {k.code for k in maps.kinds(session, "fr")})
+    cat_codes = _codes(categories, "categories", set(vocab.categories()))
+    limit = map_settings().embed_limit
+    body = mapdata.features_in_view(session, tid, box, zoom, limit, kind_codes, principal)
+    if body["mode"] == "points":
+        found = mapdata.links_in_view(session, tid, [p[0] for p in body["resources"]],
+                                      min_level, cat_codes, principal)
+        body["links"] = found["links"]
+        body["links_truncated"] = found["truncated"]
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/territories/{slug}/map/search.json",
+            summary="Resources of the territory whose name contains the text (accents ignored)")
+def search(slug: str, session: SessionDep, principal: PrincipalDep,
+           q: Annotated[str, Query(max_length=200)] = "") -> JSONResponse:
+    tid = mapdata.territory_id(session, slug)
+    return JSONResponse({"results": mapdata.search(session, tid, q, principal=principal)})
+
+
+@router.get("/territories/{slug}/map/resources/{resource_id}.json",
+            summary="One resource as its map popup shows it, with its links")
+def resource_popup(slug: str, resource_id: str, session: SessionDep,
+                   principal: PrincipalDep) -> JSONResponse:
+    tid = mapdata.territory_id(session, slug)
+    return JSONResponse(mapdata.resource_detail(session, tid, resource_id, principal))
+
+
+@router.get("/territories/{slug}/map/links/{link_id}.json",
+            summary="One cooperation link as its map popup shows it, with its level history")
+def link_popup(slug: str, link_id: str, session: SessionDep,
+               principal: PrincipalDep) -> JSONResponse:
+    tid = mapdata.territory_id(session, slug)
+    return JSONResponse(mapdata.link_detail(session, tid, link_id, principal))

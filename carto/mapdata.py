@@ -1,0 +1,486 @@
+"""What a territory map shows, read through the visibility rules (no HTTP, no folium here).
+
+Two ways of feeding a map:
+
+- *embedded*: up to `MapSettings.embed_limit` resources, everything (resources, links, level
+  histories) goes into the page, so it works offline and can be downloaded as one file;
+- *by viewport*: beyond that, the page asks `features_in_view()` for the visible box only. When
+  the box holds more resources than the browser should draw, it gets grid clusters computed in
+  PostGIS instead of points, so what travels stays bounded whatever the territory's size.
+
+Private persons are always read through `shown_geom` (moved to their commune's centre), and
+the bounding-box filter runs on that shown point, never on the real one: probing with tiny
+boxes must not reveal where someone lives. Their address and contacts never reach a map.
+"""
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from carto.errors import Invalid, NotFound
+from carto.visibility import (
+    ANONYMOUS,
+    Principal,
+    link_predicate,
+    resource_predicate,
+    shown_geom,
+    shown_precision,
+)
+
+PRIVATE = "({a}.is_private OR {a}.kind = 'private_person')"
+DESCRIPTION_MAX = 600  # characters of description carried to a popup; the record has the rest
+POINTS_HARD_CAP = 5000  # at street zoom, identical points are all sent even beyond the limit
+LINKS_CAP = 3000
+MAX_ZOOM_CLUSTERING = 17
+PRIVATE_REACH = 0.5  # degrees between a private person's real point and the point shown
+
+
+@dataclass
+class TerritoryGeometry:
+    boundary: dict[str, Any]
+    bbox: tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat
+    communes: dict[str, Any]
+
+
+@dataclass
+class MapContent:
+    """Everything an embedded map needs, already filtered for the principal."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    outside: list[dict[str, Any]] = field(default_factory=list)  # link ends of other territories
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry:
+    """The boundary and the communes around it, simplified to what a screen can show: the
+    tolerance follows the territory's size, so a neighbourhood keeps its streets' detail and
+    four departments stay a few hundred kilobytes."""
+    row = session.execute(text("""
+        SELECT ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
+        FROM territory WHERE id = :tid"""), {"tid": territory_id}).one()
+    extent = max(row.x1 - row.x0, row.y1 - row.y0, 0.001)
+    digits = 5 if extent < 0.5 else 4
+    boundary = session.execute(text("""
+        SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, :tol), :digits)
+        FROM territory WHERE id = :tid"""),
+        {"tid": territory_id, "tol": extent / 4000, "digits": digits}).scalar_one()
+    margin = max(extent * 0.35, 0.01)
+    rows = session.execute(text("""
+        SELECT c.code, c.name,
+               ST_AsGeoJSON(ST_SimplifyPreserveTopology(c.geom, :tol), :digits) AS geometry,
+               EXISTS (SELECT 1 FROM territory_commune tc
+                       WHERE tc.territory_id = :tid AND tc.commune_code = c.code) AS inside
+        FROM commune c
+        WHERE c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
+        ORDER BY c.code"""),
+        {"tid": territory_id, "tol": extent / 1500, "digits": digits,
+         "x0": row.x0 - margin, "y0": row.y0 - margin, "x1": row.x1 + margin,
+         "y1": row.y1 + margin}).mappings()
+    communes = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": r["code"], "geometry": json.loads(r["geometry"]),
+         "properties": {"code": r["code"], "name": r["name"], "inside": r["inside"]}}
+        for r in rows]}
+    return TerritoryGeometry(boundary=json.loads(boundary),
+                             bbox=(row.x0, row.y0, row.x1, row.y1), communes=communes)
+
+
+def _resource_columns(principal: Principal) -> str:
+    priv = PRIVATE.format(a="r")
+    hidden = {col: f"CASE WHEN {priv} THEN NULL ELSE r.{col} END"
+              for col in ("address", "website", "phone", "email")}
+    return f"""
+        r.id::text AS id, r.name, r.kind, left(r.description, {DESCRIPTION_MAX + 1}) AS description,
+        c.name AS commune_name, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon,
+        {shown_precision(principal, "r")} AS precision,
+        r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
+        {hidden['address']} AS address, {hidden['website']} AS website,
+        {hidden['phone']} AS phone, {hidden['email']} AS email,
+        r.illustrative, r.status"""
+
+
+def _resource_dict(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["lat"], out["lon"] = _round(out["lat"]), _round(out["lon"])
+    desc = out.get("description")
+    if desc and len(desc) > DESCRIPTION_MAX:
+        out["description"] = desc[:DESCRIPTION_MAX].rstrip() + "…"
+    out["products"] = list(out.get("products") or [])
+    out["access_conditions"] = list(out.get("access_conditions") or [])
+    return {k: v for k, v in out.items() if v not in (None, [], "")}
+
+
+def territory_resources(session: Session, territory_id: int, principal: Principal = ANONYMOUS,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+    visible, params = resource_predicate(principal, "r")
+    sql = f"""
+        SELECT {_resource_columns(principal)}
+        FROM resource r
+        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
+        LEFT JOIN commune c ON c.code = r.commune_code
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE {visible}
+        ORDER BY r.name, r.id LIMIT :limit"""
+    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit}).mappings()
+    return [_resource_dict(r) for r in rows]
+
+
+def _resources_by_id(session: Session, ids: list[str],
+                     principal: Principal) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    visible, params = resource_predicate(principal, "r")
+    sql = f"""
+        SELECT {_resource_columns(principal)}
+        FROM resource r
+        LEFT JOIN commune c ON c.code = r.commune_code
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE r.id = ANY(CAST(:ids AS uuid[])) AND {visible}"""
+    rows = session.execute(text(sql), params | {"ids": ids}).mappings()
+    return [_resource_dict(r) for r in rows]
+
+
+_HISTORY = """(SELECT coalesce(json_agg(json_build_array(h.changed_on, h.level, h.note)
+                                       ORDER BY h.changed_on, h.id), '[]'::json)
+               FROM link_level_history h WHERE h.link_id = l.id)"""
+
+
+def _link_dict(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    if out.get("started_on") is not None:
+        out["started_on"] = out["started_on"].isoformat()
+    out["stakes"] = list(out.get("stakes") or [])
+    return {k: v for k, v in out.items() if v not in (None, [], "")}
+
+
+def territory_links(session: Session, territory_id: int, principal: Principal = ANONYMOUS,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+    visible, params = link_predicate(principal, "l", "s", "t")
+    sql = f"""
+        SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
+               s.name AS source_name, t.name AS target_name, s.kind AS source_kind,
+               t.kind AS target_kind, l.category, l.level, l.stakes, l.description,
+               l.started_on, l.directed, l.status, {_HISTORY} AS history
+        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+        WHERE l.territory_id = :tid AND {visible}
+        ORDER BY l.category, l.level DESC, s.name, t.name, l.id LIMIT :limit"""
+    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit}).mappings()
+    return [_link_dict(r) for r in rows]
+
+
+def map_content(session: Session, territory_id: int,
+                principal: Principal = ANONYMOUS) -> MapContent:
+    resources = territory_resources(session, territory_id, principal)
+    links = territory_links(session, territory_id, principal)
+    known = {r["id"] for r in resources}
+    missing = sorted({end for lk in links for end in (lk["source"], lk["target"])} - known)
+    return MapContent(resources, links, _resources_by_id(session, missing, principal))
+
+
+def count_by_kind(session: Session, territory_id: int,
+                  principal: Principal = ANONYMOUS) -> dict[str, int]:
+    visible, params = resource_predicate(principal, "r")
+    rows = session.execute(text(f"""
+        SELECT r.kind, count(*) AS n FROM resource r
+        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
+        WHERE {visible} GROUP BY r.kind"""), params | {"tid": territory_id})
+    return {r.kind: int(r.n) for r in rows}
+
+
+def count_links(session: Session, territory_id: int, principal: Principal = ANONYMOUS) -> int:
+    visible, params = link_predicate(principal, "l", "s", "t")
+    return int(session.execute(text(f"""
+        SELECT count(*) FROM link l JOIN resource s ON s.id = l.source_id
+        JOIN resource t ON t.id = l.target_id
+        WHERE l.territory_id = :tid AND {visible}"""), params | {"tid": territory_id}).scalar_one())
+
+
+CONTEXT_LAYERS = ("markets", "gardens", "community_centres", "osm_food_shops")
+
+
+def context_features(session: Session, bbox: tuple[float, float, float, float],
+                     cap: int = 3000) -> dict[str, dict[str, Any]]:
+    """Context points (not edited, only shown) around the territory, per layer, with the
+    source and licence each layer must display (ODbL for OpenStreetMap)."""
+    x0, y0, x1, y1 = bbox
+    margin = max(x1 - x0, y1 - y0) * 0.35 + 0.005
+    rows = session.execute(text("""
+        SELECT layer, name, category, source, licence, ST_Y(geom) AS lat, ST_X(geom) AS lon
+        FROM context_feature
+        WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
+        ORDER BY layer, name, id LIMIT :cap"""),
+        {"x0": x0 - margin, "y0": y0 - margin, "x1": x1 + margin, "y1": y1 + margin,
+         "cap": cap}).mappings()
+    layers: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        layer = layers.setdefault(r["layer"], {"source": r["source"], "licence": r["licence"],
+                                               "points": []})
+        layer["points"].append([_round(r["lat"]), _round(r["lon"]), r["name"] or "",
+                                r["category"] or ""])
+    return layers
+
+
+# --- by viewport ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BBox:
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @classmethod
+    def parse(cls, value: str | None, name: str = "bbox") -> "BBox":
+        parts = (value or "").split(",")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise Invalid.field(name, "quatre nombres attendus : ouest,sud,est,nord") from None
+        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+            raise Invalid.field(name, "quatre nombres attendus : ouest,sud,est,nord")
+        w, s, e, n = numbers
+        w, e = max(w, -180.0), min(e, 180.0)
+        s, n = max(s, -90.0), min(n, 90.0)
+        if w >= e or s >= n:
+            raise Invalid.field(name, "ouest < est et sud < nord attendus")
+        return cls(w, s, e, n)
+
+    def params(self) -> dict[str, float]:
+        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
+
+
+ENVELOPE = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+
+
+def _in_view_sql(principal: Principal, columns: str, extra_where: str = "") -> tuple[str, dict]:
+    """Resources of the territory whose *shown* point is in the box. Two branches so the
+    common case (not private) uses the GiST index on resource.geom; private persons, few, are
+    tested on their shown point (the commune's centre)."""
+    visible, params = resource_predicate(principal, "r")
+    priv = PRIVATE.format(a="r")
+    geom = shown_geom(principal, "r")
+    base = f"""
+        FROM resource r
+        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
+        LEFT JOIN commune c ON c.code = r.commune_code
+        CROSS JOIN LATERAL (SELECT {{g}} AS g) sg
+        WHERE {visible} {extra_where}"""
+    # The private branch is narrowed first by the real point within PRIVATE_REACH degrees of
+    # the box (index-friendly; a commune is far smaller), then tested on the shown point. That
+    # can only leave out someone whose commune code is wrong, never reveal where anyone lives.
+    sql = (f"SELECT {columns} {base.format(g='r.geom')} AND NOT {priv} AND r.geom && {ENVELOPE}"
+           f" UNION ALL "
+           f"SELECT {columns} {base.format(g=geom)} AND {priv} "
+           f"AND r.geom && ST_Expand({ENVELOPE}, {PRIVATE_REACH}) AND sg.g && {ENVELOPE}")
+    return sql, params
+
+
+def _no_jit(session: Session) -> None:
+    """PostgreSQL's JIT compiles these short queries for longer than they run (≈ 0.4 s on a
+    100,000-resource territory): off for this transaction."""
+    session.execute(text("SET LOCAL jit = off"))
+
+
+VIEW_COLUMNS = """r.id::text AS id, r.name, r.kind, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon,
+                  {precision} AS precision"""
+
+
+def features_in_view(session: Session, territory_id: int, bbox: BBox, zoom: int,
+                     limit: int, kinds: list[str] | None = None,
+                     principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """Points when the box holds at most `limit` resources (or at street zoom), else grid
+    clusters with their count by kind. `kinds` filters (the layers the user left on)."""
+    _no_jit(session)
+    extra = " AND r.kind = ANY(:kinds)" if kinds is not None else ""
+    columns = VIEW_COLUMNS.format(precision=shown_precision(principal, "r"))
+    sql, params = _in_view_sql(principal, columns, extra)
+    params |= bbox.params() | {"tid": territory_id, "kinds": kinds}
+    cap = POINTS_HARD_CAP if zoom >= MAX_ZOOM_CLUSTERING else limit
+    # No ORDER BY: the scan stops at cap + 1 rows (the browser orders what it draws).
+    rows = session.execute(text(f"SELECT * FROM ({sql}) v LIMIT :cap"),
+                           params | {"cap": cap + 1}).mappings().all()
+    if len(rows) <= cap:
+        points = [[r["id"], r["name"], r["kind"], _round(r["lat"]), _round(r["lon"]),
+                   r["precision"]] for r in rows]
+        return {"mode": "points", "resources": points, "count": len(points)}
+    return {"mode": "clusters", "clusters": _clusters(session, territory_id, bbox, zoom, kinds,
+                                                      principal)}
+
+
+def _clusters(session: Session, territory_id: int, bbox: BBox, zoom: int,
+              kinds: list[str] | None, principal: Principal) -> list[list[Any]]:
+    """Counts on a grid of about 64 screen pixels at this zoom, by kind; each cell's point is
+    the mean of its resources, so a cluster sits where its resources are."""
+    cell = 64 * 360.0 / (256 * 2 ** max(0, min(zoom, 22)))
+    extra = " AND r.kind = ANY(:kinds)" if kinds is not None else ""
+    sql, params = _in_view_sql(principal, "r.kind, ST_X(sg.g) AS x, ST_Y(sg.g) AS y", extra)
+    rows = session.execute(text(f"""
+        SELECT floor(x / :cell)::bigint AS cx, floor(y / :cell)::bigint AS cy, kind,
+               count(*) AS n, avg(x) AS x, avg(y) AS y,
+               min(x) AS x0, min(y) AS y0, max(x) AS x1, max(y) AS y1
+        FROM ({sql}) v GROUP BY 1, 2, 3"""),
+        params | bbox.params() | {"tid": territory_id, "kinds": kinds, "cell": cell}).mappings()
+    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in rows:
+        c = cells.setdefault((r["cx"], r["cy"]), {"n": 0, "x": 0.0, "y": 0.0, "kinds": {},
+                                                  "box": [90.0, 180.0, -90.0, -180.0]})
+        n = int(r["n"])
+        c["x"] += float(r["x"]) * n
+        c["y"] += float(r["y"]) * n
+        c["n"] += n
+        c["kinds"][r["kind"]] = n
+        box = c["box"]
+        box[:] = [min(box[0], r["y0"]), min(box[1], r["x0"]), max(box[2], r["y1"]),
+                  max(box[3], r["x1"])]
+    # [lat, lon, count, {kind: count}, [south, west, north, east]]: a click zooms to the box.
+    return [[_round(c["y"] / c["n"]), _round(c["x"] / c["n"]), c["n"], c["kinds"],
+             [_round(v) for v in c["box"]]] for c in cells.values()]
+
+
+def links_in_view(session: Session, territory_id: int, resource_ids: list[str],
+                  min_level: int = 1, categories: list[str] | None = None,
+                  principal: Principal = ANONYMOUS, cap: int = LINKS_CAP) -> dict[str, Any]:
+    """Links touching the resources on screen, strongest first, each with both ends' shown
+    points (an end off screen is drawn where it is)."""
+    if not resource_ids:
+        return {"links": [], "truncated": False}
+    _no_jit(session)
+    visible, params = link_predicate(principal, "l", "s", "t")
+    cat = " AND l.category = ANY(:cats)" if categories is not None else ""
+    rows = session.execute(text(f"""
+        SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
+               l.category, l.level,
+               ST_Y(sg.g) AS slat, ST_X(sg.g) AS slon, ST_Y(tg.g) AS tlat, ST_X(tg.g) AS tlon
+        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "s")} AS g) sg
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "t")} AS g) tg
+        WHERE l.territory_id = :tid AND {visible} AND l.level >= :min_level {cat}
+          AND (l.source_id = ANY(CAST(:ids AS uuid[])) OR l.target_id = ANY(CAST(:ids AS uuid[])))
+        ORDER BY l.level DESC, l.id LIMIT :cap"""),
+        params | {"tid": territory_id, "ids": resource_ids, "min_level": min_level,
+                  "cats": categories, "cap": cap + 1}).mappings().all()
+    links = [[r["id"], r["source"], r["target"], r["category"], r["level"],
+              _round(r["slat"]), _round(r["slon"]), _round(r["tlat"]), _round(r["tlon"])]
+             for r in rows[:cap]]
+    return {"links": links, "truncated": len(rows) > cap}
+
+
+def _fold_sql(column: str) -> str:
+    """Accent- and case-insensitive form of a column, like carto.text.fold (without unaccent,
+    so it needs no extension)."""
+    return (f"regexp_replace(translate(lower({column}), 'àáâäãåçèéêëìíîïñòóôöõùúûüýÿ', "
+            f"'aaaaaaceeeeiiiinooooouuuuyy'), '[[:space:]''’_.-]+', ' ', 'g')")
+
+
+def search(session: Session, territory_id: int, query: str, limit: int = 10,
+           principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
+    """Resources of the territory whose name contains the words typed, accents ignored."""
+    from carto.text import fold
+
+    folded = fold(query)[:100]
+    if not folded:
+        return []
+    visible, params = resource_predicate(principal, "r")
+    pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = session.execute(text(f"""
+        SELECT r.id::text AS id, r.name, r.kind, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon
+        FROM resource r
+        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE {visible} AND {_fold_sql("r.name")} LIKE :pattern
+        ORDER BY position(:folded IN {_fold_sql("r.name")}), r.name LIMIT :limit"""),
+        params | {"tid": territory_id, "pattern": pattern, "folded": folded,
+                  "limit": limit}).mappings()
+    return [{**dict(r), "lat": _round(r["lat"]), "lon": _round(r["lon"])} for r in rows]
+
+
+def _uuid(value: str, name: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise Invalid.field(name, "identifiant invalide (UUID attendu)") from None
+
+
+def resource_detail(session: Session, territory_id: int, resource_id: str,
+                    principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """One resource for its popup, with its links in this territory and the other ends."""
+    rid = _uuid(resource_id, "id")
+    found = _resources_by_id(session, [rid], principal)
+    if not found:
+        raise NotFound(f"ressource inconnue : {rid}", [])
+    visible, params = link_predicate(principal, "l", "s", "t")
+    rows = session.execute(text(f"""
+        SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
+               l.category, l.level, s.name AS source_name, t.name AS target_name
+        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+        WHERE l.territory_id = :tid AND {visible}
+          AND (l.source_id = CAST(:rid AS uuid) OR l.target_id = CAST(:rid AS uuid))
+        ORDER BY l.level DESC, l.id"""), params | {"tid": territory_id, "rid": rid}).mappings()
+    return {**found[0], "links": [dict(r) for r in rows]}
+
+
+def link_detail(session: Session, territory_id: int, link_id: str,
+                principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    lid = _uuid(link_id, "id")
+    visible, params = link_predicate(principal, "l", "s", "t")
+    row = session.execute(text(f"""
+        SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
+               l.category, l.level, l.stakes, l.description, l.started_on, l.directed,
+               l.status, {_HISTORY} AS history, s.name AS source_name, t.name AS target_name
+        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+        WHERE l.id = CAST(:lid AS uuid) AND l.territory_id = :tid AND {visible}"""),
+        params | {"tid": territory_id, "lid": lid}).mappings().first()
+    if row is None:
+        raise NotFound(f"lien inconnu : {lid}", [])
+    return _link_dict(row)
+
+
+def territory_summary(session: Session, slug: str,
+                      principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """The territory's facts and counts, computed for this territory only (the home page's
+    `territories.summaries` counts every territory at once, too much for a 100,000-point one)."""
+    row = session.execute(text("""
+        SELECT tr.id, tr.slug, tr.name, tr.level, tr.description, tr.population,
+               tr.population_source, tr.population_year, tr.geometry_source,
+               (SELECT array_agg(c.name ORDER BY c.name) FROM territory_commune tc
+                  JOIN commune c ON c.code = tc.commune_code
+                 WHERE tc.territory_id = tr.id) AS communes
+        FROM territory tr WHERE tr.slug = :slug"""), {"slug": slug}).mappings().first()
+    if row is None:
+        raise NotFound(f"territoire inconnu : {slug}", [])
+    out = dict(row)
+    out["communes"] = list(out["communes"] or [])
+    _no_jit(session)
+    by_kind = count_by_kind(session, out["id"], principal)
+    out["by_kind"] = by_kind
+    out["resources"] = sum(by_kind.values())
+    out["by_category"] = count_by_category(session, out["id"], principal)
+    out["links"] = sum(out["by_category"].values())
+    return out
+
+
+def count_by_category(session: Session, territory_id: int,
+                      principal: Principal = ANONYMOUS) -> dict[str, int]:
+    visible, params = link_predicate(principal, "l", "s", "t")
+    rows = session.execute(text(f"""
+        SELECT l.category, count(*) AS n FROM link l JOIN resource s ON s.id = l.source_id
+        JOIN resource t ON t.id = l.target_id
+        WHERE l.territory_id = :tid AND {visible} GROUP BY l.category"""),
+        params | {"tid": territory_id})
+    return {r.category: int(r.n) for r in rows}
+
+
+def territory_id(session: Session, slug: str) -> int:
+    found = session.execute(text("SELECT id FROM territory WHERE slug = :slug"),
+                            {"slug": slug}).scalar()
+    if found is None:
+        raise NotFound(f"territoire inconnu : {slug}", [])
+    return int(found)

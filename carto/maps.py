@@ -1,0 +1,317 @@
+"""Territory maps built with folium (no HTTP here): the layers, their styles and the data the
+browser script (static/js/terreau-map.js) needs.
+
+What folium builds: the map and its basemap, a pane for the communes drawn *under* the tiles
+(visible only when tiles fail or are switched off, so the map still reads offline), the
+territory's boundary, one FeatureGroup per resource kind (toggled in the layer control, which
+doubles as the kinds' legend: colour, pictogram, count), one for the cooperation links, the
+context layers (off by default, each with its source and licence as attribution), fullscreen
+and "locate me" controls.
+
+What the script does with them: it draws the markers and the links from the data given here
+(or fetched by viewport), builds every popup, tooltip and search result with DOM text nodes
+(never innerHTML, so `<img src=x onerror=...>` stays text), spreads resources that share a
+point on a ring around it (the demo's actors mostly sit at their commune's centre, and their
+links must stay visible), groups dense areas into counted bubbles, and adds the scale, the
+search box, the legend with the link filters (category, minimum level) and the print layout.
+
+Every text a person reads comes from `carto.i18n` and every label put into HTML by Leaflet
+itself (layer control, attribution) is escaped here.
+"""
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+from folium import plugins
+from folium.elements import JSCSSMixin
+from folium.template import Template
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from carto import vocab
+from carto.i18n import t
+from carto.mapdata import CONTEXT_LAYERS, MapContent, TerritoryGeometry
+
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
+ICON_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
+LEVEL_WEIGHTS = {1: 2.5, 2: 3.5, 3: 5, 4: 6.5, 5: 8}
+APPROXIMATE = ("commune", "neighbourhood", "approximate")
+DOWNLOAD_LIMIT = 20_000  # resources in one standalone file (a USB stick, a tablet's memory)
+MAX_ZOOM = 19
+
+OSM_ATTRIBUTION = ('© <a href="https://www.openstreetmap.org/copyright">'
+                   '{contributors}</a> — ODbL 1.0')
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside a <script> element (no `</script>`, no `<!--`, no line separators)."""
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+@dataclass
+class Kind:
+    code: str
+    label: str
+    color: str
+    icon: str
+
+    @classmethod
+    def checked(cls, code: str, label: str, color: str | None, icon: str | None) -> "Kind":
+        """Colour and icon name end up in HTML attributes: anything unexpected is replaced
+        (the database checks them too; this does not rely on it)."""
+        return cls(code, label, color if color and HEX_COLOUR.match(color) else "#616161",
+                   icon if icon and ICON_NAME.match(icon) else "circle")
+
+
+def kinds(session: Session, lang: str) -> list[Kind]:
+    """The kinds as the database has them (admins may edit labels, colours and icons): colours
+    and icon names are checked, since they end up in HTML attributes."""
+    rows = session.execute(text(
+        "SELECT code, label_fr, label_en, color, icon FROM resource_kind ORDER BY sort_order, code"))
+    return [Kind.checked(r.code, r.label_en if lang == "en" else r.label_fr, r.color, r.icon)
+            for r in rows]
+
+
+@dataclass
+class MapUrls:
+    """Where the script fetches and links to (absolute in a downloaded file)."""
+
+    features: str
+    search: str
+    resource: str  # with {id}
+    link: str  # with {id}
+    record: str  # the resource's row on the territory page, with {id}
+    api_record: str  # with {id}
+    page: str
+
+
+@dataclass
+class MapView:
+    territory: dict[str, Any]
+    geometry: TerritoryGeometry
+    kinds: list[Kind]
+    kind_counts: dict[str, int]
+    links_total: int
+    context: dict[str, dict[str, Any]]
+    content: MapContent | None = None  # None: loaded by viewport
+    categories_present: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return "embedded" if self.content is not None else "viewport"
+
+
+class TerreauLayers(JSCSSMixin):
+    """Hands folium's layers and the data to terreau-map.js."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = Terreau.init({{ this._parent.get_name() }}, {
+            tiles: {{ this.tiles.get_name() if this.tiles else 'null' }},
+            control: {{ this.control.get_name() }},
+            boundary: {{ this.boundary.get_name() }},
+            communes: {{ this.communes.get_name() }},
+            links: {{ this.links.get_name() }},
+            kinds: {
+            {%- for code, layer in this.kind_layers.items() %}
+                {{ code|tojson }}: {{ layer.get_name() }},
+            {%- endfor %}
+            },
+            context: {
+            {%- for code, layer in this.context_layers.items() %}
+                {{ code|tojson }}: {{ layer.get_name() }},
+            {%- endfor %}
+            }
+        }, {{ this.config_json }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, config: dict[str, Any], tiles: Any, boundary: Any, communes: Any,
+                 links: Any, kind_layers: dict[str, Any], context_layers: dict[str, Any],
+                 control: Any):
+        super().__init__()
+        self._name = "TerreauLayers"
+        self.config_json = script_json(config)
+        self.tiles, self.boundary, self.communes, self.links = tiles, boundary, communes, links
+        self.control = control
+        self.kind_layers, self.context_layers = kind_layers, context_layers
+
+
+def _kind_layer_name(kind: Kind, count: int) -> str:
+    """Leaflet's layer control sets names with innerHTML: the label is escaped, the swatch is
+    built from checked values only."""
+    return (f'<span class="tm-swatch" style="--c:{kind.color}">'
+            f'<i class="fa-solid fa-{kind.icon}" aria-hidden="true"></i></span> '
+            f'<span class="tm-layer-label">{html.escape(kind.label)}</span> '
+            f'<span class="tm-count">{count}</span>')
+
+
+def js_text(lang: str) -> dict[str, str]:
+    """Every sentence the script shows, from the catalogue (`map.js.*` keys)."""
+    from carto.i18n import catalogue
+
+    prefix = "map.js."
+    return {key[len(prefix):]: t(key, lang) for key in catalogue() if key.startswith(prefix)}
+
+
+def _vocabularies(view: MapView, lang: str) -> dict[str, Any]:
+    return {
+        "kinds": {k.code: [k.label, k.color, k.icon] for k in view.kinds},
+        "levels": {str(n): [term.label(lang), term.extra.get("color", "#999"),
+                            LEVEL_WEIGHTS.get(n, 3)] for n, term in vocab.levels().items()},
+        "categories": {c: term.label(lang) for c, term in vocab.categories().items()},
+        "foods": {c: term.label(lang) for c, term in vocab.food_groups().items()},
+        "access": {c: term.label(lang) for c, term in vocab.access_conditions().items()},
+        "precisions": {c: term.label(lang) for c, term in vocab.precisions().items()},
+        "approximate": list(APPROXIMATE),
+    }
+
+
+def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
+           standalone: bool = False, panel: str | None = None) -> dict[str, Any]:
+    tr = view.territory
+    x0, y0, x1, y1 = view.geometry.bbox
+    out: dict[str, Any] = {
+        "lang": lang,
+        "mode": view.mode,
+        "standalone": standalone,
+        "panel": panel,
+        "territory": {"slug": tr["slug"], "name": tr["name"]},
+        "bounds": [[y0, x0], [y1, x1]],
+        "limit": embed_limit,
+        "urls": urls.__dict__,
+        "vocab": _vocabularies(view, lang),
+        "text": js_text(lang),
+        "counts": {"resources": sum(view.kind_counts.values()), "links": view.links_total,
+                   "kinds": view.kind_counts, "categories": view.categories_present},
+        "context": {layer: {"label": t(f"map.context.{layer}", lang),
+                            "points": data["points"]}
+                    for layer, data in view.context.items()},
+    }
+    if view.content is not None:
+        out["resources"] = view.content.resources
+        out["links"] = view.content.links
+        out["outside"] = view.content.outside
+    return out
+
+
+def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attribution: str,
+          embed_limit: int, standalone: bool = False, panel: str | None = None) -> folium.Map:
+    """The folium map of one territory; its assets are made local by `api.assets.localize`.
+
+    `panel`: a CSS selector of an element beside the map that receives the layer control and
+    the legend (the territory page); without it they stay on the map (iframe, download)."""
+    x0, y0, x1, y1 = view.geometry.bbox
+    # No m.fit_bounds(): its animated zoom would finish after the script's own fit (which
+    # also takes in resources placed outside the boundary) and undo it.
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=_zoom_for(x1 - x0, y1 - y0),
+                   tiles=None, control_scale=False, prefer_canvas=False, zoom_snap=0.5,
+                   zoom_delta=1, maxZoom=MAX_ZOOM, minZoom=4)
+
+    tiles = None
+    if tile_url.strip():
+        tiles = folium.TileLayer(tiles=tile_url, attr=tile_attribution,
+                                 name=t("map.layer.basemap", lang), control=False,
+                                 max_zoom=MAX_ZOOM, max_native_zoom=19)
+        tiles.add_to(m)
+
+    # Communes under the tiles: the background when tiles fail or are off.
+    folium.map.CustomPane("communes", z_index=150, pointer_events=False).add_to(m)
+    communes = folium.GeoJson(
+        view.geometry.communes, name=t("map.layer.communes", lang), control=False,
+        pane="communes", interactive=False,
+        style_function=lambda f: {"color": "#9a9a8a", "weight": 1, "fillColor": "#efeadb",
+                                  "fillOpacity": 1 if f["properties"]["inside"] else 0.55},
+    )
+    communes.add_to(m)
+    boundary = folium.GeoJson(
+        view.geometry.boundary, name=t("map.layer.boundary", lang), control=False,
+        interactive=False,
+        style_function=lambda f: {"color": "#2e5d34", "weight": 3, "fill": False},
+    )
+    boundary.add_to(m)
+
+    kind_layers: dict[str, Any] = {}
+    for kind in view.kinds:
+        count = view.kind_counts.get(kind.code, 0)
+        if count == 0:
+            continue
+        group = folium.FeatureGroup(name=_kind_layer_name(kind, count), show=True)
+        group.add_to(m)
+        kind_layers[kind.code] = group
+    links = folium.FeatureGroup(
+        name=(f'<span class="tm-swatch tm-swatch-links"></span> '
+              f'{html.escape(t("map.layer.links", lang))} '
+              f'<span class="tm-count">{view.links_total}</span>'), show=True)
+    links.add_to(m)
+
+    context_layers: dict[str, Any] = {}
+    for layer in CONTEXT_LAYERS:
+        data = view.context.get(layer)
+        if not data:
+            continue
+        if layer == "osm_food_shops":
+            attribution = OSM_ATTRIBUTION.format(
+                contributors=html.escape(t("map.osm_contributors", lang)))
+        else:
+            attribution = f"{html.escape(data['source'])} — {html.escape(data['licence'])}"
+        label = html.escape(t(f"map.context.{layer}", lang))
+        group = folium.FeatureGroup(
+            name=(f'<span class="tm-swatch tm-ctx tm-ctx-{layer}"></span> {label} '
+                  f'<span class="tm-count">{len(data["points"])}</span>'),
+            show=False, attribution=attribution)
+        group.add_to(m)
+        context_layers[layer] = group
+
+    plugins.Fullscreen(position="topleft", title=t("map.fullscreen", lang),
+                       title_cancel=t("map.fullscreen_exit", lang)).add_to(m)
+    plugins.LocateControl(position="topleft", flyTo=True, showPopup=False,
+                          strings={"title": t("map.locate", lang)},
+                          locateOptions={"maxZoom": 16}).add_to(m)
+    # The layer control first: it only names layers, and the script then may move it.
+    # On the map itself (iframe, download) it folds into a button; the script unfolds it when
+    # the map is large. On the territory page it moves to the panel beside the map.
+    control = folium.LayerControl(position="topright", collapsed=panel is None)
+    control.add_to(m)
+    cfg = config(view, urls, lang, embed_limit, standalone, panel)
+    TerreauLayers(cfg, tiles, boundary, communes, links, kind_layers, context_layers,
+                  control).add_to(m)
+    return m
+
+
+def _zoom_for(width_deg: float, height_deg: float) -> int:
+    """A first zoom close to the fit the script computes (so the first frame is sensible)."""
+    span = max(width_deg, height_deg * 1.4, 1e-4)
+    return max(4, min(MAX_ZOOM - 2, int(math.log2(360 * 3 / span))))
+
+
+@dataclass
+class MapParts:
+    """A rendered map in three pieces to place in a page: links and styles for <head>, the
+    map's <div>, and its script (after the div)."""
+
+    header: str
+    div: str
+    script: str
+
+
+_VIEWPORT_META = re.compile(r"<meta name=\"viewport\"[^>]*>", re.S)
+_FOLIUM_PAGE_STYLES = re.compile(r"<style>\s*html, body \{.*?</style>\s*<style>\s*#map \{.*?</style>",
+                                 re.S)
+
+
+def render(m: folium.Map) -> MapParts:
+    figure: Any = m.get_root()  # a branca Figure: header, html and script parts
+    figure.render()
+    header = figure.header.render()
+    # The page has its own viewport (pinch-zoom stays allowed) and layout.
+    header = _VIEWPORT_META.sub("", header)
+    header = _FOLIUM_PAGE_STYLES.sub("", header)
+    return MapParts(header=header, div=figure.html.render(), script=figure.script.render())

@@ -1,0 +1,240 @@
+"""Territory maps on the server side: pages, standalone file, assets, data endpoints, safety."""
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import folium
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api import assets
+from carto import mapdata, maps
+from carto.config import map_settings
+from tests.mapfixtures import PRIVATE_LAT, PRIVATE_LON, XSS_NAME, XssTerritory, xss_territory
+
+__all__ = ["xss_territory"]  # the fixture, imported for pytest
+
+CDN = re.compile(r"cdn\.|unpkg|jsdelivr|cdnjs|bootstrapcdn|code\.jquery|googleapis", re.I)
+DEMO = ["frontignan", "vauvert", "pezenas", "montpellier-celleneuve", "montpellier-centre",
+        "haut-allier", "marvejols"]
+
+
+def config_of(html: str) -> dict[str, Any]:
+    """The data the page hands to terreau-map.js (the JSON object after the layers)."""
+    start = html.index('{"lang":')
+    value, _ = json.JSONDecoder().raw_decode(html[start:])
+    return value
+
+
+@pytest.fixture
+def small_embed_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """Territories above 5 resources are loaded by viewport."""
+    monkeypatch.setenv("TERREAU_MAP_EMBED_LIMIT", "5")
+    map_settings.cache_clear()
+    yield 5
+    monkeypatch.delenv("TERREAU_MAP_EMBED_LIMIT")
+    map_settings.cache_clear()
+
+
+def public_counts(session: Session, slug: str) -> tuple[int, int]:
+    summary = mapdata.territory_summary(session, slug)
+    return summary["resources"], summary["links"]
+
+
+@pytest.mark.parametrize("slug", DEMO)
+def test_each_demo_page_embeds_exactly_the_public_data(client: TestClient, session: Session,
+                                                       slug: str) -> None:
+    page = client.get(f"/territories/{slug}")
+    assert page.status_code == 200
+    html = page.text
+    n_resources, n_links = public_counts(session, slug)
+    assert f'<dd id="n-resources">{n_resources}</dd>' in html
+    assert f'<dd id="n-links">{n_links}</dd>' in html
+    cfg = config_of(html)
+    assert cfg["mode"] == "embedded"
+    assert len(cfg["resources"]) == n_resources and len(cfg["links"]) == n_links
+    assert sum(cfg["counts"]["kinds"].values()) == n_resources
+    assert assets.remote_assets(html) == [] and not CDN.search(html)
+    assert "Terreau.init(" in html and 'id="tm-panel"' in html
+
+
+def test_territory_page_keeps_its_lists_and_precision_words(client: TestClient) -> None:
+    html = client.get("/territories/frontignan").text
+    assert 'id="resources"' in html and 'id="links"' in html
+    assert "Placé au centre de la commune" in html
+    english = client.get("/territories/frontignan?lang=en").text
+    assert '<html lang="en">' in english and "Placed at the commune" in english
+    assert "Legend and filters" in english and "Cooperation links" in english
+
+
+def test_pending_members_only_and_private_never_reach_the_map(
+        client: TestClient, xss_territory: XssTerritory) -> None:
+    cfg = config_of(client.get(f"/territories/{xss_territory.slug}").text)
+    ids = {r["id"] for r in cfg["resources"]}
+    assert xss_territory.pending_id not in ids and xss_territory.members_id not in ids
+    private = next(r for r in cfg["resources"] if r["id"] == xss_territory.private_id)
+    assert private["precision"] == "commune"
+    assert (private["lon"], private["lat"]) != (PRIVATE_LON, PRIVATE_LAT)
+    assert "phone" not in private and "address" not in private
+    assert "12 rue Secrète" not in json.dumps(cfg)
+    xss = next(r for r in cfg["resources"] if r["id"] == xss_territory.xss_id)
+    assert xss["phone"] == "04 67 00 00 00"
+
+
+def test_user_text_is_escaped_in_page_and_data(client: TestClient,
+                                               xss_territory: XssTerritory) -> None:
+    html = client.get(f"/territories/{xss_territory.slug}").text
+    assert XSS_NAME not in html and "<script>alert" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the table row, as text
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # the map's data, inert JSON
+    assert "Test &lt;cartes&gt; &amp; échappement" in html
+    assert config_of(html)["resources"][0]["name"]  # the JSON still parses
+
+
+def test_kind_labels_in_the_layer_control_are_escaped(session: Session) -> None:
+    kind = maps.Kind("x", "<b onmouseover=alert(1)>Jardins</b>", "#123456", "leaf")
+    name = maps._kind_layer_name(kind, 3)
+    assert "<b onmouseover" not in name and "&lt;b onmouseover=alert(1)&gt;" in name
+    odd = maps.Kind.checked("x", "X", "red;background:url(x)", 'x" onclick="alert(1)')
+    assert odd.color == "#616161" and odd.icon == "circle"
+    assert {k.code for k in maps.kinds(session, "fr")} >= {"producer", "food_aid"}
+
+
+def test_map_alone_is_embeddable(client: TestClient) -> None:
+    page = client.get("/territories/montpellier-celleneuve/map.html?lang=en")
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="en" class="tm-embed-page">' in html
+    assert "Montpellier – Celleneuve" in html and "Open in Terreau" in html
+    assert 'id="tm-panel"' not in html and config_of(html)["panel"] is None
+    assert assets.remote_assets(html) == [] and not CDN.search(html)
+    assert "x-frame-options" not in {k.lower() for k in page.headers}
+
+
+def test_download_is_one_self_contained_file(client: TestClient) -> None:
+    response = client.get("/territories/frontignan/map.html?download=1")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment;")
+    html = response.text
+    assert "<script src=" not in html and '<link rel="stylesheet"' not in html
+    assert "/static/" not in html.split('"urls"')[0]  # every asset inlined before the data
+    assert "data:font/woff2;base64," in html and "data:image/png;base64," in html
+    assert re.search(r"url\(\s*(?!['\"]?(?:data:|#))", html) is None
+    assert assets.remote_assets(html) == [] and not CDN.search(html)
+    cfg = config_of(html)
+    assert cfg["standalone"] is True and cfg["mode"] == "embedded"
+    assert cfg["urls"]["record"].startswith("http://testserver/territories/frontignan")
+    assert len(html) < 1_500_000
+
+
+def test_assets_are_served_by_the_app(client: TestClient) -> None:
+    for js, css in maps_assets():
+        for url in js + css:
+            response = client.get(url)
+            assert response.status_code == 200, url
+    assert client.get("/static/vendor/font-awesome/webfonts/fa-solid-900.woff2").status_code == 200
+    assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
+    with pytest.raises(ValueError):
+        assets.path_for("/static/vendor/leaflet/../../../../etc/passwd")
+
+
+def maps_assets() -> list[tuple[list[str], list[str]]]:
+    return [([u for _, u in js], [u for _, u in css]) for js, css in assets.LOCAL_ASSETS.values()]
+
+
+def test_localize_changes_one_map_not_folium_class_lists(session: Session) -> None:
+    before_js, before_css = list(folium.Map.default_js), list(folium.Map.default_css)
+    m = folium.Map(tiles=None)
+    folium.plugins.Fullscreen().add_to(m)
+    assets.localize(m)
+    html = m.get_root().render()
+    assert not CDN.search(html) and "/static/vendor/leaflet/leaflet.js" in html
+    assert folium.Map.default_js == before_js and folium.Map.default_css == before_css
+    other = folium.Map(tiles=None).get_root().render()
+    assert "cdn.jsdelivr.net" in other  # a map built elsewhere keeps folium's own lists
+    with pytest.raises(RuntimeError):
+        unknown = folium.Map(tiles=None)
+        folium.plugins.MiniMap().add_to(unknown)
+        assets.localize(unknown)
+
+
+def test_features_by_viewport_points_then_clusters(client: TestClient, session: Session,
+                                                   small_embed_limit: int) -> None:
+    n_resources, n_links = public_counts(session, "frontignan")
+    bbox = "3.6,43.35,3.9,43.55"
+    clusters = client.get(f"/territories/frontignan/map/features.json?bbox={bbox}&zoom=12")
+    assert clusters.status_code == 200
+    body = clusters.json()
+    assert body["mode"] == "clusters" and n_resources > small_embed_limit
+    assert sum(c[2] for c in body["clusters"]) == n_resources
+    street = client.get(f"/territories/frontignan/map/features.json?bbox={bbox}&zoom=18").json()
+    assert street["mode"] == "points" and len(street["resources"]) == n_resources
+    assert len(street["links"]) == n_links
+    weak_gone = client.get(f"/territories/frontignan/map/features.json?bbox={bbox}&zoom=18"
+                           "&min_level=3").json()
+    assert all(link[4] >= 3 for link in weak_gone["links"])
+    kinds = client.get(f"/territories/frontignan/map/features.json?bbox={bbox}&zoom=18"
+                       "&kinds=food_aid").json()
+    assert {p[2] for p in kinds["resources"]} == {"food_aid"}
+    page = client.get("/territories/frontignan").text
+    cfg = config_of(page)
+    assert cfg["mode"] == "viewport" and "resources" not in cfg
+    assert "la carte charge celles de la zone affichée" in page
+
+
+@pytest.mark.parametrize("query, field", [
+    ("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("bbox=3,43,2,44", "bbox"),
+    ("bbox=nan,43,4,44", "bbox"), ("bbox=3,43,4,44&kinds=dragons", "kinds"),
+    ("bbox=3,43,4,44&categories=x", "categories"),
+])
+def test_features_reject_bad_parameters(client: TestClient, query: str, field: str) -> None:
+    response = client.get(f"/territories/frontignan/map/features.json?{query}")
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in json.dumps(response.json()["errors"])
+
+
+def test_bbox_filters_private_persons_on_their_shown_point(
+        client: TestClient, xss_territory: XssTerritory) -> None:
+    """A tiny box around the real home must not reveal that someone lives there."""
+    d = 0.001
+    around_home = (f"{PRIVATE_LON - d},{PRIVATE_LAT - d},{PRIVATE_LON + d},{PRIVATE_LAT + d}")
+    body = client.get(f"/territories/{xss_territory.slug}/map/features.json"
+                      f"?bbox={around_home}&zoom=18").json()
+    assert body["resources"] == []
+    everything = client.get(f"/territories/{xss_territory.slug}/map/features.json"
+                            "?bbox=3.5,43.3,4.0,43.6&zoom=18").json()
+    shown = {p[0]: p for p in everything["resources"]}
+    assert shown[xss_territory.private_id][5] == "commune"
+    assert xss_territory.pending_id not in shown and xss_territory.members_id not in shown
+
+
+def test_search_and_popups(client: TestClient, xss_territory: XssTerritory) -> None:
+    found = client.get("/territories/montpellier-centre/map/search.json?q=epicerie").json()
+    assert found["results"] and all("picerie" in r["name"].lower() for r in found["results"])
+    hidden = client.get(f"/territories/{xss_territory.slug}/map/search.json?q=attente").json()
+    assert hidden["results"] == []
+    xss = client.get(f"/territories/{xss_territory.slug}/map/search.json?q=<img").json()
+    assert [r["name"] for r in xss["results"]] == [XSS_NAME]
+    detail = client.get(f"/territories/{xss_territory.slug}/map/resources/"
+                        f"{xss_territory.xss_id}.json").json()
+    assert detail["name"] == XSS_NAME and detail["links"][0]["level"] == 3
+    link = client.get(f"/territories/{xss_territory.slug}/map/links/"
+                      f"{xss_territory.link_id}.json").json()
+    assert link["history"][0][:2] == ["2021-03-01", 3] and link["started_on"] == "2021-03-01"
+    assert client.get(f"/territories/{xss_territory.slug}/map/resources/"
+                      f"{xss_territory.pending_id}.json").status_code == 404
+    assert client.get("/territories/frontignan/map/resources/nope.json").status_code in (400, 422)
+
+
+def test_bbox_query_can_use_the_spatial_index(session: Session) -> None:
+    """The common branch filters `resource.geom && envelope`, which the GiST index serves."""
+    sql, params = mapdata._in_view_sql(mapdata.ANONYMOUS, "r.id")
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(row[0] for row in session.execute(
+        text(f"EXPLAIN {sql}"), params | {"tid": 1, "w": 3.7, "s": 43.4, "e": 3.8, "n": 43.5}))
+    assert "resource_geom_gist" in plan
