@@ -15,6 +15,7 @@ from api.routers import (
     links,
     maps,
     moderation,
+    nearby,
     pages,
     resources,
     territories,
@@ -51,6 +52,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   pages):
+                   nearby, pages):
         app.include_router(module.router)
     return app

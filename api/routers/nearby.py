@@ -1,0 +1,222 @@
+"""/api/nearby (what is near a point, a commune or a resource), its autocomplete, and the
+/nearby page. The domain (`carto.nearby`) checks every parameter; a mistake is a 400
+problem+json naming the parameter, never an empty answer."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from api import assets
+from api.auth import PrincipalDep, current_principal
+from api.deps import LangDep, SessionDep
+from api.geojson import GeoJSONResponse
+from api.problems import problem
+from api.templating import context, templates
+from carto import nearby, vocab
+from carto.config import map_settings
+from carto.errors import Invalid
+from carto.i18n import catalogue, t
+
+router = APIRouter(tags=["nearby"])
+
+PAGE_KINDS = (
+    "producer",
+    "food_aid",
+    "social_grocery",
+    "shared_garden",
+    "market",
+    "purchasing_group",
+    "shop",
+    "tiers_lieu",
+)
+RADII_KM = (2, 5, 10, 30, 50, 100)
+
+NEARBY_DOC = f"""Resources ordered by geodesic distance from **one** origin:
+`lat` & `lon` (WGS84), `commune` (INSEE code, or a name matched without accents or case;
+"Saint-Brès (34)" picks the department) or `resource` (an id; that resource is left out).
+
+Filters: `kind` (repeatable or comma-separated; default `producer`), `product` (food group),
+`access` (access condition), `territory` (slug), `radius_km` (default
+{nearby.DEFAULT_RADIUS_KM:g}, at most {nearby.MAX_RADIUS_KM:g}), `limit` (default
+{nearby.DEFAULT_LIMIT}, at most {nearby.MAX_LIMIT}), `open_at` (ISO 8601 date-time, Paris time
+without an offset, or `now`: only resources open then; those giving no hours are left out and
+counted in `without_hours`).
+
+Each feature has `distance_m` (geodesic, WGS84 ellipsoid, rounded to 10 m) and `bearing`
+(N, NE, E...). The collection says the `origin` used and `matched`, how many match within the
+radius: exact when `matched_exact` is true, otherwise a lower bound (counting stops after the
+{nearby.COUNT_CAP} nearest, or twice the limit). Private persons are placed, measured and
+filtered at their commune's centre.
+
+Any mistake (no or two origins, unknown commune, kind, product..., coordinates out of range,
+radius or limit out of bounds, unreadable date, unknown parameter) is a **400**
+application/problem+json whose `errors[].field` names the parameter; an ambiguous commune name
+also lists the `candidates`."""
+
+
+def _bad_request(exc: Invalid) -> JSONResponse:
+    response = problem(
+        400, "Requête invalide", exc.detail, [{"field": e.field, "message": e.message} for e in exc.errors]
+    )
+    if isinstance(exc, nearby.Ambiguous):
+        body = json.loads(bytes(response.body))
+        body["candidates"] = exc.candidates
+        response = JSONResponse(body, status_code=400, media_type="application/problem+json")
+    return response
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    return {key: request.query_params.getlist(key) for key in request.query_params}
+
+
+def _query_parameter(name: str, description: str, array: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if array else {"type": "string"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        **({"style": "form", "explode": True} if array else {}),
+    }
+
+
+NEARBY_PARAMETERS = [
+    _query_parameter("lat", "Latitude of the origin (WGS84), with lon"),
+    _query_parameter("lon", "Longitude of the origin (WGS84), with lat"),
+    _query_parameter("commune", "INSEE code or name of a commune (accents and case ignored)"),
+    _query_parameter("resource", "Id of a resource (left out of the answer)"),
+    _query_parameter("kind", "Resource kinds, repeatable or comma-separated (default producer)", array=True),
+    _query_parameter("product", "Food groups, repeatable", array=True),
+    _query_parameter("access", "Access conditions, repeatable", array=True),
+    _query_parameter("territory", "Territory slug"),
+    _query_parameter(
+        "radius_km", f"Radius in km (default {nearby.DEFAULT_RADIUS_KM:g}, at most {nearby.MAX_RADIUS_KM:g})"
+    ),
+    _query_parameter("limit", f"How many (default {nearby.DEFAULT_LIMIT}, at most {nearby.MAX_LIMIT})"),
+    _query_parameter("open_at", "ISO 8601 date-time (Paris time without an offset), or now"),
+    _query_parameter("lang", "fr (default) or en, for labels"),
+]
+
+
+@router.get(
+    "/api/nearby",
+    response_class=GeoJSONResponse,
+    summary="Resources nearest to a point, a commune or a resource (GeoJSON, by distance)",
+    description=NEARBY_DOC,
+    responses={
+        400: {
+            "description": "A parameter is missing, unknown or out of range",
+            "content": {"application/problem+json": {}},
+        }
+    },
+    openapi_extra={"parameters": NEARBY_PARAMETERS},
+)
+def nearby_api(request: Request) -> Response:
+    """The parameters are documented above but read from the raw query string, so that a
+    repeated or misspelt parameter is an error rather than silently ignored. The session and
+    the caller are set up here rather than as dependencies: each dependency is one more hop
+    through the thread pool, a measurable share of this endpoint's time."""
+    session: Session = request.app.state.sessions()
+    try:
+        with session.begin():
+            principal = current_principal(request, session)
+            try:
+                query = nearby.parse(session, principal, _params(request))
+                result = nearby.search(session, principal, query)
+            except Invalid as exc:
+                return _bad_request(exc)
+            body = result.as_geojson()
+    finally:
+        session.close()
+    return GeoJSONResponse(body, headers={"Cache-Control": "private, max-age=30"})
+
+
+@router.get(
+    "/api/nearby/suggest",
+    summary="Autocomplete for the nearby page: communes, territories and resources whose name contains q",
+)
+def nearby_suggest(
+    session: SessionDep,
+    principal: PrincipalDep,
+    q: Annotated[str | None, Query(description="At least 2 characters")] = None,
+    limit: Annotated[str | None, Query(description="Per group, 1 to 20 (default 6)")] = None,
+    lang: Annotated[str | None, Query(description="fr (default) or en")] = None,
+) -> Response:
+    try:
+        if q is None:
+            raise Invalid.field("q", "texte à chercher attendu (2 caractères au moins)")
+        if "\x00" in q:
+            raise Invalid.field("q", "caractère nul interdit")
+        n = 6
+        if limit is not None:
+            if not limit.strip().isdigit() or not 1 <= int(limit) <= 20:
+                raise Invalid.field("limit", "entier de 1 à 20 attendu")
+            n = int(limit)
+        items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
+    except Invalid as exc:
+        return _bad_request(exc)
+    return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
+
+
+def page_config(lang: str) -> dict[str, Any]:
+    """Everything the page script needs, as data: labels, pictograms, colours, tiles."""
+    settings = map_settings()
+    kinds = vocab.kinds()
+    foods = vocab.food_groups()
+    access = vocab.access_conditions()
+    return {
+        "lang": lang,
+        "api": "/api/nearby",
+        "suggest": "/api/nearby/suggest",
+        "tiles": {"url": settings.tile_url or "", "attribution": settings.tile_attribution},
+        "kinds": [
+            {
+                "code": code,
+                "label": kinds[code].label(lang),
+                "colour": kinds[code].extra.get("color", "#616161"),
+                "icon": kinds[code].extra.get("icon", "circle"),
+            }
+            for code in PAGE_KINDS
+            if code in kinds
+        ],
+        "all_kinds": {
+            code: {
+                "label": term.label(lang),
+                "colour": term.extra.get("color"),
+                "icon": term.extra.get("icon"),
+            }
+            for code, term in kinds.items()
+        },
+        "products": [{"code": code, "label": term.label(lang)} for code, term in foods.items()],
+        "access": {code: term.label(lang) for code, term in access.items()},
+        "radii": list(RADII_KM),
+        "default_radius": nearby.DEFAULT_RADIUS_KM,
+        "text": {
+            key.removeprefix("nearby."): t(key, lang) for key in catalogue() if key.startswith("nearby.")
+        },
+    }
+
+
+@router.get("/nearby", response_class=HTMLResponse, include_in_schema=False)
+def nearby_page(request: Request, lang: LangDep) -> HTMLResponse:
+    config = page_config(lang)
+    urls = {
+        "leaflet_js": assets.LEAFLET_JS,
+        "leaflet_css": assets.LEAFLET_CSS,
+        "fa_css": assets.FA_CSS,
+        "fa_solid_css": assets.FA_SOLID_CSS,
+    }
+    return templates.TemplateResponse(
+        request,
+        "nearby.html",
+        context(
+            lang,
+            config_json=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+            config=config,
+            assets=urls,
+        ),
+    )
