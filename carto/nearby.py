@@ -49,7 +49,15 @@ from carto import opening, vocab
 from carto.errors import FieldError, Invalid
 from carto.text import fold
 from carto.validation import Collector
-from carto.visibility import ADMIN, EDITOR, Principal, resource_predicate, shown_geom, shown_precision
+from carto.visibility import (
+    ADMIN,
+    EDITOR,
+    Principal,
+    resource_predicate,
+    shown_geom,
+    shown_precision,
+    shown_private_text,
+)
 from carto.visibility import _in_territory as in_territory  # the same EXISTS as shown_geom's
 
 DEFAULT_RADIUS_KM = 30.0
@@ -654,10 +662,15 @@ def communes_centred_in(session: Session, box: Window) -> list[str]:
 
 def _details_sql(principal: Principal) -> str:
     visible, _ = resource_predicate(principal, "r")
+
+    def hide(column: str) -> str:  # what could locate or reach a private person
+        return shown_private_text(principal, column, "r")
+
     return f"""
-        SELECT r.id, r.name, r.kind, r.description, r.address, r.commune_code,
-               c.name AS commune_name, c.department, r.products, r.access_conditions,
-               r.price_note, r.documents_needed, r.opening_hours, r.website, r.phone, r.email,
+        SELECT r.id, r.name, r.kind, r.description, {hide("address")} AS address,
+               r.commune_code, c.name AS commune_name, c.department, r.products,
+               r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
+               {hide("website")} AS website, {hide("phone")} AS phone, {hide("email")} AS email,
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
                degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth,

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.errors import Invalid, NotFound
-from carto.visibility import Principal, link_predicate, resource_predicate, shown_geom, shown_precision
+from carto.visibility import (
+    Principal,
+    link_predicate,
+    resource_predicate,
+    shown_geom,
+    shown_precision,
+    shown_private_text,
+)
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -63,11 +70,16 @@ class ResourceFilter:
 
 
 def _resource_columns(principal: Principal) -> str:
+    def hide(column: str) -> str:
+        return shown_private_text(principal, column, "r")
+
     return f"""
-        r.id, r.name, r.kind, r.description, r.address, r.commune_code, c.name AS commune_name,
-        ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat, {shown_precision(principal, "r")} AS location_precision,
-        r.location_note, r.products, r.access_conditions, r.price_note, r.documents_needed,
-        r.opening_hours, r.website, r.phone, r.email, r.visibility, r.is_private, r.status,
+        r.id, r.name, r.kind, r.description, {hide("address")} AS address, r.commune_code,
+        c.name AS commune_name, ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
+        {shown_precision(principal, "r")} AS location_precision,
+        {hide("location_note")} AS location_note, r.products, r.access_conditions, r.price_note,
+        r.documents_needed, r.opening_hours, {hide("website")} AS website,
+        {hide("phone")} AS phone, {hide("email")} AS email, r.visibility, r.is_private, r.status,
         r.moderation, r.moderation_note, r.illustrative, r.provenance, r.source_name,
         r.external_id, r.licence, r.created_by, r.created_at, r.updated_by, r.updated_at,
         r.version,

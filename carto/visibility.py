@@ -71,13 +71,20 @@ def link_predicate(principal: Principal, link: str = "l", source: str = "s",
     return f"({lk}.deleted_at IS NULL AND {own} AND {src} AND {tgt})", params
 
 
+def concealed(principal: Principal, alias: str = "r") -> str:
+    """True for a private person whose home the principal may not see: only the editors of
+    their territory (and admins) see the exact point, the address and the contacts."""
+    a = alias
+    exact_allowed = "true" if principal.role == ADMIN else (
+        _in_territory(a) if principal.role == EDITOR else "false")
+    return f"(({a}.is_private OR {a}.kind = 'private_person') AND NOT {exact_allowed})"
+
+
 def shown_geom(principal: Principal, alias: str = "r") -> str:
     """The point to show: private persons are moved to their commune's centre (or a 0.05° grid
     when the commune is unknown) unless the principal edits their territory."""
     a = alias
-    exact_allowed = "true" if principal.role == ADMIN else (
-        _in_territory(a) if principal.role == EDITOR else "false")
-    return (f"CASE WHEN ({a}.is_private OR {a}.kind = 'private_person') AND NOT {exact_allowed} "
+    return (f"CASE WHEN {concealed(principal, a)} "
             f"THEN coalesce((SELECT ST_PointOnSurface(vc.geom) FROM commune vc "
             f"WHERE vc.code = {a}.commune_code), ST_SnapToGrid({a}.geom, 0.05)) "
             f"ELSE {a}.geom END")
@@ -85,7 +92,10 @@ def shown_geom(principal: Principal, alias: str = "r") -> str:
 
 def shown_precision(principal: Principal, alias: str = "r") -> str:
     a = alias
-    exact_allowed = "true" if principal.role == ADMIN else (
-        _in_territory(a) if principal.role == EDITOR else "false")
-    return (f"CASE WHEN ({a}.is_private OR {a}.kind = 'private_person') AND NOT {exact_allowed} "
-            f"THEN 'commune' ELSE {a}.location_precision END")
+    return f"CASE WHEN {concealed(principal, a)} THEN 'commune' ELSE {a}.location_precision END"
+
+
+def shown_private_text(principal: Principal, column: str, alias: str = "r") -> str:
+    """A column that could locate or reach a private person (address, phone...): NULL unless
+    the principal may see their home."""
+    return f"CASE WHEN {concealed(principal, alias)} THEN NULL ELSE {alias}.{column} END"

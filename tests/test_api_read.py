@@ -102,7 +102,8 @@ def test_members_only_and_private_persons(client: TestClient, world: World) -> N
         name="Cuisine du centre social", visibility="members")).json()["id"]
     person = client.post("/api/resources", headers=editor, json=feature(
         name="Jardin de Mme R.", is_private=True, commune="34301",
-        point=(SETE[0] + 0.01, SETE[1] + 0.005))).json()["id"]
+        address="12 rue des Mouettes, Sète", phone="06 12 34 56 78",
+        email="mme.r@example.org", point=(SETE[0] + 0.01, SETE[1] + 0.005))).json()["id"]
     public_ids = _ids(client.get("/api/resources", params={"territory": "api-a",
                                                            "limit": 10000}).json())
     assert members not in public_ids
@@ -114,8 +115,13 @@ def test_members_only_and_private_persons(client: TestClient, world: World) -> N
     assert shown["properties"]["location_precision"] == "commune"
     assert shown["geometry"]["coordinates"] != exact["geometry"]["coordinates"]
     assert exact["geometry"]["coordinates"] == [SETE[0] + 0.01, SETE[1] + 0.005]
+    for key in ("address", "phone", "email"):
+        assert shown["properties"][key] is None and exact["properties"][key]
     in_csv = client.get("/api/resources", params={"territory": "api-a", "format": "csv"}).text
     assert str(SETE[0] + 0.01) not in in_csv
+    assert "Mouettes" not in in_csv and "06 12" not in in_csv
+    listed = client.get("/api/resources", params={"q": "Mme R"}).json()["features"]
+    assert listed and listed[0]["properties"]["address"] is None
     assert "created_by" not in shown["properties"]
 
 
