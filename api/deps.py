@@ -8,10 +8,15 @@ from sqlalchemy.orm import Session
 
 from carto.i18n import pick_lang
 
+READS = ("GET", "HEAD")
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
-    session: Session = request.app.state.sessions()
+    """One transaction per write request: committed when the handler returns, rolled back on
+    error. Reads go without a transaction (see carto.db.session_factory)."""
+    factory = request.app.state.read_sessions if request.method in READS else \
+        request.app.state.sessions
+    session: Session = factory()
     try:
         with session.begin():
             yield session

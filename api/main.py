@@ -31,6 +31,7 @@ from carto.db import get_engine, session_factory
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = get_engine(app.state.database_url)
     app.state.sessions = session_factory(app.state.database_url)
+    app.state.read_sessions = session_factory(app.state.database_url, read_only=True)
     yield
     app.state.engine.dispose()
 

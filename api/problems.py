@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.templating import context, templates
@@ -112,6 +112,12 @@ async def on_data_error(request: Request, exc: Exception) -> Response:
     return problem(422, "Données invalides", "une valeur est hors des limites acceptées")
 
 
+async def on_database_unreachable(request: Request, exc: Exception) -> Response:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(503, "Service indisponible", "la base de données ne répond pas ; "
+                   "réessayez dans un instant", headers={"Retry-After": "5"})
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "Erreur interne", "une erreur inattendue est survenue ; elle est journalisée")
@@ -123,4 +129,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(IntegrityError, on_integrity_error)
     app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(OperationalError, on_database_unreachable)
     app.add_exception_handler(Exception, on_unexpected)

@@ -14,7 +14,7 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-    pool_size: int = 10
+    pool_size: int = 20
     echo_sql: bool = False
 
     @field_validator("database_url")

@@ -283,12 +283,6 @@ def _in_view_sql(principal: Principal, columns: str, extra_where: str = "") -> t
     return sql, params
 
 
-def _no_jit(session: Session) -> None:
-    """PostgreSQL's JIT compiles these short queries for longer than they run (≈ 0.4 s on a
-    100,000-resource territory): off for this transaction."""
-    session.execute(text("SET LOCAL jit = off"))
-
-
 VIEW_COLUMNS = """r.id::text AS id, r.name, r.kind, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon,
                   {precision} AS precision"""
 
@@ -298,7 +292,6 @@ def features_in_view(session: Session, territory_id: int, bbox: BBox, zoom: int,
                      principal: Principal = ANONYMOUS) -> dict[str, Any]:
     """Points when the box holds at most `limit` resources (or at street zoom), else grid
     clusters with their count by kind. `kinds` filters (the layers the user left on)."""
-    _no_jit(session)
     extra = " AND r.kind = ANY(:kinds)" if kinds is not None else ""
     columns = VIEW_COLUMNS.format(precision=shown_precision(principal, "r"))
     sql, params = _in_view_sql(principal, columns, extra)
@@ -352,7 +345,6 @@ def links_in_view(session: Session, territory_id: int, resource_ids: list[str],
     points (an end off screen is drawn where it is)."""
     if not resource_ids:
         return {"links": [], "truncated": False}
-    _no_jit(session)
     visible, params = link_predicate(principal, "l", "s", "t")
     cat = " AND l.category = ANY(:cats)" if categories is not None else ""
     rows = session.execute(text(f"""
@@ -458,7 +450,6 @@ def territory_summary(session: Session, slug: str,
         raise NotFound(f"territoire inconnu : {slug}", [])
     out = dict(row)
     out["communes"] = list(out["communes"] or [])
-    _no_jit(session)
     by_kind = count_by_kind(session, out["id"], principal)
     out["by_kind"] = by_kind
     out["resources"] = sum(by_kind.values())

@@ -714,17 +714,6 @@ def search(
     win = window(q.origin.lon, q.origin.lat, q.radius_m)
     keep = _keeper(q)
     stats = {"batches": 0, "read": 0}
-    jit_off = False
-
-    def no_jit() -> None:
-        """The visibility CASEs inflate the cost estimates of big scans past jit_above_cost,
-        and compiling a plan to machine code costs ~40 ms where running it costs a few: turn
-        JIT off (for this transaction) before any such statement."""
-        nonlocal jit_off
-        if not jit_off:
-            session.execute(_text("SET LOCAL jit = off"))
-            jit_off = True
-
     # 1. Exact-position rows, nearest first, until no unread row can enter the top k. The
     # first batch is count_cap(q) rows: the same read counts the matches within the radius.
     # With open_at, a first batch is filtered in Python; if it does not settle the answer
@@ -735,8 +724,6 @@ def search(
     first = count_cap(q) if q.open_at is None else max(2 * q.limit + 8, 32)
     n, skip = first, 0
     while True:
-        if n > 4 * count_cap(q):
-            no_jit()
         rows = session.execute(_text(sql), params | {"n": n, "skip": skip}).all()
         stats["batches"] += 1
         stats["read"] += len(rows)
@@ -751,7 +738,6 @@ def search(
         if complete or (len(hits) >= q.limit and hits[q.limit - 1].d <= bound):
             break
         if q.open_at is not None and "open_hours" not in params:
-            no_jit()
             hsql, hparams = hours_in_window_sql(principal, q)
             open_hours = [oh for oh in session.execute(_text(hsql), hparams).scalars() if keep(oh)]
             if not open_hours:
@@ -772,8 +758,6 @@ def search(
     bound = q.radius_m if complete or len(top) < q.limit else top[-1].d
     count_needed = q.open_at is not None  # otherwise step 1 counted (up to count_cap rows)
     hidden = hidden_params(session, q, bound)
-    if len(hidden["codes"]) > MANY_COMMUNES:
-        no_jit()
     sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
     params |= hidden
     if count_needed:
@@ -800,8 +784,6 @@ def search(
             matched, exact = max(counted, len(hits)), hours_exact
     if exact and bound < q.radius_m:
         hidden = hidden_params(session, q, q.radius_m)
-        if len(hidden["codes"]) > MANY_COMMUNES:
-            no_jit()
         sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
         rows = session.execute(_text(sql), params | hidden).all()
     for row in rows:

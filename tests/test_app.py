@@ -69,3 +69,12 @@ def test_unknown_territory(client: TestClient) -> None:
     assert api.status_code == 404
     assert api.headers["content-type"].startswith("application/problem+json")
     assert api.json()["status"] == 404
+
+
+def test_a_database_outage_is_a_503_not_a_500() -> None:
+    app = create_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with TestClient(app) as c:
+        response = c.get("/api/resources")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "5"

@@ -120,7 +120,7 @@ def nearby_api(request: Request) -> Response:
     repeated or misspelt parameter is an error rather than silently ignored. The session and
     the caller are set up here rather than as dependencies: each dependency is one more hop
     through the thread pool, a measurable share of this endpoint's time."""
-    session: Session = request.app.state.sessions()
+    session: Session = request.app.state.read_sessions()
     try:
         with session.begin():
             principal = current_principal(request, session)
