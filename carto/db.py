@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from carto.config import database_settings
@@ -48,11 +48,3 @@ def transaction(url: str | None = None) -> Iterator[Session]:
     finally:
         session.close()
 
-
-def ping(url: str | None = None) -> bool:
-    try:
-        with get_engine(url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from carto import history, validation, vocab
@@ -254,7 +254,3 @@ def level_history(session: Session, link_id: uuid.UUID) -> list[LinkLevelChange]
         select(LinkLevelChange).where(LinkLevelChange.link_id == link_id)
         .order_by(LinkLevelChange.changed_on, LinkLevelChange.id)))
 
-
-def count_active(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Link).where(
-        Link.deleted_at.is_(None))) or 0
