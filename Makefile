@@ -29,7 +29,6 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check carto api tests bench migrations
-	$(BIN)/ruff format --check carto api tests bench
 	$(BIN)/mypy carto api
 
 bench: setup
