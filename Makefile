@@ -7,7 +7,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup db lint bench clean-db
+.PHONY: run test setup lint bench
 
 $(BIN)/.installed: pyproject.toml
 	scripts/system-deps.sh
@@ -32,4 +32,4 @@ lint: setup
 	$(BIN)/mypy carto api
 
 bench: setup
-	@url="$$(scripts/ensure-db.sh)" && DATABASE_URL="$$url" $(BIN)/python -m bench
+	@url="$$(scripts/ensure-db.sh)" && scripts/bench.sh "$$url"
