@@ -293,3 +293,19 @@ def test_a_link_to_a_pending_resource_stays_hidden(client: TestClient, world: Wo
     listed = client.get("/api/links", params={"resource": public}).json()
     assert lid not in {f["id"] for f in listed["features"]}
     assert client.get(f"/api/links/{lid}", headers=editor).status_code == 200
+
+
+def test_a_token_cannot_place_resources_in_another_territory(client: TestClient,
+                                                            world: World) -> None:
+    both = feature(territories_=["api-a", "api-b"])
+    for token in (world.contributor, world.editor):
+        assert client.post("/api/resources", json=both,
+                           headers=World.auth(token)).status_code == 403
+    assert client.post("/api/resources", json=both,
+                       headers=World.auth(world.admin)).status_code == 201
+    rid = _create(client, world.editor, name="Réseau de Sète")["id"]
+    added = client.patch(f"/api/resources/{rid}",
+                         json={"properties": {"territories": ["api-a", "api-b"]}},
+                         headers=World.auth(world.editor) | {"If-Match": '"1"'})
+    assert added.status_code == 403
+    assert client.get(f"/api/resources/{rid}").json()["properties"]["territories"] == ["api-a"]

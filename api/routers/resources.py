@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from api.auth import PrincipalDep, require
 from api.deps import SessionDep
@@ -52,6 +53,21 @@ def _one(row: dict[str, Any], principal: Principal, status: int = 200,
 
 def _territory_ids(resource: Resource) -> set[int]:
     return {t.id for t in resource.territories}
+
+
+def _ids_of(session: Session, slugs: Any) -> set[int]:
+    if not isinstance(slugs, list) or not slugs:
+        return set()
+    return set(session.scalars(text("SELECT id FROM territory WHERE slug = ANY(:s)"),
+                              {"s": [str(s) for s in slugs]}))
+
+
+def _only_own_territories(principal: Principal, territory_ids: set[int]) -> None:
+    """A token acts in its own territory: it may not place a resource in another one's network
+    (an admin may)."""
+    if principal.role != "admin" and territory_ids - {principal.territory_id}:
+        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
+                        "ne peut être ajouté que par ses éditeurs")
 
 
 def _authorise_existing(principal: Principal, resource: Resource) -> None:
@@ -126,12 +142,9 @@ def _next_header(request: Request, last: uuid.UUID | None) -> dict[str, str]:
 def create_resource(request: Request, body: ResourceFeatureIn, session: SessionDep,
                     principal: PrincipalDep) -> Response:
     data, force = _payload(body.geometry, body.properties)
-    slugs = data.get("territories")
-    territory_ids = set()
-    if isinstance(slugs, list) and slugs:
-        territory_ids = set(session.scalars(text("SELECT id FROM territory WHERE slug = ANY(:s)"),
-                                            {"s": [str(s) for s in slugs]}))
+    territory_ids = _ids_of(session, data.get("territories"))
     require(principal, CONTRIBUTOR, territory_ids or None)
+    _only_own_territories(principal, territory_ids)
     if force and not principal.is_editor:
         raise Forbidden("seul un éditeur peut forcer un point éloigné de ses territoires")
     state = "validated" if principal.is_editor else "pending"
@@ -156,9 +169,11 @@ def patch_resource(request: Request, resource_id: uuid.UUID, body: ResourcePatch
     _authorise_existing(principal, existing)
     version = expected_version(request)
     data, force = _payload(body.geometry, body.properties)
+    before = _territory_ids(existing)
     resources.update(session, resource_id, data, principal.actor, version, force=force)
     if "territories" in data:
         _authorise_existing(principal, existing)  # cannot move it out of one's territory
+        _only_own_territories(principal, _territory_ids(existing) - before)
     return _one(search.get_resource(session, principal, resource_id), principal)
 
 
