@@ -128,6 +128,12 @@ class _Known:
 _known: dict[str, _Known] = {}
 
 
+def forget_territory(slug: str) -> None:
+    """Called when a territory is created or replaced, so a reused slug is looked up again."""
+    for cache in _known.values():
+        cache.territories.pop(slug, None)
+
+
 def known(session: Session) -> _Known:
     """One cache per database (tests and benchmarks use several in one process)."""
     key = str(session.get_bind().engine.url)

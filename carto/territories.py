@@ -7,7 +7,7 @@ from shapely import wkt as shapely_wkt
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from carto import vocab
+from carto import search, vocab
 from carto.errors import Conflict, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
 from carto.models import Commune, Territory, TerritoryCommune
@@ -114,6 +114,7 @@ def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Ter
     if territory is None:
         territory = Territory(slug=spec.slug)
         session.add(territory)
+        search.forget_territory(spec.slug)
     territory.name = spec.name
     territory.level = spec.level
     territory.description = spec.description
