@@ -97,7 +97,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         )
     if given("level"):
         level = data.get("level")
-        if isinstance(level, bool) or level not in vocab.levels():
+        if not isinstance(level, int) or isinstance(level, bool) or level not in vocab.levels():
             errors.add("level", f"niveau inconnu : {level!r} (attendu : 1 à 5)")
         else:
             out["level"] = level
@@ -132,6 +132,9 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         if key in data:
             out[key] = validation.optional_text(data[key], errors, key, 200)
     if "territory" in data and data["territory"] is not None:
+        if not isinstance(data["territory"], str):
+            errors.add("territory", "le slug d'un territoire est attendu")
+            errors.raise_if_any()
         territory = session.scalar(select(Territory).where(Territory.slug == data["territory"]))
         if territory is None:
             errors.add("territory", f"territoire inconnu : {data['territory']!r}")

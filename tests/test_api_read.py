@@ -188,3 +188,19 @@ def test_random_json_never_gets_a_500(client: TestClient, world: World, body: ob
     response = client.post("/api/resources", content=raw, headers=World.auth(world.editor)
                            | {"content-type": "application/json"})
     assert response.status_code < 500, response.text
+
+
+link_keys = st.sampled_from(["source", "target", "category", "level", "stakes", "description",
+                             "started_on", "status", "directed", "territory", "level_note",
+                             "extra"])
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values, st.dictionaries(link_keys, json_values, max_size=8)))
+def test_random_json_never_gets_a_500_on_links(client: TestClient, world: World,
+                                               body: object) -> None:
+    raw = json.dumps(body)
+    response = client.post("/api/links", content=raw, headers=World.auth(world.admin)
+                           | {"content-type": "application/json"})
+    assert response.status_code < 500, response.text
