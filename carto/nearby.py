@@ -42,6 +42,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from psycopg.rows import dict_row, namedtuple_row, tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -538,7 +539,7 @@ def candidates_sql(
     elif q.open_at is not None:
         where.append("r.opening_hours IS NOT NULL")  # these cannot be open: skip them in SQL
     sql = f"""
-        SELECT r.id, r.opening_hours AS oh,
+        SELECT 'r' AS tag, r.id, r.opening_hours AS oh,
                ST_Distance(CAST(r.geom AS geography), {_OG}) AS d,
                r.geom <-> {_O} AS pd
         FROM resource r
@@ -584,6 +585,44 @@ def count_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]
 
 def count_cap(q: NearbyQuery) -> int:
     return max(COUNT_CAP, 2 * q.limit)
+
+
+def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]]:
+    """The first `:n` rows of the walk (without open_at), counted in SQL, and shipped with their
+    exact distance only when they may be among the `:k` nearest or need it to be counted.
+
+    Why it is exact: at least `:k` rows lie within `u = pd_k * m_max` metres (the k-th planar
+    distance times the upper bound of metres per degree), so when `u` is within the radius the
+    k nearest matches are all within `u`, and a row with `pd * m_min > u` is farther than each
+    of them. Otherwise (fewer than k rows, or `u` beyond the radius) every row that may be
+    within the radius is shipped. The others are only counted, by the cheap bounds of
+    `count_sql` (exact distance only where the bounds cannot decide). The 'c' row gives the
+    count of those, how many rows were read and the last planar distance."""
+    where, params = _filters(principal, q)
+    win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    sql = f"""
+        WITH s AS MATERIALIZED (
+            SELECT r.id, r.opening_hours AS oh, r.geom, r.geom <-> {_O} AS pd
+            FROM resource r
+            WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+            ORDER BY r.geom <-> {_O}
+            LIMIT :n),
+        t AS (SELECT LEAST(CAST(:radius AS float8),
+                           (SELECT pd FROM s ORDER BY pd OFFSET :k - 1 LIMIT 1) * :m_max) AS u),
+        e AS (SELECT s.id, s.oh, s.geom, s.pd,
+                     CASE WHEN s.pd * :m_min <= t.u
+                          THEN ST_Distance(CAST(s.geom AS geography), {_OG}) END AS d
+              FROM s CROSS JOIN t)
+        SELECT 'r' AS tag, id, oh, d, pd, NULL::bigint AS inside, NULL::bigint AS scanned
+        FROM e WHERE d IS NOT NULL
+        UNION ALL
+        SELECT 'c', NULL::uuid, NULL, NULL::float8, max(pd),
+               count(*) FILTER (WHERE d IS NULL AND pd * :m_min <= :radius
+                                AND (pd * :m_max <= :radius
+                                     OR ST_Distance(CAST(geom AS geography), {_OG}) <= :radius)),
+               count(*)
+        FROM e"""
+    return sql, params | win.params() | {"m_min": win.m_min, "m_max": win.m_max, "k": q.limit}
 
 
 def hidden_sql(
@@ -683,8 +722,24 @@ def _details_sql(principal: Principal) -> str:
 
 # ---------------------------------------------------------------------------- search
 
-# The same few statements run on every request: parse each text once.
-_text = lru_cache(maxsize=256)(text)
+_BIND = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """`:name` binds (SQLAlchemy's text) as psycopg's `%(name)s`; `::type` casts left alone."""
+    return _BIND.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _rows(session: Session, sql: str, params: Mapping[str, Any], rows: Any = namedtuple_row) -> list[Any]:
+    """Run a hot statement on the session's psycopg connection (same transaction): SQLAlchemy's
+    execute and result layers cost about as much Python time as the statement itself here.
+    psycopg prepares a statement on the server after a few executions of the same text."""
+    conn = session.connection().connection.driver_connection
+    assert conn is not None
+    with conn.cursor(row_factory=rows) as cur:
+        cur.execute(_pyformat(sql), params)
+        return cur.fetchall()
 
 
 class _Hit(NamedTuple):
@@ -721,25 +776,34 @@ def search(
     # restarts with them as an SQL filter, so closed places are skipped in the index scan.
     sql, params = candidates_sql(principal, q)
     hits: list[_Hit] = []
+    far = 0  # matches of the first batch too far for the top k, counted in SQL (first_batch_sql)
     first = count_cap(q) if q.open_at is None else max(2 * q.limit + 8, 32)
     n, skip = first, 0
+    radius = q.radius_m
     while True:
-        rows = session.execute(_text(sql), params | {"n": n, "skip": skip}).all()
+        if skip == 0 and q.open_at is None:
+            fsql, fparams = first_batch_sql(principal, q)
+            rows = _rows(session, fsql, fparams | {"n": n}, tuple_row)
+            tally = next(r for r in rows if r[0] == "c")
+            rows = [r for r in rows if r[0] == "r"]
+            far, read, last_pd = tally[5], tally[6], tally[4]
+        else:
+            rows = _rows(session, sql, params | {"n": n, "skip": skip}, tuple_row)
+            read, last_pd = len(rows), rows[-1][4] if rows else None
         stats["batches"] += 1
-        stats["read"] += len(rows)
-        radius = q.radius_m
-        hits.extend(_Hit(r[0], r[2], r[1]) for r in rows if r[2] <= radius and keep(r[1]))
+        stats["read"] += read
+        hits.extend(_Hit(r[1], r[3], r[2]) for r in rows if r[3] <= radius and keep(r[2]))
         hits.sort(key=lambda h: (h.d, h.id))
-        if len(rows) < n:
+        if read < n:
             complete = True  # the window is exhausted: every match within the radius was read
             break
-        bound = float(rows[-1].pd) * win.m_min  # no unread row is nearer than this
+        bound = float(last_pd) * win.m_min  # no unread row is nearer than this
         complete = bound > q.radius_m
         if complete or (len(hits) >= q.limit and hits[q.limit - 1].d <= bound):
             break
         if q.open_at is not None and "open_hours" not in params:
             hsql, hparams = hours_in_window_sql(principal, q)
-            open_hours = [oh for oh in session.execute(_text(hsql), hparams).scalars() if keep(oh)]
+            open_hours = [oh for (oh,) in _rows(session, hsql, hparams, tuple_row) if keep(oh)]
             if not open_hours:
                 complete = True  # nothing in the window is open then
                 break
@@ -763,8 +827,8 @@ def search(
     if count_needed:
         csql, cparams = count_sql(principal, q)
         sql, params = f"{csql}\n UNION ALL {sql}", cparams | params
-    rows = session.execute(_text(sql), params).all()
-    matched, exact = len(hits), complete
+    rows = _rows(session, sql, params)
+    matched, exact = len(hits) + far, complete
     without_hours: int | None = 0 if q.open_at is not None else None
     hours_exact = True
     if count_needed:
@@ -785,7 +849,7 @@ def search(
     if exact and bound < q.radius_m:
         hidden = hidden_params(session, q, q.radius_m)
         sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
-        rows = session.execute(_text(sql), params | hidden).all()
+        rows = _rows(session, sql, params | hidden)
     for row in rows:
         if row.tag != "h":
             continue
@@ -808,13 +872,10 @@ def _features(
     if not top:
         return []
     _, params = resource_predicate(principal, "r")
-    rows = {
-        r["id"]: r
-        for r in session.execute(
-            _text(_details_sql(principal)),
-            params | {"ids": [h.id for h in top], "lon": q.origin.lon, "lat": q.origin.lat},
-        ).mappings()
-    }
+    ids = [h.id for h in top]
+    params |= {"ids": ids, "lon": q.origin.lon, "lat": q.origin.lat}
+    details = _rows(session, _details_sql(principal), params, dict_row)
+    rows = {r["id"]: r for r in details}
     kinds = vocab.kinds()
     foods = vocab.food_groups()
     access = vocab.access_conditions()

@@ -437,6 +437,11 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     plan = _plan(session, sql, params)
     assert "Index Scan using resource_geom_gist" in plan and not seq.search(plan), plan
 
+    sql, params = nearby.first_batch_sql(ANONYMOUS, q)
+    plan = _plan(session, sql, params | {"n": 100})
+    assert "Index Scan using resource_geom_gist" in plan and "Order By: (geom <->" in plan, plan
+    assert not seq.search(plan), plan
+
     hidden = nearby.hidden_params(session, q, 2_000.0)
     assert hidden["codes"] == ["34172"]  # Montpellier's centre is the only one that near
     sql, params = nearby.hidden_sql(ANONYMOUS, q)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api import assets
 from api.auth import PrincipalDep, current_principal
 from api.deps import LangDep, SessionDep
-from api.geojson import GeoJSONResponse
+from api.geojson import FastGeoJSONResponse, GeoJSONResponse
 from api.problems import problem
 from api.templating import context, templates
 from carto import nearby, vocab
@@ -132,7 +132,7 @@ def nearby_api(request: Request) -> Response:
             body = result.as_geojson()
     finally:
         session.close()
-    return GeoJSONResponse(body, headers={"Cache-Control": "private, max-age=30"})
+    return FastGeoJSONResponse(body, headers={"Cache-Control": "private, max-age=30"})
 
 
 @router.get(
