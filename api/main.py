@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -29,6 +30,7 @@ from carto.db import get_engine, session_factory
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    to_thread.current_default_thread_limiter().total_tokens = app_settings().worker_threads
     app.state.engine = get_engine(app.state.database_url)
     app.state.sessions = session_factory(app.state.database_url)
     app.state.read_sessions = session_factory(app.state.database_url, read_only=True)

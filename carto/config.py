@@ -43,6 +43,10 @@ class AppSettings(BaseSettings):
 
     default_lang: str = "fr"
     max_body_bytes: int = 1_000_000
+    # Threads running the (synchronous) request handlers of one worker. Few is faster: with 40
+    # (anyio's default) the threads fight for the GIL; 8 keep PostgreSQL busy while Python
+    # works (docs/benchmarks.md, Nearby). Keep it at most the database pool size.
+    worker_threads: int = 8
 
 
 @lru_cache
