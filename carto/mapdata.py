@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from carto import territories
 from carto.errors import Invalid, NotFound
 from carto.visibility import (
     ANONYMOUS,
@@ -470,8 +471,7 @@ def count_by_category(session: Session, territory_id: int,
 
 
 def territory_id(session: Session, slug: str) -> int:
-    found = session.execute(text("SELECT id FROM territory WHERE slug = :slug"),
-                            {"slug": slug}).scalar()
+    found = territories.id_of(session, slug)
     if found is None:
         raise NotFound(f"territoire inconnu : {slug}", [])
-    return int(found)
+    return found

@@ -46,7 +46,7 @@ from psycopg.rows import dict_row, namedtuple_row, tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import opening, vocab
+from carto import opening, territories, vocab
 from carto.errors import FieldError, Invalid
 from carto.text import fold
 from carto.validation import Collector
@@ -345,9 +345,7 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
     access = _codes(params.get("access", []), vocab.access_conditions(), "access", errors)
     territory_id = None
     if "territory" in one:
-        territory_id = session.scalar(
-            text("SELECT id FROM territory WHERE slug = :s"), {"s": one["territory"].strip()}
-        )
+        territory_id = territories.id_of(session, one["territory"].strip())
         if territory_id is None:
             errors.add("territory", f"territoire inconnu : {one['territory']!r}")
     errors.raise_if_any()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import vocab
+from carto import territories, vocab
 from carto.errors import Invalid, NotFound
 from carto.visibility import (
     Principal,
@@ -102,49 +102,33 @@ def _from(principal: Principal) -> str:
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
 
 
-class _Known:
-    """Kinds and territory ids seen in the database, kept per process. Neither is ever deleted
-    (kinds are only added or relabelled, territories only replaced in place), so a value found
-    once stays valid; an unknown value triggers a fresh look before it is called unknown."""
+class _Kinds:
+    """Kind codes seen in the database, per process. Kinds are never deleted (only added or
+    relabelled), so a code found once stays valid; an unknown one is looked up again before it
+    is called unknown."""
 
     def __init__(self) -> None:
-        self.kinds: set[str] = set()
-        self.territories: dict[str, int] = {}
+        self.codes: set[str] = set()
 
-    def kind_ok(self, session: Session, kind: str) -> bool:
-        if kind not in self.kinds:
-            self.kinds = set(session.scalars(text("SELECT code FROM resource_kind")))
-        return kind in self.kinds
-
-    def territory_id(self, session: Session, slug: str) -> int | None:
-        if slug not in self.territories:
-            found = session.scalar(text("SELECT id FROM territory WHERE slug = :s"), {"s": slug})
-            if found is None:
-                return None
-            self.territories[slug] = int(found)
-        return self.territories[slug]
+    def ok(self, session: Session, kind: str) -> bool:
+        if kind not in self.codes:
+            self.codes = set(session.scalars(text("SELECT code FROM resource_kind")))
+        return kind in self.codes
 
 
-_known: dict[str, _Known] = {}
+_kinds: dict[str, _Kinds] = {}
 
 
-def forget_territory(slug: str) -> None:
-    """Called when a territory is created or replaced, so a reused slug is looked up again."""
-    for cache in _known.values():
-        cache.territories.pop(slug, None)
-
-
-def known(session: Session) -> _Known:
+def _known_kinds(session: Session) -> _Kinds:
     """One cache per database (tests and benchmarks use several in one process)."""
-    key = str(session.get_bind().engine.url)
-    return _known.setdefault(key, _Known())
+    return _kinds.setdefault(str(session.get_bind().engine.url), _Kinds())
 
 
 def check_filter(session: Session, flt: ResourceFilter) -> int | None:
     """Unknown codes are errors naming the parameter, not empty answers."""
-    cache = known(session)
+    kinds = _known_kinds(session)
     for kind in flt.kinds:
-        if not cache.kind_ok(session, kind):
+        if not kinds.ok(session, kind):
             raise Invalid.field("kind", f"type inconnu : {kind!r}")
     for product in flt.products:
         if product not in vocab.food_groups():
@@ -154,7 +138,7 @@ def check_filter(session: Session, flt: ResourceFilter) -> int | None:
             raise Invalid.field("status", f"statut inconnu : {status!r}")
     if flt.territory is None:
         return None
-    territory_id = cache.territory_id(session, flt.territory)
+    territory_id = territories.id_of(session, flt.territory)
     if territory_id is None:
         raise Invalid.field("territory", f"territoire inconnu : {flt.territory!r}")
     return territory_id
@@ -312,8 +296,7 @@ def list_links(
     where = [visible]
     params |= {"limit": limit + 1}
     if flt.territory is not None:
-        territory_id = session.scalar(text("SELECT id FROM territory WHERE slug = :s"),
-                                      {"s": flt.territory})
+        territory_id = territories.id_of(session, flt.territory)
         if territory_id is None:
             raise Invalid.field("territory", f"territoire inconnu : {flt.territory!r}")
         where.append("l.territory_id = :territory_id")

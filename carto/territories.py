@@ -7,7 +7,7 @@ from shapely import wkt as shapely_wkt
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from carto import search, vocab
+from carto import vocab
 from carto.errors import Conflict, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
 from carto.models import Commune, Territory, TerritoryCommune
@@ -26,6 +26,32 @@ class TerritorySpec:
     population_source: str | None = None
     population_year: int | None = None
     geometry_source: str | None = None
+
+
+# slug -> id, per database and process. Territories are never deleted by the app (only
+# replaced in place, keeping their id), so an id found once stays valid; a miss is looked up
+# again, and creating a territory drops its slug (a slug reused after a manual DELETE).
+_ids: dict[str, dict[str, int]] = {}
+
+
+def _forget(slug: str) -> None:
+    for cache in _ids.values():
+        cache.pop(slug, None)
+
+
+def id_of(session: Session, slug: str) -> int | None:
+    """The id of territory `slug`, or None; the one lookup every filter by territory uses."""
+    cache = _ids.setdefault(str(session.get_bind().engine.url), {})
+    if slug not in cache:
+        found = session.scalar(text("SELECT id FROM territory WHERE slug = :s"), {"s": slug})
+        if found is None:
+            return None
+        cache[slug] = int(found)
+    return cache[slug]
+
+
+def ids_of(session: Session, slugs: list[str]) -> set[int]:
+    return {i for i in (id_of(session, s) for s in slugs) if i is not None}
 
 
 def get(session: Session, slug: str) -> Territory:
@@ -114,7 +140,7 @@ def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Ter
     if territory is None:
         territory = Territory(slug=spec.slug)
         session.add(territory)
-        search.forget_territory(spec.slug)
+        _forget(spec.slug)
     territory.name = spec.name
     territory.level = spec.level
     territory.description = spec.description

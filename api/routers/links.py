@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.auth import PrincipalDep, require
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, RejectIn
-from carto import history, links, moderation, search, vocab
+from carto import history, links, moderation, search, territories, vocab
 from carto.errors import Invalid, NotFound
 from carto.models import Link, Resource
 from carto.validation import reject_nul
@@ -99,8 +98,7 @@ def create_link(request: Request, body: LinkIn, session: SessionDep,
     reject_nul(data)
     territory_id = None
     if isinstance(data.get("territory"), str):
-        territory_id = session.scalar(
-            text("SELECT id FROM territory WHERE slug = :s"), {"s": data["territory"]})
+        territory_id = territories.id_of(session, data["territory"])
     require(principal, CONTRIBUTOR, {territory_id} if territory_id else None)
     if principal.role != "admin" and territory_id is None:
         raise Invalid.field("territory", "le territoire du lien est obligatoire")

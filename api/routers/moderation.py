@@ -2,12 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.auth import PrincipalDep, require
 from api.deps import SessionDep
 from api.http import jsonable
-from carto import moderation
+from carto import moderation, territories
 from carto.errors import Invalid
 from carto.visibility import EDITOR
 
@@ -19,8 +18,7 @@ def pending(session: SessionDep, principal: PrincipalDep,
             territory: Annotated[str | None, Query()] = None) -> JSONResponse:
     territory_id = None
     if territory is not None:
-        territory_id = session.scalar(text("SELECT id FROM territory WHERE slug = :s"),
-                                      {"s": territory})
+        territory_id = territories.id_of(session, territory)
         if territory_id is None:
             raise Invalid.field("territory", f"territoire inconnu : {territory!r}")
     elif principal.role != "admin":

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.auth import PrincipalDep, require
@@ -15,7 +14,7 @@ from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
-from carto import history, moderation, resources, search
+from carto import history, moderation, resources, search, territories
 from carto.errors import Forbidden, Invalid
 from carto.models import Resource
 from carto.validation import reject_nul
@@ -56,10 +55,9 @@ def _territory_ids(resource: Resource) -> set[int]:
 
 
 def _ids_of(session: Session, slugs: Any) -> set[int]:
-    if not isinstance(slugs, list) or not slugs:
+    if not isinstance(slugs, list):
         return set()
-    return set(session.scalars(text("SELECT id FROM territory WHERE slug = ANY(:s)"),
-                              {"s": [str(s) for s in slugs]}))
+    return territories.ids_of(session, [str(s) for s in slugs])
 
 
 def _only_own_territories(principal: Principal, territory_ids: set[int]) -> None:
