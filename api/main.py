@@ -46,6 +46,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by api.routers.docs from local assets
         redoc_url=None,
+        telemetry=None if app_settings().telemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.database_url = database_url
     problems.install(app)

@@ -885,9 +885,8 @@ def _features(
             continue
         kind = kinds.get(r["kind"])
         hours = r["opening_hours"]
-        is_open = opening.is_open(hours, moment)
-        nxt = opening.next_opening(hours, moment) if is_open is False else None
-        closes = opening.closes_at(hours, moment) if is_open else None
+        state = opening.status(hours, moment, lang)
+        nxt, closes = state.next_opening, state.closes_at
         props = {
             "id": str(r["id"]),
             "name": r["name"],
@@ -911,8 +910,8 @@ def _features(
             "price_note": r["price_note"],
             "documents_needed": r["documents_needed"],
             "opening_hours": hours,
-            "open": is_open,
-            "opening_status": opening.describe(hours, moment, lang),
+            "open": state.open,
+            "opening_status": state.text,
             "next_opening": nxt.isoformat(timespec="minutes") if nxt else None,
             "closes_at": closes.isoformat(timespec="minutes") if closes else None,
             "phone": r["phone"],

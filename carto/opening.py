@@ -8,6 +8,7 @@ request ("Mo-Fr 09:00-12:00,14:00-18:00; PH off"...).
 
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import opening_hours
@@ -131,26 +132,48 @@ def _when(target: datetime, moment: datetime, lang: str) -> str:
     return words["date"].format(dd=f"{target.day:02d}", mm=f"{target.month:02d}", t=_hm(target))
 
 
-def describe(expression: str | None, moment: datetime, lang: str = "fr") -> str:
-    """ "Ouvert jusqu'à 12:00", "Fermé · ouvre lundi à 09:00", "Horaires non renseignés"."""
-    words = _TEXT.get(lang, _TEXT["fr"])
+class Status(NamedTuple):
+    """What a list of places shows for one expression at one moment."""
+
+    open: bool | None  # None: no hours, or unreadable
+    next_opening: datetime | None  # when closed
+    closes_at: datetime | None  # when open (None: open beyond the horizon, e.g. 24/7)
+    text: str  # "Ouvert jusqu'à 12:00", "Fermé · ouvre lundi à 09:00"...
+
+
+def status(expression: str | None, moment: datetime, lang: str = "fr") -> Status:
+    """Everything `describe`, `is_open`, `next_opening` and `closes_at` say, computed once.
+    OSM hours have a resolution of one minute, so the answer is the same for every second of a
+    minute: it is cached per (expression, minute, language), which makes the twenty results
+    of a nearby request (a handful of distinct expressions, "now") nearly free."""
     lang = lang if lang in _TEXT else "fr"
+    return _status(expression or None, local(moment).replace(second=0, microsecond=0), lang)
+
+
+@lru_cache(maxsize=8192)
+def _status(expression: str | None, moment: datetime, lang: str) -> Status:
+    words = _TEXT[lang]
     if not expression or not expression.strip():
-        return words["unknown"]
+        return Status(None, None, None, words["unknown"])
     parsed = parse(expression)
     if parsed is None:
-        return words["unreadable"]
-    moment = local(moment)
+        return Status(None, None, None, words["unreadable"])
     if parsed.is_open(moment):
-        until = closes_at(expression, moment)
+        until = _change(parsed, moment)
         if until is None:
-            return words["open"]
-        if until.date() == moment.date():
-            return words["open_until"].format(t=_hm(until))
-        if (until.date() - moment.date()).days == 1 and until.hour < 6:
-            return words["open_until"].format(t=_hm(until))  # an overnight range
-        return words["until_day"].format(d=_DAYS[lang][until.weekday()], t=_hm(until))
+            text = words["open"]
+        elif until.date() == moment.date():
+            text = words["open_until"].format(t=_hm(until))
+        elif (until.date() - moment.date()).days == 1 and until.hour < 6:
+            text = words["open_until"].format(t=_hm(until))  # an overnight range
+        else:
+            text = words["until_day"].format(d=_DAYS[lang][until.weekday()], t=_hm(until))
+        return Status(True, None, until, text)
     opens = next_opening(expression, moment)
-    if opens is None:
-        return words["closed"]
-    return words["opens"].format(when=_when(opens, moment, lang))
+    text = words["closed"] if opens is None else words["opens"].format(when=_when(opens, moment, lang))
+    return Status(False, opens, None, text)
+
+
+def describe(expression: str | None, moment: datetime, lang: str = "fr") -> str:
+    """ "Ouvert jusqu'à 12:00", "Fermé · ouvre lundi à 09:00", "Horaires non renseignés"."""
+    return status(expression, moment, lang).text

@@ -1,5 +1,6 @@
 """The app skeleton: health, the home page, the territories as GeoJSON, errors."""
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -78,3 +79,28 @@ def test_a_database_outage_is_a_503_not_a_500() -> None:
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["retry-after"] == "5"
+
+
+def test_telemetry_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI's built-in OpenTelemetry looks the global providers up on every request when it
+    is on, even unconfigured: off by default (TERREAU_TELEMETRY), on when asked."""
+    from opentelemetry import trace
+
+    from carto.config import app_settings
+
+    calls = []
+    real = trace.get_tracer_provider
+
+    def counting() -> trace.TracerProvider:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting)
+    for setting, expect_lookups in (("false", False), ("true", True)):
+        monkeypatch.setenv("TERREAU_TELEMETRY", setting)
+        app_settings.cache_clear()
+        calls.clear()
+        with TestClient(create_app("postgresql://nobody@127.0.0.1:1/none")) as client:
+            client.get("/static/nothing-here")
+        assert bool(calls) is expect_lookups
+    app_settings.cache_clear()

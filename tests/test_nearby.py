@@ -314,6 +314,26 @@ def test_opening_sentences() -> None:
     assert opening.is_open("garbage ((", tuesday) is None
 
 
+def test_opening_status_is_one_answer_per_minute() -> None:
+    """`status` (cached per minute) says what the four separate functions say, to the second."""
+    expressions = ["Mo-Fr 09:00-12:00", "Mo-Fr 09:00-12:00,14:00-18:00; PH off", "Fr-Sa 22:00-02:00",
+                   "24/7", "Mo 10:00-11:00", "garbage ((", None, ""]
+    moments = [datetime(2025, 7, 15, 11, 59, 59, tzinfo=PARIS), datetime(2025, 7, 15, 12, 0, 0, tzinfo=PARIS),
+               datetime(2025, 7, 14, 10, 30, 15), datetime(2025, 7, 19, 1, 59, 30, tzinfo=PARIS),
+               datetime(2025, 7, 19, 0, 0, 1, tzinfo=PARIS)]
+    for expression in expressions:
+        for moment in moments:
+            for lang in ("fr", "en"):
+                state = opening.status(expression, moment, lang)
+                assert state.open == opening.is_open(expression, moment)
+                assert state.next_opening == opening.next_opening(expression, moment)
+                assert state.closes_at == opening.closes_at(expression, moment)
+                assert state.text == opening.describe(expression, moment, lang)
+    # a minute's last second and the next minute's first differ where the hours change
+    assert opening.status("Mo-Fr 09:00-12:00", moments[0]).text == "Ouvert jusqu'à 12:00"
+    assert opening.status("Mo-Fr 09:00-12:00", moments[1]).text == "Fermé · ouvre demain à 09:00"
+
+
 def test_open_now_is_accepted(session: Session) -> None:
     add(session, -1.6, 47.2001, oh="24/7")
     result = query(session, lat=47.2, lon=-1.6, open_at="now")
