@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api import assets, problems
 from api.limits import BodySizeLimit
@@ -26,7 +27,7 @@ from api.routers import (
 )
 from carto import ROOT
 from carto.config import app_settings
-from carto.db import get_engine, session_factory
+from carto.db import async_engine, get_engine, session_factory
 
 
 @asynccontextmanager
@@ -35,6 +36,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = get_engine(app.state.database_url)
     app.state.sessions = session_factory(app.state.database_url)
     app.state.read_sessions = session_factory(app.state.database_url, read_only=True)
+    app.state.async_engine = async_engine(app.state.database_url)
+    app.state.async_reads = async_sessionmaker(app.state.async_engine, expire_on_commit=False)
     # What start-up allocated (~180k objects: modules, SQLAlchemy, pandas...) lives as long as
     # the process. Frozen, it is left out of the collector's full passes, which otherwise
     # walked it for ~100 ms every few dozen requests: the p99 of /api/nearby.
@@ -42,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     app.state.engine.dispose()
+    await app.state.async_engine.dispose()
 
 
 def create_app(database_url: str | None = None) -> FastAPI:

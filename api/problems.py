@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.templating import context, templates
@@ -118,6 +119,13 @@ async def on_database_unreachable(request: Request, exc: Exception) -> Response:
                    "réessayez dans un instant", headers={"Retry-After": "5"})
 
 
+async def on_pool_timeout(request: Request, exc: Exception) -> Response:
+    """Every connection of the pool stayed busy for the whole wait: overloaded, not broken."""
+    log.warning("no free connection for %s %s: %s", request.method, request.url.path, exc)
+    return problem(503, "Service surchargé", "trop de requêtes à la fois ; réessayez dans un instant",
+                   headers={"Retry-After": "2"})
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "Erreur interne", "une erreur inattendue est survenue ; elle est journalisée")
@@ -130,4 +138,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, on_integrity_error)
     app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(OperationalError, on_database_unreachable)
+    app.add_exception_handler(PoolTimeout, on_pool_timeout)
     app.add_exception_handler(Exception, on_unexpected)

@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from carto.config import database_settings
@@ -23,6 +25,24 @@ def get_engine(url: str | None = None) -> Engine:
         pool_pre_ping=False,
         # Short queries only: JIT compilation cost tens of ms on plans that run in a few.
         connect_args={"options": "-c jit=off"},
+        echo=settings.echo_sql,
+    )
+
+
+def async_engine(url: str | None = None) -> AsyncEngine:
+    """An engine whose connections are psycopg AsyncConnections, for the reads that run on the
+    event loop (/api/nearby): no thread hop and no GIL hand-over per statement. Reads only, in
+    autocommit. Not cached like `get_engine`: its pool belongs to the event loop that opened
+    it, so each app makes its own at start-up and disposes of it at shutdown."""
+    settings = database_settings()
+    return create_async_engine(
+        make_url(url or settings.database_url).set(drivername="postgresql+psycopg"),
+        pool_size=settings.async_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.async_pool_timeout,
+        pool_pre_ping=False,
+        connect_args={"options": "-c jit=off"},
+        isolation_level="AUTOCOMMIT",
         echo=settings.echo_sql,
     )
 

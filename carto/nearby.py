@@ -42,9 +42,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg.rows import dict_row, namedtuple_row, tuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from carto import opening, territories, vocab
 from carto.errors import FieldError, Invalid
@@ -732,12 +734,25 @@ def _pyformat(sql: str) -> str:
 def _rows(session: Session, sql: str, params: Mapping[str, Any], rows: Any = namedtuple_row) -> list[Any]:
     """Run a hot statement on the session's psycopg connection (same transaction): SQLAlchemy's
     execute and result layers cost about as much Python time as the statement itself here.
-    psycopg prepares a statement on the server after a few executions of the same text."""
+    psycopg prepares a statement on the server after a few executions of the same text.
+    On an async engine's session (run through `run_sync`, api.routers.nearby) the connection is
+    an AsyncConnection: the statement is awaited through SQLAlchemy's greenlet bridge."""
     conn = session.connection().connection.driver_connection
     assert conn is not None
+    if isinstance(conn, psycopg.AsyncConnection):
+        found: list[Any] = await_only(_async_rows(conn, _pyformat(sql), params, rows))
+        return found
     with conn.cursor(row_factory=rows) as cur:
         cur.execute(_pyformat(sql), params)
         return cur.fetchall()
+
+
+async def _async_rows(
+    conn: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any], rows: Any
+) -> list[Any]:
+    async with conn.cursor(row_factory=rows) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall()
 
 
 class _Hit(NamedTuple):

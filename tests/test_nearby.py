@@ -647,3 +647,62 @@ def test_page_is_french_and_carries_its_config(client: TestClient) -> None:
     assert "Nearby" in client.get("/nearby?lang=en").text
     for path in ("/static/js/nearby.js", "/static/css/nearby.css", "/static/vendor/leaflet/leaflet.js"):
         assert client.get(path).status_code == 200, path
+
+
+def test_api_runs_on_the_event_loop_engine(client: TestClient) -> None:
+    """/api/nearby takes its connection from the app's async engine (no pool thread, no sync
+    pool checkout); the domain code is the same as in-process."""
+    from sqlalchemy import event
+
+    from carto.db import get_engine
+
+    app: Any = client.app
+    checkouts = {"async": 0, "sync": 0}
+
+    def counter(name: str) -> Any:
+        def count(*_: Any) -> None:
+            checkouts[name] += 1
+
+        return count
+
+    async_listener, sync_listener = counter("async"), counter("sync")
+    sync_engine = app.state.engine
+    assert sync_engine is get_engine(app.state.database_url)
+    event.listen(app.state.async_engine.sync_engine.pool, "checkout", async_listener)
+    event.listen(sync_engine.pool, "checkout", sync_listener)
+    try:
+        response = client.get("/api/nearby", params={"commune": "Frontignan", "kind": "producer"})
+    finally:
+        event.remove(app.state.async_engine.sync_engine.pool, "checkout", async_listener)
+        event.remove(sync_engine.pool, "checkout", sync_listener)
+    assert response.status_code == 200, response.text
+    assert response.json()["features"]
+    assert checkouts == {"async": 1, "sync": 0}
+
+
+def test_api_database_down_or_busy_is_a_503(monkeypatch: pytest.MonkeyPatch, migrated: str) -> None:
+    from api.main import create_app
+    from carto.config import database_settings
+
+    with TestClient(create_app("postgresql://nobody@127.0.0.1:1/none")) as down:
+        response = down.get("/api/nearby", params={"lat": "43.6", "lon": "3.9"})
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+    # one connection, held elsewhere: the request waits async_pool_timeout, then says so
+    monkeypatch.setenv("ASYNC_POOL_SIZE", "1")
+    monkeypatch.setenv("ASYNC_POOL_TIMEOUT", "0.3")
+    database_settings.cache_clear()
+    try:
+        with TestClient(create_app(migrated)) as busy:
+            app: Any = busy.app
+            held = busy.portal.call(app.state.async_engine.connect().start)
+            try:
+                response = busy.get("/api/nearby", params={"lat": "43.6", "lon": "3.9"})
+            finally:
+                busy.portal.call(held.close)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "2"
+            assert busy.get("/api/nearby", params={"lat": "43.6", "lon": "3.9"}).status_code == 200
+    finally:
+        database_settings.cache_clear()

@@ -115,24 +115,28 @@ NEARBY_PARAMETERS = [
     },
     openapi_extra={"parameters": NEARBY_PARAMETERS},
 )
-def nearby_api(request: Request) -> Response:
+async def nearby_api(request: Request) -> Response:
     """The parameters are documented above but read from the raw query string, so that a
-    repeated or misspelt parameter is an error rather than silently ignored. The session and
-    the caller are set up here rather than as dependencies: each dependency is one more hop
-    through the thread pool, a measurable share of this endpoint's time."""
-    session: Session = request.app.state.read_sessions()
-    try:
-        with session.begin():
-            principal = current_principal(request, session)
-            try:
-                query = nearby.parse(session, principal, _params(request))
-                result = nearby.search(session, principal, query)
-            except Invalid as exc:
-                return _bad_request(exc)
-            body = result.as_geojson()
-    finally:
-        session.close()
-    return FastGeoJSONResponse(body, headers={"Cache-Control": "private, max-age=30"})
+    repeated or misspelt parameter is an error rather than silently ignored.
+
+    The busiest endpoint runs on the event loop: the same synchronous domain code, given a
+    session of the app's async engine through `run_sync` (SQLAlchemy's greenlet bridge), so
+    each statement awaits PostgreSQL instead of blocking a pool thread. Against the thread pool
+    it saves the hop and the GIL hand-overs (20,000 → 4,500 context switches/s) and serves
+    ~15 % more requests (docs/benchmarks.md, Nearby)."""
+    params = _params(request)
+
+    def work(session: Session) -> Response:
+        principal = current_principal(request, session)
+        try:
+            query = nearby.parse(session, principal, params)
+            result = nearby.search(session, principal, query)
+        except Invalid as exc:
+            return _bad_request(exc)
+        return FastGeoJSONResponse(result.as_geojson(), headers={"Cache-Control": "private, max-age=30"})
+
+    async with request.app.state.async_reads() as session:
+        return await session.run_sync(work)
 
 
 @router.get(
