@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from carto import territories
 from carto.errors import Invalid, NotFound
+from carto.search import territory_stats
 from carto.visibility import (
     ANONYMOUS,
     Principal,
@@ -184,24 +185,6 @@ def map_content(session: Session, territory_id: int,
     known = {r["id"] for r in resources}
     missing = sorted({end for lk in links for end in (lk["source"], lk["target"])} - known)
     return MapContent(resources, links, _resources_by_id(session, missing, principal))
-
-
-def count_by_kind(session: Session, territory_id: int,
-                  principal: Principal = ANONYMOUS) -> dict[str, int]:
-    visible, params = resource_predicate(principal, "r")
-    rows = session.execute(text(f"""
-        SELECT r.kind, count(*) AS n FROM resource r
-        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
-        WHERE {visible} GROUP BY r.kind"""), params | {"tid": territory_id})
-    return {r.kind: int(r.n) for r in rows}
-
-
-def count_links(session: Session, territory_id: int, principal: Principal = ANONYMOUS) -> int:
-    visible, params = link_predicate(principal, "l", "s", "t")
-    return int(session.execute(text(f"""
-        SELECT count(*) FROM link l JOIN resource s ON s.id = l.source_id
-        JOIN resource t ON t.id = l.target_id
-        WHERE l.territory_id = :tid AND {visible}"""), params | {"tid": territory_id}).scalar_one())
 
 
 CONTEXT_LAYERS = ("markets", "gardens", "community_centres", "osm_food_shops")
@@ -451,23 +434,12 @@ def territory_summary(session: Session, slug: str,
         raise NotFound(f"territoire inconnu : {slug}", [])
     out = dict(row)
     out["communes"] = list(out["communes"] or [])
-    by_kind = count_by_kind(session, out["id"], principal)
-    out["by_kind"] = by_kind
-    out["resources"] = sum(by_kind.values())
-    out["by_category"] = count_by_category(session, out["id"], principal)
-    out["links"] = sum(out["by_category"].values())
+    stats = territory_stats(session, principal, out["id"])
+    out["by_kind"] = stats["resources_by_kind"]
+    out["by_category"] = stats["links_by_category"]
+    out["by_level"] = {int(level): n for level, n in stats["links_by_level"].items()}
+    out["resources"], out["links"] = stats["resources"], stats["links"]
     return out
-
-
-def count_by_category(session: Session, territory_id: int,
-                      principal: Principal = ANONYMOUS) -> dict[str, int]:
-    visible, params = link_predicate(principal, "l", "s", "t")
-    rows = session.execute(text(f"""
-        SELECT l.category, count(*) AS n FROM link l JOIN resource s ON s.id = l.source_id
-        JOIN resource t ON t.id = l.target_id
-        WHERE l.territory_id = :tid AND {visible} GROUP BY l.category"""),
-        params | {"tid": territory_id})
-    return {r.category: int(r.n) for r in rows}
 
 
 def territory_id(session: Session, slug: str) -> int:

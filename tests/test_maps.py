@@ -250,3 +250,23 @@ def test_bbox_query_uses_the_spatial_index_at_volume(session: Session) -> None:
     assert ("Index Scan", "resource_geom_gist") in nodes or (
         "Bitmap Index Scan", "resource_geom_gist") in nodes, nodes
     assert ("Seq Scan", "resource") not in nodes, nodes
+
+
+def test_level_chips_count_every_link_when_the_list_is_cut(
+        client: TestClient, session: Session, small_embed_limit: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loaded by viewport, the page lists only the first links; the chips above the list still
+    count all of them, level by level."""
+    from api.routers import maps as maps_router
+    from carto import search, territories
+    from carto.visibility import ANONYMOUS
+
+    monkeypatch.setattr(maps_router, "TABLE_ROWS_LARGE", 2)
+    tid = territories.id_of(session, "frontignan")
+    assert tid is not None
+    stats = search.territory_stats(session, ANONYMOUS, tid)
+    assert stats["links"] > 2 and stats["resources"] > small_embed_limit
+    html = client.get("/territories/frontignan").text
+    chips = html[html.index('<h2>Liens de coopération'):html.index('<table id="links">')]
+    shown = {int(level): int(n) for level, n in re.findall(r"(\d) · [^<·]+ · (\d+)</span>", chips)}
+    assert shown == {int(k): v for k, v in stats["links_by_level"].items()}

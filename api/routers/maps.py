@@ -74,11 +74,8 @@ def page_context(request: Request, session: Session, slug: str, lang: str) -> di
     else:
         resources = mapdata.territory_resources(session, summary["id"], limit=TABLE_ROWS_LARGE)
         links = mapdata.territory_links(session, summary["id"], limit=TABLE_ROWS_LARGE)
-    by_level: dict[int, int] = {}
-    for link in links:
-        by_level[link["level"]] = by_level.get(link["level"], 0) + 1
     return context(lang, territory=summary, map=parts, mode=view.mode, resources=resources,
-                   links=links, by_kind=summary["by_kind"], by_level=by_level,
+                   links=links, by_kind=summary["by_kind"], by_level=summary["by_level"],
                    kinds=view.kinds, context_layers=sorted(view.context),
                    settings=map_settings(), today=date.today())
 
