@@ -53,15 +53,13 @@ from carto.errors import FieldError, Invalid
 from carto.text import fold
 from carto.validation import Collector
 from carto.visibility import (
-    ADMIN,
-    EDITOR,
     Principal,
+    concealed,
     resource_predicate,
     shown_geom,
     shown_precision,
     shown_private_text,
 )
-from carto.visibility import _in_territory as in_territory  # the same EXISTS as shown_geom's
 
 DEFAULT_RADIUS_KM = 30.0
 MAX_RADIUS_KM = 200.0
@@ -510,21 +508,17 @@ def _filters(principal: Principal, q: NearbyQuery) -> tuple[list[str], dict[str,
     return where, params
 
 
-# `shown_geom` moves private persons, unless the caller may see them exactly (admins; editors
-# in their territory). The KNN scan needs that as a cheap predicate: the CASE of `shown_geom`,
-# with its sub-query, is priced per row by the planner, which then gives up the KNN index scan
-# for a bitmap scan and a sort of the whole window. `test_own_position_matches_shown_geom`
-# checks, principal by principal, that this predicate and `shown_geom` never disagree.
+# Private persons, whoever asks: the rows `hidden_sql` reads through their commune (the
+# predicate of the partial index resource_private_idx, migration 0004).
 _PRIVATE = "(r.is_private OR r.kind = 'private_person')"
 
 
 def _at_own_position(principal: Principal) -> str:
-    """True for rows this caller sees where they are (everything but hidden private persons)."""
-    if principal.role == ADMIN:
-        return "true"
-    if principal.role == EDITOR:
-        return f"(NOT {_PRIVATE} OR {in_territory('r')})"
-    return f"(NOT {_PRIVATE})"
+    """True for rows this caller sees where they are (everything but concealed private
+    persons). The KNN scan needs this plain predicate rather than a test on `shown_geom`: its
+    CASE and sub-query, priced per row, made the planner give up the KNN index scan.
+    `test_own_position_matches_shown_geom` checks the two agree, principal by principal."""
+    return f"(NOT {concealed(principal, 'r')})"
 
 
 def candidates_sql(
@@ -712,8 +706,7 @@ def _details_sql(principal: Principal) -> str:
                {hide("website")} AS website, {hide("phone")} AS phone, {hide("email")} AS email,
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
-               degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth,
-               (sg.g IS DISTINCT FROM r.geom) AS moved
+               degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
         FROM resource r
         LEFT JOIN commune c ON c.code = r.commune_code
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
@@ -910,8 +903,7 @@ def _features(
             "distance_m": round_distance(hit.d),
             "bearing": bearing(r["azimuth"]) if hit.d >= 5 else None,
             "description": r["description"],
-            # a private person's street address would undo the commune-level position
-            "address": None if r["moved"] else r["address"],
+            "address": r["address"],  # NULL where concealed (shown_private_text)
             "commune": r["commune_code"],
             "commune_name": r["commune_name"],
             "department": r["department"],
