@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from carto import territories
 from carto.errors import Invalid, NotFound
 from carto.search import territory_stats
+from carto.text import fold, like_escape
 from carto.visibility import (
     ANONYMOUS,
     Principal,
@@ -359,13 +360,11 @@ def _fold_sql(column: str) -> str:
 def search(session: Session, territory_id: int, query: str, limit: int = 10,
            principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
     """Resources of the territory whose name contains the words typed, accents ignored."""
-    from carto.text import fold
-
     folded = fold(query)[:100]
     if not folded:
         return []
     visible, params = resource_predicate(principal, "r")
-    pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = "%" + like_escape(folded) + "%"
     rows = session.execute(text(f"""
         SELECT r.id::text AS id, r.name, r.kind, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon
         FROM resource r

@@ -50,7 +50,8 @@ from sqlalchemy.util import await_only
 
 from carto import opening, territories, vocab
 from carto.errors import FieldError, Invalid
-from carto.text import fold
+from carto.search import known_kinds
+from carto.text import fold, like_escape
 from carto.validation import Collector
 from carto.visibility import (
     Principal,
@@ -336,11 +337,7 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
     kinds: tuple[str, ...] = DEFAULT_KINDS
     if "kind" in params:
         requested = {c.strip() for raw in params["kind"] for c in raw.split(",")}
-        # the kinds are a table admins may extend; the CSV that seeds it spares a query
-        known: set[str] = set(vocab.kinds())
-        if not requested <= known:
-            known = set(session.scalars(text("SELECT code FROM resource_kind")))
-        kinds = _codes(params["kind"], known, "kind", errors)
+        kinds = _codes(params["kind"], known_kinds(session, requested), "kind", errors)
     products = _codes(params.get("product", []), vocab.food_groups(), "product", errors)
     access = _codes(params.get("access", []), vocab.access_conditions(), "access", errors)
     territory_id = None
@@ -444,7 +441,7 @@ def similar_communes(session: Session, name: str, limit: int = 4) -> list[str]:
         text("""
         SELECT name, department FROM commune WHERE name_key LIKE :p
         ORDER BY population DESC NULLS LAST, name LIMIT :n"""),
-        {"p": _like_escape(key[:4]) + "%", "n": limit},
+        {"p": like_escape(key[:4]) + "%", "n": limit},
     ).all()
     return [f"{n} ({d})" for n, d in rows]
 
@@ -943,10 +940,6 @@ def _features(
 # ---------------------------------------------------------------------------- suggestions
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def suggest(
     session: Session, principal: Principal, q: str, limit: int = 8, lang: str = "fr"
 ) -> list[dict[str, Any]]:
@@ -964,7 +957,7 @@ def suggest(
             text("""
             SELECT code, name, department FROM commune WHERE code LIKE :p
             ORDER BY code LIMIT :n"""),
-            {"p": _like_escape(raw.upper()) + "%", "n": limit},
+            {"p": like_escape(raw.upper()) + "%", "n": limit},
         ).all()
     else:
         communes = session.execute(
@@ -973,7 +966,7 @@ def suggest(
             WHERE name_key LIKE :p OR name_key LIKE :w
             ORDER BY name_key = :k DESC, name_key LIKE :p DESC, population DESC NULLS LAST, name
             LIMIT :n"""),
-            {"p": _like_escape(key) + "%", "w": "% " + _like_escape(key) + "%", "k": key, "n": limit},
+            {"p": like_escape(key) + "%", "w": "% " + like_escape(key) + "%", "k": key, "n": limit},
         ).all()
     homonyms = {n for n, c in _count(communes).items() if c > 1}
     for code, name, dept in communes:
@@ -995,7 +988,7 @@ def suggest(
             FROM (SELECT slug, name, level, ST_PointOnSurface(geom) AS p FROM territory
                   WHERE terreau_fold(name) LIKE '%' || terreau_fold(:q) || '%'
                   ORDER BY name LIMIT 4) t"""),
-                {"q": _like_escape(raw)},
+                {"q": like_escape(raw)},
             )
             .mappings()
             .all()
@@ -1023,7 +1016,7 @@ def suggest(
               AND {visible}
             ORDER BY terreau_fold(r.name) LIKE terreau_fold(:q) || '%' DESC, r.name, r.id
             LIMIT :n"""),
-                params | {"q": _like_escape(raw), "n": limit},
+                params | {"q": like_escape(raw), "n": limit},
             )
             .mappings()
             .all()

@@ -7,6 +7,7 @@ same at row 100 and at row 100,000, and rows inserted meanwhile do not shift the
 import base64
 import binascii
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from carto import territories, vocab
 from carto.errors import Invalid, NotFound
+from carto.text import like_escape
 from carto.visibility import (
     Principal,
     link_predicate,
@@ -102,33 +104,27 @@ def _from(principal: Principal) -> str:
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
 
 
-class _Kinds:
-    """Kind codes seen in the database, per process. Kinds are never deleted (only added or
-    relabelled), so a code found once stays valid; an unknown one is looked up again before it
-    is called unknown."""
-
-    def __init__(self) -> None:
-        self.codes: set[str] = set()
-
-    def ok(self, session: Session, kind: str) -> bool:
-        if kind not in self.codes:
-            self.codes = set(session.scalars(text("SELECT code FROM resource_kind")))
-        return kind in self.codes
+# Kind codes seen in the database, per database and process. Kinds are never deleted (only
+# added or relabelled), so a code found once stays valid; an unknown one is looked up again
+# before it is called unknown. One cache per database: tests and benchmarks use several.
+_kinds: dict[str, set[str]] = {}
 
 
-_kinds: dict[str, _Kinds] = {}
-
-
-def _known_kinds(session: Session) -> _Kinds:
-    """One cache per database (tests and benchmarks use several in one process)."""
-    return _kinds.setdefault(str(session.get_bind().engine.url), _Kinds())
+def known_kinds(session: Session, wanted: Iterable[str] = ()) -> set[str]:
+    """The kind codes of the database, read again only when one of `wanted` is not among them
+    (an admin may have added it): the one check every filter by kind uses."""
+    key = str(session.get_bind().engine.url)
+    codes = _kinds.get(key, set())
+    if not codes or not set(wanted) <= codes:
+        codes = _kinds[key] = set(session.scalars(text("SELECT code FROM resource_kind")))
+    return codes
 
 
 def check_filter(session: Session, flt: ResourceFilter) -> int | None:
     """Unknown codes are errors naming the parameter, not empty answers."""
-    kinds = _known_kinds(session)
+    kinds = known_kinds(session, flt.kinds)
     for kind in flt.kinds:
-        if not kinds.ok(session, kind):
+        if kind not in kinds:
             raise Invalid.field("kind", f"type inconnu : {kind!r}")
     for product in flt.products:
         if product not in vocab.food_groups():
@@ -179,7 +175,7 @@ def _page(
     if flt.q:
         # folded by the same function as the generated column: "Cœur" and "coeur" meet
         where.append("r.search_text LIKE '%' || terreau_fold(:q) || '%'")
-        params["q"] = _like_escape(flt.q.strip())
+        params["q"] = like_escape(flt.q.strip())
     if flt.bbox:
         where.append("r.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
         params |= dict(zip(("minx", "miny", "maxx", "maxy"), flt.bbox, strict=True))
@@ -236,10 +232,6 @@ def list_resources_geojson(
     result = session.execute(text(sql), params | {"hidden": hidden}).mappings().all()
     rows, last = _trim(list(result), limit)
     return [row["feature"] for row in rows], last
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID) -> dict[str, Any]:

@@ -15,3 +15,9 @@ def fold(value: str) -> str:
 
 def slugify(value: str) -> str:
     return fold(value).replace(" ", "-")
+
+
+def like_escape(value: str) -> str:
+    """`value` taken literally inside a LIKE pattern (PostgreSQL's default escape, backslash)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+

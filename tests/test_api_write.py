@@ -105,11 +105,20 @@ def test_roles_and_territories_on_each_write(client: TestClient, world: World) -
                        headers=World.auth(made.json()["token"])).status_code == 401
     kind = {"code": "food_truck", "label_fr": "Camion-cuisine", "label_en": "Food truck",
             "color": "#123456", "icon": "truck"}
+    # every filter by kind shares one per-process cache of codes (carto.search.known_kinds):
+    # warmed before the kind exists, it must still accept it afterwards
+    by_kind = ["/api/resources?kind={k}", "/api/nearby?lat=43.45&lon=3.75&kind={k}",
+               "/territories/frontignan/map/features.json?bbox=3.6,43.4,3.9,43.5&kinds={k}"]
+    for url in by_kind:
+        assert client.get(url.format(k="producer")).status_code == 200, url
+        assert client.get(url.format(k="food_truck")).status_code == 400, url
     assert client.post("/api/kinds", json=kind, headers=World.auth(world.editor)).status_code \
         == 403
     assert client.post("/api/kinds", json=kind, headers=World.auth(world.admin)).status_code \
         == 201
     assert "food_truck" in {k["code"] for k in client.get("/api/kinds").json()}
+    for url in by_kind:
+        assert client.get(url.format(k="food_truck")).status_code == 200, url
 
 
 # --- versions, history, restore --------------------------------------------------------------

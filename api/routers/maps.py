@@ -17,6 +17,7 @@ from carto import mapdata, maps, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import t
+from carto.search import known_kinds
 from carto.visibility import ANONYMOUS, Principal
 
 router = APIRouter(tags=["maps"])
@@ -122,7 +123,7 @@ def features(
 ) -> JSONResponse:
     box = mapdata.BBox.parse(bbox)
     tid = mapdata.territory_id(session, slug)
-    kind_codes = _codes(kinds, "kinds", {k.code for k in maps.kinds(session, "fr")})
+    kind_codes = _codes(kinds, "kinds", known_kinds(session, filter(None, (kinds or "").split(","))))
     cat_codes = _codes(categories, "categories", set(vocab.categories()))
     limit = map_settings().embed_limit
     body = mapdata.features_in_view(session, tid, box, zoom, limit, kind_codes, principal)
