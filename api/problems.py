@@ -30,7 +30,7 @@ STATUS: dict[type[errors.CartoError], tuple[int, str]] = {
 
 def problem(
     status: int, title: str, detail: str, field_errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://terreau.example/problems/{status}",
@@ -38,6 +38,7 @@ def problem(
         "status": status,
         "detail": detail,
         "errors": field_errors or [],
+        **(extra or {}),
     }
     return JSONResponse(body, status_code=status, media_type="application/problem+json",
                         headers=headers)
@@ -76,7 +77,8 @@ async def on_carto_error(request: Request, exc: Exception) -> Response:
         return _page(request, status, title, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return problem(status, title, exc.detail,
-                   [{"field": e.field, "message": e.message} for e in exc.errors], headers)
+                   [{"field": e.field, "message": e.message} for e in exc.errors], headers,
+                   exc.extra)
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,12 @@ class FieldError:
 class CartoError(Exception):
     """Base of every error the domain raises on purpose."""
 
-    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+    def __init__(self, detail: str, errors: list[FieldError] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.extra = extra or {}  # more members for the problem document (e.g. `candidates`)
 
 
 class NotFound(CartoError):

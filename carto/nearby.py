@@ -220,8 +220,7 @@ class Ambiguous(Invalid):
     """A commune name several communes bear; `candidates` lets a client offer the choice."""
 
     def __init__(self, detail: str, errors: list[FieldError], candidates: list[dict[str, Any]]):
-        super().__init__(detail, errors)
-        self.candidates = candidates
+        super().__init__(detail, errors, {"candidates": candidates})
 
 
 # ---------------------------------------------------------------------------- parsing

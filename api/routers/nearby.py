@@ -13,7 +13,6 @@ from api import assets
 from api.auth import PrincipalDep, current_principal
 from api.deps import LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
-from api.problems import problem
 from api.templating import context, templates
 from carto import nearby, vocab
 from carto.config import map_settings
@@ -55,17 +54,6 @@ Any mistake (no or two origins, unknown commune, kind, product..., coordinates o
 radius or limit out of bounds, unreadable date, unknown parameter) is a **400**
 application/problem+json whose `errors[].field` names the parameter; an ambiguous commune name
 also lists the `candidates`."""
-
-
-def _bad_request(exc: Invalid) -> JSONResponse:
-    response = problem(
-        400, "Requête invalide", exc.detail, [{"field": e.field, "message": e.message} for e in exc.errors]
-    )
-    if isinstance(exc, nearby.Ambiguous):
-        body = json.loads(bytes(response.body))
-        body["candidates"] = exc.candidates
-        response = JSONResponse(body, status_code=400, media_type="application/problem+json")
-    return response
 
 
 def _params(request: Request) -> dict[str, list[str]]:
@@ -128,11 +116,8 @@ async def nearby_api(request: Request) -> Response:
 
     def work(session: Session) -> Response:
         principal = current_principal(request, session)
-        try:
-            query = nearby.parse(session, principal, params)
-            result = nearby.search(session, principal, query)
-        except Invalid as exc:
-            return _bad_request(exc)
+        query = nearby.parse(session, principal, params)  # Invalid: a 400 (api.problems)
+        result = nearby.search(session, principal, query)
         return FastGeoJSONResponse(result.as_geojson(), headers={"Cache-Control": "private, max-age=30"})
 
     async with request.app.state.async_reads() as session:
@@ -150,19 +135,16 @@ def nearby_suggest(
     limit: Annotated[str | None, Query(description="Per group, 1 to 20 (default 6)")] = None,
     lang: Annotated[str | None, Query(description="fr (default) or en")] = None,
 ) -> Response:
-    try:
-        if q is None:
-            raise Invalid.field("q", "texte à chercher attendu (2 caractères au moins)")
-        if "\x00" in q:
-            raise Invalid.field("q", "caractère nul interdit")
-        n = 6
-        if limit is not None:
-            if not limit.strip().isdigit() or not 1 <= int(limit) <= 20:
-                raise Invalid.field("limit", "entier de 1 à 20 attendu")
-            n = int(limit)
-        items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
-    except Invalid as exc:
-        return _bad_request(exc)
+    if q is None:
+        raise Invalid.field("q", "texte à chercher attendu (2 caractères au moins)")
+    if "\x00" in q:
+        raise Invalid.field("q", "caractère nul interdit")
+    n = 6
+    if limit is not None:
+        if not limit.strip().isdigit() or not 1 <= int(limit) <= 20:
+            raise Invalid.field("limit", "entier de 1 à 20 attendu")
+        n = int(limit)
+    items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
 
 
