@@ -33,6 +33,7 @@ from carto.visibility import (
     resource_predicate,
     shown_geom,
     shown_precision,
+    shown_private_text,
 )
 
 PRIVATE = "({a}.is_private OR {a}.kind = 'private_person')"
@@ -97,8 +98,9 @@ def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry
 
 
 def _resource_columns(principal: Principal) -> str:
-    priv = PRIVATE.format(a="r")
-    hidden = {col: f"CASE WHEN {priv} THEN NULL ELSE r.{col} END"
+    # A map is printed, embedded and downloaded: what could reach a private person is left out
+    # of it whoever asks (the anonymous rule of carto.visibility), editors included.
+    hidden = {col: shown_private_text(ANONYMOUS, col, "r")
               for col in ("address", "website", "phone", "email")}
     return f"""
         r.id::text AS id, r.name, r.kind, left(r.description, {DESCRIPTION_MAX + 1}) AS description,
