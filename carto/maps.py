@@ -153,11 +153,10 @@ def _kind_layer_name(kind: Kind, count: int) -> str:
             f'<span class="tm-count">{count}</span>')
 
 
-def js_text(lang: str) -> dict[str, str]:
-    """Every sentence the script shows, from the catalogue (`map.js.*` keys)."""
+def js_text(lang: str, prefix: str = "map.js.") -> dict[str, str]:
+    """Every sentence a page script shows, from the catalogue (the keys under `prefix`)."""
     from carto.i18n import catalogue
 
-    prefix = "map.js."
     return {key[len(prefix):]: t(key, lang) for key in catalogue() if key.startswith(prefix)}
 
 

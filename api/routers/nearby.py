@@ -2,7 +2,6 @@
 /nearby page. The domain (`carto.nearby`) checks every parameter; a mistake is a 400
 problem+json naming the parameter, never an empty answer."""
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,10 +13,9 @@ from api.auth import PrincipalDep, current_principal
 from api.deps import LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
 from api.templating import context, templates
-from carto import nearby, vocab
+from carto import maps, nearby, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
-from carto.i18n import catalogue, t
 
 router = APIRouter(tags=["nearby"])
 
@@ -181,9 +179,7 @@ def page_config(lang: str) -> dict[str, Any]:
         "access": {code: term.label(lang) for code, term in access.items()},
         "radii": list(RADII_KM),
         "default_radius": nearby.DEFAULT_RADIUS_KM,
-        "text": {
-            key.removeprefix("nearby."): t(key, lang) for key in catalogue() if key.startswith("nearby.")
-        },
+        "text": maps.js_text(lang, "nearby."),
     }
 
 
@@ -201,7 +197,7 @@ def nearby_page(request: Request, lang: LangDep) -> HTMLResponse:
         "nearby.html",
         context(
             lang,
-            config_json=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+            config_json=maps.script_json(config),
             config=config,
             assets=urls,
         ),
