@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from carto import DATA_DIR, vocab
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon
+from carto.i18n import t
 from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
 from carto.visibility import ANONYMOUS, Principal, resource_predicate
 
@@ -58,15 +59,10 @@ PARAMETERS = {
 }
 GLOBAL_PRODUCT = "*"
 
-CAVEAT = {
-    "fr": ("Couverture théorique : ces chiffres comparent ce que le territoire pourrait produire "
-           "et ce qu'il consomme ; ils ne disent pas ce que les habitants mangent réellement de "
-           "local (presque toute la production locale est vendue ailleurs et presque toute la "
-           "consommation est importée)."),
-    "en": ("Theoretical coverage: these figures compare what the territory could produce with "
-           "what it consumes; they do not say what people actually eat from local production "
-           "(almost all local output is sold elsewhere and almost all consumption is imported)."),
-}
+def caveat(lang: str = "fr") -> str:
+    """The warning every output carries, from the message catalogue the page uses too."""
+    sentence = t("gap.caveat", lang)
+    return sentence[:1].upper() + sentence[1:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1098,7 +1094,7 @@ def as_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
         "farmland": {"scope": a.farmland.scope, "sources": a.farmland.sources},
         "sources": [c.as_dict() for c in a.coefs.used(g.scenario.diet)],
         "overridden": [c.as_dict() for c in a.coefs.overridden()],
-        "caveat": CAVEAT.get(lang, CAVEAT["fr"]),
+        "caveat": caveat(lang),
         "method": "docs/gap-analysis.md; ../shared/reference/gap-analysis.md (CRATer, PARCEL)",
     }
 

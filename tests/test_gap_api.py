@@ -246,3 +246,13 @@ def test_cli_coefficients_set_list_unset(migrated: str, demo_loaded: object) -> 
         gone = runner.invoke(app, ["coefficients", "unset", str(override_id)])
     assert gone.exit_code == 0
     assert runner.invoke(app, ["coefficients", "unset", str(override_id)]).exit_code == 1
+
+
+def test_commune_coverage_caveat_follows_the_language(client: TestClient) -> None:
+    """One caveat, from the catalogue the page uses, in the language asked for."""
+    from carto.i18n import t
+
+    fr = client.get("/api/gap/communes", params={"departments": "48"}).json()["caveat"]
+    en = client.get("/api/gap/communes", params={"departments": "48", "lang": "en"}).json()["caveat"]
+    assert fr.lower() == t("gap.caveat", "fr").lower() and "théorique" in fr
+    assert en.lower() == t("gap.caveat", "en").lower() and en.startswith("This is a theoretical")

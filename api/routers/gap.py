@@ -110,7 +110,7 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
 @router.get("/api/gap/communes",
             summary="Coverage of every commune of some departments or of a territory "
                     "(for choropleths)")
-def communes_coverage(session: SessionDep, principal: PrincipalDep,
+def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                       departments: Annotated[str | None, Query(description="e.g. 30,34,43,48")]
                       = None,
                       territory: Annotated[str | None, Query(description="territory slug")] = None,
@@ -130,7 +130,7 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep,
                          "metric": "coverage_capped = Σ_g min(1, producers_g / demand_g) · "
                                    "land_needed_g / Σ land_needed_g (producers located in the "
                                    "commune); land ratios from the commune's farmland",
-                         "caveat": gap.CAVEAT["fr"]})
+                         "caveat": gap.caveat(lang)})
 
 
 @router.get("/api/gap/coefficients",
