@@ -87,6 +87,7 @@ def time_domain(
     session = session_factory(url)()
     timings: list[float] = []
     matched: list[int] = []
+    read: list[int] = []  # index rows the KNN walk read (NearbyResult.stats)
     try:
         for i in range(count + 50):
             lon, lat = points[i % len(points)]
@@ -99,6 +100,7 @@ def time_domain(
             if i >= 50:  # warm-up: connection, prepared statements, caches
                 timings.append(elapsed)
                 matched.append(result.matched)
+                read.append(result.stats["read"])
     finally:
         session.close()
     return {
@@ -108,6 +110,7 @@ def time_domain(
         "p99": pct(timings, 99),
         "max": max(timings),
         "matched_median": statistics.median(matched),
+        "read_median": statistics.median(read),
     }
 
 
@@ -305,13 +308,13 @@ def main() -> None:
             args.queries // 4,
         ),
     ]
-    print("| query | n | median ms | p95 ms | p99 ms | max ms | median matched |")
-    print("|---|---|---|---|---|---|---|")
+    print("| query | n | median ms | p95 ms | p99 ms | max ms | median matched | median rows read |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, extra, count in variants:
         r = time_domain(url, points, extra, count)
         print(
             f"| {label} | {r['n']} | {r['median']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | "
-            f"{r['max']:.1f} | {r['matched_median']:.0f} |"
+            f"{r['max']:.1f} | {r['matched_median']:.0f} | {r['read_median']:.0f} |"
         )
     if args.skip_http:
         return

@@ -199,7 +199,7 @@ class NearbyResult:
     without_hours: int | None  # with open_at: matches within the radius that give no hours
     without_hours_exact: bool
     moment: datetime  # the time opening statuses refer to
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)  # batches and rows read (bench)
 
     def as_geojson(self) -> dict[str, Any]:
         return {
