@@ -562,6 +562,9 @@ class Perimeter:
     population: int | None = None
     population_source: str | None = None
     population_year: int | None = None
+    # catchments already computed for this perimeter, by radius (the page asks twice: supply
+    # and map)
+    catchments: dict[float, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "slug": self.slug, "level": self.level,
@@ -744,9 +747,11 @@ def catchment(session: Session, per: Perimeter, radius_km: float) -> bytes:
     query, so the planner estimates how many producers fall in it (from the column's
     statistics) and joins their outputs by hash rather than by thousands of index probes; a
     CTE would hide the geometry from it (estimate: 3 rows)."""
-    return bytes(session.scalar(text(f"WITH {catchment_cte(per.area_sql)} "
-                                     "SELECT ST_AsEWKB(g) FROM catchment"),
-                                per.area_params | {"radius_m": radius_km * 1000}))
+    if radius_km not in per.catchments:
+        per.catchments[radius_km] = bytes(session.scalar(
+            text(f"WITH {catchment_cte(per.area_sql)} SELECT ST_AsEWKB(g) FROM catchment"),
+            per.area_params | {"radius_m": radius_km * 1000}))
+    return per.catchments[radius_km]
 
 
 def _producers_cte(principal: Principal) -> tuple[str, dict[str, Any]]:

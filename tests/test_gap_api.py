@@ -256,3 +256,24 @@ def test_commune_coverage_caveat_follows_the_language(client: TestClient) -> Non
     en = client.get("/api/gap/communes", params={"departments": "48", "lang": "en"}).json()["caveat"]
     assert fr.lower() == t("gap.caveat", "fr").lower() and "théorique" in fr
     assert en.lower() == t("gap.caveat", "en").lower() and en.startswith("This is a theoretical")
+
+
+def test_gap_page_computes_the_catchment_once(client: TestClient) -> None:
+    """The page needs the catchment for the supply and for its map: one buffer, not two."""
+    from typing import Any
+
+    from sqlalchemy import event
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "SELECT ST_AsEWKB(g) FROM catchment" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        assert client.get("/territories/frontignan/gap").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert len(seen) == 1
