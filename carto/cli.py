@@ -247,7 +247,7 @@ def coefficients_list(
         gap.scenario(diet=diet)
         if territory:
             coefs = coefs.with_overrides(
-                gap.overrides_for(session, gap.override_perimeter(session, territory)))
+                gap.overrides_for(session, gap.territory_area(session, territory)))
         else:
             coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
                                          if o.territory_id is None and not o.department)
@@ -277,7 +277,7 @@ def coefficients_set(
     from carto import gap
 
     with _errors(), transaction() as session:
-        tid = gap.territory_ref(session, territory)[0] if territory else None
+        tid = territories.get(session, territory).id if territory else None
         new_id = gap.set_override(session, parameter, product, value, source, "cli", year, tid,
                                   department)
         typer.echo(f"override #{new_id} : {gap.get_override(session, new_id).scope_label}")

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import DATA_DIR, vocab
+from carto import DATA_DIR, territories, vocab
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon
 from carto.i18n import t
@@ -606,61 +606,41 @@ def _missing_population(name: str, slug: str | None) -> Conflict:
         [FieldError("population", "à saisir, avec sa source (population_source)")])
 
 
-def territory_perimeter(session: Session, slug: str) -> Perimeter:
-    """A territory: population from its communes (INSEE) or, for a sub-communal territory, the
-    hand-entered one with its source; none → 409 saying what to enter."""
-    row = session.execute(text("""
-        SELECT id, slug, name, level, population, population_source, population_year
-        FROM territory WHERE slug = :slug"""), {"slug": slug}).mappings().first()
-    if row is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+def territory_area(session: Session, slug: str) -> Perimeter:
+    """A territory's geometry, communes and departments, with its population when it is known:
+    hand-entered (with its source), or the INSEE sum when it is made of whole communes (a
+    neighbourhood never is). Coverage maps and overrides need no more than this."""
+    territory = territories.get(session, slug)
     area_sql = "SELECT geom AS g FROM territory WHERE id = :area_tid"
-    params = {"area_tid": row["id"]}
+    params = {"area_tid": territory.id}
     linked = list(session.scalars(text(
         "SELECT commune_code FROM territory_commune WHERE territory_id = :id ORDER BY 1"),
-        {"id": row["id"]}))
+        {"id": territory.id}))
     communes = _shares(session, area_sql, params, linked)
-    per = Perimeter("territory", row["name"], area_sql, params, slug=row["slug"],
-                    territory_id=row["id"], level=row["level"],
+    per = Perimeter("territory", territory.name, area_sql, params, slug=territory.slug,
+                    territory_id=territory.id, level=territory.level,
                     communes=[c["code"] for c in communes],
                     farmland_communes=[c["code"] for c in communes
                                        if c["share"] >= FARMLAND_COMMUNE_SHARE],
                     departments=sorted({c["department"] for c in communes}))
-    if row["population"]:
-        per.population = int(row["population"])
-        per.population_source = row["population_source"]
-        per.population_year = row["population_year"]
-    elif row["level"] != "neighbourhood" and communes and all(
+    if territory.population:
+        per.population = int(territory.population)
+        per.population_source = territory.population_source
+        per.population_year = territory.population_year
+    elif territory.level != "neighbourhood" and communes and all(
             c["share"] >= 0.99 and c["population"] for c in communes):
         per.population = sum(int(c["population"]) for c in communes)
         per.population_source = COMMUNE_POPULATION_SOURCE
         per.population_year = COMMUNE_POPULATION_YEAR
-    else:
-        raise _missing_population(row["name"], row["slug"])
     return per
 
 
-def territory_ref(session: Session, slug: str) -> tuple[int, str]:
-    """(id, name) of a territory, or NotFound."""
-    row = session.execute(text("SELECT id, name FROM territory WHERE slug = :s"),
-                          {"s": slug}).first()
-    if row is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
-    return int(row[0]), str(row[1])
-
-
-def override_perimeter(session: Session, slug: str) -> Perimeter:
-    """A territory's perimeter for choosing overrides: population is not needed for that."""
-    try:
-        return territory_perimeter(session, slug)
-    except Conflict:
-        tid, name = territory_ref(session, slug)
-        departments = sorted(set(session.scalars(text("""
-            SELECT DISTINCT c.department FROM territory_commune tc
-            JOIN commune c ON c.code = tc.commune_code WHERE tc.territory_id = :id"""),
-            {"id": tid})))
-        return Perimeter("territory", name, "", {}, slug=slug, territory_id=tid,
-                         departments=departments)
+def territory_perimeter(session: Session, slug: str) -> Perimeter:
+    """A territory to analyse: its area with a population; none → 409 saying what to enter."""
+    per = territory_area(session, slug)
+    if not per.population:
+        raise _missing_population(per.name, per.slug)
+    return per
 
 
 def communes_perimeter(session: Session, codes: Iterable[str]) -> Perimeter:

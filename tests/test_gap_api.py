@@ -136,6 +136,11 @@ def test_commune_coverage_for_choropleths(client: TestClient, migrated: str) -> 
     haut_allier = client.get("/api/gap/communes", params={"territory": "haut-allier"}).json()
     assert len(haut_allier["communes"]) == 10
     assert client.get("/api/gap/communes").status_code == 400
+    # per-commune coverage needs the territory's communes, not its own population (Écusson
+    # has none: its gap is a 409, its communes' coverage is not)
+    assert client.get("/api/territories/montpellier-centre/gap").status_code == 409
+    centre = client.get("/api/gap/communes", params={"territory": "montpellier-centre"})
+    assert centre.status_code == 200 and [c["code"] for c in centre.json()["communes"]] == ["34172"]
 
 
 @pytest.fixture

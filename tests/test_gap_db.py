@@ -95,7 +95,7 @@ def test_radius_zero_counts_only_producers_inside(example: Session) -> None:
 
 
 def test_members_only_producers_count_for_their_editors_only(example: Session) -> None:
-    tid = gap.territory_ref(example, SLUG)[0]
+    tid = territories.get(example, SLUG).id
     editor = Principal(role=EDITOR, territory_id=tid, actor="editor")
     public = _analyse(example)
     private = _analyse(example, principal=editor)
@@ -179,7 +179,7 @@ def test_farmland_latest_year_per_commune_and_territory_rows_first(session: Sess
     body = gap.as_dict(gap.analyse(session, per, gap.scenario()))
     assert body["totals"]["farmland_ha"] == 42.0  # vegetables + grassland
     assert body["totals"]["vines_ha"] == 900 and body["totals"]["low_productivity_ha"] == 50
-    tid = gap.territory_ref(session, "frontignan")[0]
+    tid = territories.get(session, "frontignan").id
     session.execute(text("""INSERT INTO farmland (territory_id, crop_group, hectares, year, source)
                             VALUES (:t, 'orchards', 7, 2024, 'saisie')"""), {"t": tid})
     own = gap.farmland(session, per)
@@ -187,7 +187,7 @@ def test_farmland_latest_year_per_commune_and_territory_rows_first(session: Sess
 
 
 def test_overrides_by_scope(session: Session) -> None:
-    tid = gap.territory_ref(session, "frontignan")[0]
+    tid = territories.get(session, "frontignan").id
     gap.set_override(session, "yield_t_ha", "vegetables", 20, "Chambre d'agriculture 34",
                      "test", 2023, department="34")
     per = gap.territory_perimeter(session, "frontignan")

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
-from carto import gap, gap_report, gap_svg
+from carto import gap, gap_report, gap_svg, territories
 from carto.errors import Conflict, Invalid
 from carto.i18n import t
 from carto.visibility import ANONYMOUS
@@ -124,7 +124,7 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDe
         codes = gap.department_communes(session, [d.strip() for d in departments.split(",")])
     else:
         assert territory is not None
-        codes = gap.territory_perimeter(session, territory).communes
+        codes = gap.territory_area(session, territory).communes
     rows = gap.commune_coverage(session, codes, sc, principal)
     return JSONResponse({"scenario": sc.as_dict(), "communes": rows,
                          "metric": "coverage_capped = Σ_g min(1, producers_g / demand_g) · "
@@ -141,7 +141,7 @@ def coefficients(session: SessionDep,
     coefs = gap.load_coefficients()
     sc = gap.scenario(diet=diet)
     if territory:
-        per = gap.override_perimeter(session, territory)
+        per = gap.territory_area(session, territory)
         coefs = coefs.with_overrides(gap.overrides_for(session, per))
     else:
         coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
@@ -164,7 +164,7 @@ def create_override(session: SessionDep, principal: PrincipalDep,
     territory_id = None
     slug = body.get("territory")
     if slug:
-        territory_id = gap.territory_ref(session, str(slug))[0]
+        territory_id = territories.get(session, str(slug)).id
         require(principal, "editor", {territory_id})
     else:
         require(principal, "admin")
@@ -208,9 +208,9 @@ def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
     try:
         per = gap.territory_perimeter(session, slug)
     except Conflict as exc:
-        name = gap.territory_ref(session, slug)[1]
         return templates.TemplateResponse(
-            request, "gap.html", context(lang, missing=exc.detail, name=name, **base),
+            request, "gap.html", context(lang, missing=exc.detail,
+                                         name=territories.get(session, slug).name, **base),
             status_code=409)
     analysis = gap.analyse(session, per, sc, ANONYMOUS)
     layers = gap.map_layers(session, per, sc.radius_km)
