@@ -13,6 +13,7 @@ from carto import demo, territories, tokens
 from carto.config import database_settings
 from carto.db import transaction
 from carto.errors import CartoError
+from carto.geo import unwrap_feature
 
 app = typer.Typer(help="Terreau: food-solidarity resources and cooperation, mapped.",
                   no_args_is_help=True)
@@ -125,14 +126,7 @@ def _read_geometry(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         _fail(f"fichier GeoJSON illisible ({path}) : {exc}")
-    if data.get("type") == "FeatureCollection":
-        features = data.get("features") or []
-        if len(features) != 1:
-            _fail(f"{path} doit contenir une seule entité ({len(features)} trouvées)")
-        data = features[0]
-    if data.get("type") == "Feature":
-        data = data.get("geometry") or {}
-    return dict(data)
+    return unwrap_feature(data)[0]
 
 
 @territory_app.command("list")

@@ -65,6 +65,26 @@ def multipolygon_element(geometry: MultiPolygon | Polygon) -> WKTElement:
     return WKTElement(geometry.wkt, srid=SRID)
 
 
+
+def unwrap_feature(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A GeoJSON geometry, Feature or one-feature FeatureCollection → (geometry, properties)."""
+    if not isinstance(body, dict):
+        raise Invalid.field("geometry", "un objet GeoJSON (Polygon, MultiPolygon ou Feature) "
+                                        "est attendu")
+    if body.get("type") == "FeatureCollection":
+        features = body.get("features") or []
+        if len(features) != 1:
+            raise Invalid.field("geometry", f"une seule entité attendue ({len(features)} reçues)")
+        body = features[0]
+    if body.get("type") == "Feature":
+        props = body.get("properties") or {}
+        geometry = body.get("geometry")
+        if not isinstance(geometry, dict) or not isinstance(props, dict):
+            raise Invalid.field("geometry", "Feature sans géométrie")
+        return geometry, props
+    return body, {}
+
+
 __all__ = [
     "Point",
     "as_multipolygon",
@@ -72,4 +92,5 @@ __all__ = [
     "lon_lat",
     "multipolygon_element",
     "point_element",
+    "unwrap_feature",
 ]

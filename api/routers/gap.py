@@ -13,6 +13,7 @@ from api.deps import LangDep, SessionDep
 from api.templating import context, templates
 from carto import gap, gap_report, gap_svg, territories
 from carto.errors import Conflict, Invalid
+from carto.geo import unwrap_feature
 from carto.i18n import t
 from carto.visibility import ANONYMOUS
 
@@ -72,25 +73,6 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
 
 
-def _geometry(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A GeoJSON geometry, Feature or one-feature FeatureCollection → (geometry, properties)."""
-    if not isinstance(body, dict):
-        raise Invalid.field("geometry", "un objet GeoJSON (Polygon, MultiPolygon ou Feature) "
-                                        "est attendu")
-    if body.get("type") == "FeatureCollection":
-        features = body.get("features") or []
-        if len(features) != 1:
-            raise Invalid.field("geometry", f"une seule entité attendue ({len(features)} reçues)")
-        body = features[0]
-    if body.get("type") == "Feature":
-        props = body.get("properties") or {}
-        geometry = body.get("geometry")
-        if not isinstance(geometry, dict) or not isinstance(props, dict):
-            raise Invalid.field("geometry", "Feature sans géométrie")
-        return geometry, props
-    return body, {}
-
-
 @router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)")
 def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 body: Annotated[Any, Body(description="GeoJSON Polygon/MultiPolygon or Feature; "
@@ -101,7 +83,7 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 format: FormatQ = "json") -> Response:
     fmt = _format(format)
     sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
-    geometry, props = _geometry(body)
+    geometry, props = unwrap_feature(body)
     per = gap.polygon_perimeter(session, geometry, props.get("name"), props.get("population"),
                                 props.get("population_source"))
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-perimetre")
