@@ -481,10 +481,16 @@ _OG = f"CAST({_O} AS geography)"
 _BOX = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
 
 
-def _filters(principal: Principal, q: NearbyQuery) -> tuple[list[str], dict[str, Any]]:
-    """The SQL side of the filters, visibility first. Rows are read only if the caller may."""
+def _filters(
+    principal: Principal, q: NearbyQuery, kind_index: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """The SQL side of the filters, visibility first. Rows are read only if the caller may.
+    `kind_index=False` words the kind test so that the planner cannot use resource_kind_idx
+    (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
+    costs more than reading those rows."""
     visible, params = resource_predicate(principal, "r")
-    where = [visible, "r.status = 'active'", "r.kind = ANY(:kinds)"]
+    kind = "r.kind = ANY(:kinds)" if kind_index else "(r.kind = ANY(:kinds)) IS TRUE"
+    where = [visible, "r.status = 'active'", kind]
     params |= {"kinds": list(q.kinds), "lon": q.origin.lon, "lat": q.origin.lat, "radius": q.radius_m}
     if q.products:
         where.append("r.products && CAST(:products AS text[])")
@@ -622,12 +628,8 @@ def hidden_sql(
     communes whose centre lies in the box `:hx0..:hy1`) or, without a commune, through the
     0.05° grid cell they are shown at; measured from the shown point only, `:bound` metres at
     most. Selection never depends on the real position beyond what the shown point tells."""
-    where, params = _filters(principal, q)
+    where, params = _filters(principal, q, kind_index=many_communes)
     shown = shown_geom(principal, "r")
-    if not many_communes:
-        # `IS TRUE` keeps the planner off resource_kind_idx: AND-ing a third of the table's
-        # bitmap to the few rows of a commune or two costs more than reading those rows.
-        where = ["(r.kind = ANY(:kinds)) IS TRUE" if w == "r.kind = ANY(:kinds)" else w for w in where]
     conditions = " AND ".join([*where, _PRIVATE])
     hbox = "ST_MakeEnvelope(:hx0, :hy0, :hx1, :hy1, 4326)"
     sql = f"""
