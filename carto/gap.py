@@ -132,9 +132,6 @@ class Coefficients:
     def diet_codes(self) -> tuple[str, ...]:
         return (CURRENT_DIET, *self.diets)
 
-    def products_of(self, group: str) -> list[str]:
-        return [p for p, g in self.product_group.items() if g == group]
-
     def label(self, product: str, lang: str = "fr") -> str:
         fr, en = self.product_label.get(product, (product, product))
         return en if lang == "en" else fr
@@ -365,7 +362,6 @@ class Allocation:
     vines_ha: float = 0.0
     excluded_ha: float = 0.0
     other_ha: float = 0.0
-    livestock_ha: float = 0.0
 
 
 def allocate(ha_by_crop: Mapping[str, float], coefs: Coefficients,
@@ -382,7 +378,6 @@ def allocate(ha_by_crop: Mapping[str, float], coefs: Coefficients,
         elif use.use == "excluded":
             out.excluded_ha += ha
         elif use.use == "livestock":
-            out.livestock_ha += ha
             for p, w in weights.items():
                 out.by_product[p] = out.by_product.get(p, 0.0) + ha * w
         else:
@@ -469,7 +464,6 @@ class Totals:
     vines_ha: float
     excluded_ha: float
     other_ha: float
-    producers_other_ha: float
 
 
 @dataclass(frozen=True)
@@ -530,8 +524,7 @@ def compute(population: float, coefs: Coefficients, sc: Scenario,
                                         {r.group: r.land_needed_ha for r in groups}),
         shortfall_t=sum(r.shortfall_t for r in groups),
         land_to_close_ha=sum(r.land_to_close_ha for r in groups),
-        vines_ha=farm.vines_ha, excluded_ha=farm.excluded_ha, other_ha=farm.other_ha,
-        producers_other_ha=producers.vines_ha + producers.excluded_ha + producers.other_ha)
+        vines_ha=farm.vines_ha, excluded_ha=farm.excluded_ha, other_ha=farm.other_ha)
     out: dict[str, dict[str, float | None]] = {}
     for g in OUT_OF_SCOPE:
         d = sum(t for p, t in demand.items() if coefs.product_group[p] == g)

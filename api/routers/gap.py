@@ -30,11 +30,6 @@ WasteQ = Annotated[float | None, Query(description="Share of the 18 % waste avoi
 FormatQ = Annotated[str, Query(description="json (default) or csv")]
 
 
-def _scenario(radius_km: float | None, diet: str | None, organic_share: float | None,
-              relocalised_share: float | None, waste_reduction: float | None) -> gap.Scenario:
-    return gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
-
-
 def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Response:
     if fmt == "csv":
         return Response(gap.to_csv(analysis, lang), media_type="text/csv; charset=utf-8",
@@ -56,7 +51,7 @@ def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang:
                   relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                   format: FormatQ = "json") -> Response:
     fmt = _format(format)
-    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     analysis = gap.analyse(session, gap.territory_perimeter(session, slug), sc, principal)
     return _respond(analysis, fmt, lang, f"ecart-{slug}")
 
@@ -68,7 +63,7 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                  relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                  format: FormatQ = "json") -> Response:
     fmt = _format(format)
-    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     per = gap.communes_perimeter(session, communes.split(","))
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
 
@@ -82,7 +77,7 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                 format: FormatQ = "json") -> Response:
     fmt = _format(format)
-    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     geometry, props = unwrap_feature(body)
     per = gap.polygon_perimeter(session, geometry, props.get("name"), props.get("population"),
                                 props.get("population_source"))
@@ -99,7 +94,7 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDe
                       diet: DietQ = None, organic_share: OrganicQ = None,
                       relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                       ) -> JSONResponse:
-    sc = _scenario(0, diet, organic_share, relocalised_share, waste_reduction)
+    sc = gap.scenario(0, diet, organic_share, relocalised_share, waste_reduction)
     if (departments is None) == (territory is None):
         raise Invalid.field("departments", "donnez soit departments, soit territory")
     if departments is not None:
@@ -183,7 +178,7 @@ def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
              radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
              relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None
              ) -> HTMLResponse:
-    sc = _scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     coefs = gap.load_coefficients()
     base = {"slug": slug, "scenario": sc, "radii": sorted({*RADII, sc.radius_km}),
             "shares": SHARES, "diets": coefs.diet_codes, "coefs": coefs}
