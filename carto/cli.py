@@ -237,14 +237,8 @@ def coefficients_list(
     from carto import gap
 
     with _errors(), transaction() as session:
-        coefs = gap.load_coefficients()
-        gap.scenario(diet=diet)
-        if territory:
-            coefs = coefs.with_overrides(
-                gap.overrides_for(session, gap.territory_area(session, territory)))
-        else:
-            coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
-                                         if o.territory_id is None and not o.department)
+        gap.scenario(diet=diet)  # checks the diet
+        coefs = gap.coefficients_in_force(session, territory)
         for c in coefs.used(diet):
             flag = f"  [remplacée : {c.override}, au lieu de {c.default:g}]" if c.overridden else ""
             typer.echo(f"{c.parameter:<20} {c.product:<18} {c.value:>10g}  [{c.mark}] {c.source}"

@@ -923,15 +923,21 @@ def _override(row: Any) -> Override:
                     department=row["department"], created_by=row["created_by"])
 
 
-def overrides_for(session: Session, per: Perimeter) -> list[Override]:
+def overrides_for(session: Session, per: Perimeter | None) -> list[Override]:
     """Overrides that apply: every global one, those of a department holding all the perimeter's
-    communes, and those of the territory itself."""
-    department = per.departments[0] if len(per.departments) == 1 else None
+    communes, and those of the territory itself (without a perimeter: the global ones)."""
+    department = per.departments[0] if per and len(per.departments) == 1 else None
     rows = session.execute(text(OVERRIDE_SELECT + """
         WHERE (o.territory_id IS NULL AND o.department IS NULL)
            OR o.department = :dept OR o.territory_id = :tid"""),
-        {"dept": department, "tid": per.territory_id}).mappings().all()
+        {"dept": department, "tid": per.territory_id if per else None}).mappings().all()
     return [_override(r) for r in rows]
+
+
+def coefficients_in_force(session: Session, territory_slug: str | None = None) -> Coefficients:
+    """The reference coefficients with the overrides that apply to a territory, or to all."""
+    per = territory_area(session, territory_slug) if territory_slug else None
+    return load_coefficients().with_overrides(overrides_for(session, per))
 
 
 def list_overrides(session: Session, territory_slug: str | None = None) -> list[Override]:
@@ -1151,8 +1157,7 @@ def commune_coverage(session: Session, codes: list[str], sc: Scenario,
     """Per commune: population, producers' capped coverage (Σ_g min(1, P_g/D_g)·B_g / Σ B_g) and
     CRATer land ratios, from the producers located in it and its own farmland. Global overrides
     apply; territory and department ones do not (a commune list spans several)."""
-    coefs = load_coefficients().with_overrides(
-        o for o in list_overrides(session) if o.territory_id is None and not o.department)
+    coefs = coefficients_in_force(session)
     visible, vparams = resource_predicate(principal, "r")
     sql = COMMUNE_SUPPLY_SQL.format(
         visible=visible, latest=LATEST_FARMLAND.format(where="f.commune_code = ANY(:codes)"))

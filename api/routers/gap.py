@@ -115,14 +115,8 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDe
 def coefficients(session: SessionDep,
                  territory: Annotated[str | None, Query(description="territory slug")] = None,
                  diet: DietQ = None) -> JSONResponse:
-    coefs = gap.load_coefficients()
     sc = gap.scenario(diet=diet)
-    if territory:
-        per = gap.territory_area(session, territory)
-        coefs = coefs.with_overrides(gap.overrides_for(session, per))
-    else:
-        coefs = coefs.with_overrides(o for o in gap.list_overrides(session)
-                                     if o.territory_id is None and not o.department)
+    coefs = gap.coefficients_in_force(session, territory)
     return JSONResponse({"coefficients": [c.as_dict() for c in coefs.used(sc.diet)],
                          "overridden": [c.as_dict() for c in coefs.overridden()]})
 
