@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -19,14 +20,21 @@ def get_engine(url: str | None = None) -> Engine:
         url or settings.database_url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
+        **_connections(),
+    )
+
+
+def _connections() -> dict[str, Any]:
+    """What both engines' connections share."""
+    return {
         # No ping before each checkout: it is one more round trip on every request. A
         # connection that died with the server fails its first query instead, answered as a
         # 503 (api.problems), and SQLAlchemy then empties the pool.
-        pool_pre_ping=False,
+        "pool_pre_ping": False,
         # Short queries only: JIT compilation cost tens of ms on plans that run in a few.
-        connect_args={"options": "-c jit=off"},
-        echo=settings.echo_sql,
-    )
+        "connect_args": {"options": "-c jit=off"},
+        "echo": database_settings().echo_sql,
+    }
 
 
 def async_engine(url: str | None = None) -> AsyncEngine:
@@ -40,10 +48,8 @@ def async_engine(url: str | None = None) -> AsyncEngine:
         pool_size=settings.async_pool_size,
         max_overflow=0,
         pool_timeout=settings.async_pool_timeout,
-        pool_pre_ping=False,
-        connect_args={"options": "-c jit=off"},
         isolation_level="AUTOCOMMIT",
-        echo=settings.echo_sql,
+        **_connections(),
     )
 
 
