@@ -1,6 +1,5 @@
 """Small HTTP helpers shared by the routers: ETags, If-Match, CSV, JSON values, bodies."""
 
-import csv
 import io
 import json
 import uuid
@@ -12,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from carto.errors import Invalid, PreconditionRequired
+from carto.text import SpreadsheetWriter
 
 
 def etag(version: int) -> str:
@@ -49,11 +49,10 @@ def jsonable(value: Any) -> Any:
 def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str,
                  headers: dict[str, str] | None = None) -> Response:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
-                            lineterminator="\r\n")
-    writer.writeheader()
+    writer = SpreadsheetWriter(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow({k: _cell(row.get(k)) for k in columns})
+        writer.writerow([_cell(row.get(k)) for k in columns])
     return Response(
         buffer.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",

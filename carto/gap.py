@@ -36,6 +36,7 @@ from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon
 from carto.i18n import t
 from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
+from carto.text import SpreadsheetWriter
 from carto.visibility import ANONYMOUS, Principal, resource_predicate
 
 REFERENCE_DIR = DATA_DIR / "reference"
@@ -1095,7 +1096,7 @@ def to_csv(a: Analysis, lang: str = "fr") -> str:
 
     body = as_dict(a, lang)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SpreadsheetWriter(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for row in body["groups"]:
         w.writerow([row[c] if row[c] is not None else "" for c in CSV_COLUMNS])
