@@ -13,7 +13,15 @@ READS = ("GET", "HEAD")
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per write request: committed when the handler returns, rolled back on
-    error. Reads go without a transaction (see carto.db.session_factory)."""
+    error. Reads go without a transaction (see carto.db.session_factory).
+
+    The dependency is declared with `scope="function"` (SessionDep): FastAPI then closes it
+    when the handler returns, *before* the response is sent. A 2xx therefore leaves only once
+    the COMMIT has succeeded, and a COMMIT that fails (a deferred constraint, a lost
+    connection, a serialization failure) raises here and is answered through api.problems
+    like any other error, instead of a "201 Created" for a row that never was. With the
+    default (request) scope the teardown, hence the commit, ran after the response was on
+    the wire: a client reading right after its 201 could get a 404."""
     factory = request.app.state.read_sessions if request.method in READS else \
         request.app.state.sessions
     session: Session = factory()
@@ -28,5 +36,5 @@ def get_lang(lang: Annotated[str | None, Query(description="fr (default) or en")
     return pick_lang(lang)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 LangDep = Annotated[str, Depends(get_lang)]
