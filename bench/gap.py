@@ -25,6 +25,7 @@ from bench import common
 from bench.synthetic import SOURCE
 from carto import gap, territories
 from carto.db import transaction
+from carto.gap import supply
 from carto.territories import TerritorySpec
 
 DB = "terreau_bench_gap"
@@ -113,10 +114,10 @@ def main() -> None:
         med, p95, analysis = timed(lambda: gap.analyse(session, gap.territory_perimeter(
             session, SLUG), sc), args.runs)
         counted = analysis.producers.counted
-        producers, params = gap._producers_cte(gap.ANONYMOUS)
+        producers, params = supply._producers_cte(gap.ANONYMOUS)
         plan = session.scalars(text(
             "EXPLAIN (ANALYZE, BUFFERS) " + gap.SUPPLY_SQL.format(producers=producers)),
-            params | gap._crop_params(analysis.coefs)
+            params | supply._crop_params(analysis.coefs)
             | {"catchment": gap.catchment(session, per, RADIUS_KM)}).all()
         codes = gap.department_communes(session, DEPARTMENTS)
         cmed, cp95, rows = timed(lambda: gap.commune_coverage(session, codes, sc),

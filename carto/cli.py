@@ -179,7 +179,8 @@ def gap_command(
     lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
 ) -> None:
     """How far local production is from the territory's food needs, per food group."""
-    from carto import gap, gap_report
+    from carto import gap
+    from carto.gap import report
 
     if (slug is None) == (communes is None):
         _fail("donnez soit un territoire (SLUG), soit --communes")
@@ -191,12 +192,12 @@ def gap_command(
                else gap.communes_perimeter(session, (communes or "").split(",")))
         analysis = gap.analyse(session, per, sc)
         if output == "json":
-            body = gap.as_dict(analysis, lang) | gap_report.summary_dict(analysis, lang)
+            body = gap.as_dict(analysis, lang) | report.summary_dict(analysis, lang)
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
         elif output == "csv":
             typer.echo(gap.to_csv(analysis, lang), nl=False)
         else:
-            typer.echo(gap_report.report_text(analysis, lang, with_sources=sources))
+            typer.echo(report.report_text(analysis, lang, with_sources=sources))
 
 
 @farmland_app.command("import")

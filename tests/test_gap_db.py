@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from carto import gap, resources, territories
 from carto.errors import Conflict, Invalid, NotFound
+from carto.gap import supply
 from carto.territories import TerritorySpec
 from carto.visibility import ANONYMOUS, EDITOR, Principal
 
@@ -233,7 +234,7 @@ def test_catchment_query_uses_the_spatial_index(example: Session) -> None:
         FROM generate_series(1, 5000) g"""))
     example.execute(text("ANALYZE resource"))
     per = gap.territory_perimeter(example, SLUG)
-    producers, params = gap._producers_cte(ANONYMOUS)
+    producers, params = supply._producers_cte(ANONYMOUS)
     sql = f"EXPLAIN WITH {producers} SELECT count(*) FROM p"
     params |= {"catchment": gap.catchment(example, per, 30)}
     plan = "\n".join(example.scalars(text(sql), params))

@@ -1,7 +1,7 @@
 """Gap analysis over HTTP: JSON or CSV for a territory, a list of communes or a drawn polygon;
 per-commune coverage for choropleths; coefficient overrides; and the page for workshops.
 
-Validation and computation live in `carto.gap`; this module parses, authorises, serialises."""
+Validation and computation live in the `carto.gap` package; this module parses, authorises, serialises."""
 
 from typing import Annotated, Any
 
@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
-from carto import gap, gap_report, gap_svg, territories
+from carto import gap, territories
 from carto.errors import Conflict, Invalid
+from carto.gap import charts, report
 from carto.geo import unwrap_feature
 from carto.i18n import t
 from carto.visibility import ANONYMOUS
@@ -34,7 +35,7 @@ def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Resp
     if fmt == "csv":
         return Response(gap.to_csv(analysis, lang), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
-    body = gap.as_dict(analysis, lang) | gap_report.summary_dict(analysis, lang)
+    body = gap.as_dict(analysis, lang) | report.summary_dict(analysis, lang)
     return JSONResponse(body)
 
 
@@ -191,11 +192,11 @@ def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
                     for r in gap.commune_coverage(session, per.communes, sc)}
     query = "&".join(f"{k}={v}" for k, v in sc.as_dict().items())
     return templates.TemplateResponse(request, "gap.html", context(
-        lang, a=analysis, name=per.name, summary=gap_report.summary(analysis, lang),
-        overridden=gap_report.overridden_lines(analysis, lang),
-        chart_tonnage=gap_svg.tonnage_chart(analysis.gap, lang),
-        chart_land=gap_svg.land_chart(analysis.gap, lang),
-        map_svg=gap_svg.catchment_map(layers, coverage, sc.radius_km, lang),
-        legend=gap_svg.coverage_legend(lang) if coverage is not None else None,
-        n_points=len(layers["producers"]), query=query, fmt=gap_report,
+        lang, a=analysis, name=per.name, summary=report.summary(analysis, lang),
+        overridden=report.overridden_lines(analysis, lang),
+        chart_tonnage=charts.tonnage_chart(analysis.gap, lang),
+        chart_land=charts.land_chart(analysis.gap, lang),
+        map_svg=charts.catchment_map(layers, coverage, sc.radius_km, lang),
+        legend=charts.coverage_legend(lang) if coverage is not None else None,
+        n_points=len(layers["producers"]), query=query, fmt=report,
         caveat=t("gap.caveat", lang), **base))

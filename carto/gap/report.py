@@ -1,13 +1,108 @@
-"""Words and numbers for people: the plain-words summary of a gap analysis, number formats, and
-the terminal table. Shared by the page, the CLI and the JSON (`summary`); text from the message
-catalogue (data/i18n/messages.csv, keys `gap.*`)."""
+"""Words and numbers for people: the JSON body and the CSV of an analysis, the plain-words
+summary, number formats, and the terminal table. Shared by the page, the CLI and the API; text
+from the message catalogue (data/i18n/messages.csv, keys `gap.*`)."""
 
+import io
 import math
 from typing import Any
 
 from carto import vocab
-from carto.gap import Analysis, GroupResult
+from carto.gap.analysis import Analysis
+from carto.gap.method import GroupResult, rounded
+from carto.gap.supply import PRODUCING_KINDS
 from carto.i18n import t
+from carto.text import SpreadsheetWriter
+
+
+def caveat(lang: str = "fr") -> str:
+    """The warning every output carries, from the message catalogue the page uses too."""
+    sentence = t("gap.caveat", lang)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def as_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
+    """The JSON body: t to the kilogram (3 decimals), ha to 1/100, ratios as fractions."""
+    g, per = a.gap, a.perimeter
+    foods = vocab.food_groups()
+    groups = [{
+        "group": r.group, "label": foods[r.group].label(lang),
+        "demand_t": round(r.demand_t, 3), "land_needed_ha": round(r.land_needed_ha, 2),
+        "supply_producers_t": round(r.supply_producers_t, 3),
+        "supply_farmland_t": round(r.supply_farmland_t, 3), "farmland_ha": round(r.farmland_ha, 2),
+        "coverage": rounded(r.coverage, 4), "coverage_farmland": rounded(r.coverage_farmland, 4),
+        "shortfall_t": round(r.shortfall_t, 3), "land_to_close_ha": round(r.land_to_close_ha, 2),
+    } for r in g.groups]
+    t = g.totals
+    return {
+        "perimeter": per.describe(),
+        "population": per.population,
+        "population_source": per.population_source,
+        "population_year": per.population_year,
+        "scenario": g.scenario.as_dict(),
+        "groups": groups,
+        "totals": {
+            "demand_t": round(t.demand_t, 3), "land_needed_ha": round(t.land_needed_ha, 2),
+            "land_needed_m2_per_person": round(t.land_needed_m2_per_person, 1),
+            "farmland_ha": round(t.farmland_ha, 2),
+            "land_ratio_gross": rounded(t.land_ratio_gross, 4),
+            "land_ratio_capped": rounded(t.land_ratio_capped, 4),
+            "supply_producers_t": round(t.supply_producers_t, 3),
+            "coverage_capped": rounded(t.coverage_capped, 4),
+            "shortfall_t": round(t.shortfall_t, 3), "land_to_close_ha": round(t.land_to_close_ha, 2),
+            "vines_ha": round(t.vines_ha, 2), "low_productivity_ha": round(t.excluded_ha, 2),
+            "other_ha": round(t.other_ha, 2),
+        },
+        "out_of_scope": [
+            {"group": k, "demand_t": rounded(v["demand_t"], 3),
+             "supply_producers_t": rounded(v["supply_producers_t"], 3),
+             "reason": "no farmland need (excluded by PARCEL)" if k == "fish"
+             else "beverages are excluded by PARCEL and CRATer; vines are reported apart"}
+            for k, v in g.out_of_scope.items()],
+        "producers": a.producers.as_dict() | {"radius_km": g.scenario.radius_km,
+                                              "kinds": list(PRODUCING_KINDS)},
+        "farmland": {"scope": a.farmland.scope, "sources": a.farmland.sources},
+        "sources": [c.as_dict() for c in a.coefs.used(g.scenario.diet)],
+        "overridden": [c.as_dict() for c in a.coefs.overridden()],
+        "caveat": caveat(lang),
+        "method": "docs/gap-analysis.md; ../shared/reference/gap-analysis.md (CRATer, PARCEL)",
+    }
+
+
+CSV_COLUMNS = ("group", "label", "demand_t", "land_needed_ha", "supply_producers_t",
+               "supply_farmland_t", "farmland_ha", "coverage", "coverage_farmland", "shortfall_t",
+               "land_to_close_ha")
+
+
+def to_csv(a: Analysis, lang: str = "fr") -> str:
+    """One row per food group and a total row; below a blank line, the population, scenario,
+    caveat, overridden values and every coefficient with its source (for a spreadsheet)."""
+    body = as_dict(a, lang)
+    buf = io.StringIO()
+    w = SpreadsheetWriter(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for row in body["groups"]:
+        w.writerow([row[c] if row[c] is not None else "" for c in CSV_COLUMNS])
+    t = body["totals"]
+    w.writerow(["total", "", t["demand_t"], t["land_needed_ha"], t["supply_producers_t"], "",
+                t["farmland_ha"], t["coverage_capped"] if t["coverage_capped"] is not None else "",
+                "", t["shortfall_t"], t["land_to_close_ha"]])
+    w.writerow([])
+    w.writerow(["note", "value", "detail"])
+    w.writerow(["population", body["population"], body["population_source"] or ""])
+    for k, v in body["scenario"].items():
+        w.writerow([f"scenario.{k}", v, ""])
+    for k in ("land_ratio_gross", "land_ratio_capped", "land_needed_m2_per_person"):
+        w.writerow([k, "" if t[k] is None else t[k], ""])
+    w.writerow(["caveat", "", body["caveat"]])
+    for c in body["overridden"]:
+        w.writerow([f"overridden.{c['parameter']}.{c['product']}", c["value"],
+                    f"{c['override']} (au lieu de {c['default']}) : {c['source']}"])
+    w.writerow([])
+    w.writerow(["parameter", "product", "value", "unit", "source", "year", "mark", "overridden"])
+    for c in body["sources"]:
+        w.writerow([c["parameter"], c["product"], c["value"], c["unit"], c["source"], c["year"],
+                    c["mark"], "yes" if c["overridden"] else "no"])
+    return buf.getvalue()
 
 
 def number(value: float | None, lang: str = "fr", digits: int = 0) -> str:

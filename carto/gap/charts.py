@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from carto.gap import Gap
-from carto.gap_report import number, percent
+from carto.gap.method import Gap
+from carto.gap.report import number, percent
 from carto.i18n import t
 from carto.vocab import food_groups
 

@@ -1,0 +1,186 @@
+"""What is analysed (a territory, a list of whole communes or a drawn polygon): its geometry as
+SQL, its communes with the share of each inside, and its population with where it comes from."""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from carto import territories
+from carto.errors import Conflict, FieldError, Invalid
+from carto.gap.scenarios import finite_number
+from carto.geo import as_multipolygon
+from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
+
+# A commune's farmland counts for a perimeter when at least this share of its area is inside.
+FARMLAND_COMMUNE_SHARE = 0.5
+
+
+@dataclass
+class Perimeter:
+    """What is analysed: its geometry as SQL, its communes, its population and where it comes
+    from. `farmland_communes` are the communes at least half inside (their farmland counts)."""
+
+    kind: str  # territory | communes | polygon
+    name: str
+    area_sql: str
+    area_params: dict[str, Any]
+    slug: str | None = None
+    territory_id: int | None = None
+    level: str | None = None
+    communes: list[str] = field(default_factory=list)
+    farmland_communes: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    population: int | None = None
+    population_source: str | None = None
+    population_year: int | None = None
+    # catchments already computed for this perimeter, by radius (the page asks twice: supply
+    # and map)
+    catchments: dict[float, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "slug": self.slug, "level": self.level,
+                "communes": self.communes, "farmland_communes": self.farmland_communes}
+
+
+def _shares(session: Session, area_sql: str, params: dict[str, Any],
+            restrict: list[str] | None = None) -> list[dict[str, Any]]:
+    """Communes touching the area, with the share of their surface inside it. When the communes'
+    areas add up to the area's, they are whole and no intersection is computed."""
+    where = "AND c.code = ANY(:restrict)" if restrict is not None else ""
+    rows = session.execute(text(f"""
+        WITH area AS MATERIALIZED ({area_sql})
+        SELECT c.code, c.department, c.population, ST_Area(c.geom) AS area,
+               (SELECT ST_Area(g) FROM area) AS total
+        FROM commune c, area
+        WHERE c.geom && area.g AND ST_Intersects(c.geom, area.g) {where}
+        ORDER BY c.code"""), params | {"restrict": restrict}).mappings().all()
+    if not rows:
+        return []
+    whole = abs(sum(r["area"] for r in rows) - rows[0]["total"]) <= 0.005 * rows[0]["total"]
+    if whole:
+        return [dict(r) | {"share": 1.0} for r in rows]
+    shares: dict[str, Any] = dict(session.execute(text(f"""
+        WITH area AS MATERIALIZED ({area_sql})
+        SELECT c.code, least(1.0, ST_Area(ST_Intersection(c.geom, area.g))
+                                  / nullif(ST_Area(c.geom), 0))
+        FROM commune c, area WHERE c.code = ANY(:codes)"""),
+        params | {"codes": [r["code"] for r in rows]}).all())
+    return [dict(r) | {"share": float(shares.get(r["code"]) or 0.0)} for r in rows]
+
+
+def _missing_population(name: str, slug: str | None) -> Conflict:
+    how = (f"carto territory create --slug {slug} … --population N --population-source « … » "
+           "--replace" if slug else "les propriétés population et population_source du polygone")
+    return Conflict(
+        f"population inconnue pour « {name} » : l'analyse a besoin du nombre d'habitants. "
+        f"Saisissez une population et sa source ({how}).",
+        [FieldError("population", "à saisir, avec sa source (population_source)")])
+
+
+def territory_area(session: Session, slug: str) -> Perimeter:
+    """A territory's geometry, communes and departments, with its population when it is known:
+    hand-entered (with its source), or the INSEE sum when it is made of whole communes (a
+    neighbourhood never is). Coverage maps and overrides need no more than this."""
+    territory = territories.get(session, slug)
+    area_sql = "SELECT geom AS g FROM territory WHERE id = :area_tid"
+    params = {"area_tid": territory.id}
+    linked = list(session.scalars(text(
+        "SELECT commune_code FROM territory_commune WHERE territory_id = :id ORDER BY 1"),
+        {"id": territory.id}))
+    communes = _shares(session, area_sql, params, linked)
+    per = Perimeter("territory", territory.name, area_sql, params, slug=territory.slug,
+                    territory_id=territory.id, level=territory.level,
+                    communes=[c["code"] for c in communes],
+                    farmland_communes=[c["code"] for c in communes
+                                       if c["share"] >= FARMLAND_COMMUNE_SHARE],
+                    departments=sorted({c["department"] for c in communes}))
+    if territory.population:
+        per.population = int(territory.population)
+        per.population_source = territory.population_source
+        per.population_year = territory.population_year
+    elif territory.level != "neighbourhood" and communes and all(
+            c["share"] >= 0.99 and c["population"] for c in communes):
+        per.population = sum(int(c["population"]) for c in communes)
+        per.population_source = COMMUNE_POPULATION_SOURCE
+        per.population_year = COMMUNE_POPULATION_YEAR
+    return per
+
+
+def territory_perimeter(session: Session, slug: str) -> Perimeter:
+    """A territory to analyse: its area with a population; none → 409 saying what to enter."""
+    per = territory_area(session, slug)
+    if not per.population:
+        raise _missing_population(per.name, per.slug)
+    return per
+
+
+def communes_perimeter(session: Session, codes: Iterable[str]) -> Perimeter:
+    """A custom perimeter made of whole communes: population is their sum."""
+    wanted = sorted({c.strip() for c in codes if c and c.strip()})
+    if not wanted:
+        raise Invalid.field("communes", "au moins un code INSEE est attendu (ex. 34108,34301)")
+    if len(wanted) > 5000:
+        raise Invalid.field("communes", "5 000 communes au plus")
+    rows = session.execute(text("""
+        SELECT code, name, department, population FROM commune WHERE code = ANY(:codes)
+        ORDER BY code"""), {"codes": wanted}).mappings().all()
+    missing = sorted(set(wanted) - {r["code"] for r in rows})
+    if missing:
+        raise Invalid.field("communes", f"codes INSEE inconnus : {', '.join(missing)}")
+    name = rows[0]["name"] if len(rows) == 1 else f"{len(rows)} communes"
+    per = Perimeter("communes", name,
+                    "SELECT ST_Union(geom) AS g FROM commune WHERE code = ANY(:area_codes)",
+                    {"area_codes": wanted}, communes=wanted, farmland_communes=wanted,
+                    departments=sorted({r["department"] for r in rows}))
+    if any(r["population"] is None for r in rows):
+        raise _missing_population(name, None)
+    per.population = sum(int(r["population"]) for r in rows)
+    per.population_source = COMMUNE_POPULATION_SOURCE
+    per.population_year = COMMUNE_POPULATION_YEAR
+    if not per.population:
+        raise _missing_population(name, None)
+    return per
+
+
+def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | None = None,
+                      population: Any = None, population_source: str | None = None
+                      ) -> Perimeter:
+    """A drawn perimeter. Population as given (with its source), else estimated from the communes
+    it covers, each in proportion to the share of its surface inside (said so in the source)."""
+    geometry = as_multipolygon(geojson)
+    params = {"area_geojson": json.dumps(geometry.__geo_interface__)}
+    area_sql = "SELECT ST_SetSRID(ST_GeomFromGeoJSON(:area_geojson), 4326) AS g"
+    communes = _shares(session, area_sql, params)
+    per = Perimeter("polygon", name or "Périmètre dessiné", area_sql, params,
+                    communes=[c["code"] for c in communes],
+                    farmland_communes=[c["code"] for c in communes
+                                       if c["share"] >= FARMLAND_COMMUNE_SHARE],
+                    departments=sorted({c["department"] for c in communes}))
+    if population is not None:
+        value = finite_number("population", population)
+        if value <= 0 or value != int(value):
+            raise Invalid.field("population", "un nombre entier d'habitants positif est attendu")
+        if not (population_source or "").strip():
+            raise Invalid.field("population_source", "une population saisie doit citer sa source")
+        per.population, per.population_source = int(value), population_source
+        return per
+    estimate = sum((c["population"] or 0) * c["share"] for c in communes)
+    if estimate < 1:
+        raise _missing_population(per.name, None)
+    per.population = round(estimate)
+    per.population_source = ("Estimation : " + COMMUNE_POPULATION_SOURCE + ", au prorata de la "
+                             "surface de chaque commune comprise dans le périmètre")
+    per.population_year = COMMUNE_POPULATION_YEAR
+    return per
+
+
+def department_communes(session: Session, departments: list[str]) -> list[str]:
+    codes = list(session.scalars(text(
+        "SELECT code FROM commune WHERE department = ANY(:d) ORDER BY code"), {"d": departments}))
+    if not codes:
+        raise Invalid.field("departments", f"aucune commune pour : {', '.join(departments)}")
+    return codes

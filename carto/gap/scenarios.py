@@ -1,0 +1,66 @@
+"""A scenario (PARCEL's levers) and the checks of the numbers people type: a bad value raises
+Invalid naming its field."""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from carto.errors import Invalid
+from carto.gap.coefficients import CURRENT_DIET, Coefficients, load_coefficients
+
+MAX_RADIUS_KM = 200.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """radius_km widens the producers counted around the perimeter; organic_share scales yields by
+    the organic coefficients for that share of production (0 = current practice: the average
+    yields); relocalised_share is the share of consumption to produce locally; waste_reduction
+    removes that share of the 18 % lost or wasted."""
+
+    radius_km: float = 0.0
+    diet: str = CURRENT_DIET
+    organic_share: float = 0.0
+    relocalised_share: float = 1.0
+    waste_reduction: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"radius_km": self.radius_km, "diet": self.diet,
+                "organic_share": self.organic_share, "relocalised_share": self.relocalised_share,
+                "waste_reduction": self.waste_reduction}
+
+
+def finite_number(name: str, value: Any) -> float:
+    """A float from what a person typed or a JSON body held; anything else (text, NaN,
+    infinity) is an Invalid naming the field, never a 500."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid.field(name, f"un nombre est attendu, pas {value!r}") from exc
+    if not math.isfinite(number):
+        raise Invalid.field(name, "un nombre fini est attendu")
+    return number
+
+
+def scenario(radius_km: Any = 0.0, diet: str | None = CURRENT_DIET, organic_share: Any = 0.0,
+             relocalised_share: Any = 1.0, waste_reduction: Any = 0.0,
+             coefs: Coefficients | None = None) -> Scenario:
+    """A checked scenario; a bad value raises Invalid naming the parameter."""
+    coefs = coefs or load_coefficients()
+    radius = finite_number("radius_km", 0.0 if radius_km is None else radius_km)
+    if not 0 <= radius <= MAX_RADIUS_KM:
+        raise Invalid.field("radius_km", f"rayon entre 0 et {MAX_RADIUS_KM:g} km attendu : {radius:g}")
+    diet = diet or CURRENT_DIET
+    if diet not in coefs.diet_codes:
+        raise Invalid.field("diet", f"régime inconnu : {diet!r} (attendus : "
+                                    f"{', '.join(coefs.diet_codes)})")
+    shares = {}
+    for name, value, default in (("organic_share", organic_share, 0.0),
+                                 ("relocalised_share", relocalised_share, 1.0),
+                                 ("waste_reduction", waste_reduction, 0.0)):
+        share = finite_number(name, default if value is None else value)
+        if not 0 <= share <= 1:
+            raise Invalid.field(name, f"une fraction entre 0 et 1 est attendue (0.25 pour 25 %) : "
+                                      f"{share:g}")
+        shares[name] = share
+    return Scenario(radius, diet, **shares)
