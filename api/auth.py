@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from api.deps import SessionDep
 from carto import tokens
 from carto.errors import Forbidden, Unauthenticated
+from carto.i18n import msg
 from carto.visibility import ADMIN, ANONYMOUS, CONTRIBUTOR, EDITOR, Principal
 
 RANK = {"reader": 0, CONTRIBUTOR: 1, EDITOR: 2, ADMIN: 3}
@@ -18,10 +19,10 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
         return ANONYMOUS
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthenticated("en-tête Authorization invalide : « Bearer <jeton> » attendu")
+        raise Unauthenticated(msg("error.auth.header"))
     row = tokens.lookup(session, value.strip())
     if row is None:
-        raise Unauthenticated("jeton inconnu ou révoqué")
+        raise Unauthenticated(msg("error.auth.unknown_token"))
     return Principal(role=row.role, territory_id=row.territory_id,
                      actor=f"token:{row.id}:{row.name}", token_id=row.id)
 
@@ -33,9 +34,9 @@ def require(principal: Principal, role: str, territory_ids: set[int] | None = No
     """Raise unless `principal` has at least `role`, and (non-admins) acts in one of the
     territories concerned."""
     if principal.role == "reader":
-        raise Unauthenticated(f"un jeton « {role} » est nécessaire pour écrire")
+        raise Unauthenticated(msg("error.auth.token_needed", role=role))
     if RANK[principal.role] < RANK[role]:
-        raise Forbidden(f"rôle « {principal.role} » insuffisant : « {role} » requis")
+        raise Forbidden(msg("error.auth.role", role=principal.role, needed=role))
     if principal.role != ADMIN and territory_ids is not None \
             and principal.territory_id not in territory_ids:
-        raise Forbidden("ce jeton ne vaut pas pour ce territoire")
+        raise Forbidden(msg("error.auth.territory"))

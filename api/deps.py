@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from carto.i18n import pick_lang
+from carto.i18n import negotiate
 
 READS = ("GET", "HEAD")
 
@@ -32,8 +32,11 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_lang(lang: Annotated[str | None, Query(description="fr (default) or en")] = None) -> str:
-    return pick_lang(lang)
+def get_lang(request: Request,
+             lang: Annotated[str | None, Query(description="fr or en; without it, "
+                                                            "Accept-Language, then fr")] = None,
+             ) -> str:
+    return negotiate(lang, request.headers.get("accept-language"))
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

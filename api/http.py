@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from carto.errors import Invalid, PreconditionRequired
+from carto.i18n import msg
 from carto.text import SpreadsheetWriter
 
 
@@ -22,14 +23,12 @@ def expected_version(request: Request) -> int:
     """PATCH and DELETE say which version they change: no silent overwrite."""
     header = request.headers.get("if-match")
     if header is None:
-        raise PreconditionRequired(
-            "en-tête If-Match requis (l'ETag de la version lue) : sans lui, deux personnes "
-            "pourraient s'écraser", [])
+        raise PreconditionRequired(msg("error.if_match.required"))
     value = header.strip().removeprefix("W/").strip('"')
     try:
         return int(value)
     except ValueError as exc:
-        raise Invalid.field("If-Match", f"ETag illisible : {header!r}") from exc
+        raise Invalid.field("If-Match", msg("error.if_match.unreadable", value=header)) from exc
 
 
 def jsonable(value: Any) -> Any:

@@ -2,7 +2,8 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
+from api.problems import localised_problem
+from carto.i18n import msg, negotiate
 
 
 class BodyTooLarge(Exception):
@@ -39,6 +40,16 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Requête trop volumineuse",
-                           f"le corps de la requête dépasse {self.max_bytes} octets")
+        response = localised_problem(_scope_lang(scope), 413, "problem.too_large",
+                                     msg("problem.too_large.limit", bytes=self.max_bytes))
         await response(scope, receive, send)
+
+
+def _scope_lang(scope: Scope) -> str:
+    """`api.problems.request_lang` for a middleware, which has no Request yet."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    headers = dict(scope.get("headers") or [])
+    return negotiate((query.get("lang") or [None])[0],
+                     headers.get(b"accept-language", b"").decode("latin-1"))

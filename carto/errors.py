@@ -8,27 +8,51 @@
     ├── PreconditionRequired  a write without the version it applies to
     ├── Unauthenticated     no valid token
     └── Forbidden           a token without the right role or territory
+
+Messages are catalogue keys with their values (`carto.i18n.msg`), put into words in the
+reader's language by `api.problems` (or in French by the CLI):
+
+    raise Invalid.field("bbox", msg("error.bbox.order"))
+    raise NotFound(msg("error.resource.unknown", id=resource_id))
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from carto.i18n import DEFAULT_LANG, Message, render
+
+Text = Message | str  # a str is data shown as it is (a database's own words); sentences are Messages
+
 
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    message: str
+    message: Text
+
+    def text(self, lang: str = DEFAULT_LANG) -> str:
+        return render(self.message, lang)
 
 
 class CartoError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose. Without a `detail`, the detail is the
+    list of field errors."""
 
-    def __init__(self, detail: str, errors: list[FieldError] | None = None,
+    def __init__(self, detail: Text | None = None, errors: list[FieldError] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        self.message = detail
         self.errors = errors or []
         self.extra = extra or {}  # more members for the problem document (e.g. `candidates`)
+        super().__init__(self.detail)
+
+    def detail_in(self, lang: str) -> str:
+        if self.message is not None:
+            return render(self.message, lang)
+        return "; ".join(f"{e.field}: {e.text(lang)}" for e in self.errors)
+
+    @property
+    def detail(self) -> str:
+        """In French: the CLI and the logs."""
+        return self.detail_in(DEFAULT_LANG)
 
 
 class NotFound(CartoError):
@@ -37,8 +61,8 @@ class NotFound(CartoError):
 
 class Invalid(CartoError):
     @classmethod
-    def field(cls, field: str, message: str) -> "Invalid":
-        return cls(f"{field}: {message}", [FieldError(field, message)])
+    def field(cls, field: str, message: Text) -> "Invalid":
+        return cls(None, [FieldError(field, message)])
 
 
 class Conflict(CartoError):

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+# The people Terreau serves read French; pages follow Accept-Language, so the browser says so.
+LOCALE = "fr-FR"
 CHROMIUM = os.environ.get("TERREAU_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,7 +43,7 @@ def browser() -> Iterator[Browser]:
 
 
 def open_page(b: Browser, url: str, width: int = 1280, height: int = 900) -> Visit:
-    page = b.new_page(viewport={"width": width, "height": height})
+    page = b.new_page(viewport={"width": width, "height": height}, locale=LOCALE)
     visit = Visit(page)
     page.on("request", lambda req: visit.requests.append(req.url))
     page.on("console", lambda msg: msg.type == "error" and visit.console_errors.append(msg.text))

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, Route
 from carto import mapdata
 from carto.config import map_settings
 from carto.db import transaction
-from tests.browser import SCREENSHOTS, Visit, browser, open_page, screenshot
+from tests.browser import LOCALE, SCREENSHOTS, Visit, browser, open_page, screenshot
 from tests.mapfixtures import LINK_DESCRIPTION, XSS_DESCRIPTION, XSS_NAME, XssTerritory, xss_territory
 
 __all__ = ["xss_territory"]  # the fixture, imported for pytest
@@ -182,7 +182,7 @@ def test_search_opens_the_resource(chromium: Browser, live_server: str) -> None:
 def test_tiles_from_the_app_origin(chromium: Browser, live_server: str,
                                    tiles: pytest.MonkeyPatch) -> None:
     _set(tiles, "TERREAU_MAP_TILE_URL", f"{live_server}/test-tiles/{{z}}/{{x}}/{{y}}.png")
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale=LOCALE)
     served: list[str] = []
 
     def tile(route: Route) -> None:
@@ -204,7 +204,7 @@ def test_tiles_from_the_app_origin(chromium: Browser, live_server: str,
 def test_unreachable_tiles_leave_a_working_map(chromium: Browser, live_server: str, migrated: str,
                                                tiles: pytest.MonkeyPatch) -> None:
     _set(tiles, "TERREAU_MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png")
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900}, locale=LOCALE)
     page.route(re.compile(r"^http://127\.0\.0\.1:9/.*"), lambda route: route.abort())
     page_errors: list[str] = []
     console: list[str] = []
@@ -230,7 +230,7 @@ def test_standalone_file_opens_offline(chromium: Browser, live_server: str, migr
     assert response.status_code == 200
     file = tmp_path / "celleneuve.html"
     file.write_text(response.text, encoding="utf-8")
-    page = chromium.new_page(viewport={"width": 1100, "height": 800})
+    page = chromium.new_page(viewport={"width": 1100, "height": 800}, locale=LOCALE)
     requested: list[str] = []
 
     def guard(route: Route) -> None:
