@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from carto import demo, territories, tokens
 from carto.config import database_settings
-from carto.db import transaction
+from carto.db import session_factory, transaction
 from carto.errors import CartoError
 from carto.geo import unwrap_feature
 
@@ -41,6 +42,22 @@ def _errors() -> Iterator[None]:
     except OperationalError as exc:
         url = database_settings().database_url
         _fail(f"base de données injoignable ({url.rsplit('@', 1)[-1]}) : {exc.orig}")
+
+
+@contextmanager
+def _unit(dry_run: bool) -> Iterator[Session]:
+    """A transaction, committed at the end unless this is a dry run (then rolled back)."""
+    if not dry_run:
+        with transaction() as session:
+            yield session
+        return
+    session = session_factory()()
+    try:
+        session.begin()
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 def _step(message: str) -> None:
@@ -204,6 +221,8 @@ def gap_command(
 def farmland_import(
     file: Annotated[Path, typer.Argument(help="CSV: commune (or territory), crop_group, hectares, "
                                               "year, source.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report; write nothing.")]
+    = False,
 ) -> None:
     """Import farmland surfaces: all lines or none; importing the same file again changes
     nothing."""
@@ -212,15 +231,15 @@ def farmland_import(
 
     with _errors():
         try:
-            with transaction() as session:
-                report = farmland.import_file(session, file)
+            with _unit(dry_run) as session:
+                report = farmland.import_file(session, file, dry_run=dry_run)
         except Invalid as exc:
             if len(exc.errors) > 10:  # the message lists the first ten; show them all
                 _print_field_errors(exc)
             raise
     typer.echo(f"{report.rows} lignes : {report.inserted} ajoutées, {report.updated} mises à jour, "
                f"{report.unchanged} inchangées ({len(report.communes)} communes, "
-               f"{report.hectares:.2f} ha)")
+               f"{report.hectares:.2f} ha)" + (" — essai, rien n'a été écrit" if dry_run else ""))
 
 
 def _print_field_errors(exc: CartoError) -> None:

@@ -2,10 +2,10 @@
 
 Ids are derived from the rows' keys (UUID v5), so a second load finds every row it made and
 changes nothing unless the files changed; a changed row is updated through the same code path
-as an edit, with its change-log entry.
+as an edit, with its change-log entry. Resources and links go through the `carto.io` pipeline
+(read → check → write, a report line per row), like every importer.
 """
 
-import csv
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from carto import DATA_DIR, links, resources, territories
 from carto.errors import Invalid
 from carto.geo import as_multipolygon
+from carto.io import pipeline, readers
+from carto.io.pipeline import Rejected, Report, Row
 from carto.models import Link, Resource
 
 DEMO_DIR = DATA_DIR / "demo"
@@ -47,8 +49,8 @@ class LoadReport:
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    with readers.open_binary(path) as stream:
+        return [row.values for row in readers.csv_table(stream).rows]
 
 
 def _split(value: str) -> list[str]:
@@ -133,43 +135,82 @@ def link_payload(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _count(report: LoadReport, kind: str, before: dict[str, Any] | None,
-           after: dict[str, Any]) -> None:
+class _DemoImport:
+    """The demo's resources or links as a `carto.io` pipeline: each checked row is created or
+    updated through the same code path as an edit (with its change-log entry)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def check(self, row: Row) -> dict[str, Any]:
+        try:
+            return resource_payload(row.values) if self.kind == "resource" \
+                else link_payload(row.values)
+        except (KeyError, ValueError) as exc:
+            raise Rejected(None, f"ligne illisible : {exc}") from exc
+
+    def stage(self, session: Session, batch: list[tuple[Row, Any]], report: Report) -> None:
+        for row, payload in batch:
+            key = row.values["key"]
+            if self.kind == "resource":
+                status = _upsert_resource(session, key, payload)
+            else:
+                status = _upsert_link(session, key, payload, row.values.get("level_note"))
+            report.add(row.line, status, key)
+
+    def check_all(self, session: Session, report: Report) -> None:
+        pass
+
+    def write(self, session: Session, report: Report) -> None:
+        pass
+
+
+def _status(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     if before is None:
-        report.created[kind] += 1
-    elif before != after:
-        report.updated[kind] += 1
-    else:
-        report.unchanged[kind] += 1
+        return pipeline.CREATED
+    return pipeline.UPDATED if before != after else pipeline.UNCHANGED
 
 
-def load_resources(session: Session, report: LoadReport, directory: Path = DEMO_DIR) -> None:
-    for row in _read_csv(directory / "resources.csv"):
-        rid = resource_id(row["key"])
-        payload = resource_payload(row)
-        existing = session.get(Resource, rid)
-        if existing is None:
-            resource = resources.create(session, payload, ACTOR, resource_id=rid)
-            _count(report, "resource", None, resources.snapshot(resource))
-        else:
-            before = resources.snapshot(existing)
-            resources.update(session, rid, payload, ACTOR, None)
-            _count(report, "resource", before, resources.snapshot(existing))
+def _upsert_resource(session: Session, key: str, payload: dict[str, Any]) -> str:
+    rid = resource_id(key)
+    existing = session.get(Resource, rid)
+    if existing is None:
+        return _status(None, resources.snapshot(
+            resources.create(session, payload, ACTOR, resource_id=rid)))
+    before = resources.snapshot(existing)
+    resources.update(session, rid, payload, ACTOR, None)
+    return _status(before, resources.snapshot(existing))
 
 
-def load_links(session: Session, report: LoadReport, directory: Path = DEMO_DIR) -> None:
-    for row in _read_csv(directory / "links.csv"):
-        lid = link_id(row["key"])
-        payload = link_payload(row)
-        existing = session.get(Link, lid)
-        if existing is None:
-            payload["level_note"] = row.get("level_note") or None
-            link = links.create(session, payload, ACTOR, link_id=lid, level_on=DOCUMENT_DATE)
-            _count(report, "link", None, links.snapshot(link))
-        else:
-            before = links.snapshot(existing)
-            links.update(session, lid, payload, ACTOR, None)
-            _count(report, "link", before, links.snapshot(existing))
+def _upsert_link(session: Session, key: str, payload: dict[str, Any],
+                 level_note: str | None) -> str:
+    lid = link_id(key)
+    existing = session.get(Link, lid)
+    if existing is None:
+        payload["level_note"] = level_note or None
+        return _status(None, links.snapshot(
+            links.create(session, payload, ACTOR, link_id=lid, level_on=DOCUMENT_DATE)))
+    before = links.snapshot(existing)
+    links.update(session, lid, payload, ACTOR, None)
+    return _status(before, links.snapshot(existing))
+
+
+def _load(session: Session, report: LoadReport, kind: str, path: Path) -> Report:
+    with readers.open_binary(path) as stream:
+        lines = pipeline.run(session, _DemoImport(kind), readers.csv_table(stream).rows,
+                             all_or_nothing=True)
+    report.created[kind] += lines.counts[pipeline.CREATED]
+    report.updated[kind] += lines.counts[pipeline.UPDATED]
+    report.unchanged[kind] += lines.counts[pipeline.UNCHANGED]
+    return lines
+
+
+def load_resources(session: Session, report: LoadReport, directory: Path = DEMO_DIR) -> Report:
+    return _load(session, report, "resource", directory / "resources.csv")
+
+
+def load_links(session: Session, report: LoadReport, directory: Path = DEMO_DIR) -> Report:
+    return _load(session, report, "link", directory / "links.csv")
 
 
 def _context_rows(directory: Path) -> Iterator[dict[str, Any]]:

@@ -1,31 +1,34 @@
 """`carto farmland import FILE`: farmland surfaces per commune and crop group, from a CSV.
 
 Columns: `commune` (INSEE code) or `territory` (slug, for a sub-communal territory), `crop_group`
-(data/vocab/crop_groups.csv), `hectares`, `year`, `source`. Comma or semicolon separated, UTF-8
-(a BOM is fine), decimal point or comma.
+(data/vocab/crop_groups.csv), `hectares`, `year`, `source`. Comma, semicolon or tab separated,
+UTF-8 (a BOM is fine) or Windows-1252, decimal point or comma.
 
-- **transactional**: the whole file or nothing; every error is reported at once, each naming its
-  line and column, before anything is written;
+- **transactional**: the whole file or nothing; every error (up to 50) is reported at once, each
+  naming its line and column, before anything is merged;
 - **idempotent**: a row is keyed by (commune or territory, crop group, year, source); importing
-  the same file again changes nothing, a corrected file updates the hectares in place.
+  the same file again changes nothing, a corrected file updates the hectares in place;
+- **streamed** (carto.io pipeline): rows are checked in batches and written with `COPY` into a
+  temporary staging table, then merged into `farmland` in one statement. Memory is bounded by a
+  batch: a million rows go through without holding the file (docs/benchmarks.md).
 """
 
-import csv
-import io
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.errors import FieldError, Invalid
+from carto.io import pipeline, readers
+from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
+from carto.io.readers import EXTRA
 
 REQUIRED = ("crop_group", "hectares", "year", "source")
 MAX_ERRORS = 50
-EXTRA = "__extra__"
+STAGING = "farmland_staging"
 
 
 @dataclass
@@ -36,15 +39,15 @@ class ImportReport:
     unchanged: int = 0
     hectares: float = 0.0
     communes: set[str] = field(default_factory=set)
+    lines: Report | None = None  # the per-row report of the pipeline
 
 
-def _reader(content: str) -> "csv.DictReader[str]":
-    first = content.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    return csv.DictReader(io.StringIO(content), delimiter=delimiter, restkey=EXTRA)
-
-
-def _number(raw: str) -> float | None:
+def number(raw: str) -> float | None:
+    """A decimal written the French or the English way (`3,25`, `3.25`, `1 234,5`)."""
+    try:
+        return float(raw)  # the common case, fast
+    except ValueError:
+        pass
     value = raw.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "")
     if value.count(",") == 1 and "." not in value:
         value = value.replace(",", ".")
@@ -54,13 +57,7 @@ def _number(raw: str) -> float | None:
         return None
 
 
-def parse(content: str, session: Session) -> list[dict[str, Any]]:
-    """Check every line; return the rows to write, or raise Invalid listing every problem as
-    `ligne N, colonne C` (line 1 is the header)."""
-    reader = _reader(content)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    errors: list[FieldError] = []
+def check_header(header: list[str]) -> None:
     missing = [c for c in REQUIRED if c not in header]
     if "commune" not in header and "territory" not in header:
         missing.insert(0, "commune")
@@ -68,110 +65,150 @@ def parse(content: str, session: Session) -> list[dict[str, Any]]:
         raise Invalid(f"colonnes manquantes : {', '.join(missing)} (attendues : commune, "
                       "crop_group, hectares, year, source)",
                       [FieldError(f"ligne 1, colonne {c}", "colonne manquante") for c in missing])
-    records = list(reader)
-    codes = {(r.get("commune") or "").strip() for r in records} - {""}
-    slugs = {(r.get("territory") or "").strip() for r in records} - {""}
-    known_codes = set(session.scalars(text("SELECT code FROM commune WHERE code = ANY(:c)"),
-                                      {"c": sorted(codes)}))
-    territory_ids: dict[str, int] = dict(session.execute(text(
-        "SELECT slug, id FROM territory WHERE slug = ANY(:s)"), {"s": sorted(slugs)}).all())
-    crops = vocab.crop_groups()
-    rows: list[dict[str, Any]] = []
-    seen: dict[tuple[Any, ...], int] = {}
 
-    def fail(line: int, column: str, message: str) -> None:
-        errors.append(FieldError(f"ligne {line}, colonne {column}", message))
 
-    for i, rec in enumerate(records, start=2):
-        extra = rec.pop(EXTRA, None)
-        if extra:  # more cells than columns
-            fail(i, header[-1], f"{len(extra)} cellule(s) de trop après la dernière colonne")
-        clean = {k: (v or "").strip() for k, v in rec.items()}
-        if not any(clean.values()):
-            continue
-        commune, slug = clean.get("commune", ""), clean.get("territory", "")
-        before = len(errors)
+class FarmlandImport:
+    """The farmland importer of the pipeline: check in Python, COPY to staging, one merge."""
+
+    def __init__(self, session: Session, header: list[str]) -> None:
+        self.last = header[-1] if header else ""
+        # Every known code and slug (a few thousand at most), not the file's: bounded memory.
+        self.codes = set(session.scalars(text("SELECT code FROM commune")))
+        self.territories: dict[str, int] = dict(
+            session.execute(text("SELECT slug, id FROM territory")).all())
+        self.crops = vocab.crop_groups()
+        session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        session.execute(text(f"""CREATE TEMP TABLE {STAGING} (
+            line integer NOT NULL, commune varchar(5), tid integer, crop text NOT NULL,
+            ha numeric(12,2) NOT NULL, year smallint NOT NULL, source text NOT NULL)
+            ON COMMIT DROP"""))
+        self.totals = ImportReport()
+
+    def check(self, row: Row) -> tuple[Any, ...]:
+        v = row.values
+        if v.get(EXTRA):
+            raise Rejected(self.last, f"{len(v[EXTRA])} cellule(s) de trop après la dernière "
+                                      "colonne")
+        commune, slug = v.get("commune") or "", v.get("territory") or ""
         if bool(commune) == bool(slug):
-            fail(i, "commune", "un code INSEE (commune) ou un territoire (territory), pas les deux"
-                 if commune else "code INSEE manquant")
-        elif commune and commune not in known_codes:
-            fail(i, "commune", f"code INSEE inconnu : {commune!r}")
-        elif slug and slug not in territory_ids:
-            fail(i, "territory", f"territoire inconnu : {slug!r}")
-        crop = clean["crop_group"]
-        if crop not in crops:
-            fail(i, "crop_group", f"groupe de cultures inconnu : {crop!r} (attendus : "
-                                  f"{', '.join(crops)})")
-        hectares = _number(clean["hectares"])
+            raise Rejected("commune", "un code INSEE (commune) ou un territoire (territory), "
+                           "pas les deux" if commune else "code INSEE manquant")
+        if commune and commune not in self.codes:
+            raise Rejected("commune", f"code INSEE inconnu : {commune!r}")
+        if slug and slug not in self.territories:
+            raise Rejected("territory", f"territoire inconnu : {slug!r}")
+        crop = v.get("crop_group") or ""
+        if crop not in self.crops:
+            raise Rejected("crop_group", f"groupe de cultures inconnu : {crop!r} (attendus : "
+                                         f"{', '.join(self.crops)})")
+        raw = v.get("hectares") or ""
+        hectares = number(raw)
         if hectares is None or hectares != hectares:
-            fail(i, "hectares", f"nombre attendu : {clean['hectares']!r}")
-        elif not 0 <= hectares < 1e8:
-            fail(i, "hectares", f"surface positive attendue : {clean['hectares']!r}")
-        year = clean["year"]
+            raise Rejected("hectares", f"nombre attendu : {raw!r}")
+        if not 0 <= hectares < 1e8:
+            raise Rejected("hectares", f"surface positive attendue : {raw!r}")
+        year = v.get("year") or ""
         if not (year.isdigit() and 1900 <= int(year) <= 2100):
-            fail(i, "year", f"année attendue (ex. 2023) : {year!r}")
-        source = clean["source"]
+            raise Rejected("year", f"année attendue (ex. 2023) : {year!r}")
+        source = v.get("source") or ""
         if not source:
-            fail(i, "source", "la source est obligatoire (ex. « RPG 2023, IGN »)")
-        elif len(source) > 500:
-            fail(i, "source", "500 caractères au plus")
-        if len(errors) > before:
-            if len(errors) >= MAX_ERRORS:
-                break
-            continue
-        assert hectares is not None
-        key = (commune or None, territory_ids.get(slug), crop, int(year), source)
-        if key in seen:
-            fail(i, "crop_group", f"doublon de la ligne {seen[key]} (même commune, groupe, année "
-                                  "et source)")
-            continue
-        seen[key] = i
-        rows.append({"commune": commune or None, "tid": territory_ids.get(slug), "crop": crop,
-                     "ha": round(hectares, 2), "year": int(year), "source": source})
-    if errors:
-        shown = "; ".join(f"{e.field} : {e.message}" for e in errors[:10])
-        more = f" (et {len(errors) - 10} autres)" if len(errors) > 10 else ""
-        raise Invalid(f"{len(errors)} erreur(s), rien n'a été importé : {shown}{more}", errors)
-    if not rows:
+            raise Rejected("source", "la source est obligatoire (ex. « RPG 2023, IGN »)")
+        if len(source) > 500:
+            raise Rejected("source", "500 caractères au plus")
+        # hectares rounded to 2 decimals by the staging column (numeric(12,2)), as in farmland
+        return (row.line, commune or None, self.territories.get(slug), crop, hectares,
+                int(year), source)
+
+    def stage(self, session: Session, batch: list[tuple[Row, Any]], report: Report) -> None:
+        if not batch:
+            return
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
+        with cursor.copy(f"COPY {STAGING} (line, commune, tid, crop, ha, year, source) "
+                         "FROM STDIN") as copy:
+            for _, values in batch:
+                copy.write_row(values)
+
+    def check_all(self, session: Session, report: Report) -> None:
+        # Duplicates of the file's own key: every later line names the first one.
+        # Counting per key first (a hash aggregate) keeps the common case, no duplicate, cheap.
+        for line, first in session.execute(text(f"""
+                WITH d AS (
+                  SELECT coalesce(commune, '') AS c, coalesce(tid, 0) AS t, crop, year, source,
+                         min(line) AS first
+                  FROM {STAGING} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1 LIMIT :n)
+                SELECT s.line, d.first FROM {STAGING} s JOIN d
+                  ON coalesce(s.commune, '') = d.c AND coalesce(s.tid, 0) = d.t
+                 AND s.crop = d.crop AND s.year = d.year AND s.source = d.source
+                WHERE s.line <> d.first ORDER BY 1 LIMIT :n"""), {"n": MAX_ERRORS}):
+            report.add(line, REJECTED, "", "crop_group",
+                       f"doublon de la ligne {first} (même commune, groupe, année et source)")
+
+    def write(self, session: Session, report: Report) -> None:
+        totals = session.execute(text(f"""SELECT coalesce(sum(ha), 0), array_remove(
+            array_agg(DISTINCT commune), NULL) FROM {STAGING}""")).one()
+        self.totals.hectares, self.totals.communes = float(totals[0]), set(totals[1])
+        if report.dry_run:
+            self._report(session, report, CLASSIFY + f"SELECT line, {STATUS} FROM cls")
+        else:
+            self._report(session, report, MERGE)
+
+    def _report(self, session: Session, report: Report, sql: str) -> None:
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
+        for line, status in cursor.stream(sql, size=pipeline.BATCH):
+            report.add(line, status)
+
+
+# The staging rows, each with the farmland row of the same key if there is one (the join is
+# on the unique index's expressions, so the index serves it).
+CLASSIFY = f"""
+    WITH cls AS (
+      SELECT s.*, f.id AS fid, f.hectares AS old
+      FROM {STAGING} s LEFT JOIN farmland f
+        ON COALESCE(f.commune_code, '') = COALESCE(s.commune, '')
+       AND COALESCE(f.territory_id, 0) = COALESCE(s.tid, 0)
+       AND f.crop_group = s.crop AND f.year = s.year AND f.source = s.source)
+"""
+STATUS = (f"CASE WHEN fid IS NULL THEN '{CREATED}' WHEN old = ha THEN '{UNCHANGED}' "
+          f"ELSE '{UPDATED}' END")
+# One statement: insert the new keys, update the changed hectares, answer each line's fate.
+# ON CONFLICT covers a concurrent import of the same key between the join and the insert.
+MERGE = CLASSIFY + f""",
+    ins AS (
+      INSERT INTO farmland (commune_code, territory_id, crop_group, hectares, year, source)
+      SELECT commune, tid, crop, ha, year, source FROM cls WHERE fid IS NULL
+      ON CONFLICT (COALESCE(commune_code, ''), COALESCE(territory_id, 0), crop_group, year,
+                   source)
+      DO UPDATE SET hectares = EXCLUDED.hectares),
+    upd AS (
+      UPDATE farmland f SET hectares = c.ha FROM cls c
+      WHERE f.id = c.fid AND f.hectares <> c.ha)
+    SELECT line, {STATUS} FROM cls"""
+
+
+def import_stream(session: Session, stream: IO[bytes], dry_run: bool = False,
+                  progress: Any = None) -> ImportReport:
+    """Import a farmland CSV in the caller's transaction (all or nothing)."""
+    table = readers.csv_table(stream)
+    check_header(table.header)
+    importer = FarmlandImport(session, table.header)
+    lines = pipeline.run(session, importer, table.rows, dry_run=dry_run, all_or_nothing=True,
+                         max_errors=MAX_ERRORS, progress=progress)
+    if lines.rows == 0:
         raise Invalid.field("ligne 2", "le fichier ne contient aucune ligne de données")
-    return rows
+    out = importer.totals
+    out.rows, out.lines = lines.rows, lines
+    out.inserted, out.updated, out.unchanged = (lines.counts[CREATED], lines.counts[UPDATED],
+                                                lines.counts[UNCHANGED])
+    return out
 
 
-UPSERT = """
-    INSERT INTO farmland (commune_code, territory_id, crop_group, hectares, year, source)
-    SELECT * FROM unnest(CAST(:communes AS varchar[]), CAST(:tids AS int[]),
-                         CAST(:crops AS text[]), CAST(:has AS numeric[]),
-                         CAST(:years AS smallint[]), CAST(:sources AS text[]))
-    ON CONFLICT (COALESCE(commune_code, ''), COALESCE(territory_id, 0), crop_group, year, source)
-    DO UPDATE SET hectares = EXCLUDED.hectares
-    WHERE farmland.hectares IS DISTINCT FROM EXCLUDED.hectares
-    RETURNING (xmax = 0) AS inserted"""
+def import_text(session: Session, content: str, dry_run: bool = False) -> ImportReport:
+    import io
+
+    return import_stream(session, io.BytesIO(content.encode("utf-8")), dry_run)
 
 
-def write(session: Session, rows: Iterable[dict[str, Any]]) -> ImportReport:
-    """Upsert the checked rows in the caller's transaction (one statement)."""
-    rows = list(rows)
-    report = ImportReport(rows=len(rows), hectares=sum(r["ha"] for r in rows),
-                          communes={r["commune"] for r in rows if r["commune"]})
-    flags = session.scalars(text(UPSERT), {
-        "communes": [r["commune"] for r in rows], "tids": [r["tid"] for r in rows],
-        "crops": [r["crop"] for r in rows], "has": [r["ha"] for r in rows],
-        "years": [r["year"] for r in rows], "sources": [r["source"] for r in rows]}).all()
-    report.inserted = sum(1 for f in flags if f)
-    report.updated = len(flags) - report.inserted
-    report.unchanged = report.rows - len(flags)
-    return report
-
-
-def import_text(session: Session, content: str) -> ImportReport:
-    return write(session, parse(content.lstrip("\ufeff"), session))
-
-
-def import_file(session: Session, path: Path) -> ImportReport:
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid.field("file", f"{path} n'est pas en UTF-8 ({exc})") from exc
-    except OSError as exc:
-        raise Invalid.field("file", f"fichier illisible : {path} ({exc.strerror})") from exc
-    return import_text(session, content)
+def import_file(session: Session, path: Path, dry_run: bool = False,
+                progress: Any = None) -> ImportReport:
+    with readers.open_binary(path) as stream:
+        return import_stream(session, stream, dry_run, progress)

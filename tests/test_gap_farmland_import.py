@@ -1,5 +1,6 @@
 """`carto farmland import FILE`: all or nothing, idempotent, errors naming line and column."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,12 @@ def test_cli_import_commits_once_and_reports(migrated: str, demo_loaded: object,
 
 def test_the_illustrative_example_parses_and_says_it_is_invented(session: Session) -> None:
     path = ROOT / "data" / "reference" / "examples" / "farmland_illustratif.csv"
-    rows = farmland.parse(path.read_text(encoding="utf-8"), session)
-    assert rows and all(r["source"].startswith("ILLUSTRATIF") for r in rows)
+    report = farmland.import_file(session, path, dry_run=True)
+    assert report.rows and report.inserted == report.rows
+    assert report.lines is not None and {x.status for x in report.lines.lines()} == {"created"}
+    assert session.scalar(text("SELECT count(*) FROM farmland WHERE source LIKE 'ILLUSTRATIF%'")) \
+        == 0  # a dry run writes nothing
+    with path.open(encoding="utf-8", newline="") as fh:
+        assert all(r["source"].startswith("ILLUSTRATIF") for r in csv.DictReader(fh))
     assert session.scalar(text("SELECT count(*) FROM farmland WHERE source LIKE 'ILLUSTRATIF%'")) \
         == 0  # not loaded by default
