@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from carto.errors import FieldError, Invalid
+from carto.i18n import msg
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 STATUSES = (CREATED, UPDATED, UNCHANGED, REJECTED)
@@ -161,9 +162,8 @@ def run(session: Session, importer: Importer, rows: Iterable[Row], *, batch: int
 
 def raise_rejections(report: Report, max_errors: int = 50) -> None:
     errors = report.field_errors(max_errors)
-    shown = "; ".join(f"{e.field} : {e.message}" for e in errors[:10])
-    more = f" (et {len(errors) - 10} autres)" if len(errors) > 10 else ""
-    raise Invalid(f"{len(errors)} erreur(s), rien n'a été importé : {shown}{more}", errors)
+    shown = "; ".join(f"{e.field} : {e.text()}" for e in errors[:10])
+    raise Invalid(msg("error.import.nothing_written", count=len(errors), shown=shown), errors)
 
 
 def _label(row: Row) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.io.pipeline import Row
 
 EXTRA = "__extra__"  # the cells past the last column
@@ -61,7 +62,7 @@ def csv_table(stream: IO[bytes]) -> Table:
     fh = text_stream(stream)
     first = fh.readline()
     if not first.strip():
-        raise Invalid.field("file", "le fichier est vide (aucune ligne d'en-tête)")
+        raise Invalid.field("file", msg("error.import.empty_file"))
     delimiter = sniff_delimiter(first)
     header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
     return Table(header, _csv_rows(fh, header, delimiter))
@@ -86,4 +87,5 @@ def open_binary(path: Any) -> IO[bytes]:
     try:
         return open(path, "rb")  # noqa: SIM115 - the caller's with-block closes it
     except OSError as exc:
-        raise Invalid.field("file", f"fichier illisible : {path} ({exc.strerror})") from exc
+        raise Invalid.field("file", msg("error.import.unreadable", path=str(path),
+                                        reason=exc.strerror)) from exc
