@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from carto import DATA_DIR, links, resources, territories
 from carto.errors import Invalid
 from carto.geo import as_multipolygon
+from carto.i18n import msg
 from carto.io import pipeline, readers
 from carto.io.pipeline import Rejected, Report, Row
 from carto.models import Link, Resource
@@ -68,7 +69,8 @@ def _feature_geometry(path: Path, filter_expr: str) -> dict[str, Any]:
     for feature in collection["features"]:
         if str(feature["properties"].get(key)) == wanted:
             return dict(feature["geometry"])
-    raise Invalid.field("geometry_filter", f"aucune entité {filter_expr} dans {path.name}")
+    raise Invalid.field("geometry_filter", msg("error.demo.no_feature", filter=filter_expr,
+                                                      file=path.name))
 
 
 def load_territories(session: Session, directory: Path = DEMO_DIR) -> int:

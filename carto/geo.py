@@ -9,6 +9,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from carto.errors import Invalid
+from carto.i18n import msg
 
 SRID = 4326
 
@@ -17,13 +18,13 @@ def check_lon_lat(lon: Any, lat: Any, field: str = "geometry") -> tuple[float, f
     try:
         x, y = float(lon), float(lat)
     except (TypeError, ValueError) as exc:
-        raise Invalid.field(field, "longitude et latitude doivent être des nombres") from exc
+        raise Invalid.field(field, msg("error.geo.numbers")) from exc
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise Invalid.field(field, "longitude et latitude doivent être des nombres finis")
+        raise Invalid.field(field, msg("error.geo.finite"))
     if not -180 <= x <= 180:
-        raise Invalid.field(f"{field}.longitude", f"longitude hors de [-180, 180] : {x}")
+        raise Invalid.field(f"{field}.longitude", msg("error.geo.longitude", value=x))
     if not -90 <= y <= 90:
-        raise Invalid.field(f"{field}.latitude", f"latitude hors de [-90, 90] : {y}")
+        raise Invalid.field(f"{field}.latitude", msg("error.geo.latitude", value=y))
     return x, y
 
 
@@ -47,15 +48,15 @@ def as_multipolygon(geojson: dict[str, Any], field: str = "geometry") -> MultiPo
     try:
         geometry: BaseGeometry = shape(geojson)
     except Exception as exc:
-        raise Invalid.field(field, f"géométrie GeoJSON illisible : {exc}") from exc
+        raise Invalid.field(field, msg("error.geo.unreadable")) from exc
     if geometry.is_empty:
-        raise Invalid.field(field, "géométrie vide")
+        raise Invalid.field(field, msg("error.geo.empty"))
     if isinstance(geometry, Polygon):
         geometry = MultiPolygon([geometry])
     if not isinstance(geometry, MultiPolygon):
-        raise Invalid.field(field, f"un Polygon ou MultiPolygon est attendu, pas {geometry.geom_type}")
+        raise Invalid.field(field, msg("error.geo.polygon_expected", type=geometry.geom_type))
     if not geometry.is_valid:
-        raise Invalid.field(field, "polygone invalide (auto-intersection ?)")
+        raise Invalid.field(field, msg("error.geo.invalid_polygon"))
     return geometry
 
 
@@ -69,18 +70,17 @@ def multipolygon_element(geometry: MultiPolygon | Polygon) -> WKTElement:
 def unwrap_feature(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A GeoJSON geometry, Feature or one-feature FeatureCollection → (geometry, properties)."""
     if not isinstance(body, dict):
-        raise Invalid.field("geometry", "un objet GeoJSON (Polygon, MultiPolygon ou Feature) "
-                                        "est attendu")
+        raise Invalid.field("geometry", msg("error.geo.object_expected"))
     if body.get("type") == "FeatureCollection":
         features = body.get("features") or []
         if len(features) != 1:
-            raise Invalid.field("geometry", f"une seule entité attendue ({len(features)} reçues)")
+            raise Invalid.field("geometry", msg("error.geo.one_feature", count=len(features)))
         body = features[0]
     if body.get("type") == "Feature":
         props = body.get("properties") or {}
         geometry = body.get("geometry")
         if not isinstance(geometry, dict) or not isinstance(props, dict):
-            raise Invalid.field("geometry", "Feature sans géométrie")
+            raise Invalid.field("geometry", msg("error.geo.no_geometry"))
         return geometry, props
     return body, {}
 

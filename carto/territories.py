@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from carto import vocab
 from carto.errors import Conflict, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
+from carto.i18n import msg
 from carto.models import Commune, Territory, TerritoryCommune
 from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
 from carto.text import slugify
@@ -57,17 +58,17 @@ def ids_of(session: Session, slugs: list[str]) -> set[int]:
 def get(session: Session, slug: str) -> Territory:
     territory = session.scalar(select(Territory).where(Territory.slug == slug))
     if territory is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+        raise NotFound(msg("error.territories.unknown", slug=slug))
     return territory
 
 
 def _check_spec(spec: TerritorySpec) -> None:
     if spec.level not in vocab.TERRITORY_LEVELS:
-        raise Invalid.field("level", f"niveau inconnu : {spec.level}")
+        raise Invalid.field("level", msg("error.territories.level", value=spec.level))
     if not spec.name.strip():
-        raise Invalid.field("name", "le nom est obligatoire")
+        raise Invalid.field("name", msg("error.validation.name_required"))
     if not spec.slug or slugify(spec.slug) != spec.slug:
-        raise Invalid.field("slug", "minuscules, chiffres et tirets seulement")
+        raise Invalid.field("slug", msg("error.territories.slug"))
 
 
 def create_from_communes(
@@ -77,11 +78,12 @@ def create_from_communes(
     _check_spec(spec)
     codes = sorted({c.strip() for c in codes if c.strip()})
     if not codes:
-        raise Invalid.field("communes", "au moins un code commune est attendu")
+        raise Invalid.field("communes", msg("error.territories.no_commune"))
     found = set(session.scalars(select(Commune.code).where(Commune.code.in_(codes))))
     missing = [c for c in codes if c not in found]
     if missing:
-        raise Invalid.field("communes", f"codes INSEE inconnus : {', '.join(missing)}")
+        raise Invalid.field("communes", msg("error.territories.unknown_communes",
+                                                codes=", ".join(missing)))
     row = session.execute(
         text(
             """SELECT ST_AsText(ST_Multi(ST_CollectionExtract(
@@ -115,7 +117,7 @@ def create_from_polygon(
     _check_spec(spec)
     geometry = as_multipolygon(geojson)
     if spec.population is not None and not spec.population_source:
-        raise Invalid.field("population_source", "une population saisie doit citer sa source")
+        raise Invalid.field("population_source", msg("error.territories.population_source"))
     territory = _save(session, spec, geometry.wkt, replace)
     session.execute(
         delete(TerritoryCommune).where(TerritoryCommune.territory_id == territory.id)
@@ -136,7 +138,7 @@ def create_from_polygon(
 def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Territory:
     territory = session.scalar(select(Territory).where(Territory.slug == spec.slug))
     if territory is not None and not replace:
-        raise Conflict(f"le territoire {spec.slug} existe déjà", [])
+        raise Conflict(msg("error.territories.exists", slug=spec.slug))
     if territory is None:
         territory = Territory(slug=spec.slug)
         session.add(territory)
@@ -187,5 +189,5 @@ def summaries(session: Session, slug: str | None = None) -> list[dict[str, Any]]
     params = {"slug": slug, "vis_territory": None, "vis_actor": "anonymous"}
     rows = session.execute(text(sql), params).mappings().all()
     if slug and not rows:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+        raise NotFound(msg("error.territories.unknown", slug=slug))
     return [dict(r) for r in rows]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from carto import territories, vocab
 from carto.errors import Invalid, NotFound
+from carto.i18n import msg
 from carto.models import ApiToken
 
 PREFIX = "terreau_"
@@ -29,11 +30,12 @@ class NewToken:
 
 def create(session: Session, role: str, territory: str | None, name: str = "") -> NewToken:
     if role not in vocab.ROLES:
-        raise Invalid.field("role", f"rôle inconnu : {role!r} (attendu : {', '.join(vocab.ROLES)})")
+        raise Invalid.field("role", msg("error.tokens.role", value=role,
+                                            expected=", ".join(vocab.ROLES)))
     territory_id = None
     if role != "admin":
         if not territory:
-            raise Invalid.field("territory", f"un jeton {role} est lié à un territoire")
+            raise Invalid.field("territory", msg("error.tokens.territory_needed", role=role))
         territory_id = territories.get(session, territory).id
     elif territory:
         territory_id = territories.get(session, territory).id
@@ -55,5 +57,5 @@ def lookup(session: Session, token: str) -> ApiToken | None:
 def revoke(session: Session, token_id: int) -> None:
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"jeton inconnu : {token_id}", [])
+        raise NotFound(msg("error.tokens.unknown", id=token_id))
     row.revoked_at = datetime.now(UTC)

@@ -8,7 +8,8 @@ import opening_hours
 from email_validator import EmailNotValidError, validate_email
 
 from carto import vocab
-from carto.errors import FieldError, Invalid
+from carto.errors import FieldError, Invalid, Text
+from carto.i18n import msg
 
 NAME_MAX = 200
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{6,25}$")
@@ -20,13 +21,12 @@ class Collector:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
-    def add(self, field: str, message: str) -> None:
+    def add(self, field: str, message: Text) -> None:
         self.errors.append(FieldError(field, message))
 
     def raise_if_any(self) -> None:
         if self.errors:
-            detail = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
-            raise Invalid(detail, self.errors)
+            raise Invalid(None, self.errors)  # the detail lists the fields
 
 
 def find_nul(value: Any, path: str = "") -> str | None:
@@ -52,15 +52,15 @@ def find_nul(value: Any, path: str = "") -> str | None:
 def reject_nul(value: Any, path: str = "") -> None:
     found = find_nul(value, path)
     if found:
-        raise Invalid.field(found, "caractère nul (\\0) interdit")
+        raise Invalid.field(found, msg("error.validation.nul"))
 
 
 def name(value: Any, errors: Collector, field: str = "name") -> str | None:
     if not isinstance(value, str) or not value.strip():
-        errors.add(field, "le nom est obligatoire")
+        errors.add(field, msg("error.validation.name_required"))
         return None
     if len(value) > NAME_MAX:
-        errors.add(field, f"{NAME_MAX} caractères au plus ({len(value)} donnés)")
+        errors.add(field, msg("error.validation.name_too_long", max=NAME_MAX, given=len(value)))
         return None
     return value
 
@@ -69,17 +69,18 @@ def optional_text(value: Any, errors: Collector, field: str, max_len: int = 10_0
     if value is None:
         return None
     if not isinstance(value, str):
-        errors.add(field, "du texte est attendu")
+        errors.add(field, msg("error.validation.text_expected"))
         return None
     if len(value) > max_len:
-        errors.add(field, f"{max_len} caractères au plus")
+        errors.add(field, msg("error.validation.text_too_long", max=max_len))
         return None
     return value or None
 
 
 def code_in(value: Any, allowed: set[str] | dict[str, Any], errors: Collector, field: str) -> Any:
     if not isinstance(value, str | int) or isinstance(value, bool) or value not in allowed:
-        errors.add(field, f"valeur inconnue : {value!r} (attendu : {', '.join(sorted(allowed))})")
+        errors.add(field, msg("error.validation.unknown_code", value=value,
+                                  expected=", ".join(sorted(map(str, allowed)))))
         return None
     return value
 
@@ -90,11 +91,11 @@ def codes_in(
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        errors.add(field, "une liste de codes est attendue")
+        errors.add(field, msg("error.validation.codes_expected"))
         return []
     unknown = [v for v in value if v not in allowed]
     if unknown:
-        errors.add(field, f"valeurs inconnues : {', '.join(unknown)}")
+        errors.add(field, msg("error.validation.unknown_codes", values=", ".join(unknown)))
         return []
     return sorted(set(value), key=value.index)
 
@@ -106,7 +107,7 @@ def opening_hours_text(value: Any, errors: Collector, field: str = "opening_hour
     try:
         opening_hours.OpeningHours(text)
     except Exception:
-        errors.add(field, f"horaires illisibles (syntaxe OpenStreetMap opening_hours) : {text!r}")
+        errors.add(field, msg("error.validation.opening_hours", value=text))
         return None
     return text
 
@@ -117,8 +118,8 @@ def email(value: Any, errors: Collector, field: str = "email") -> str | None:
         return None
     try:
         return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        errors.add(field, f"adresse e-mail invalide : {exc}")
+    except EmailNotValidError:
+        errors.add(field, msg("error.validation.email", value=text))
         return None
 
 
@@ -128,7 +129,7 @@ def url(value: Any, errors: Collector, field: str = "website") -> str | None:
         return None
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:
-        errors.add(field, "adresse web invalide (http:// ou https:// attendu)")
+        errors.add(field, msg("error.validation.url"))
         return None
     return text
 
@@ -138,7 +139,7 @@ def phone(value: Any, errors: Collector, field: str = "phone") -> str | None:
     if text is None:
         return None
     if not _PHONE.match(text):
-        errors.add(field, "numéro de téléphone invalide")
+        errors.add(field, msg("error.validation.phone"))
         return None
     return text
 
