@@ -15,7 +15,7 @@ from carto import gap, territories
 from carto.errors import Conflict, Invalid
 from carto.gap import charts, report
 from carto.geo import unwrap_feature
-from carto.i18n import t
+from carto.i18n import msg, t
 from carto.visibility import ANONYMOUS
 
 router = APIRouter(tags=["gap analysis"])
@@ -41,7 +41,7 @@ def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Resp
 
 def _format(fmt: str) -> str:
     if fmt not in ("json", "csv"):
-        raise Invalid.field("format", f"json ou csv attendu, pas {fmt!r}")
+        raise Invalid.field("format", msg("error.format.json_csv", value=fmt))
     return fmt
 
 
@@ -97,7 +97,7 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDe
                       ) -> JSONResponse:
     sc = gap.scenario(0, diet, organic_share, relocalised_share, waste_reduction)
     if (departments is None) == (territory is None):
-        raise Invalid.field("departments", "donnez soit departments, soit territory")
+        raise Invalid.field("departments", msg("error.gap.departments_or_territory"))
     if departments is not None:
         codes = gap.department_communes(session, [d.strip() for d in departments.split(",")])
     else:
@@ -142,7 +142,7 @@ def create_override(session: SessionDep, principal: PrincipalDep,
         require(principal, "admin")
     year = body.get("year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
-        raise Invalid.field("year", "une année (nombre entier) est attendue")
+        raise Invalid.field("year", msg("error.gap.year"))
     new_id = gap.set_override(session, str(body.get("parameter") or ""),
                               str(body.get("product") or gap.GLOBAL_PRODUCT), body.get("value"),
                               str(body.get("source") or ""), principal.actor, year, territory_id,

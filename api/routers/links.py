@@ -15,6 +15,7 @@ from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, RejectIn
 from carto import history, links, moderation, search, territories, vocab
 from carto.errors import Invalid, NotFound
+from carto.i18n import msg
 from carto.models import Link, Resource
 from carto.validation import reject_nul
 from carto.visibility import CONTRIBUTOR, EDITOR, Principal
@@ -101,14 +102,14 @@ def create_link(request: Request, body: LinkIn, session: SessionDep,
         territory_id = territories.id_of(session, data["territory"])
     require(principal, CONTRIBUTOR, {territory_id} if territory_id else None)
     if principal.role != "admin" and territory_id is None:
-        raise Invalid.field("territory", "le territoire du lien est obligatoire")
+        raise Invalid.field("territory", msg("error.links.territory_required"))
     for end in ("source", "target"):  # an end one may not see does not exist for them
         try:
             search.get_resource(session, principal, uuid.UUID(str(data.get(end))))
         except (ValueError, TypeError):
             pass  # not an id: the domain names the field
         except NotFound as exc:
-            raise Invalid.field(end, f"ressource inconnue : {data.get(end)!r}") from exc
+            raise Invalid.field(end, msg("error.links.unknown_end", value=data.get(end))) from exc
     state = "validated" if principal.is_editor else "pending"
     link = links.create(session, data, principal.actor, moderation=state)
     row = search.get_link(session, principal, link.id)

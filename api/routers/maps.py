@@ -16,7 +16,7 @@ from api.templating import context, templates
 from carto import mapdata, maps, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
-from carto.i18n import t
+from carto.i18n import msg
 from carto.search import known_kinds
 from carto.visibility import ANONYMOUS, Principal
 
@@ -56,8 +56,8 @@ def build_map(request: Request, session: Session, summary: dict[str, Any], lang:
     settings = map_settings()
     embed = standalone or summary["resources"] <= settings.embed_limit
     if standalone and summary["resources"] > maps.DOWNLOAD_LIMIT:
-        raise Invalid.field("download", t("map.download_too_big", lang,
-                                          n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
+        raise Invalid.field("download", msg("map.download_too_big",
+                                            n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
     view = map_view(session, summary, lang, embed)
     m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone), lang,
                    settings.tile_url, settings.tile_attribution, settings.embed_limit,
@@ -106,7 +106,7 @@ def _codes(value: str | None, name: str, known: set[str]) -> list[str] | None:
     codes = [c for c in value.split(",") if c]
     bad = [c for c in codes if not CODE.match(c) or c not in known]
     if bad:
-        raise Invalid.field(name, f"codes inconnus : {', '.join(bad[:5])}")
+        raise Invalid.field(name, msg("error.maps.unknown_codes", codes=", ".join(bad[:5])))
     return codes
 
 

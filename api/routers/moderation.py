@@ -8,6 +8,7 @@ from api.deps import SessionDep
 from api.http import jsonable
 from carto import moderation, territories
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.visibility import EDITOR
 
 router = APIRouter(prefix="/api/moderation", tags=["moderation"])
@@ -20,7 +21,7 @@ def pending(session: SessionDep, principal: PrincipalDep,
     if territory is not None:
         territory_id = territories.id_of(session, territory)
         if territory_id is None:
-            raise Invalid.field("territory", f"territoire inconnu : {territory!r}")
+            raise Invalid.field("territory", msg("error.territories.unknown", slug=territory))
     elif principal.role != "admin":
         territory_id = principal.territory_id
     require(principal, EDITOR, {territory_id} if territory_id is not None else None)

@@ -16,6 +16,7 @@ from api.templating import context, templates
 from carto import maps, nearby, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
+from carto.i18n import msg
 
 router = APIRouter(tags=["nearby"])
 
@@ -134,13 +135,13 @@ def nearby_suggest(
     lang: Annotated[str | None, Query(description="fr (default) or en")] = None,
 ) -> Response:
     if q is None:
-        raise Invalid.field("q", "texte à chercher attendu (2 caractères au moins)")
+        raise Invalid.field("q", msg("error.nearby.q_required"))
     if "\x00" in q:
-        raise Invalid.field("q", "caractère nul interdit")
+        raise Invalid.field("q", msg("error.validation.nul"))
     n = 6
     if limit is not None:
         if not limit.strip().isdigit() or not 1 <= int(limit) <= 20:
-            raise Invalid.field("limit", "entier de 1 à 20 attendu")
+            raise Invalid.field("limit", msg("error.nearby.suggest_limit"))
         n = int(limit)
     items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})

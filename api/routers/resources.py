@@ -16,6 +16,7 @@ from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
 from carto import history, moderation, resources, search, territories
 from carto.errors import Forbidden, Invalid
+from carto.i18n import msg
 from carto.models import Resource
 from carto.validation import reject_nul
 from carto.visibility import CONTRIBUTOR, EDITOR, Principal
@@ -64,8 +65,7 @@ def _only_own_territories(principal: Principal, territory_ids: set[int]) -> None
     """A token acts in its own territory: it may not place a resource in another one's network
     (an admin may)."""
     if principal.role != "admin" and territory_ids - {principal.territory_id}:
-        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
-                        "ne peut être ajouté que par ses éditeurs")
+        raise Forbidden(msg("error.resources.other_territory"))
 
 
 def _authorise_existing(principal: Principal, resource: Resource) -> None:
@@ -79,7 +79,7 @@ def _payload(geometry: Any, properties: dict[str, Any]) -> tuple[dict[str, Any],
                       "created_at", "updated_by", "updated_at", "deleted", "commune_name",
                       "lon", "lat"):
         if forbidden in data:
-            raise Invalid.field(forbidden, "champ calculé par le serveur : ne pas l'envoyer")
+            raise Invalid.field(forbidden, msg("error.resources.computed_field"))
     if "commune_code" in data:
         data["commune"] = data.pop("commune_code")
     if geometry is not None:
@@ -144,7 +144,7 @@ def create_resource(request: Request, body: ResourceFeatureIn, session: SessionD
     require(principal, CONTRIBUTOR, territory_ids or None)
     _only_own_territories(principal, territory_ids)
     if force and not principal.is_editor:
-        raise Forbidden("seul un éditeur peut forcer un point éloigné de ses territoires")
+        raise Forbidden(msg("error.resources.force_editor"))
     state = "validated" if principal.is_editor else "pending"
     resource = resources.create(session, data, principal.actor, moderation=state, force=force)
     row = search.get_resource(session, principal, resource.id)

@@ -12,6 +12,7 @@ from api.deps import SessionDep
 from api.schemas import KindIn, KindPatchIn
 from carto import vocab
 from carto.errors import Conflict, NotFound
+from carto.i18n import msg
 from carto.models import ResourceKind
 from carto.visibility import ADMIN
 
@@ -34,7 +35,7 @@ def list_kinds(session: SessionDep) -> JSONResponse:
 def create_kind(body: KindIn, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
     require(principal, ADMIN)
     if session.get(ResourceKind, body.code) is not None:
-        raise Conflict(f"le type {body.code} existe déjà", [])
+        raise Conflict(msg("error.kinds.exists", code=body.code))
     kind = ResourceKind(**body.model_dump())
     session.add(kind)
     session.flush()
@@ -47,7 +48,7 @@ def patch_kind(code: str, body: KindPatchIn, session: SessionDep,
     require(principal, ADMIN)
     kind = session.get(ResourceKind, code)
     if kind is None:
-        raise NotFound(f"type inconnu : {code}", [])
+        raise NotFound(msg("error.kinds.unknown", code=code))
     for key, value in body.model_dump(exclude_none=True).items():
         setattr(kind, key, value)
     session.flush()
