@@ -32,16 +32,15 @@ from carto.visibility import (
     link_predicate,
     resource_predicate,
     shown_geom,
+    shown_in,
     shown_precision,
     shown_private_text,
 )
 
-PRIVATE = "({a}.is_private OR {a}.kind = 'private_person')"
 DESCRIPTION_MAX = 600  # characters of description carried to a popup; the record has the rest
 POINTS_HARD_CAP = 5000  # at street zoom, identical points are all sent even beyond the limit
 LINKS_CAP = 3000
 MAX_ZOOM_CLUSTERING = 17
-PRIVATE_REACH = 0.5  # degrees between a private person's real point and the point shown
 
 
 @dataclass
@@ -248,25 +247,17 @@ ENVELOPE = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
 
 
 def _in_view_sql(principal: Principal, columns: str, extra_where: str = "") -> tuple[str, dict]:
-    """Resources of the territory whose *shown* point is in the box. Two branches so the
-    common case (not private) uses the GiST index on resource.geom; private persons, few, are
-    tested on their shown point (the commune's centre)."""
+    """Resources of the territory whose *shown* point is in the box (`visibility.shown_in`:
+    rows shown where they are by the GiST index on resource.geom, private persons through
+    their commune's centre)."""
     visible, params = resource_predicate(principal, "r")
-    priv = PRIVATE.format(a="r")
-    geom = shown_geom(principal, "r")
-    base = f"""
+    sql = f"""
+        SELECT {columns}
         FROM resource r
         JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
         LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {{g}} AS g) sg
-        WHERE {visible} {extra_where}"""
-    # The private branch is narrowed first by the real point within PRIVATE_REACH degrees of
-    # the box (index-friendly; a commune is far smaller), then tested on the shown point. That
-    # can only leave out someone whose commune code is wrong, never reveal where anyone lives.
-    sql = (f"SELECT {columns} {base.format(g='r.geom')} AND NOT {priv} AND r.geom && {ENVELOPE}"
-           f" UNION ALL "
-           f"SELECT {columns} {base.format(g=geom)} AND {priv} "
-           f"AND r.geom && ST_Expand({ENVELOPE}, {PRIVATE_REACH}) AND sg.g && {ENVELOPE}")
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE {visible} {extra_where} AND {shown_in(principal, ENVELOPE)}"""
     return sql, params
 
 

@@ -56,6 +56,7 @@ from carto.validation import Collector
 from carto.visibility import (
     Principal,
     concealed,
+    private_person,
     resource_predicate,
     shown_geom,
     shown_precision,
@@ -510,11 +511,6 @@ def _filters(
     return where, params
 
 
-# Private persons, whoever asks: the rows `hidden_sql` reads through their commune (the
-# predicate of the partial index resource_private_idx, migration 0004).
-_PRIVATE = "(r.is_private OR r.kind = 'private_person')"
-
-
 def _at_own_position(principal: Principal) -> str:
     """True for rows this caller sees where they are (everything but concealed private
     persons). The KNN scan needs this plain predicate rather than a test on `shown_geom`: its
@@ -630,7 +626,7 @@ def hidden_sql(
     most. Selection never depends on the real position beyond what the shown point tells."""
     where, params = _filters(principal, q, kind_index=many_communes)
     shown = shown_geom(principal, "r")
-    conditions = " AND ".join([*where, _PRIVATE])
+    conditions = " AND ".join([*where, private_person("r")])
     hbox = "ST_MakeEnvelope(:hx0, :hy0, :hx1, :hy1, 4326)"
     sql = f"""
         SELECT 'h' AS tag, m.id, m.oh, dd.d, NULL::bigint AS inside, NULL::bigint AS scanned,

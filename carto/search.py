@@ -22,6 +22,7 @@ from carto.visibility import (
     link_predicate,
     resource_predicate,
     shown_geom,
+    shown_in,
     shown_precision,
     shown_private_text,
 )
@@ -177,7 +178,8 @@ def _page(
         where.append("r.search_text LIKE '%' || terreau_fold(:q) || '%'")
         params["q"] = like_escape(flt.q.strip())
     if flt.bbox:
-        where.append("r.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        # on the position the principal is shown, never on a concealed home (visibility)
+        where.append(shown_in(principal, "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"))
         params |= dict(zip(("minx", "miny", "maxx", "maxy"), flt.bbox, strict=True))
     page_sql = f"""
         SELECT r.id {source} WHERE {' AND '.join(where)}

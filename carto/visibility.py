@@ -71,23 +71,61 @@ def link_predicate(principal: Principal, link: str = "l", source: str = "s",
     return f"({lk}.deleted_at IS NULL AND {own} AND {src} AND {tgt})", params
 
 
+def private_person(alias: str = "r") -> str:
+    """True for a private person's row, whoever asks: the rows whose home may be concealed
+    (the predicate of the partial index resource_private_idx, migration 0004)."""
+    return f"({alias}.is_private OR {alias}.kind = 'private_person')"
+
+
 def concealed(principal: Principal, alias: str = "r") -> str:
     """True for a private person whose home the principal may not see: only the editors of
     their territory (and admins) see the exact point, the address and the contacts."""
     a = alias
     exact_allowed = "true" if principal.role == ADMIN else (
         _in_territory(a) if principal.role == EDITOR else "false")
-    return f"(({a}.is_private OR {a}.kind = 'private_person') AND NOT {exact_allowed})"
+    return f"({private_person(a)} AND NOT {exact_allowed})"
+
+
+# A private person without a commune is shown on this grid (degrees): the shown point is at most
+# GRID / 2 * sqrt(2) from the real one, so `ST_Expand(shape, GRID)` around a shape holds every
+# real point whose shown point can fall in it.
+GRID = 0.05
 
 
 def shown_geom(principal: Principal, alias: str = "r") -> str:
-    """The point to show: private persons are moved to their commune's centre (or a 0.05° grid
-    when the commune is unknown) unless the principal edits their territory."""
+    """THE position `principal` is shown of `resource AS alias`, as an SQL expression: private
+    persons at their commune's centre (`commune.centre`, migration 0005; a 0.05° grid cell when
+    the commune is unknown) unless the principal edits their territory; everyone else where
+    they are. Every output, distance and order uses it; filters use `shown_in`, its
+    index-friendly equivalent."""
     a = alias
     return (f"CASE WHEN {concealed(principal, a)} "
-            f"THEN coalesce((SELECT ST_PointOnSurface(vc.geom) FROM commune vc "
-            f"WHERE vc.code = {a}.commune_code), ST_SnapToGrid({a}.geom, 0.05)) "
+            f"THEN coalesce((SELECT vc.centre FROM commune vc WHERE vc.code = {a}.commune_code), "
+            f"ST_SnapToGrid({a}.geom, {GRID})) "
             f"ELSE {a}.geom END")
+
+
+def shown_in(principal: Principal, shape: str, alias: str = "r") -> str:
+    """True when the position `principal` is shown of `resource AS alias` (`shown_geom`)
+    intersects `shape` (an SQL geometry expression in EPSG:4326: an envelope, a polygon, a
+    catchment). The same truth as `ST_Intersects(shown_geom(...), shape)`, worded so that
+    each branch has an index: rows shown where they are by resource_geom_gist; concealed
+    private persons by their commune (the communes whose centre is in the shape, through
+    commune_centre_gist, then resource_private_idx), or without a commune by their grid cell.
+    A concealed row is never tested on its real point beyond what its shown point tells:
+    probing with ever smaller shapes finds the commune's centre, not the home.
+    `tests/test_privacy.py` holds both: the same answers as the plain test, and the property."""
+    a = alias
+    hidden = concealed(principal, a)
+    return (
+        f"(({a}.geom && {shape} AND NOT {hidden} AND ST_Intersects({a}.geom, {shape}))"
+        f" OR ({private_person(a)} AND {a}.commune_code = ANY(ARRAY("
+        f"SELECT vc.code FROM commune vc WHERE vc.centre && {shape} "
+        f"AND ST_Intersects(vc.centre, {shape}))) AND {hidden})"
+        f" OR ({private_person(a)} AND {a}.commune_code IS NULL "
+        f"AND {a}.geom && ST_Expand({shape}, {GRID}) AND {hidden} "
+        f"AND ST_Intersects(ST_SnapToGrid({a}.geom, {GRID}), {shape})))"
+    )
 
 
 def shown_precision(principal: Principal, alias: str = "r") -> str:
@@ -95,7 +133,20 @@ def shown_precision(principal: Principal, alias: str = "r") -> str:
     return f"CASE WHEN {concealed(principal, a)} THEN 'commune' ELSE {a}.location_precision END"
 
 
+# What could locate or reach a private person: NULL unless the principal may see their home.
+MASKED_COLUMNS = ("address", "location_note", "website", "phone", "email")
+
+
 def shown_private_text(principal: Principal, column: str, alias: str = "r") -> str:
     """A column that could locate or reach a private person (address, phone...): NULL unless
     the principal may see their home."""
     return f"CASE WHEN {concealed(principal, alias)} THEN NULL ELSE {alias}.{column} END"
+
+
+def masked_columns(principal: Principal, alias: str = "r",
+                   columns: tuple[str, ...] = MASKED_COLUMNS) -> str:
+    """`col AS col, ...` for each of `columns` (of MASKED_COLUMNS), masked as
+    `shown_private_text` says: the select-list every read of those columns uses."""
+    unknown = set(columns) - set(MASKED_COLUMNS)
+    assert not unknown, f"not a masked column: {unknown}"
+    return ", ".join(f"{shown_private_text(principal, c, alias)} AS {c}" for c in columns)
