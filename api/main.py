@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api import assets, problems
 from api.limits import BodySizeLimit
+from api.query import check_query_string
 from api.routers import (
     docs,
     gap,
@@ -54,6 +55,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         summary="Food-solidarity resources and cooperation links, territory by territory.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(check_query_string)],  # unknown query parameters: 400 (api.query)
         docs_url=None,  # served by api.routers.docs from local assets
         redoc_url=None,
         telemetry=None if app_settings().telemetry else {"tracing": False, "metrics": False, "logs": False},

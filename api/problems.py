@@ -97,7 +97,9 @@ async def on_carto_error(request: Request, exc: Exception) -> Response:
     status, title = next(
         (v for k, v in STATUS.items() if isinstance(exc, k)), (400, "problem.bad_request")
     )
-    if isinstance(exc, errors.Invalid):
+    if isinstance(exc, errors.InvalidParameter):
+        status, title = 400, "problem.invalid_parameter"
+    elif isinstance(exc, errors.Invalid):
         status, title = _invalid_status(request)
     if _wants_html(request):
         return _page(request, status, t(title, lang), exc.detail_in(lang))
@@ -180,8 +182,8 @@ async def on_integrity_error(request: Request, exc: Exception) -> Response:
 
 async def on_data_error(request: Request, exc: Exception) -> Response:
     log.info("data error on %s %s: %s", request.method, request.url.path, exc)
-    return localised_problem(request_lang(request), 422, "problem.invalid_body",
-                             msg("problem.data.detail"))
+    status, title = _invalid_status(request)  # a query parameter's fault on a GET: 400
+    return problem(status, title, "une valeur est hors des limites acceptées")
 
 
 async def on_database_unreachable(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
     CartoError
     ├── NotFound            a thing that does not exist (or that the caller may not see)
     ├── Invalid             bad input; carries a list of (field, message)
+    │   └── InvalidParameter  a bad query parameter, whatever the method (always a 400)
     ├── Conflict            the data says no (duplicate link, population missing...)
     ├── PreconditionFailed  optimistic locking: the version changed meanwhile
     ├── PreconditionRequired  a write without the version it applies to
@@ -63,6 +64,11 @@ class Invalid(CartoError):
     @classmethod
     def field(cls, field: str, message: Text) -> "Invalid":
         return cls(None, [FieldError(field, message)])
+
+
+class InvalidParameter(Invalid):
+    """A query-string parameter at fault (unknown, NUL...): a 400 even on a POST, whose 422
+    is for the body."""
 
 
 class Conflict(CartoError):
