@@ -4,7 +4,8 @@ operation does not declare, or a value holding a NUL character, is a 400 naming 
 Without it, FastAPI ignores what it does not know: `/api/resources?territry=frontignan`
 answered every territory as if the filter had applied. What an operation declares is what its
 OpenAPI documents: the parameters of its signature and dependencies, plus those written by hand
-in `openapi_extra` (/api/nearby reads its raw query string). Pages (routes outside the OpenAPI:
+in `openapi_extra` (/api/nearby reads its raw query string), plus `lang` everywhere (the
+language of error messages, api.problems). Pages (routes outside the OpenAPI:
 /, /territories/{slug}, /nearby, /docs...) are left alone: their URLs carry the page script's
 own state (/nearby?commune=...&from=...) and links shared from elsewhere gain parameters of
 their own; what a page declares (`lang`) is still validated by FastAPI.
@@ -18,6 +19,9 @@ from fastapi.routing import APIRoute
 
 from carto.errors import FieldError, InvalidParameter
 from carto.i18n import msg
+
+# Accepted by every operation: the language of messages and labels (api.problems, LangDep).
+EVERYWHERE = frozenset({"lang"})
 
 _allowed: dict[int, frozenset[str] | None] = {}
 
@@ -37,8 +41,8 @@ def allowed_parameters(route: Any) -> frozenset[str] | None:
             _allowed[key] = None
         else:
             extra = (route.openapi_extra or {}).get("parameters", [])
-            _allowed[key] = frozenset(_declared(route.dependant)
-                                      | {p["name"] for p in extra if p.get("in") == "query"})
+            _allowed[key] = EVERYWHERE | frozenset(
+                _declared(route.dependant) | {p["name"] for p in extra if p.get("in") == "query"})
     return _allowed[key]
 
 

@@ -61,6 +61,14 @@ def test_no_get_parameter_answers_422(client: TestClient) -> None:
             assert nul.status_code == 400 and name in _field(nul), (path, name)
 
 
+def test_lang_is_accepted_everywhere(client: TestClient) -> None:
+    """The language of messages (api.problems) is a parameter of every operation."""
+    for path, _ in _operations(client, "get"):
+        response = client.get(_concrete(path), params={"lang": "en", "zzz_unknown": "1"})
+        assert _field(response) == ["zzz_unknown"], path
+        assert "unknown parameter" in response.json()["errors"][0]["message"], path
+
+
 def test_an_unknown_parameter_on_a_write_is_a_400_too(client: TestClient, world: World) -> None:
     response = client.post("/api/resources", params={"dry_run": "1"},
                            headers=World.auth(world.editor), json=feature(name="Jamais créé"))
