@@ -14,14 +14,19 @@ RANK = {"reader": 0, CONTRIBUTOR: 1, EDITOR: 2, ADMIN: 3}
 
 
 def current_principal(request: Request, session: SessionDep) -> Principal:
+    """The caller. Wrong tokens are counted per client address (api.ratelimit): past the
+    limit, a 429 with Retry-After answers before any token is looked up."""
     header = request.headers.get("authorization")
     if not header:
         return ANONYMOUS
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthenticated(msg("error.auth.header"))
+    limiter = request.app.state.rate_limiter
+    limiter.check_token_attempts(request)
     row = tokens.lookup(session, value.strip())
     if row is None:
+        limiter.failed_token(request)
         raise Unauthenticated(msg("error.auth.unknown_token"))
     return Principal(role=row.role, territory_id=row.territory_id,
                      actor=f"token:{row.id}:{row.name}", token_id=row.id)

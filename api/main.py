@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from api import assets, problems
+from api import assets, problems, ratelimit
 from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
@@ -62,6 +62,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     app.state.database_url = database_url
     problems.install(app)
+    ratelimit.install(app)
     docs.mount(app)  # before /static, which would otherwise shadow /static/swagger
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     assets.install(app)  # /static/vendor/{leaflet,font-awesome} from the xstatic wheels

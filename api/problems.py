@@ -29,6 +29,8 @@ STATUS: dict[type[errors.CartoError], tuple[int, str]] = {
     errors.PreconditionRequired: (428, "problem.precondition_required"),
     errors.Unauthenticated: (401, "problem.unauthenticated"),
     errors.Forbidden: (403, "problem.forbidden"),
+    errors.TooManyRequests: (429, "problem.too_many_requests"),
+    errors.Overloaded: (503, "problem.overloaded"),
 }
 
 HTTP_TITLES = {400: "problem.bad_request", 404: "problem.not_found",
@@ -101,9 +103,13 @@ async def on_carto_error(request: Request, exc: Exception) -> Response:
         status, title = 400, "problem.invalid_parameter"
     elif isinstance(exc, errors.Invalid):
         status, title = _invalid_status(request)
-    if _wants_html(request):
-        return _page(request, status, t(title, lang), exc.detail_in(lang))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, errors.TooManyRequests | errors.Overloaded):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if _wants_html(request):
+        page = _page(request, status, t(title, lang), exc.detail_in(lang))
+        page.headers.update(headers or {})
+        return page
     return localised_problem(lang, status, title, exc.detail_in(lang), exc.errors, headers,
                              exc.extra)
 

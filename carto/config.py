@@ -58,6 +58,41 @@ class AppSettings(BaseSettings):
     telemetry: bool = False
 
 
+
+class GapSettings(BaseSettings):
+    """How much work one gap request may ask for (issue 10 §5). A drawn perimeter is checked
+    before any SQL runs; beyond these, analyse a territory or a list of communes instead. The
+    defaults hold a department (Hérault: 6,101 km², 342 communes) with room to spare."""
+
+    model_config = SettingsConfigDict(env_prefix="TERREAU_GAP_", env_file=".env", extra="ignore")
+
+    max_area_km2: float = 10_000.0  # geodesic area of a drawn polygon
+    max_span_km: float = 300.0  # the larger side of its bounding box
+    max_vertices: int = 10_000  # positions of all its rings together
+    max_radius_km: float = 200.0  # the catchment around any perimeter
+    max_communes: int = 1_500  # a commune list, or the communes of a choropleth request
+
+
+class RateLimitSettings(BaseSettings):
+    """How often a client may ask for costly work, in the `limits` library's notation
+    ("20/minute", "5 per 10 seconds"). Counted per client address (the token when one is
+    given), in this process's memory unless `storage_uri` names a shared store (one counter
+    per worker otherwise). Behind a reverse proxy, run uvicorn with --proxy-headers so that
+    the client address is the caller's, not the proxy's."""
+
+    model_config = SettingsConfigDict(env_prefix="TERREAU_RATE_", env_file=".env",
+                                      extra="ignore")
+
+    enabled: bool = True
+    gap: str = "30/minute"  # every gap analysis: JSON, CSV, choropleth, the page
+    nearby: str = "600/minute"  # cheap (about 10 ms) but anonymous and scriptable
+    failed_tokens: str = "10/minute"  # wrong bearer tokens; past it, every token is refused
+    storage_uri: str = "memory://"
+    # At most this many gap computations at once per process; the others wait on the event
+    # loop (holding no worker thread) up to `gap_wait_s`, then get a 503 with Retry-After.
+    gap_concurrency: int = 2
+    gap_wait_s: float = 10.0
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -71,3 +106,13 @@ def map_settings() -> MapSettings:
 @lru_cache
 def app_settings() -> AppSettings:
     return AppSettings()
+
+
+@lru_cache
+def gap_settings() -> GapSettings:
+    return GapSettings()
+
+
+@lru_cache
+def rate_limit_settings() -> RateLimitSettings:
+    return RateLimitSettings()

@@ -8,7 +8,9 @@
     ├── PreconditionFailed  optimistic locking: the version changed meanwhile
     ├── PreconditionRequired  a write without the version it applies to
     ├── Unauthenticated     no valid token
-    └── Forbidden           a token without the right role or territory
+    ├── Forbidden           a token without the right role or territory
+    ├── TooManyRequests     a client over its rate (429 with Retry-After)
+    └── Overloaded          too much costly work at once (503 with Retry-After)
 
 Messages are catalogue keys with their values (`carto.i18n.msg`), put into words in the
 reader's language by `api.problems` (or in French by the CLI):
@@ -89,3 +91,17 @@ class Unauthenticated(CartoError):
 
 class Forbidden(CartoError):
     pass
+
+
+class TooManyRequests(CartoError):
+    """`retry_after`: seconds until the client may ask again (the Retry-After header)."""
+
+    def __init__(self, detail: Text, retry_after: int, field: str | None = None) -> None:
+        super().__init__(detail, [FieldError(field, detail)] if field else None)
+        self.retry_after = max(1, retry_after)
+
+
+class Overloaded(CartoError):
+    def __init__(self, detail: Text, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)

@@ -44,7 +44,34 @@ def lon_lat(geom: Any) -> tuple[float, float]:
     raise TypeError(f"not a point geometry: {geom!r}")
 
 
-def as_multipolygon(geojson: dict[str, Any], field: str = "geometry") -> MultiPolygon:
+def _rings(geojson: dict[str, Any]) -> list[Any]:
+    """The linear rings of a GeoJSON Polygon or MultiPolygon as given (before shapely, which
+    would close an open ring silently); [] when the shape is not one of those."""
+    coords = geojson.get("coordinates")
+    if not isinstance(coords, list):
+        return []
+    polygons = [coords] if geojson.get("type") == "Polygon" else \
+        coords if geojson.get("type") == "MultiPolygon" else []
+    return [ring for polygon in polygons if isinstance(polygon, list) for ring in polygon]
+
+
+def as_multipolygon(geojson: dict[str, Any], field: str = "geometry",
+                    max_vertices: int | None = None) -> MultiPolygon:
+    """A valid (Multi)Polygon from GeoJSON, or Invalid naming `field`. Rings must be closed
+    and have four positions at least (RFC 7946 §3.1.6); `max_vertices` bounds the positions
+    of all rings together, counted before any geometry is built."""
+    rings = _rings(geojson) if isinstance(geojson, dict) else []
+    if max_vertices is not None:
+        count = sum(len(r) for r in rings if isinstance(r, list))
+        if count > max_vertices:
+            raise Invalid.field(f"{field}.coordinates",
+                                msg("error.geo.vertices", count=count, most=max_vertices))
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise Invalid.field(f"{field}.coordinates", msg("error.geo.ring_short"))
+        if ring[0] != ring[-1]:
+            raise Invalid.field(f"{field}.coordinates",
+                                msg("error.geo.ring_open", last=ring[-1], first=ring[0]))
     try:
         geometry: BaseGeometry = shape(geojson)
     except Exception as exc:

@@ -5,13 +5,16 @@ Validation and computation live in the `carto.gap` package; this module parses, 
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
+from api.ratelimit import gap_rate
 from api.templating import context, templates
 from carto import gap, territories
+from carto.config import gap_settings, rate_limit_settings
 from carto.errors import Conflict, Invalid
 from carto.gap import charts, report
 from carto.geo import unwrap_feature
@@ -20,8 +23,27 @@ from carto.visibility import ANONYMOUS
 
 router = APIRouter(tags=["gap analysis"])
 
+LIMITS, RATES = gap_settings(), rate_limit_settings()
+BOUNDS = (
+    f"Bounded work (settings `TERREAU_GAP_*`, a 400/422 naming the field beyond): a drawn "
+    f"polygon of at most {LIMITS.max_area_km2:g} km² (geodesic), {LIMITS.max_span_km:g} km "
+    f"across and {LIMITS.max_vertices} vertices, with closed rings; `radius_km` at most "
+    f"{LIMITS.max_radius_km:g}; at most {LIMITS.max_communes} communes. Rate limited "
+    f"(`TERREAU_RATE_GAP`, default {RATES.gap} per client address, or per token): past it, "
+    f"429 with Retry-After; at most {RATES.gap_concurrency} analyses at once per process, the "
+    f"others wait up to {RATES.gap_wait_s:g} s, then 503 with Retry-After.")
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+COSTLY: dict[str, Any] = {
+    "description": BOUNDS,
+    "dependencies": [Depends(gap_rate, scope="function")],
+    "responses": {429: {"description": "Too many analyses from this client (Retry-After)",
+                        **PROBLEM},
+                  503: {"description": "Too many analyses at once (Retry-After)", **PROBLEM}},
+}
+
 RadiusQ = Annotated[float | None, Query(description="Catchment radius around the perimeter (km, "
-                                                    "0 = producers inside only)")]
+                                                    "0 = producers inside only, at most "
+                                                    f"{LIMITS.max_radius_km:g})")]
 DietQ = Annotated[str | None, Query(description="current, animal-25 or animal-50 (PARCEL)")]
 OrganicQ = Annotated[float | None, Query(description="Share of production farmed organically, "
                                                      "0..1 (0 = current practice)")]
@@ -46,7 +68,8 @@ def _format(fmt: str) -> str:
 
 
 @router.get("/api/territories/{slug}/gap",
-            summary="Gap between local production and the territory's needs, per food group")
+            summary="Gap between local production and the territory's needs, per food group",
+            **COSTLY)
 def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang: LangDep,
                   radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                   relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
@@ -57,7 +80,8 @@ def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang:
     return _respond(analysis, fmt, lang, f"ecart-{slug}")
 
 
-@router.get("/api/gap", summary="Gap analysis of a custom perimeter made of whole communes")
+@router.get("/api/gap", summary="Gap analysis of a custom perimeter made of whole communes",
+            **COSTLY)
 def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                  communes: Annotated[str, Query(description="INSEE codes, comma-separated")],
                  radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
@@ -69,7 +93,8 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
 
 
-@router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)")
+@router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)",
+             **COSTLY)
 def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 body: Annotated[Any, Body(description="GeoJSON Polygon/MultiPolygon or Feature; "
                                                       "properties may give name, population "
@@ -87,7 +112,7 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
 
 @router.get("/api/gap/communes",
             summary="Coverage of every commune of some departments or of a territory "
-                    "(for choropleths)")
+                    "(for choropleths)", **COSTLY)
 def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                       departments: Annotated[str | None, Query(description="e.g. 30,34,43,48")]
                       = None,
@@ -128,25 +153,38 @@ def list_overrides(session: SessionDep,
     return JSONResponse([o.as_dict() for o in gap.list_overrides(session, territory)])
 
 
+class OverrideIn(BaseModel):
+    """One coefficient replaced, with its source. An unknown member is a 422 naming it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "territory": "pezenas", "parameter": "yield_t_ha", "product": "vegetables",
+        "value": 21.5, "source": "Chambre d'agriculture de l'Hérault", "year": 2023}})
+    parameter: str = Field(description="consumption_kg, yield_t_ha, organic_ratio or waste_share")
+    product: str | None = Field(None, description="a product code; `*` (or none) for waste_share")
+    value: Any = Field(description="the number replacing the reference value")
+    source: str = Field("", description="where the value comes from (required)")
+    year: Any = None
+    territory: str | None = Field(None, description="slug (editor of it); none: all (admin)")
+    department: str | None = Field(None, description="a department code (admin)")
+
+
 @router.post("/api/gap/overrides", status_code=201,
              summary="Override a coefficient for a territory (editor) or a department or all "
                      "territories (admin)")
-def create_override(session: SessionDep, principal: PrincipalDep,
-                    body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+def create_override(session: SessionDep, principal: PrincipalDep, body: OverrideIn
+                    ) -> JSONResponse:
     territory_id = None
-    slug = body.get("territory")
-    if slug:
-        territory_id = territories.get(session, str(slug)).id
+    if body.territory:
+        territory_id = territories.get(session, body.territory).id
         require(principal, "editor", {territory_id})
     else:
         require(principal, "admin")
-    year = body.get("year")
+    year = body.year
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
         raise Invalid.field("year", msg("error.gap.year"))
-    new_id = gap.set_override(session, str(body.get("parameter") or ""),
-                              str(body.get("product") or gap.GLOBAL_PRODUCT), body.get("value"),
-                              str(body.get("source") or ""), principal.actor, year, territory_id,
-                              body.get("department"))
+    new_id = gap.set_override(session, body.parameter, body.product or gap.GLOBAL_PRODUCT,
+                              body.value, body.source, principal.actor, year, territory_id,
+                              body.department)
     return JSONResponse(gap.get_override(session, new_id).as_dict(), status_code=201)
 
 
@@ -168,7 +206,8 @@ RADII = (0, 10, 30, 50, 80)
 SHARES = (0, 0.1, 0.25, 0.5, 0.75, 1)
 
 
-@router.get("/territories/{slug}/gap", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/territories/{slug}/gap", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=COSTLY["dependencies"])
 def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
              radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
              relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None

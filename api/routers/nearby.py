@@ -4,7 +4,7 @@ problem+json naming the parameter, never an empty answer."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -12,6 +12,7 @@ from api import assets
 from api.auth import PrincipalDep, current_principal
 from api.deps import LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
+from api.ratelimit import nearby_rate
 from api.templating import context, templates
 from carto import maps, nearby, vocab
 from carto.config import map_settings
@@ -94,11 +95,17 @@ NEARBY_PARAMETERS = [
     response_class=GeoJSONResponse,
     summary="Resources nearest to a point, a commune or a resource (GeoJSON, by distance)",
     description=NEARBY_DOC,
+    dependencies=[Depends(nearby_rate)],
     responses={
         400: {
             "description": "A parameter is missing, unknown or out of range",
             "content": {"application/problem+json": {}},
-        }
+        },
+        429: {
+            "description": "Too many requests from this address (`TERREAU_RATE_NEARBY`, "
+                           "Retry-After)",
+            "content": {"application/problem+json": {}},
+        },
     },
     openapi_extra={"parameters": NEARBY_PARAMETERS},
 )

@@ -78,7 +78,7 @@ from carto.gap.perimeter import (
     territory_perimeter,
 )
 from carto.gap.report import CSV_COLUMNS, as_dict, caveat, to_csv
-from carto.gap.scenarios import MAX_RADIUS_KM, Scenario, scenario
+from carto.gap.scenarios import Scenario, scenario
 from carto.gap.supply import (
     PRODUCING_KINDS,
     SUPPLY_SQL,
@@ -93,7 +93,7 @@ from carto.visibility import ANONYMOUS
 
 __all__ = [
     "ANONYMOUS", "CSV_COLUMNS", "CURRENT_DIET", "FARMLAND_COMMUNE_SHARE", "GLOBAL_PRODUCT",
-    "IN_SCOPE", "LIVESTOCK", "MAX_RADIUS_KM", "OUT_OF_SCOPE", "PARAMETERS", "PRODUCING_KINDS",
+    "IN_SCOPE", "LIVESTOCK", "OUT_OF_SCOPE", "PARAMETERS", "PRODUCING_KINDS",
     "SUPPLY_SQL", "Allocation", "Analysis", "Coefficient", "Coefficients", "CropUse",
     "FarmlandSupply", "Gap", "GroupResult", "Override", "Perimeter", "ProducerSupply",
     "Scenario", "Totals", "allocate", "analyse", "as_dict", "by_group", "capped_coverage",

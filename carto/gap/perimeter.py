@@ -2,17 +2,22 @@
 SQL, its communes with the share of each inside, and its population with where it comes from."""
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyproj import Geod
+from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import territories
+from carto.config import GapSettings, gap_settings
 from carto.errors import Conflict, FieldError, Invalid
 from carto.gap.scenarios import finite_number
 from carto.geo import as_multipolygon
+from carto.i18n import msg
 from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
 
 # A commune's farmland counts for a perimeter when at least this share of its area is inside.
@@ -44,6 +49,38 @@ class Perimeter:
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "slug": self.slug, "level": self.level,
                 "communes": self.communes, "farmland_communes": self.farmland_communes}
+
+
+WGS84 = Geod(ellps="WGS84")
+KM_PER_DEGREE = 111.32
+
+
+def check_commune_count(name: str, count: int) -> None:
+    """A perimeter or a choropleth of at most `max_communes` communes (issue 10 §5)."""
+    most = gap_settings().max_communes
+    if count > most:
+        raise Invalid.field(name, msg("error.gap.communes_count", count=count, most=most))
+
+
+def check_extent(geometry: MultiPolygon, limits: GapSettings) -> None:
+    """Refuse a drawn perimeter too large to analyse in bounded time, before any SQL: its
+    coordinates must be WGS84 longitudes and latitudes, its bounding box at most
+    `max_span_km` a side and its geodesic area at most `max_area_km2`. The span also keeps
+    every edge far below 180° of longitude, which PostGIS's geography buffer (the catchment)
+    refuses ("Antipodal edge"): a whole-world polygon is a 422 here, not a 500 there."""
+    minx, miny, maxx, maxy = geometry.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise Invalid.field("geometry", msg("error.gap.lon_lat"))
+    nearest_equator = 0.0 if miny <= 0 <= maxy else min(abs(miny), abs(maxy))
+    span = max((maxy - miny) * KM_PER_DEGREE,
+               (maxx - minx) * KM_PER_DEGREE * math.cos(math.radians(nearest_equator)))
+    if span > limits.max_span_km or maxx - minx >= 90:
+        raise Invalid.field("geometry", msg("error.gap.span", span=round(span),
+                                            most=round(limits.max_span_km)))
+    area = abs(WGS84.geometry_area_perimeter(geometry)[0]) / 1e6
+    if area > limits.max_area_km2:
+        raise Invalid.field("geometry", msg("error.gap.area", area=round(area),
+                                            most=round(limits.max_area_km2)))
 
 
 def _shares(session: Session, area_sql: str, params: dict[str, Any],
@@ -123,8 +160,7 @@ def communes_perimeter(session: Session, codes: Iterable[str]) -> Perimeter:
     wanted = sorted({c.strip() for c in codes if c and c.strip()})
     if not wanted:
         raise Invalid.field("communes", "au moins un code INSEE est attendu (ex. 34108,34301)")
-    if len(wanted) > 5000:
-        raise Invalid.field("communes", "5 000 communes au plus")
+    check_commune_count("communes", len(wanted))
     rows = session.execute(text("""
         SELECT code, name, department, population FROM commune WHERE code = ANY(:codes)
         ORDER BY code"""), {"codes": wanted}).mappings().all()
@@ -151,7 +187,9 @@ def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | Non
                       ) -> Perimeter:
     """A drawn perimeter. Population as given (with its source), else estimated from the communes
     it covers, each in proportion to the share of its surface inside (said so in the source)."""
-    geometry = as_multipolygon(geojson)
+    limits = gap_settings()
+    geometry = as_multipolygon(geojson, max_vertices=limits.max_vertices)
+    check_extent(geometry, limits)
     params = {"area_geojson": json.dumps(geometry.__geo_interface__)}
     area_sql = "SELECT ST_SetSRID(ST_GeomFromGeoJSON(:area_geojson), 4326) AS g"
     communes = _shares(session, area_sql, params)
@@ -183,4 +221,5 @@ def department_communes(session: Session, departments: list[str]) -> list[str]:
         "SELECT code FROM commune WHERE department = ANY(:d) ORDER BY code"), {"d": departments}))
     if not codes:
         raise Invalid.field("departments", f"aucune commune pour : {', '.join(departments)}")
+    check_commune_count("departments", len(codes))
     return codes

@@ -5,10 +5,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from carto.config import gap_settings
 from carto.errors import Invalid
 from carto.gap.coefficients import CURRENT_DIET, Coefficients, load_coefficients
-
-MAX_RADIUS_KM = 200.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,9 @@ def scenario(radius_km: Any = 0.0, diet: str | None = CURRENT_DIET, organic_shar
     """A checked scenario; a bad value raises Invalid naming the parameter."""
     coefs = coefs or load_coefficients()
     radius = finite_number("radius_km", 0.0 if radius_km is None else radius_km)
-    if not 0 <= radius <= MAX_RADIUS_KM:
-        raise Invalid.field("radius_km", f"rayon entre 0 et {MAX_RADIUS_KM:g} km attendu : {radius:g}")
+    most = gap_settings().max_radius_km
+    if not 0 <= radius <= most:
+        raise Invalid.field("radius_km", f"rayon entre 0 et {most:g} km attendu : {radius:g}")
     diet = diet or CURRENT_DIET
     if diet not in coefs.diet_codes:
         raise Invalid.field("diet", f"régime inconnu : {diet!r} (attendus : "
