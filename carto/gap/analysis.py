@@ -25,7 +25,7 @@ from carto.gap.supply import (
     farmland,
     producer_supply,
 )
-from carto.visibility import ANONYMOUS, Principal, resource_predicate, shown_geom
+from carto.visibility import ANONYMOUS, Principal, resource_predicate, shown_geom, shown_in
 
 
 @dataclass
@@ -54,7 +54,7 @@ COMMUNE_SUPPLY_SQL = """
         SELECT code, geom FROM commune WHERE code = ANY(:codes)
     ), p AS MATERIALIZED (
         SELECT r.id, c.code
-        FROM c JOIN resource r ON ST_Intersects(r.geom, c.geom)
+        FROM c JOIN resource r ON {inside}
         WHERE r.kind = ANY(CAST(:kinds AS text[])) AND r.status = 'active' AND {visible}
     )
     SELECT 'declared' AS what, p.code, o.food_group AS key, sum(o.kg_per_year) / 1000.0 AS amount
@@ -78,12 +78,14 @@ COMMUNE_SUPPLY_SQL = """
 def commune_coverage(session: Session, codes: list[str], sc: Scenario,
                      principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
     """Per commune: population, producers' capped coverage (Σ_g min(1, P_g/D_g)·B_g / Σ B_g) and
-    CRATer land ratios, from the producers located in it and its own farmland. Global overrides
+    CRATer land ratios, from the producers shown in it (`visibility.shown_in`: a private
+    household counts in its commune, never at its home) and its own farmland. Global overrides
     apply; territory and department ones do not (a commune list spans several)."""
     coefs = coefficients_in_force(session)
     visible, vparams = resource_predicate(principal, "r")
     sql = COMMUNE_SUPPLY_SQL.format(
-        visible=visible, latest=LATEST_FARMLAND.format(where="f.commune_code = ANY(:codes)"))
+        visible=visible, inside=shown_in(principal, "c.geom"),
+        latest=LATEST_FARMLAND.format(where="f.commune_code = ANY(:codes)"))
     params = vparams | _crop_params(coefs) | {"codes": codes, "kinds": list(PRODUCING_KINDS)}
     declared: dict[str, dict[str, float]] = defaultdict(dict)
     surfaces: dict[str, dict[str, float]] = defaultdict(dict)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from carto.gap.coefficients import LIVESTOCK, Coefficients, load_coefficients
 from carto.gap.perimeter import Perimeter
-from carto.visibility import ANONYMOUS, Principal, resource_predicate
+from carto.visibility import ANONYMOUS, Principal, resource_predicate, shown_in
 
 # Resources whose declared outputs and surfaces count as local supply.
 PRODUCING_KINDS = ("producer", "shared_garden")
@@ -43,13 +43,17 @@ def catchment(session: Session, per: Perimeter, radius_km: float) -> bytes:
 
 
 def _producers_cte(principal: Principal) -> tuple[str, dict[str, Any]]:
-    """`p`: the producers in the catchment (:catchment, EWKB) that `principal` may read; the
-    spatial test uses resource_geom_gist."""
+    """`p`: the producers in the catchment (:catchment, EWKB) that `principal` may read, by
+    the position `principal` is shown of each (`visibility.shown_in`): a private household is
+    counted where it is shown, at its commune's centre, so that no perimeter drawn around its
+    home reveals its declared output. The spatial test uses resource_geom_gist (and, for
+    concealed rows, commune_centre_gist)."""
     visible, params = resource_predicate(principal, "r")
+    inside = shown_in(principal, "ST_GeomFromEWKB(CAST(:catchment AS bytea))")
     sql = f"""
         p AS MATERIALIZED (
             SELECT r.id FROM resource r
-            WHERE ST_Intersects(r.geom, ST_GeomFromEWKB(CAST(:catchment AS bytea)))
+            WHERE {inside}
               AND r.kind = ANY(CAST(:kinds AS text[])) AND r.status = 'active' AND {visible})"""
     return sql, params | {"kinds": list(PRODUCING_KINDS)}
 
