@@ -14,7 +14,6 @@ boxes must not reveal where someone lives. Their address and contacts never reac
 """
 
 import json
-import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,17 +23,18 @@ from sqlalchemy.orm import Session
 
 from carto import territories
 from carto.errors import Invalid, NotFound
+from carto.params import Box
 from carto.search import territory_stats
 from carto.text import fold, like_escape
 from carto.visibility import (
     ANONYMOUS,
     Principal,
     link_predicate,
+    masked_columns,
     resource_predicate,
     shown_geom,
     shown_in,
     shown_precision,
-    shown_private_text,
 )
 
 DESCRIPTION_MAX = 600  # characters of description carried to a popup; the record has the rest
@@ -96,18 +96,18 @@ def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry
                              bbox=(row.x0, row.y0, row.x1, row.y1), communes=communes)
 
 
+MAP_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
+
+
 def _resource_columns(principal: Principal) -> str:
     # A map is printed, embedded and downloaded: what could reach a private person is left out
     # of it whoever asks (the anonymous rule of carto.visibility), editors included.
-    hidden = {col: shown_private_text(ANONYMOUS, col, "r")
-              for col in ("address", "website", "phone", "email")}
     return f"""
         r.id::text AS id, r.name, r.kind, left(r.description, {DESCRIPTION_MAX + 1}) AS description,
         c.name AS commune_name, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon,
         {shown_precision(principal, "r")} AS precision,
         r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
-        {hidden['address']} AS address, {hidden['website']} AS website,
-        {hidden['phone']} AS phone, {hidden['email']} AS email,
+        {masked_columns(ANONYMOUS, "r", MAP_MASKED)},
         r.illustrative, r.status"""
 
 
@@ -216,32 +216,7 @@ def context_features(session: Session, bbox: tuple[float, float, float, float],
 
 # --- by viewport ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BBox:
-    west: float
-    south: float
-    east: float
-    north: float
-
-    @classmethod
-    def parse(cls, value: str | None, name: str = "bbox") -> "BBox":
-        parts = (value or "").split(",")
-        try:
-            numbers = [float(p) for p in parts]
-        except ValueError:
-            raise Invalid.field(name, "quatre nombres attendus : ouest,sud,est,nord") from None
-        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise Invalid.field(name, "quatre nombres attendus : ouest,sud,est,nord")
-        w, s, e, n = numbers
-        w, e = max(w, -180.0), min(e, 180.0)
-        s, n = max(s, -90.0), min(n, 90.0)
-        if w >= e or s >= n:
-            raise Invalid.field(name, "ouest < est et sud < nord attendus")
-        return cls(w, s, e, n)
-
-    def params(self) -> dict[str, float]:
-        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
-
+BBox = Box  # parsed by carto.params.box, the one bbox parser
 
 ENVELOPE = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
 

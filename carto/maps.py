@@ -30,7 +30,6 @@ import folium
 from folium import plugins
 from folium.elements import JSCSSMixin
 from folium.template import Template
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import vocab
@@ -73,10 +72,8 @@ class Kind:
 def kinds(session: Session, lang: str) -> list[Kind]:
     """The kinds as the database has them (admins may edit labels, colours and icons): colours
     and icon names are checked, since they end up in HTML attributes."""
-    rows = session.execute(text(
-        "SELECT code, label_fr, label_en, color, icon FROM resource_kind ORDER BY sort_order, code"))
-    return [Kind.checked(r.code, r.label_en if lang == "en" else r.label_fr, r.color, r.icon)
-            for r in rows]
+    return [Kind.checked(k.code, k.label(lang), k.extra.get("color"), k.extra.get("icon"))
+            for k in vocab.resource_kinds(session).values()]
 
 
 @dataclass

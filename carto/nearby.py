@@ -34,9 +34,8 @@ the commune centre.
 
 import math
 import re
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -45,22 +44,23 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg.rows import dict_row, namedtuple_row, tuple_row
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
-from carto import opening, territories, vocab
+from carto import opening, places, territories, vocab
+from carto import params as request_params
 from carto.errors import FieldError, Invalid
-from carto.search import known_kinds
 from carto.text import fold, like_escape
 from carto.validation import Collector
 from carto.visibility import (
     Principal,
     concealed,
+    masked_columns,
     private_person,
     resource_predicate,
     shown_geom,
     shown_precision,
-    shown_private_text,
 )
 
 DEFAULT_RADIUS_KM = 30.0
@@ -229,31 +229,16 @@ class Ambiguous(Invalid):
 
 def _number(raw: str, name: str, errors: Collector) -> float | None:
     try:
-        value = float(raw.strip())
-    except ValueError:
-        errors.add(name, f"nombre attendu (avec un point décimal), pas {raw!r}")
+        return request_params.number(raw, name)
+    except Invalid as exc:
+        errors.errors.extend(exc.errors)
         return None
-    if not math.isfinite(value):
-        errors.add(name, f"nombre fini attendu, pas {raw!r}")
-        return None
-    return value
 
 
-def _codes(
-    raws: Sequence[str], allowed: Mapping[str, Any] | set[str], name: str, errors: Collector
-) -> tuple[str, ...]:
-    """Repeatable parameters: `kind=a&kind=b` or `kind=a,b`; unknown codes are errors."""
-    out: list[str] = []
-    for raw in raws:
-        for code in raw.split(","):
-            code = code.strip()
-            if not code:
-                errors.add(name, "valeur vide")
-            elif code not in allowed:
-                errors.add(name, f"valeur inconnue : {code!r} (attendu : {', '.join(sorted(allowed))})")
-            elif code not in out:
-                out.append(code)
-    return tuple(out)
+def _codes(raws: Sequence[str], allowed: Collection[str], name: str,
+           errors: Collector) -> tuple[str, ...]:
+    """Repeatable parameters: `kind=a&kind=b` or `kind=a,b` (carto.params.codes)."""
+    return tuple(request_params.codes(raws, allowed, name, errors.errors))
 
 
 def parse_moment(raw: str, name: str = "open_at") -> datetime:
@@ -322,11 +307,10 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
             radius_km = value
     limit = DEFAULT_LIMIT
     if "limit" in one:
-        raw = one["limit"].strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            errors.add("limit", f"entier de 1 à {MAX_LIMIT} attendu, pas {one['limit']!r}")
-        else:
-            limit = int(raw)
+        try:  # clamped to MAX_LIMIT (carto.params.limit)
+            limit = request_params.limit(one["limit"], DEFAULT_LIMIT, MAX_LIMIT)
+        except Invalid as exc:
+            errors.errors.extend(exc.errors)
     open_at = None
     if "open_at" in one:
         try:
@@ -337,7 +321,7 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
     kinds: tuple[str, ...] = DEFAULT_KINDS
     if "kind" in params:
         requested = {c.strip() for raw in params["kind"] for c in raw.split(",")}
-        kinds = _codes(params["kind"], known_kinds(session, requested), "kind", errors)
+        kinds = _codes(params["kind"], vocab.resource_kinds(session, requested), "kind", errors)
     products = _codes(params.get("product", []), vocab.food_groups(), "product", errors)
     access = _codes(params.get("access", []), vocab.access_conditions(), "access", errors)
     territory_id = None
@@ -652,52 +636,23 @@ def hidden_params(session: Session, q: NearbyQuery, bound: float) -> dict[str, A
         "hy0": box.miny,
         "hx1": box.maxx,
         "hy1": box.maxy,
-        "codes": communes_centred_in(session, box),
+        "codes": places.communes_centred_in(session, box.minx, box.miny, box.maxx, box.maxy),
     }
 
 
-# Commune centres (the point private persons are shown at) change only when the referential
-# is reloaded: computed once per process and database, refreshed every CENTRES_TTL seconds.
-CENTRES_TTL = 600.0
 MANY_COMMUNES = 8  # beyond, let the planner AND the kind index with the communes' rows
-_centres: dict[str, tuple[float, dict[tuple[int, int], list[tuple[str, float, float]]]]] = {}
 
 
-def communes_centred_in(session: Session, box: Window) -> list[str]:
-    key = str(session.get_bind().engine.url)
-    cached = _centres.get(key)
-    if cached is None or time.monotonic() - cached[0] > CENTRES_TTL:
-        grid: dict[tuple[int, int], list[tuple[str, float, float]]] = {}
-        for code, x, y in session.execute(
-            text(
-                "SELECT code, ST_X(p), ST_Y(p) FROM "
-                "(SELECT code, ST_PointOnSurface(geom) AS p FROM commune) c"
-            )
-        ):
-            grid.setdefault((math.floor(x * 10), math.floor(y * 10)), []).append((code, x, y))
-        cached = (time.monotonic(), grid)
-        _centres[key] = cached
-    grid = cached[1]
-    codes = []
-    for i in range(math.floor(box.minx * 10), math.floor(box.maxx * 10) + 1):
-        for j in range(math.floor(box.miny * 10), math.floor(box.maxy * 10) + 1):
-            for code, x, y in grid.get((i, j), ()):
-                if box.minx <= x <= box.maxx and box.miny <= y <= box.maxy:
-                    codes.append(code)
-    return codes
+NEARBY_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
 
 
 def _details_sql(principal: Principal) -> str:
     visible, _ = resource_predicate(principal, "r")
 
-    def hide(column: str) -> str:  # what could locate or reach a private person
-        return shown_private_text(principal, column, "r")
-
     return f"""
-        SELECT r.id, r.name, r.kind, r.description, {hide("address")} AS address,
+        SELECT r.id, r.name, r.kind, r.description, {masked_columns(principal, "r", NEARBY_MASKED)},
                r.commune_code, c.name AS commune_name, c.department, r.products,
                r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
-               {hide("website")} AS website, {hide("phone")} AS phone, {hide("email")} AS email,
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
                degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
@@ -709,13 +664,14 @@ def _details_sql(principal: Principal) -> str:
 
 # ---------------------------------------------------------------------------- search
 
-_BIND = re.compile(r"(?<![:\w]):(\w+)")
+_PSYCOPG = PGDialect_psycopg()
 
 
 @lru_cache(maxsize=256)
 def _pyformat(sql: str) -> str:
-    """`:name` binds (SQLAlchemy's text) as psycopg's `%(name)s`; `::type` casts left alone."""
-    return _BIND.sub(r"%(\1)s", sql.replace("%", "%%"))
+    """The statement as psycopg takes it, compiled by SQLAlchemy itself (`:name` → `%(name)s`,
+    `%` doubled, the `\\:` escape of a literal colon honoured), once per statement text."""
+    return str(text(sql).compile(dialect=_PSYCOPG))
 
 
 def _rows(session: Session, sql: str, params: Mapping[str, Any], rows: Any = namedtuple_row) -> list[Any]:
@@ -876,7 +832,7 @@ def _features(
     params |= {"ids": ids, "lon": q.origin.lon, "lat": q.origin.lat}
     details = _rows(session, _details_sql(principal), params, dict_row)
     rows = {r["id"]: r for r in details}
-    kinds = vocab.kinds()
+    kinds = vocab.resource_kinds(session)
     foods = vocab.food_groups()
     access = vocab.access_conditions()
     lang = q.lang
@@ -897,7 +853,7 @@ def _features(
             "distance_m": round_distance(hit.d),
             "bearing": bearing(r["azimuth"]) if hit.d >= 5 else None,
             "description": r["description"],
-            "address": r["address"],  # NULL where concealed (shown_private_text)
+            "address": r["address"],  # NULL where concealed (visibility.masked_columns)
             "commune": r["commune_code"],
             "commune_name": r["commune_name"],
             "department": r["department"],
@@ -1018,7 +974,7 @@ def suggest(
             .mappings()
             .all()
         )
-        kinds = vocab.kinds()
+        kinds = vocab.resource_kinds(session)
         for r in rows:
             kind = kinds.get(r["kind"])
             out.append(

@@ -8,7 +8,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import DATA_DIR, vocab
+from carto import DATA_DIR, places, vocab
 from carto.text import fold
 
 ADMIN_DIR = DATA_DIR / "geo" / "admin"
@@ -19,7 +19,7 @@ COMMUNE_POPULATION_SOURCE = "INSEE, population municipale 2023 (populations lég
 
 def sync_vocabularies(session: Session) -> None:
     """Categories and levels follow the CSV files; kinds are only added (admins may edit them)."""
-    for i, term in enumerate(vocab.kinds().values()):
+    for i, term in enumerate(vocab.seed_kinds().values()):
         session.execute(
             text(
                 """INSERT INTO resource_kind (code, label_fr, label_en, color, icon, sort_order)
@@ -35,6 +35,7 @@ def sync_vocabularies(session: Session) -> None:
                 "sort": int(term.extra.get("sort_order") or i),
             },
         )
+    vocab.KINDS.invalidate_on_commit(session)
     for term in vocab.categories().values():
         session.execute(
             text(
@@ -116,4 +117,5 @@ def load_communes(session: Session, files: list[Path] | None = None) -> int:
         ),
         rows,
     )
+    places.CENTRES.invalidate_on_commit(session)  # the points private persons are shown at
     return len(rows)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from carto import history, validation, vocab
 from carto.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from carto.geo import check_lon_lat, lon_lat, point_element
-from carto.models import Commune, Resource, ResourceKind, ResourceOutput, ResourceSurface, Territory
+from carto.models import Commune, Resource, ResourceOutput, ResourceSurface, Territory
 
 SIMPLE_FIELDS = (
     "name",
@@ -144,7 +144,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     if given("name"):
         out["name"] = validation.name(data.get("name"), errors)
     if given("kind"):
-        known = set(session.scalars(select(ResourceKind.code)))
+        known = vocab.resource_kinds(session, {str(data.get("kind"))})  # the one cache of kinds
         out["kind"] = validation.code_in(data.get("kind"), known, errors, "kind")
     for key, max_len in (("description", 10_000), ("address", 500), ("location_note", 500),
                          ("price_note", 500), ("documents_needed", 500), ("source_name", 200),

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from carto import vocab
+from carto.cache import DbCache
 from carto.errors import Conflict, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
 from carto.i18n import msg
@@ -29,26 +30,23 @@ class TerritorySpec:
     geometry_source: str | None = None
 
 
-# slug -> id, per database and process. Territories are never deleted by the app (only
-# replaced in place, keeping their id), so an id found once stays valid; a miss is looked up
-# again, and creating a territory drops its slug (a slug reused after a manual DELETE).
-_ids: dict[str, dict[str, int]] = {}
+# slug -> id, per database and process (carto.cache). Territories are never deleted by the app
+# (only replaced in place, keeping their id); creating one invalidates the cache, and a slug
+# not found is looked up again once (created by another worker, or the CLI).
+def _load_ids(session: Session) -> dict[str, int]:
+    return {slug: int(i) for slug, i in session.execute(text("SELECT slug, id FROM territory"))}
 
 
-def _forget(slug: str) -> None:
-    for cache in _ids.values():
-        cache.pop(slug, None)
+IDS = DbCache("territory ids", _load_ids, ttl=300.0)
 
 
 def id_of(session: Session, slug: str) -> int | None:
     """The id of territory `slug`, or None; the one lookup every filter by territory uses."""
-    cache = _ids.setdefault(str(session.get_bind().engine.url), {})
-    if slug not in cache:
-        found = session.scalar(text("SELECT id FROM territory WHERE slug = :s"), {"s": slug})
-        if found is None:
-            return None
-        cache[slug] = int(found)
-    return cache[slug]
+    found = IDS.get(session).get(slug)
+    if found is None:
+        IDS.invalidate(session)
+        found = IDS.get(session).get(slug)
+    return found
 
 
 def ids_of(session: Session, slugs: list[str]) -> set[int]:
@@ -142,7 +140,7 @@ def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Ter
     if territory is None:
         territory = Territory(slug=spec.slug)
         session.add(territory)
-        _forget(spec.slug)
+        IDS.invalidate_on_commit(session)
     territory.name = spec.name
     territory.level = spec.level
     territory.description = spec.description

@@ -1,7 +1,9 @@
 """The vocabularies (kinds, categories, levels, food and crop groups...) read from data/vocab/.
 
 They are data, not code: labels, colours and icons change by editing the CSV files. Resource
-kinds are also a database table (editable by admins); the CSV seeds it.
+kinds are the exception: their one source is the table `resource_kind` (admins add and relabel
+kinds through /api/kinds), read through one cache (`resource_kinds`); kinds.csv only seeds the
+table (`seed_kinds`, carto.referential).
 """
 
 import csv
@@ -9,7 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from carto import DATA_DIR
+from carto.cache import DbCache
 
 VOCAB_DIR = DATA_DIR / "vocab"
 
@@ -37,8 +43,36 @@ def _read(name: str, key: str = "code") -> dict[str, Term]:
 
 
 @lru_cache
-def kinds() -> dict[str, Term]:
+def seed_kinds() -> dict[str, Term]:
+    """The kinds a new database starts with (data/vocab/kinds.csv); read them with
+    `resource_kinds`, which sees what admins changed."""
     return _read("kinds")
+
+
+def _load_kinds(session: Session) -> dict[str, Term]:
+    rows = session.execute(text(
+        "SELECT code, label_fr, label_en, color, icon, sort_order FROM resource_kind "
+        "ORDER BY sort_order, code"))
+    return {r.code: Term(r.code, r.label_fr, r.label_en,
+                         {"color": r.color or "", "icon": r.icon or "",
+                          "sort_order": str(r.sort_order)}) for r in rows}
+
+
+# Invalidated by the writes to resource_kind (api/routers/vocab.py); other worker processes
+# see an admin's change within KINDS_TTL seconds.
+KINDS_TTL = 60.0
+KINDS = DbCache("kinds", _load_kinds, ttl=KINDS_TTL)
+
+
+def resource_kinds(session: Session, wanted: tuple[str, ...] | set[str] = ()) -> dict[str, Term]:
+    """The kinds of the database, in display order: the one source of kind codes, labels,
+    colours and icons. A code of `wanted` not among them is looked up again once (an admin
+    may have just added it in another worker)."""
+    found = KINDS.get(session)
+    if wanted and not set(wanted) <= found.keys():
+        KINDS.invalidate(session)
+        found = KINDS.get(session)
+    return found
 
 
 @lru_cache

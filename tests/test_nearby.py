@@ -592,7 +592,7 @@ BAD = [
     ("commune=34172&radius_km=1e9", "radius_km"),
     ("commune=34172&radius_km=nan", "radius_km"),
     ("commune=34172&limit=0", "limit"),
-    ("commune=34172&limit=201", "limit"),
+    ("commune=34172&limit=-3", "limit"),
     ("commune=34172&limit=ten", "limit"),
     ("commune=34172&limit=-1", "limit"),
     ("commune=34172&kind=unicorn", "kind"),

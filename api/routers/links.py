@@ -13,7 +13,7 @@ from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, RejectIn
-from carto import history, links, moderation, search, territories, vocab
+from carto import history, links, moderation, params, search, territories, vocab
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg
 from carto.models import Link, Resource
@@ -74,11 +74,12 @@ def list_links(
     reject_nul({"territory": territory, "category": category, "status": status})
     flt = search.LinkFilter(territory=territory, categories=category or [], min_level=min_level,
                             resource=resource, statuses=status or [])
-    after = search.decode_cursor(cursor) if cursor else None
+    after = params.decode_cursor(cursor)
+    limit = params.limit(limit, 1000, search.MAX_LIMIT)
     rows, last = search.list_links(session, principal, flt, limit, after)
     next_url = None
     if last is not None:
-        next_url = str(request.url.include_query_params(cursor=search.encode_cursor(last)))
+        next_url = str(request.url.include_query_params(cursor=params.encode_cursor(last)))
     if format == "csv":
         flat = [_props(r, principal) | {"id": r["id"]} for r in rows]
         return csv_response(flat, CSV_COLUMNS, "links.csv")

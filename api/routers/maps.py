@@ -2,6 +2,7 @@
 data endpoints a large territory's map loads by viewport."""
 
 import re
+from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any
 
@@ -13,11 +14,10 @@ from api import assets
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
-from carto import mapdata, maps, vocab
+from carto import mapdata, maps, params, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
-from carto.search import known_kinds
 from carto.visibility import ANONYMOUS, Principal
 
 router = APIRouter(tags=["maps"])
@@ -100,14 +100,11 @@ def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _codes(value: str | None, name: str, known: set[str]) -> list[str] | None:
+def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] | None:
+    """The layers left on: None (no parameter) is every one, an empty value none of them."""
     if value is None:
         return None
-    codes = [c for c in value.split(",") if c]
-    bad = [c for c in codes if not CODE.match(c) or c not in known]
-    if bad:
-        raise Invalid.field(name, msg("error.maps.unknown_codes", codes=", ".join(bad[:5])))
-    return codes
+    return params.codes(value, known, name) if value.strip() else []
 
 
 @router.get("/territories/{slug}/map/features.json",
@@ -121,10 +118,11 @@ def features(
     min_level: Annotated[int, Query(ge=1, le=5)] = 1,
     categories: Annotated[str | None, Query(description="comma-separated category codes")] = None,
 ) -> JSONResponse:
-    box = mapdata.BBox.parse(bbox)
+    box = params.box(bbox)
     tid = mapdata.territory_id(session, slug)
-    kind_codes = _codes(kinds, "kinds", known_kinds(session, filter(None, (kinds or "").split(","))))
-    cat_codes = _codes(categories, "categories", set(vocab.categories()))
+    wanted = {c.strip() for c in (kinds or "").split(",")}
+    kind_codes = _layers(kinds, "kinds", vocab.resource_kinds(session, wanted).keys())
+    cat_codes = _layers(categories, "categories", vocab.categories().keys())
     limit = map_settings().embed_limit
     body = mapdata.features_in_view(session, tid, box, zoom, limit, kind_codes, principal)
     if body["mode"] == "points":

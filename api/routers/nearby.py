@@ -14,23 +14,16 @@ from api.deps import LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
 from api.ratelimit import nearby_rate
 from api.templating import context, templates
-from carto import maps, nearby, vocab
+from carto import maps, nearby, params, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
 
 router = APIRouter(tags=["nearby"])
 
-PAGE_KINDS = (
-    "producer",
-    "food_aid",
-    "social_grocery",
-    "shared_garden",
-    "market",
-    "purchasing_group",
-    "shop",
-    "tiers_lieu",
-)
+# Kinds people do not look for around them (back-office partners): no chip on the page. Every
+# other kind of the table gets one, those an admin adds included.
+NOT_ON_PAGE = ("premises", "public_body", "social_service", "association")
 RADII_KM = (2, 5, 10, 30, 50, 100)
 
 NEARBY_DOC = f"""Resources ordered by geodesic distance from **one** origin:
@@ -40,7 +33,7 @@ NEARBY_DOC = f"""Resources ordered by geodesic distance from **one** origin:
 Filters: `kind` (repeatable or comma-separated; default `producer`), `product` (food group),
 `access` (access condition), `territory` (slug), `radius_km` (default
 {nearby.DEFAULT_RADIUS_KM:g}, at most {nearby.MAX_RADIUS_KM:g}), `limit` (default
-{nearby.DEFAULT_LIMIT}, at most {nearby.MAX_LIMIT}), `open_at` (ISO 8601 date-time, Paris time
+{nearby.DEFAULT_LIMIT}, clamped to {nearby.MAX_LIMIT}), `open_at` (ISO 8601 date-time, Paris time
 without an offset, or `now`: only resources open then; those giving no hours are left out and
 counted in `without_hours`).
 
@@ -51,7 +44,7 @@ radius: exact when `matched_exact` is true, otherwise a lower bound (counting st
 filtered at their commune's centre.
 
 Any mistake (no or two origins, unknown commune, kind, product..., coordinates out of range,
-radius or limit out of bounds, unreadable date, unknown parameter) is a **400**
+radius out of bounds, a limit below 1, unreadable date, unknown parameter) is a **400**
 application/problem+json whose `errors[].field` names the parameter; an ambiguous commune name
 also lists the `candidates`."""
 
@@ -84,7 +77,7 @@ NEARBY_PARAMETERS = [
     _query_parameter(
         "radius_km", f"Radius in km (default {nearby.DEFAULT_RADIUS_KM:g}, at most {nearby.MAX_RADIUS_KM:g})"
     ),
-    _query_parameter("limit", f"How many (default {nearby.DEFAULT_LIMIT}, at most {nearby.MAX_LIMIT})"),
+    _query_parameter("limit", f"How many (default {nearby.DEFAULT_LIMIT}, clamped to {nearby.MAX_LIMIT})"),
     _query_parameter("open_at", "ISO 8601 date-time (Paris time without an offset), or now"),
     _query_parameter("lang", "fr (default) or en, for labels"),
 ]
@@ -138,26 +131,25 @@ def nearby_suggest(
     session: SessionDep,
     principal: PrincipalDep,
     q: Annotated[str | None, Query(description="At least 2 characters")] = None,
-    limit: Annotated[str | None, Query(description="Per group, 1 to 20 (default 6)")] = None,
+    limit: Annotated[str | None,
+                     Query(description="Per group, at least 1, clamped to 20 (default 6)")] = None,
     lang: Annotated[str | None, Query(description="fr (default) or en")] = None,
 ) -> Response:
     if q is None:
         raise Invalid.field("q", msg("error.nearby.q_required"))
     if "\x00" in q:
         raise Invalid.field("q", msg("error.validation.nul"))
-    n = 6
-    if limit is not None:
-        if not limit.strip().isdigit() or not 1 <= int(limit) <= 20:
-            raise Invalid.field("limit", msg("error.nearby.suggest_limit"))
-        n = int(limit)
+    n = params.limit(limit, 6, 20)  # per group, clamped to 20
     items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
 
 
-def page_config(lang: str) -> dict[str, Any]:
-    """Everything the page script needs, as data: labels, pictograms, colours, tiles."""
+def page_config(session: Session, lang: str) -> dict[str, Any]:
+    """Everything the page script needs, as data: labels, pictograms, colours, tiles. Kinds
+    come from the one cache of the table (carto.vocab.resource_kinds), colours and icons
+    checked (carto.maps.kinds), as on the territory maps."""
     settings = map_settings()
-    kinds = vocab.kinds()
+    kinds = maps.kinds(session, lang)
     foods = vocab.food_groups()
     access = vocab.access_conditions()
     return {
@@ -165,24 +157,10 @@ def page_config(lang: str) -> dict[str, Any]:
         "api": "/api/nearby",
         "suggest": "/api/nearby/suggest",
         "tiles": {"url": settings.tile_url or "", "attribution": settings.tile_attribution},
-        "kinds": [
-            {
-                "code": code,
-                "label": kinds[code].label(lang),
-                "colour": kinds[code].extra.get("color", "#616161"),
-                "icon": kinds[code].extra.get("icon", "circle"),
-            }
-            for code in PAGE_KINDS
-            if code in kinds
-        ],
-        "all_kinds": {
-            code: {
-                "label": term.label(lang),
-                "colour": term.extra.get("color"),
-                "icon": term.extra.get("icon"),
-            }
-            for code, term in kinds.items()
-        },
+        "kinds": [{"code": k.code, "label": k.label, "colour": k.color, "icon": k.icon}
+                  for k in kinds if k.code not in NOT_ON_PAGE],
+        "all_kinds": {k.code: {"label": k.label, "colour": k.color, "icon": k.icon}
+                      for k in kinds},
         "products": [{"code": code, "label": term.label(lang)} for code, term in foods.items()],
         "access": {code: term.label(lang) for code, term in access.items()},
         "radii": list(RADII_KM),
@@ -192,8 +170,8 @@ def page_config(lang: str) -> dict[str, Any]:
 
 
 @router.get("/nearby", response_class=HTMLResponse, include_in_schema=False)
-def nearby_page(request: Request, lang: LangDep) -> HTMLResponse:
-    config = page_config(lang)
+def nearby_page(request: Request, session: SessionDep, lang: LangDep) -> HTMLResponse:
+    config = page_config(session, lang)
     urls = {
         "leaflet_js": assets.LEAFLET_JS,
         "leaflet_css": assets.LEAFLET_CSS,

@@ -14,7 +14,7 @@ from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
-from carto import history, moderation, resources, search, territories
+from carto import history, moderation, params, resources, search, territories
 from carto.errors import Forbidden, Invalid
 from carto.i18n import msg
 from carto.models import Resource
@@ -107,8 +107,9 @@ def list_resources(
 ) -> Response:
     reject_nul({"territory": territory, "kind": kind, "product": product, "q": q})
     flt = search.ResourceFilter(territory=territory, kinds=kind or [], products=product or [],
-                                q=q, bbox=search.parse_bbox(bbox), statuses=status or [])
-    after = search.decode_cursor(cursor) if cursor else None
+                                q=q, bbox=params.bbox(bbox), statuses=status or [])
+    after = params.decode_cursor(cursor)
+    limit = params.limit(limit, search.DEFAULT_LIMIT, search.MAX_LIMIT)
     if format == "csv":
         rows, last = search.list_resources(session, principal, flt, limit, after)
         return csv_response(rows, CSV_COLUMNS, "resources.csv", _next_header(request, last))
@@ -128,7 +129,7 @@ def list_resources(
 
 
 def _next_url(request: Request, last: uuid.UUID) -> str:
-    return str(request.url.include_query_params(cursor=search.encode_cursor(last)))
+    return str(request.url.include_query_params(cursor=params.encode_cursor(last)))
 
 
 def _next_header(request: Request, last: uuid.UUID | None) -> dict[str, str]:

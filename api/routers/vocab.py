@@ -5,7 +5,6 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from api.auth import PrincipalDep, require
 from api.deps import SessionDep
@@ -26,9 +25,11 @@ def _kind(k: ResourceKind) -> dict[str, Any]:
 
 @router.get("/kinds", summary="Resource kinds (editable taxonomy)")
 def list_kinds(session: SessionDep) -> JSONResponse:
-    kinds = session.scalars(select(ResourceKind).order_by(ResourceKind.sort_order,
-                                                          ResourceKind.code))
-    return JSONResponse([_kind(k) for k in kinds])
+    """From the one cache of kinds (carto.vocab.resource_kinds), as every page and search."""
+    return JSONResponse([{"code": k.code, "label_fr": k.label_fr, "label_en": k.label_en,
+                          "color": k.extra["color"] or None, "icon": k.extra["icon"] or None,
+                          "sort_order": int(k.extra["sort_order"])}
+                         for k in vocab.resource_kinds(session).values()])
 
 
 @router.post("/kinds", status_code=201, summary="Add a kind (admin)")
@@ -39,6 +40,7 @@ def create_kind(body: KindIn, session: SessionDep, principal: PrincipalDep) -> J
     kind = ResourceKind(**body.model_dump())
     session.add(kind)
     session.flush()
+    vocab.KINDS.invalidate_on_commit(session)  # pages, searches and /api/nearby see it
     return JSONResponse(_kind(kind), status_code=201)
 
 
@@ -52,6 +54,7 @@ def patch_kind(code: str, body: KindPatchIn, session: SessionDep,
     for key, value in body.model_dump(exclude_none=True).items():
         setattr(kind, key, value)
     session.flush()
+    vocab.KINDS.invalidate_on_commit(session)
     return JSONResponse(_kind(kind))
 
 

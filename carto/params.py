@@ -1,0 +1,139 @@
+"""Request parameters, parsed once for every endpoint (no web framework here): bounding boxes,
+code lists, numbers, page sizes and cursors. One behaviour each, and every error names the
+parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
+
+- `bbox`: `minlon,minlat,maxlon,maxlat` (OGC's 6-number 3D form accepted, heights ignored);
+  values beyond WGS84 are clamped to it (a map zoomed out past the antimeridian asks for more
+  than the world), non-numbers, NaN, infinities and min > max are refused.
+- code lists: repeatable and/or comma-separated (`kind=a&kind=b`, `kind=a,b`), each code
+  checked against the allowed ones, duplicates dropped, order kept.
+- numbers: finite decimals with a point; integers are digits only.
+- `limit`: an integer of at least 1; above the endpoint's maximum it is clamped (OGC API
+  Features' rule: a larger limit is not an error).
+- `cursor`: the opaque keyset cursor of the `next` links.
+"""
+
+import base64
+import binascii
+import math
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from carto.errors import FieldError, Invalid
+from carto.i18n import msg
+
+BBox = tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat
+
+
+@dataclass(frozen=True)
+class Box:
+    """A parsed bbox with named sides, and its ST_MakeEnvelope parameters."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @property
+    def tuple(self) -> BBox:
+        return self.west, self.south, self.east, self.north
+
+    def params(self) -> dict[str, float]:
+        """For `ST_MakeEnvelope(:w, :s, :e, :n, 4326)`."""
+        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
+
+
+def bbox(value: str | None, name: str = "bbox") -> BBox | None:
+    """None when absent; see the module's rule."""
+    if value is None:
+        return None
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        raise Invalid.field(name, msg("error.bbox.numbers")) from None
+    if len(parts) == 6:  # OGC allows a 3D bbox; the heights are ignored
+        parts = [parts[0], parts[1], parts[3], parts[4]]
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise Invalid.field(name, msg("error.bbox.numbers"))
+    minx, miny, maxx, maxy = parts
+    if minx > maxx or miny > maxy:
+        raise Invalid.field(name, msg("error.bbox.order"))
+    return (max(minx, -180.0), max(miny, -90.0), min(maxx, 180.0), min(maxy, 90.0))
+
+
+def box(value: str | None, name: str = "bbox") -> Box:
+    """A bbox that must be given."""
+    found = bbox(value, name)
+    if found is None:
+        raise Invalid.field(name, msg("error.param.required"))
+    return Box(*found)
+
+
+def codes(raws: Iterable[str] | str | None, allowed: Collection[str], name: str,
+          errors: list[FieldError] | None = None) -> list[str]:
+    """Repeatable and comma-separated codes, each known. With `errors`, mistakes are appended
+    there (to report every parameter at once); without, the first one raises."""
+    if raws is None:
+        return []
+    if isinstance(raws, str):
+        raws = [raws]
+    out: list[str] = []
+    found: list[FieldError] = []
+    for raw in raws:
+        for code in raw.split(","):
+            code = code.strip()
+            if not code:
+                found.append(FieldError(name, msg("error.param.empty_value")))
+            elif code not in allowed:
+                found.append(FieldError(name, msg("error.param.unknown_code", code=code,
+                                                  allowed=", ".join(sorted(allowed)))))
+            elif code not in out:
+                out.append(code)
+    if found:
+        if errors is None:
+            raise Invalid(None, found[:1])
+        errors.extend(found)
+    return out
+
+
+def number(raw: str, name: str) -> float:
+    """A finite decimal number (with a point)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise Invalid.field(name, msg("error.param.number", raw=raw)) from None
+    if not math.isfinite(value):
+        raise Invalid.field(name, msg("error.param.finite", raw=raw))
+    return value
+
+
+def integer(raw: str, name: str, low: int, high: int) -> int:
+    """An integer within [low, high], digits only."""
+    text = raw.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Invalid.field(name, msg("error.param.integer", low=low, high=high, raw=raw))
+    return int(text)
+
+
+def limit(raw: str | int | None, default: int, maximum: int, name: str = "limit") -> int:
+    """A page size: at least 1, clamped to `maximum`."""
+    if raw is None:
+        return default
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise Invalid.field(name, msg("error.param.limit", raw=str(raw)))
+    return min(int(text), maximum)
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, name: str = "cursor") -> uuid.UUID | None:
+    if not cursor:
+        return None
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise Invalid.field(name, msg("error.cursor.unreadable")) from None

@@ -1,0 +1,192 @@
+"""One source per rule (issue 11): kinds, caches, request parameters, privacy, SQL binds. Each
+bug the issue names has its test here."""
+
+import json
+import re
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from carto import ROOT, nearby, places, territories, vocab
+from carto.cache import CACHES, DbCache
+from carto.db import session_factory, transaction
+from carto.territories import TerritorySpec
+from tests.apiworld import World
+
+# ---------------------------------------------------------------------------- kinds
+
+
+def _nearby_label(client: TestClient, lang: str = "fr") -> str:
+    body = client.get("/api/nearby", params={"commune": "34108", "kind": "producer",
+                                             "lang": lang}).json()
+    return str(body["features"][0]["properties"]["kind_label"])
+
+
+def _page_config(client: TestClient) -> dict:
+    page = client.get("/nearby").text
+    found = re.search(r'id="nb-config"[^>]*>(.*?)</script>', page, re.S)
+    assert found, "the page's configuration script"
+    return dict(json.loads(found.group(1)))
+
+
+def test_a_relabelled_kind_shows_everywhere(client: TestClient, world: World) -> None:
+    """Bug: after PATCH /api/kinds/producer the territory page showed the new label and
+    /api/nearby the old one."""
+    admin = World.auth(world.admin)
+    before = client.get("/api/kinds").json()
+    old = next(k for k in before if k["code"] == "producer")
+    assert _nearby_label(client) == old["label_fr"]  # cached now
+    try:
+        r = client.patch("/api/kinds/producer", headers=admin,
+                         json={"label_fr": "Paysan·ne", "label_en": "Farmer"})
+        assert r.status_code == 200, r.text
+        assert _nearby_label(client) == "Paysan·ne"
+        assert _nearby_label(client, "en") == "Farmer"
+        assert "Paysan·ne" in client.get("/territories/frontignan").text
+        assert any(k["label"] == "Paysan·ne" for k in _page_config(client)["kinds"])
+        assert next(k for k in client.get("/api/kinds").json()
+                    if k["code"] == "producer")["label_fr"] == "Paysan·ne"
+    finally:
+        client.patch("/api/kinds/producer", headers=admin,
+                     json={"label_fr": old["label_fr"], "label_en": old["label_en"]})
+    assert _nearby_label(client) == old["label_fr"]
+
+
+def test_a_kind_added_by_an_admin_appears_in_nearby(client: TestClient, world: World,
+                                                    migrated: str) -> None:
+    """Bug: a kind added by an admin never appeared in /nearby (its kinds came from the CSV)."""
+    assert "fab_lab" not in _page_config(client)["all_kinds"]
+    r = client.post("/api/kinds", headers=World.auth(world.admin), json={
+        "code": "fab_lab", "label_fr": "Atelier partagé", "label_en": "Shared workshop",
+        "color": "#123456", "icon": "wrench", "sort_order": 50})
+    assert r.status_code == 201, r.text
+    try:
+        config = _page_config(client)
+        assert config["all_kinds"]["fab_lab"]["label"] == "Atelier partagé"
+        assert "fab_lab" in [k["code"] for k in config["kinds"]]  # a chip of its own
+        near = client.get("/api/nearby", params={"commune": "34108", "kind": "fab_lab"})
+        assert near.status_code == 200, near.text
+        assert client.get("/api/resources", params={"kind": "fab_lab"}).status_code == 200
+    finally:
+        with transaction(migrated) as session:
+            session.execute(text("DELETE FROM resource_kind WHERE code = 'fab_lab'"))
+        vocab.KINDS.invalidate()
+
+
+def test_kinds_have_one_source(session: Session) -> None:
+    """Nothing but carto.vocab reads the kind table, and the CSV only seeds it."""
+    readers = [str(p.relative_to(ROOT)) for p in _sources()
+               if re.search(r"FROM resource_kind|select\(ResourceKind", p.read_text())]
+    assert readers == ["carto/vocab.py"]
+    users = [str(p.relative_to(ROOT)) for p in _sources() if "seed_kinds(" in p.read_text()]
+    assert sorted(users) == ["carto/referential.py", "carto/vocab.py"]
+
+# ---------------------------------------------------------------------------- caches
+
+
+def test_every_cache_is_the_one_helper() -> None:
+    assert {c.name for c in CACHES} >= {"kinds", "territory ids", "commune centres"}
+    assert vocab.KINDS in CACHES and territories.IDS in CACHES and places.CENTRES in CACHES
+
+
+def test_the_cache_expires_and_is_dropped_on_commit(migrated: str) -> None:
+    """A TTL for the other workers; explicit invalidation on the writes, after their COMMIT
+    too, so a read that reloaded the old rows meanwhile does not keep them."""
+    loads: list[float] = []
+
+    def load(session: Session) -> float:
+        loads.append(time.monotonic())
+        return float(session.scalar(text("SELECT count(*) FROM resource_kind")) or 0)
+
+    cache = DbCache("test", load, ttl=3600)
+    CACHES.remove(cache)
+    factory = session_factory(migrated)
+    with factory() as reader, factory() as writer:
+        first = cache.get(reader)
+        assert cache.get(reader) == first and len(loads) == 1
+        writer.begin()
+        writer.execute(text("INSERT INTO resource_kind (code, label_fr, label_en, color, icon, "
+                            "sort_order) VALUES ('cache_probe', 'x', 'x', '#000000', 'x', 99)"))
+        cache.invalidate_on_commit(writer)
+        assert cache.get(reader) == first  # not committed: a reader reloads the old rows
+        writer.commit()
+        assert cache.get(reader) == first + 1  # the commit dropped them again
+        writer.execute(text("DELETE FROM resource_kind WHERE code = 'cache_probe'"))
+        writer.commit()
+    expiring = DbCache("test", load, ttl=0)
+    CACHES.remove(expiring)
+    with factory() as s:
+        expiring.get(s)
+        expiring.get(s)
+    assert len(loads) == 5
+
+
+def test_a_new_territory_is_found_at_once(migrated: str, client: TestClient) -> None:
+    assert client.get("/api/resources", params={"territory": "cache-new"}).status_code == 400
+    with transaction(migrated) as session:
+        territories.create_from_communes(session, TerritorySpec(slug="cache-new", name="N"),
+                                         ["34023"])
+    assert client.get("/api/resources", params={"territory": "cache-new"}).status_code == 200
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def test_one_bbox_behaviour_on_every_endpoint(client: TestClient) -> None:
+    """Bug: /api/resources refused out-of-range boxes and the map clamped them."""
+    def both(box: str) -> tuple[int, int]:
+        a = client.get("/api/resources", params={"bbox": box}).status_code
+        b = client.get("/territories/frontignan/map/features.json",
+                       params={"bbox": box}).status_code
+        return a, b
+
+    assert both("-200,-100,200,100") == (200, 200)  # beyond the world: clamped to it
+    assert both("3.6,43.3,0,3.9,43.5,10") == (200, 200)  # OGC's 3D form
+    for bad in ("a,b,c,d", "1,2,3", "nan,1,2,3", "3.9,43.3,3.6,43.5", "inf,0,1,1"):
+        assert both(bad) == (400, 400), bad
+    worlds = client.get("/api/resources", params={"bbox": "-200,-100,200,100",
+                                                  "limit": 10000}).json()["features"]
+    assert len(worlds) == len(client.get("/api/resources",
+                                         params={"limit": 10000}).json()["features"])
+
+
+def test_one_code_list_and_limit_behaviour(client: TestClient) -> None:
+    """Code lists: repeatable or comma-separated everywhere; limit: at least 1, clamped."""
+    comma = client.get("/api/resources", params={"kind": "producer,market", "limit": 10000})
+    repeated = client.get("/api/resources", params=[("kind", "producer"), ("kind", "market"),
+                                                    ("limit", "10000")])
+    assert comma.status_code == 200
+    assert comma.json()["features"] == repeated.json()["features"] != []
+    assert client.get("/api/resources", params={"kind": "unicorn"}).status_code == 400
+    for url in ("/api/resources", "/api/links", "/api/nearby/suggest"):
+        extra = {"q": "front"} if "suggest" in url else {}
+        assert client.get(url, params={"limit": "0", **extra}).status_code == 400, url
+        assert client.get(url, params={"limit": "999999", **extra}).status_code == 200, url
+    big = client.get("/api/nearby", params={"commune": "34108", "limit": "999"}).json()
+    assert big["query"]["limit"] == nearby.MAX_LIMIT
+
+# ---------------------------------------------------------------------------- privacy
+
+
+def _sources() -> list[Path]:
+    return sorted([*(ROOT / "carto").rglob("*.py"), *(ROOT / "api").rglob("*.py")])
+
+
+def test_the_private_predicate_and_masked_columns_live_in_visibility_only() -> None:
+    """Bug: written in visibility.py, search.py, mapdata.py and nearby.py."""
+    copies = [str(p.relative_to(ROOT)) for p in _sources()
+              if re.search(r"is_private\s+OR|kind\s*=\s*'private_person'|THEN NULL ELSE",
+                           p.read_text())]
+    assert copies == ["carto/visibility.py"]
+
+# ---------------------------------------------------------------------------- SQL binds
+
+
+def test_nearby_statements_keep_sqlalchemy_escapes(session: Session) -> None:
+    """Bug: nearby turned `:name` into `%(name)s` with a regex, which broke the `\\:` escape
+    of a literal colon (and would have read a colon inside a string as a bind)."""
+    rows = nearby._rows(session, r"SELECT 'à 10\:30' AS s, CAST(:x AS int) + 1 AS x, '5%' AS p",
+                        {"x": 1})
+    assert [tuple(r) for r in rows] == [("à 10:30", 2, "5%")]
