@@ -5,12 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.deps import SessionDep
-from carto import tokens
-from carto.errors import Forbidden, Unauthenticated
-from carto.i18n import msg
-from carto.visibility import ADMIN, ANONYMOUS, CONTRIBUTOR, EDITOR, Principal
-
-RANK = {"reader": 0, CONTRIBUTOR: 1, EDITOR: 2, ADMIN: 3}
+from carto import permissions, tokens
+from carto.errors import Unauthenticated
+from carto.visibility import ANONYMOUS, CONTRIBUTOR, Principal
 
 
 def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -35,13 +32,14 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(principal: Principal, role: str, territory_ids: set[int] | None = None) -> None:
-    """Raise unless `principal` has at least `role`, and (non-admins) acts in one of the
-    territories concerned."""
-    if principal.role == "reader":
-        raise Unauthenticated(msg("error.auth.token_needed", role=role))
-    if RANK[principal.role] < RANK[role]:
-        raise Forbidden(msg("error.auth.role", role=principal.role, needed=role))
-    if principal.role != ADMIN and territory_ids is not None \
-            and principal.territory_id not in territory_ids:
-        raise Forbidden(msg("error.auth.territory"))
+# The write rules live in carto.permissions (HTTP, CLI, importers and workshops share them).
+require = permissions.require
+
+
+def current_writer(principal: PrincipalDep) -> Principal:
+    """A write needs a token, whatever else is wrong with the request: 401 comes first."""
+    permissions.require(principal, CONTRIBUTOR)
+    return principal
+
+
+WriterDep = Annotated[Principal, Depends(current_writer)]

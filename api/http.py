@@ -19,9 +19,12 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(request: Request) -> int:
-    """PATCH and DELETE say which version they change: no silent overwrite."""
+def expected_version(request: Request, required: bool = True) -> int | None:
+    """PATCH and DELETE say which version they change: no silent overwrite (428 without).
+    `required=False` (restore, validate, reject): checked when sent, None otherwise."""
     header = request.headers.get("if-match")
+    if header is None and not required:
+        return None
     if header is None:
         raise PreconditionRequired(msg("error.if_match.required"))
     value = header.strip().removeprefix("W/").strip('"')
@@ -29,6 +32,18 @@ def expected_version(request: Request) -> int:
         return int(value)
     except ValueError as exc:
         raise Invalid.field("If-Match", msg("error.if_match.unreadable", value=header)) from exc
+
+
+def client_id(value: Any, field: str = "id") -> uuid.UUID | None:
+    """A client-generated id (a UUID) for a creation that may be sent again, or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise Invalid.field(field, f"un UUID est attendu (généré par le client) : {value!r}")
 
 
 def jsonable(value: Any) -> Any:

@@ -1,17 +1,17 @@
 """Cooperation links: create, update (a level change appends to the level history), delete,
-restore, each with its change-log row and version check."""
+restore. The life cycle is carto.lifecycle's, the rules carto.permissions'."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from carto import history, validation, vocab
-from carto.errors import Conflict, Invalid, NotFound
-from carto.models import Link, LinkLevelChange, Resource, Territory
-from carto.resources import check_version
+from carto import lifecycle, permissions, validation, vocab
+from carto.errors import Conflict, FieldError, Invalid, NotFound
+from carto.models import ChangeLog, Link, LinkLevelChange, Resource, Territory
+from carto.visibility import CONTRIBUTOR, Principal
 
 SIMPLE_FIELDS = (
     "category",
@@ -177,78 +177,106 @@ def _append_level(session: Session, link: Link, level: int, note: str | None, ac
                                 changed_on=on or date.today()))
 
 
+def _content(picture: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in picture.items() if k not in ("version", "deleted")}
+
+
+def _replay(session: Session, prior: Link, candidate: Link, actor: str,
+            level_note: str | None) -> Link:
+    """The same creation sent again (same id, author and content) answers the link it made;
+    the same id for anything else is a conflict."""
+    first = session.scalar(select(ChangeLog.after).where(
+        ChangeLog.entity_type == ENTITY.type, ChangeLog.entity_id == prior.id,
+        ChangeLog.action == "create").order_by(ChangeLog.id).limit(1))
+    note = session.scalar(select(LinkLevelChange.note).where(LinkLevelChange.link_id == prior.id)
+                          .order_by(LinkLevelChange.id).limit(1))
+    if prior.created_by != actor or first is None or note != level_note \
+            or _content(first) != _content(snapshot(candidate)):
+        raise Conflict(f"l'identifiant {prior.id} désigne déjà un autre lien",
+                       [FieldError("id", "identifiant déjà utilisé pour un autre contenu")])
+    return prior
+
+
 def create(
     session: Session,
     data: dict[str, Any],
-    actor: str,
-    moderation: str = "validated",
+    actor: Principal | str,
+    moderation: str | None = None,
     link_id: uuid.UUID | None = None,
     level_on: date | None = None,
 ) -> Link:
-    """`level_on` dates the first level (e.g. the document that observed it); default today."""
+    """A new link at version 1, in a territory both ends belong to (carto.permissions.
+    place_link). `actor`: the writer, or a name for trusted code (every right). `link_id` may
+    come from the client: a replay creates nothing. `level_on` dates the first level (e.g. the
+    document that observed it); default today."""
+    principal = permissions.as_principal(actor)
+    permissions.require(principal, CONTRIBUTOR)
     values = clean(session, data)
-    link = Link(id=link_id or uuid.uuid4(), moderation=moderation, created_by=actor,
-                updated_by=actor, version=1, stakes=[], status="active", directed=False,
-                provenance="workshop", level=values["level"])
+    territory = permissions.place_link(session, principal, values["source_id"],
+                                       values["target_id"], values.get("territory"))
+    values["territory"] = territory
+    link = Link(id=link_id or uuid.uuid4(),
+                moderation=moderation or permissions.moderation_for(principal),
+                created_by=principal.actor, updated_by=principal.actor, version=1, stakes=[],
+                status="active", directed=False, provenance="workshop", level=values["level"])
     _apply(link, values)
+    prior = lifecycle.existing(session, ENTITY, link_id)
+    if prior is not None:
+        return _replay(session, prior, link, principal.actor, values.get("level_note"))
     _check_duplicate(session, link)
-    session.add(link)
-    session.flush()
-    _append_level(session, link, link.level, values.get("level_note"), actor,
+    lifecycle.created(session, ENTITY, link, principal.actor)
+    _append_level(session, link, link.level, values.get("level_note"), principal.actor,
                   level_on or link.started_on)
-    history.record(session, "link", link.id, "create", actor, None, snapshot(link))
     return link
 
 
 def update(
-    session: Session, link_id: uuid.UUID, changes: dict[str, Any], actor: str,
+    session: Session, link_id: uuid.UUID, changes: dict[str, Any], actor: Principal | str,
     expected_version: int | None,
 ) -> Link:
-    link = get(session, link_id)
-    check_version(link.version, expected_version, "le lien")
-    values = clean(session, changes, partial=True)
-    if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):
-        raise Invalid.field("target", "un lien relie deux ressources distinctes")
-    before = snapshot(link)
-    _apply(link, values)
-    if "level" in values and values["level"] != link.level:
-        link.level = values["level"]
-        _append_level(session, link, link.level, values.get("level_note"), actor)
-    if snapshot(link) == before:
-        return link
-    _check_duplicate(session, link)
-    link.version += 1
-    link.updated_by = actor
-    link.updated_at = datetime.now(UTC)
-    session.flush()
-    history.record(session, "link", link.id, "update", actor, before, snapshot(link))
+    """A change; a new level joins the level history (one row per accepted change: the row
+    lock makes concurrent level changes queue, and the losers get a 412)."""
+    principal = permissions.as_principal(actor)
+    guard = permissions.edit_link(session, principal)
+    with lifecycle.change(session, ENTITY, link_id, expected_version, principal.actor,
+                          guard=guard) as link:
+        values = clean(session, changes, partial=True)
+        if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):
+            raise Invalid.field("target", "un lien relie deux ressources distinctes")
+        moved = any(key in values for key in ("source_id", "target_id", "territory"))
+        _apply(link, values)
+        if moved:
+            link.territory = permissions.place_link(
+                session, principal, link.source_id, link.target_id,
+                values.get("territory", link.territory))
+        if "level" in values and values["level"] != link.level:
+            link.level = values["level"]
+            _append_level(session, link, link.level, values.get("level_note"),
+                          principal.actor)
+        _check_duplicate(session, link)
     return link
 
 
-def delete(session: Session, link_id: uuid.UUID, actor: str, expected_version: int | None) -> Link:
-    link = get(session, link_id)
-    check_version(link.version, expected_version, "le lien")
-    before = snapshot(link)
-    link.deleted_at = datetime.now(UTC)
-    link.deleted_by = actor
-    link.version += 1
-    session.flush()
-    history.record(session, "link", link.id, "delete", actor, before, snapshot(link))
+def delete(session: Session, link_id: uuid.UUID, actor: Principal | str,
+           expected_version: int | None) -> Link:
+    principal = permissions.as_principal(actor)
+    return lifecycle.soft_delete(session, ENTITY, link_id, expected_version, principal.actor,
+                                 permissions.edit_link(session, principal))
+
+
+def restore(session: Session, link_id: uuid.UUID, actor: Principal | str,
+            expected_version: int | None = None) -> Link:
+    principal = permissions.as_principal(actor)
+    with lifecycle.change(session, ENTITY, link_id, expected_version, principal.actor,
+                          "restore", permissions.edit_link(session, principal),
+                          deleted=True) as link:
+        link.deleted_at = None
+        link.deleted_by = None
+        _check_duplicate(session, link)
     return link
 
 
-def restore(session: Session, link_id: uuid.UUID, actor: str) -> Link:
-    link = get(session, link_id, include_deleted=True)
-    if link.deleted_at is None:
-        raise Conflict("le lien n'est pas supprimé", [])
-    before = snapshot(link)
-    link.deleted_at = None  # the caller's transaction rolls this back if the check fails
-    _check_duplicate(session, link)
-    link.deleted_by = None
-    link.version += 1
-    session.flush()
-    history.record(session, "link", link.id, "restore", actor, before, snapshot(link))
-    return link
+ENTITY = lifecycle.Entity("link", Link, "le lien", "lien inconnu", snapshot)
 
 
 def level_history(session: Session, link_id: uuid.UUID) -> list[LinkLevelChange]:

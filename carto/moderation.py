@@ -7,36 +7,33 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import history, links, resources
-from carto.errors import Conflict, Invalid
+from carto import lifecycle, links, permissions, resources
+from carto.errors import Invalid
+from carto.visibility import Principal
 
 
-def _decide(session: Session, entity_type: str, entity_id: uuid.UUID, actor: str,
-            decision: str, reason: str | None) -> Any:
-    module: Any = resources if entity_type == "resource" else links
-    item = module.get(session, entity_id)
-    if item.moderation != "pending":
-        raise Conflict(f"rien à modérer : l'élément est « {item.moderation} »", [])
-    before = module.snapshot(item)
-    item.moderation = decision
-    item.moderation_note = reason
-    item.version += 1
-    item.updated_by = actor
-    session.flush()
-    action = "validate" if decision == "validated" else "reject"
-    history.record(session, entity_type, item.id, action, actor, before, module.snapshot(item))
-    return item
+def _decide(session: Session, entity_type: str, entity_id: uuid.UUID, actor: Principal | str,
+            decision: str, reason: str | None, expected_version: int | None) -> Any:
+    principal = permissions.as_principal(actor)
+    if entity_type == "resource":
+        entity, guard = resources.ENTITY, permissions.edit_resource(session, principal)
+    else:
+        entity, guard = links.ENTITY, permissions.edit_link(session, principal)
+    return lifecycle.decide(session, entity, entity_id, expected_version, principal.actor,
+                            decision, reason, guard)
 
 
-def validate(session: Session, entity_type: str, entity_id: uuid.UUID, actor: str) -> Any:
-    return _decide(session, entity_type, entity_id, actor, "validated", None)
+def validate(session: Session, entity_type: str, entity_id: uuid.UUID, actor: Principal | str,
+             expected_version: int | None = None) -> Any:
+    return _decide(session, entity_type, entity_id, actor, "validated", None, expected_version)
 
 
-def reject(session: Session, entity_type: str, entity_id: uuid.UUID, actor: str,
-           reason: str) -> Any:
+def reject(session: Session, entity_type: str, entity_id: uuid.UUID, actor: Principal | str,
+           reason: str, expected_version: int | None = None) -> Any:
     if not reason or not reason.strip():
         raise Invalid.field("reason", "un refus doit dire pourquoi")
-    return _decide(session, entity_type, entity_id, actor, "rejected", reason.strip())
+    return _decide(session, entity_type, entity_id, actor, "rejected", reason.strip(),
+                   expected_version)
 
 
 def pending(session: Session, territory_id: int | None) -> dict[str, list[dict[str, Any]]]:

@@ -1,17 +1,25 @@
-"""Resources: create, update, delete (soft) and restore, each with its change-log row and
-version check, in the caller's transaction."""
+"""Resources: create, update, delete (soft) and restore, in the caller's transaction. The life
+cycle (row lock, version check, change-log row) is carto.lifecycle's; who may do it,
+carto.permissions'."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from carto import history, validation, vocab
-from carto.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from carto import lifecycle, permissions, validation, vocab
+from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import check_lon_lat, lon_lat, point_element
-from carto.models import Commune, Resource, ResourceOutput, ResourceSurface, Territory
+from carto.models import (
+    ChangeLog,
+    Commune,
+    Resource,
+    ResourceOutput,
+    ResourceSurface,
+    Territory,
+)
+from carto.visibility import CONTRIBUTOR, Principal
 
 SIMPLE_FIELDS = (
     "name",
@@ -251,20 +259,46 @@ def _apply(resource: Resource, values: dict[str, Any]) -> None:
         resource.surfaces = [ResourceSurface(**row) for row in values["surfaces"]]
 
 
+def _content(picture: dict[str, Any]) -> dict[str, Any]:
+    """What a client sent, out of a snapshot: without what the server counts."""
+    return {k: v for k, v in picture.items() if k not in ("version", "deleted")}
+
+
+def _replay(session: Session, prior: Resource, candidate: Resource, actor: str) -> Resource:
+    """A creation sent again with the id of a row that exists: the same author and the same
+    content is a replay (a request whose answer was lost), answered with the row as it is;
+    anything else is a conflict on the id."""
+    first = session.scalar(select(ChangeLog.after).where(
+        ChangeLog.entity_type == ENTITY.type, ChangeLog.entity_id == prior.id,
+        ChangeLog.action == "create").order_by(ChangeLog.id).limit(1))
+    if prior.created_by != actor or first is None \
+            or _content(first) != _content(snapshot(candidate)):
+        raise Conflict(f"l'identifiant {prior.id} désigne déjà une autre ressource",
+                       [FieldError("id", "identifiant déjà utilisé pour un autre contenu")])
+    return prior
+
+
 def create(
     session: Session,
     data: dict[str, Any],
-    actor: str,
-    moderation: str = "validated",
+    actor: Principal | str,
+    moderation: str | None = None,
     resource_id: uuid.UUID | None = None,
     force: bool = False,
 ) -> Resource:
+    """A new resource at version 1. `actor` is the writer (its rules apply: carto.permissions)
+    or, for trusted code, a name acting with every right. `resource_id` may come from the
+    client (a UUID it generated): sending the same creation again creates nothing (see
+    `_replay`); `moderation` forces the initial state (loaders, fixtures)."""
+    principal = permissions.as_principal(actor)
+    permissions.require(principal, CONTRIBUTOR)
     values = clean(session, data)
+    state = permissions.create_resource(principal, values["territories"], force)
     resource = Resource(
         id=resource_id or uuid.uuid4(),
-        moderation=moderation,
-        created_by=actor,
-        updated_by=actor,
+        moderation=moderation or state,
+        created_by=principal.actor,
+        updated_by=principal.actor,
         version=1,
         products=[],
         access_conditions=[],
@@ -277,73 +311,57 @@ def create(
     _apply(resource, values)
     if not force:
         check_near_territories(session, resource)
-    session.add(resource)
-    session.flush()
-    history.record(session, "resource", resource.id, "create", actor, None, snapshot(resource))
-    return resource
-
-
-def check_version(current: int, expected: int | None, what: str) -> None:
-    if expected is not None and expected != current:
-        raise PreconditionFailed(
-            f"{what} a été modifié entre-temps (version {current}, vous aviez la {expected}) : "
-            "rechargez avant d'enregistrer",
-            [],
-        )
+    prior = lifecycle.existing(session, ENTITY, resource_id)
+    if prior is not None:
+        return _replay(session, prior, resource, principal.actor)
+    return lifecycle.created(session, ENTITY, resource, principal.actor)
 
 
 def update(
     session: Session,
     resource_id: uuid.UUID,
     changes: dict[str, Any],
-    actor: str,
+    actor: Principal | str,
     expected_version: int | None,
     force: bool = False,
 ) -> Resource:
-    resource = get(session, resource_id)
-    check_version(resource.version, expected_version, "la ressource")
-    if ("lon" in changes) != ("lat" in changes):
-        raise Invalid.field("geometry", "longitude et latitude vont ensemble")
-    values = clean(session, changes, partial=True)
-    before = snapshot(resource)
-    _apply(resource, values)
-    if not force and ("lon" in values or "territories" in values):
-        check_near_territories(session, resource)
-    if snapshot(resource) == before:
-        return resource
-    resource.version += 1
-    resource.updated_by = actor
-    resource.updated_at = datetime.now(UTC)
-    session.flush()
-    history.record(session, "resource", resource.id, "update", actor, before, snapshot(resource))
+    principal = permissions.as_principal(actor)
+    guard = permissions.edit_resource(session, principal)
+    with lifecycle.change(session, ENTITY, resource_id, expected_version, principal.actor,
+                          guard=guard) as resource:
+        if ("lon" in changes) != ("lat" in changes):
+            raise Invalid.field("geometry", "longitude et latitude vont ensemble")
+        values = clean(session, changes, partial=True)
+        before = permissions.resource_territories(resource)
+        _apply(resource, values)
+        if "territories" in values:
+            permissions.move_resource(principal, before,
+                                      permissions.resource_territories(resource))
+        if not force and ("lon" in values or "territories" in values):
+            check_near_territories(session, resource)
     return resource
 
 
 def delete(
-    session: Session, resource_id: uuid.UUID, actor: str, expected_version: int | None
+    session: Session, resource_id: uuid.UUID, actor: Principal | str,
+    expected_version: int | None,
 ) -> Resource:
-    resource = get(session, resource_id)
-    check_version(resource.version, expected_version, "la ressource")
-    before = snapshot(resource)
-    resource.deleted_at = datetime.now(UTC)
-    resource.deleted_by = actor
-    resource.version += 1
-    session.flush()
-    history.record(session, "resource", resource.id, "delete", actor, before, snapshot(resource))
-    return resource
+    principal = permissions.as_principal(actor)
+    return lifecycle.soft_delete(session, ENTITY, resource_id, expected_version,
+                                 principal.actor, permissions.edit_resource(session, principal))
 
 
 def restore(
-    session: Session, resource_id: uuid.UUID, actor: str, expected_version: int | None = None
+    session: Session, resource_id: uuid.UUID, actor: Principal | str,
+    expected_version: int | None = None,
 ) -> Resource:
-    resource = get(session, resource_id, include_deleted=True)
-    if resource.deleted_at is None:
-        raise Conflict("la ressource n'est pas supprimée", [])
-    check_version(resource.version, expected_version, "la ressource")
-    before = snapshot(resource)
-    resource.deleted_at = None
-    resource.deleted_by = None
-    resource.version += 1
-    session.flush()
-    history.record(session, "resource", resource.id, "restore", actor, before, snapshot(resource))
+    principal = permissions.as_principal(actor)
+    with lifecycle.change(session, ENTITY, resource_id, expected_version, principal.actor,
+                          "restore", permissions.edit_resource(session, principal),
+                          deleted=True) as resource:
+        resource.deleted_at = None
+        resource.deleted_by = None
     return resource
+
+
+ENTITY = lifecycle.Entity("resource", Resource, "la ressource", "ressource inconnue", snapshot)

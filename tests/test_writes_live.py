@@ -4,7 +4,9 @@ FastAPI's TestClient waits for the whole request cycle (teardown included) befor
 so it cannot tell "committed, then answered" from "answered, then committed": these tests
 drive the `live_server` fixture with httpx instead."""
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -70,3 +72,125 @@ def test_a_failed_commit_is_not_told_created(http: httpx.Client, world: World,
         logged = conn.execute("SELECT count(*) FROM change_log WHERE after->>'name' = %s",
                               (failing_commit,)).fetchone()
     assert count == (0,) and logged == (0,)
+
+
+# --- If-Match under concurrency: of N writers holding one version, exactly one wins --------
+
+WRITERS = 4
+RACES = 8  # rounds per scenario: enough to have caught each lost update, quick on 2 cores
+
+
+def race(base_url: str, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[int]:
+    """Run each call on its own connection (opened beforehand), released together by a
+    barrier; the statuses in the order of `calls`."""
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int] = [0] * len(calls)
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            client.get("/healthz")  # the connection is open before the start
+            barrier.wait()
+            statuses[i] = calls[i](client).status_code
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def _rows(url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _log(url: str, entity_id: str) -> list[str]:
+    return [r[0] for r in _rows(url, "SELECT action FROM change_log WHERE entity_id = %s "
+                                     "ORDER BY id", entity_id)]
+
+
+def _resource(http: httpx.Client, token: str, name: str) -> str:
+    created = http.post("/api/resources", json=feature(name=name), headers=World.auth(token))
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def test_concurrent_patches_one_wins_the_others_get_412(http: httpx.Client, world: World,
+                                                         live_server: str, migrated: str) -> None:
+    editor = World.auth(world.editor) | {"If-Match": '"1"'}
+    for round_ in range(RACES):
+        rid = _resource(http, world.editor, f"Course {round_}")
+        texts = [f"version de l'écrivain {i}" for i in range(WRITERS)]
+        statuses = race(live_server, [
+            (lambda c, t=t, rid=rid: c.patch(f"/api/resources/{rid}", headers=editor,
+                                    json={"properties": {"description": t}}))
+            for t in texts])
+        assert sorted(statuses) == [200] + [412] * (WRITERS - 1), statuses
+        winner = texts[statuses.index(200)]
+        assert http.get(f"/api/resources/{rid}").json()["properties"]["description"] == winner
+        assert _log(migrated, rid) == ["create", "update"]
+        assert _rows(migrated, "SELECT version FROM resource WHERE id = %s", rid) == [(2,)]
+
+
+def test_patch_against_delete_one_wins(http: httpx.Client, world: World, live_server: str,
+                                       migrated: str) -> None:
+    editor = World.auth(world.editor) | {"If-Match": '"1"'}
+    for round_ in range(RACES):
+        rid = _resource(http, world.editor, f"Duel {round_}")
+        statuses = race(live_server, [
+            lambda c, rid=rid: c.patch(f"/api/resources/{rid}", headers=editor,
+                                       json={"properties": {"description": "modifiée"}}),
+            lambda c, rid=rid: c.delete(f"/api/resources/{rid}", headers=editor)])
+        assert sorted(statuses) in ([200, 412], [204, 412]), statuses
+        log = _log(migrated, rid)
+        assert log == ["create", "update" if statuses[0] == 200 else "delete"], (statuses, log)
+
+
+def test_validate_against_reject_one_decision(http: httpx.Client, world: World,
+                                              live_server: str, migrated: str) -> None:
+    editor = World.auth(world.editor)
+    for round_ in range(RACES):
+        rid = _resource(http, world.contributor, f"Proposition {round_}")
+        # with the version read (412 for the loser) and without (409: nothing left to decide)
+        version = {"If-Match": '"1"'} if round_ % 2 else {}
+        headers = editor | version
+        statuses = race(live_server, [
+            lambda c, rid=rid, h=headers: c.post(f"/api/resources/{rid}/validate", headers=h),
+            lambda c, rid=rid, h=headers: c.post(f"/api/resources/{rid}/reject", headers=h,
+                                                 json={"reason": "doublon"})])
+        assert sorted(statuses) == [200, 412 if version else 409], statuses
+        decided = "validate" if statuses[0] == 200 else "reject"
+        assert _log(migrated, rid) == ["create", decided]
+        state = _rows(migrated, "SELECT moderation, version FROM resource WHERE id = %s", rid)
+        assert state == [("validated" if decided == "validate" else "rejected", 2)]
+
+
+def test_concurrent_level_changes_keep_the_level_history_true(
+        http: httpx.Client, world: World, live_server: str, migrated: str) -> None:
+    editor = World.auth(world.editor)
+    a = _resource(http, world.editor, "Épicerie (niveaux)")
+    b = _resource(http, world.editor, "Maraîcher (niveaux)")
+    for _ in range(RACES):
+        created = http.post("/api/links", headers=editor, json={
+            "source": a, "target": b, "category": "producers_suppliers", "level": 1,
+            "territory": "api-a"})
+        assert created.status_code == 201, created.text
+        lid = created.json()["id"]
+        levels = [2, 3, 4, 5][:WRITERS]
+        statuses = race(live_server, [
+            (lambda c, n=n, lid=lid: c.patch(f"/api/links/{lid}",
+                                             headers=editor | {"If-Match": '"1"'},
+                                             json={"level": n, "level_note": f"niveau {n}"}))
+            for n in levels])
+        assert sorted(statuses) == [200] + [412] * (WRITERS - 1), statuses
+        winner = levels[statuses.index(200)]
+        history = _rows(migrated, "SELECT level FROM link_level_history WHERE link_id = %s "
+                                  "ORDER BY id", lid)
+        assert history == [(1,), (winner,)]
+        assert _rows(migrated, "SELECT level, version FROM link WHERE id = %s", lid) \
+            == [(winner, 2)]
+        assert _log(migrated, lid) == ["create", "update"]
+        # the pair is free again for the next round
+        assert http.delete(f"/api/links/{lid}", headers=editor | {"If-Match": '"2"'}
+                           ).status_code == 204

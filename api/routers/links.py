@@ -8,17 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import PrincipalDep, require
+from api.auth import PrincipalDep, WriterDep
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
-from api.http import csv_response, etag, expected_version, jsonable
+from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, RejectIn
-from carto import history, links, moderation, params, search, territories, vocab
-from carto.errors import Invalid, NotFound
-from carto.i18n import msg
-from carto.models import Link, Resource
+from carto import history, links, moderation, params, permissions, search, vocab
 from carto.validation import reject_nul
-from carto.visibility import CONTRIBUTOR, EDITOR, Principal
+from carto.visibility import Principal
 
 router = APIRouter(prefix="/api/links", tags=["links"])
 
@@ -48,13 +45,6 @@ def _one(row: dict[str, Any], principal: Principal, status: int = 200,
          headers: dict[str, str] | None = None) -> GeoJSONResponse:
     return GeoJSONResponse(feature(row, principal), status_code=status,
                            headers={"ETag": etag(row["version"]), **(headers or {})})
-
-
-def _territories_of(link: Link) -> set[int]:
-    if link.territory_id is not None:
-        return {link.territory_id}
-    ends: list[Resource] = [link.source, link.target]
-    return {t.id for end in ends for t in end.territories}
 
 
 @router.get("", response_class=GeoJSONResponse, summary="Cooperation links (LineStrings)")
@@ -93,26 +83,13 @@ def list_links(
 
 
 @router.post("", response_class=GeoJSONResponse, status_code=201,
-             summary="Create a link (a JSON object: source, target, category, level, ...)")
+             summary="Create a link (source, target, category, level, territory; a client "
+                     "UUID as `id` makes a replay create nothing)")
 def create_link(request: Request, body: LinkIn, session: SessionDep,
-                principal: PrincipalDep) -> Response:
+                principal: WriterDep) -> Response:
     data = body.model_dump()
     reject_nul(data)
-    territory_id = None
-    if isinstance(data.get("territory"), str):
-        territory_id = territories.id_of(session, data["territory"])
-    require(principal, CONTRIBUTOR, {territory_id} if territory_id else None)
-    if principal.role != "admin" and territory_id is None:
-        raise Invalid.field("territory", msg("error.links.territory_required"))
-    for end in ("source", "target"):  # an end one may not see does not exist for them
-        try:
-            search.get_resource(session, principal, uuid.UUID(str(data.get(end))))
-        except (ValueError, TypeError):
-            pass  # not an id: the domain names the field
-        except NotFound as exc:
-            raise Invalid.field(end, msg("error.links.unknown_end", value=data.get(end))) from exc
-    state = "validated" if principal.is_editor else "pending"
-    link = links.create(session, data, principal.actor, moderation=state)
+    link = links.create(session, data, principal, link_id=client_id(data.pop("id", None)))
     row = search.get_link(session, principal, link.id)
     return _one(row, principal, 201, {"Location": str(request.url_for("get_link",
                                                                       link_id=link.id))})
@@ -126,40 +103,32 @@ def get_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -
 @router.patch("/{link_id}", response_class=GeoJSONResponse,
               summary="Change some fields; a new level (with level_note) joins the history")
 def patch_link(request: Request, link_id: uuid.UUID, body: LinkIn, session: SessionDep,
-               principal: PrincipalDep) -> Response:
-    search.get_link(session, principal, link_id)
-    link = links.get(session, link_id)
-    require(principal, EDITOR, _territories_of(link))
-    version = expected_version(request)
+               principal: WriterDep) -> Response:
     data = body.model_dump()
     reject_nul(data)
-    links.update(session, link_id, data, principal.actor, version)
-    require(principal, EDITOR, _territories_of(link))
+    links.update(session, link_id, data, principal, expected_version(request))
     return _one(search.get_link(session, principal, link_id), principal)
 
 
 @router.delete("/{link_id}", status_code=204)
 def delete_link(request: Request, link_id: uuid.UUID, session: SessionDep,
-                principal: PrincipalDep) -> Response:
-    search.get_link(session, principal, link_id)
-    link = links.get(session, link_id)
-    require(principal, EDITOR, _territories_of(link))
-    links.delete(session, link_id, principal.actor, expected_version(request))
+                principal: WriterDep) -> Response:
+    links.delete(session, link_id, principal, expected_version(request))
     return Response(status_code=204)
 
 
-@router.post("/{link_id}/restore", response_class=GeoJSONResponse)
-def restore_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
-    link = links.get(session, link_id, include_deleted=True)
-    require(principal, EDITOR, _territories_of(link))
-    links.restore(session, link_id, principal.actor)
+@router.post("/{link_id}/restore", response_class=GeoJSONResponse,
+             summary="Undo a delete (If-Match optional)")
+def restore_link(request: Request, link_id: uuid.UUID, session: SessionDep,
+                 principal: WriterDep) -> Response:
+    links.restore(session, link_id, principal, expected_version(request, False))
     return _one(search.get_link(session, principal, link_id), principal)
 
 
 @router.get("/{link_id}/history")
 def link_history(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
     link = links.get(session, link_id, include_deleted=True)
-    require(principal, EDITOR, _territories_of(link))
+    permissions.read_history(principal, permissions.link_territories(link))
     return JSONResponse(jsonable({"id": link_id, "entries": [
         {"action": e.action, "actor": e.actor, "at": e.at, "before": e.before, "after": e.after}
         for e in history.entries(session, "link", link_id)]}))
@@ -175,17 +144,19 @@ def link_levels(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
         for h in links.level_history(session, link_id)]}))
 
 
-@router.post("/{link_id}/validate", response_class=GeoJSONResponse)
-def validate_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
-    require(principal, EDITOR, _territories_of(links.get(session, link_id)))
-    moderation.validate(session, "link", link_id, principal.actor)
+@router.post("/{link_id}/validate", response_class=GeoJSONResponse,
+             summary="Publish a contributed link (If-Match optional)")
+def validate_link(request: Request, link_id: uuid.UUID, session: SessionDep,
+                  principal: WriterDep) -> Response:
+    moderation.validate(session, "link", link_id, principal, expected_version(request, False))
     return _one(search.get_link(session, principal, link_id), principal)
 
 
-@router.post("/{link_id}/reject", response_class=GeoJSONResponse)
-def reject_link(link_id: uuid.UUID, body: RejectIn, session: SessionDep,
-                principal: PrincipalDep) -> Response:
-    require(principal, EDITOR, _territories_of(links.get(session, link_id)))
+@router.post("/{link_id}/reject", response_class=GeoJSONResponse,
+             summary="Refuse a contributed link, saying why (If-Match optional)")
+def reject_link(request: Request, link_id: uuid.UUID, body: RejectIn, session: SessionDep,
+                principal: WriterDep) -> Response:
     reject_nul(body.reason, "reason")
-    moderation.reject(session, "link", link_id, principal.actor, body.reason)
+    moderation.reject(session, "link", link_id, principal, body.reason,
+                      expected_version(request, False))
     return _one(search.get_link(session, principal, link_id), principal)

@@ -7,19 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from api.auth import PrincipalDep, require
+from api.auth import PrincipalDep, WriterDep
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
-from api.http import csv_response, etag, expected_version, jsonable
+from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
-from carto import history, moderation, params, resources, search, territories
-from carto.errors import Forbidden, Invalid
+from carto import history, moderation, params, permissions, resources, search
+from carto.errors import Invalid
 from carto.i18n import msg
-from carto.models import Resource
 from carto.validation import reject_nul
-from carto.visibility import CONTRIBUTOR, EDITOR, Principal
+from carto.visibility import Principal
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
@@ -49,27 +47,6 @@ def _one(row: dict[str, Any], principal: Principal, status: int = 200,
          headers: dict[str, str] | None = None) -> GeoJSONResponse:
     return GeoJSONResponse(feature(row, principal), status_code=status,
                            headers={"ETag": etag(row["version"]), **(headers or {})})
-
-
-def _territory_ids(resource: Resource) -> set[int]:
-    return {t.id for t in resource.territories}
-
-
-def _ids_of(session: Session, slugs: Any) -> set[int]:
-    if not isinstance(slugs, list):
-        return set()
-    return territories.ids_of(session, [str(s) for s in slugs])
-
-
-def _only_own_territories(principal: Principal, territory_ids: set[int]) -> None:
-    """A token acts in its own territory: it may not place a resource in another one's network
-    (an admin may)."""
-    if principal.role != "admin" and territory_ids - {principal.territory_id}:
-        raise Forbidden(msg("error.resources.other_territory"))
-
-
-def _authorise_existing(principal: Principal, resource: Resource) -> None:
-    require(principal, EDITOR, _territory_ids(resource))
 
 
 def _payload(geometry: Any, properties: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -137,17 +114,13 @@ def _next_header(request: Request, last: uuid.UUID | None) -> dict[str, str]:
 
 
 @router.post("", response_class=GeoJSONResponse, status_code=201,
-             summary="Create a resource (contributors' entries wait for an editor)")
+             summary="Create a resource (contributors' entries wait for an editor); a client "
+                     "UUID as the Feature's id makes a replay create nothing")
 def create_resource(request: Request, body: ResourceFeatureIn, session: SessionDep,
-                    principal: PrincipalDep) -> Response:
+                    principal: WriterDep) -> Response:
     data, force = _payload(body.geometry, body.properties)
-    territory_ids = _ids_of(session, data.get("territories"))
-    require(principal, CONTRIBUTOR, territory_ids or None)
-    _only_own_territories(principal, territory_ids)
-    if force and not principal.is_editor:
-        raise Forbidden(msg("error.resources.force_editor"))
-    state = "validated" if principal.is_editor else "pending"
-    resource = resources.create(session, data, principal.actor, moderation=state, force=force)
+    resource = resources.create(session, data, principal, resource_id=client_id(body.id),
+                                force=force)
     row = search.get_resource(session, principal, resource.id)
     return _one(row, principal, 201, {"Location": str(request.url_for("get_resource",
                                                                       resource_id=resource.id))})
@@ -162,36 +135,25 @@ def get_resource(resource_id: uuid.UUID, session: SessionDep,
 @router.patch("/{resource_id}", response_class=GeoJSONResponse,
               summary="Change some fields; needs If-Match with the ETag read")
 def patch_resource(request: Request, resource_id: uuid.UUID, body: ResourcePatchIn,
-                   session: SessionDep, principal: PrincipalDep) -> Response:
-    search.get_resource(session, principal, resource_id)  # 404 for what one may not see
-    existing = resources.get(session, resource_id)
-    _authorise_existing(principal, existing)
-    version = expected_version(request)
+                   session: SessionDep, principal: WriterDep) -> Response:
     data, force = _payload(body.geometry, body.properties)
-    before = _territory_ids(existing)
-    resources.update(session, resource_id, data, principal.actor, version, force=force)
-    if "territories" in data:
-        _authorise_existing(principal, existing)  # cannot move it out of one's territory
-        _only_own_territories(principal, _territory_ids(existing) - before)
+    resources.update(session, resource_id, data, principal, expected_version(request),
+                     force=force)
     return _one(search.get_resource(session, principal, resource_id), principal)
 
 
 @router.delete("/{resource_id}", status_code=204, summary="Delete (soft; restore undoes it)")
 def delete_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
-                    principal: PrincipalDep) -> Response:
-    search.get_resource(session, principal, resource_id)
-    existing = resources.get(session, resource_id)
-    _authorise_existing(principal, existing)
-    resources.delete(session, resource_id, principal.actor, expected_version(request))
+                    principal: WriterDep) -> Response:
+    resources.delete(session, resource_id, principal, expected_version(request))
     return Response(status_code=204)
 
 
-@router.post("/{resource_id}/restore", response_class=GeoJSONResponse)
-def restore_resource(resource_id: uuid.UUID, session: SessionDep,
-                     principal: PrincipalDep) -> Response:
-    existing = resources.get(session, resource_id, include_deleted=True)
-    _authorise_existing(principal, existing)
-    resources.restore(session, resource_id, principal.actor)
+@router.post("/{resource_id}/restore", response_class=GeoJSONResponse,
+             summary="Undo a delete (If-Match optional)")
+def restore_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
+                     principal: WriterDep) -> Response:
+    resources.restore(session, resource_id, principal, expected_version(request, False))
     return _one(search.get_resource(session, principal, resource_id), principal)
 
 
@@ -199,26 +161,27 @@ def restore_resource(resource_id: uuid.UUID, session: SessionDep,
 def resource_history(resource_id: uuid.UUID, session: SessionDep,
                      principal: PrincipalDep) -> JSONResponse:
     existing = resources.get(session, resource_id, include_deleted=True)
-    # Snapshots hold exact positions and pending values: editors of the territory only.
-    _authorise_existing(principal, existing)
+    permissions.read_history(principal, permissions.resource_territories(existing))
     entries = history.entries(session, "resource", resource_id)
     return JSONResponse(jsonable({"id": resource_id, "entries": [
         {"action": e.action, "actor": e.actor, "at": e.at, "before": e.before, "after": e.after}
         for e in entries]}))
 
 
-@router.post("/{resource_id}/validate", response_class=GeoJSONResponse)
-def validate_resource(resource_id: uuid.UUID, session: SessionDep,
-                      principal: PrincipalDep) -> Response:
-    _authorise_existing(principal, resources.get(session, resource_id))
-    moderation.validate(session, "resource", resource_id, principal.actor)
+@router.post("/{resource_id}/validate", response_class=GeoJSONResponse,
+             summary="Publish a contribution (If-Match optional)")
+def validate_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
+                      principal: WriterDep) -> Response:
+    moderation.validate(session, "resource", resource_id, principal,
+                        expected_version(request, False))
     return _one(search.get_resource(session, principal, resource_id), principal)
 
 
-@router.post("/{resource_id}/reject", response_class=GeoJSONResponse)
-def reject_resource(resource_id: uuid.UUID, body: RejectIn, session: SessionDep,
-                    principal: PrincipalDep) -> Response:
-    _authorise_existing(principal, resources.get(session, resource_id))
+@router.post("/{resource_id}/reject", response_class=GeoJSONResponse,
+             summary="Refuse a contribution, saying why (If-Match optional)")
+def reject_resource(request: Request, resource_id: uuid.UUID, body: RejectIn,
+                    session: SessionDep, principal: WriterDep) -> Response:
     reject_nul(body.reason, "reason")
-    moderation.reject(session, "resource", resource_id, principal.actor, body.reason)
+    moderation.reject(session, "resource", resource_id, principal, body.reason,
+                      expected_version(request, False))
     return _one(search.get_resource(session, principal, resource_id), principal)

@@ -1,0 +1,224 @@
+"""Who may write what: the one home of the write rules. HTTP, the CLI, the importers and the
+workshop mode all go through the domain functions (carto.resources, carto.links,
+carto.moderation), which call these checks when they act for a `Principal`; routers keep one
+call and never test a role themselves.
+
+The rules:
+- a reader (no token) writes nothing (401); a role below the one asked is a 403;
+- a token acts in its own territory only (an admin anywhere): a resource is placed in the
+  territories of the token, a link belongs to one territory of the token;
+- both ends of a link belong to the link's territory and are visible to the writer; when the
+  territory is omitted and the ends share exactly one territory where the writer may write, it
+  is that one; re-pointing a link obeys the same rule;
+- editing, deleting, restoring, moderating and reading the history are for the editors of the
+  row's territory (a resource: one of its territories; a link: its territory);
+- editor-only fields (`created_by`, `updated_by`, `moderation_note`) and histories go only to
+  the editors of that territory.
+Reading rules (who sees what) stay in carto.visibility; these checks use them.
+"""
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from carto.errors import FieldError, Forbidden, Invalid, NotFound, Unauthenticated
+from carto.lifecycle import Guard
+from carto.models import Link, Resource, Territory
+from carto.visibility import (
+    ADMIN,
+    CONTRIBUTOR,
+    EDITOR,
+    READER,
+    Principal,
+    link_predicate,
+    resource_predicate,
+)
+
+RANK = {READER: 0, CONTRIBUTOR: 1, EDITOR: 2, ADMIN: 3}
+
+
+def system(actor: str) -> Principal:
+    """Trusted code acting as itself (the demo loader, the CLI's loaders): every right."""
+    return Principal(role=ADMIN, actor=actor)
+
+
+def as_principal(actor: Principal | str) -> Principal:
+    """The writer a domain function acts for: a Principal as given, a name as `system`."""
+    return actor if isinstance(actor, Principal) else system(actor)
+
+
+def require(principal: Principal, role: str, territory_ids: Iterable[int] | None = None) -> None:
+    """Raise unless `principal` has at least `role` and (non-admins) acts in one of the
+    territories concerned (None: no territory concerned)."""
+    if principal.role == READER:
+        raise Unauthenticated(f"un jeton « {role} » est nécessaire pour écrire")
+    if RANK[principal.role] < RANK[role]:
+        raise Forbidden(f"rôle « {principal.role} » insuffisant : « {role} » requis")
+    if territory_ids is not None and not may_write_in(principal, territory_ids):
+        raise Forbidden("ce jeton ne vaut pas pour ce territoire")
+
+
+def may_write_in(principal: Principal, territory_ids: Iterable[int]) -> bool:
+    """True when the token is valid in one of these territories."""
+    return principal.role == ADMIN or principal.territory_id in set(territory_ids)
+
+
+def edits(principal: Principal, territory_ids: Iterable[int]) -> bool:
+    """An editor of one of these territories (or an admin): sees the editor-only fields and
+    histories, edits, moderates."""
+    return principal.role == ADMIN or (principal.role == EDITOR
+                                       and principal.territory_id in set(territory_ids))
+
+
+def editor_fields_sql(principal: Principal, alias: str = "r") -> str:
+    """SQL, true for the rows of `resource AS alias` whose editor-only fields the principal may
+    read (the same rule as `edits`, for lists built by the database)."""
+    if principal.role == ADMIN:
+        return "true"
+    if principal.role != EDITOR or principal.territory_id is None:
+        return "false"
+    return (f"EXISTS (SELECT 1 FROM resource_territory pet WHERE pet.resource_id = {alias}.id "
+            f"AND pet.territory_id = {int(principal.territory_id)})")
+
+
+def moderation_for(principal: Principal) -> str:
+    """What a new row of this writer starts as: editors publish, contributors propose."""
+    return "validated" if principal.is_editor else "pending"
+
+
+# --- visibility of a single row, for the writer -------------------------------------------
+
+def sees_resource(session: Session, principal: Principal, resource_id: uuid.UUID) -> bool:
+    visible, params = resource_predicate(principal, "r")
+    return bool(session.scalar(text(
+        f"SELECT EXISTS (SELECT 1 FROM resource r WHERE r.id = :id AND {visible})"),
+        params | {"id": resource_id}))
+
+
+def sees_link(session: Session, principal: Principal, link_id: uuid.UUID) -> bool:
+    visible, params = link_predicate(principal, "l", "s", "t")
+    return bool(session.scalar(text(
+        f"""SELECT EXISTS (SELECT 1 FROM link l JOIN resource s ON s.id = l.source_id
+                           JOIN resource t ON t.id = l.target_id
+                           WHERE l.id = :id AND {visible})"""),
+        params | {"id": link_id}))
+
+
+# --- resources ------------------------------------------------------------------------------
+
+def resource_territories(resource: Resource) -> set[int]:
+    return {t.id for t in resource.territories}
+
+
+def create_resource(principal: Principal, territories: list[Territory], force: bool) -> str:
+    """A new resource goes only into the writer's own territory; `force` (a point far from its
+    territories) is an editor's call. Returns the moderation state it starts in."""
+    ids = {t.id for t in territories}
+    require(principal, CONTRIBUTOR, ids or None)
+    if principal.role != ADMIN and ids - {principal.territory_id}:
+        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
+                        "ne peut être ajouté que par ses éditeurs")
+    if force and not principal.is_editor:
+        raise Forbidden("seul un éditeur peut forcer un point éloigné de ses territoires")
+    return moderation_for(principal)
+
+
+def edit_resource(session: Session, principal: Principal) -> Guard:
+    """The check run on the locked resource before any change (edit, delete, restore,
+    moderation): a 403 unless one edits one of its territories, a 404 for what even they may
+    not see."""
+    require(principal, CONTRIBUTOR)
+
+    def check(resource: Resource) -> None:
+        ids = resource_territories(resource)
+        require(principal, EDITOR, ids)
+        if resource.deleted_at is None and not sees_resource(session, principal, resource.id):
+            raise NotFound(f"ressource inconnue : {resource.id}", [])
+    return check
+
+
+def move_resource(principal: Principal, before: set[int], after: set[int]) -> None:
+    """Changing a resource's territories: it stays in one of the writer's, and no territory
+    but the writer's own is added."""
+    if before == after or principal.role == ADMIN:
+        return
+    if principal.territory_id not in after:
+        raise Forbidden("ce jeton ne vaut pas pour ce territoire : la ressource quitterait "
+                        "le vôtre")
+    if after - before - {principal.territory_id}:
+        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
+                        "ne peut être ajouté que par ses éditeurs")
+
+
+# --- links ----------------------------------------------------------------------------------
+
+def link_territories(link: Link) -> set[int]:
+    """The territories whose editors answer for a link: its own; for the few old links
+    without one, those of its ends."""
+    if link.territory_id is not None:
+        return {link.territory_id}
+    return {t.id for end in (link.source, link.target) for t in end.territories}
+
+
+def place_link(session: Session, principal: Principal, source_id: uuid.UUID,
+               target_id: uuid.UUID, territory: Territory | None) -> Territory:
+    """The territory a link (new or re-pointed) belongs to, after checking the rule: both ends
+    visible to the writer and members of that territory, the writer's token valid there.
+    Without a territory: the one territory both ends share where the writer may write."""
+    errors: list[FieldError] = []
+    ends: dict[str, Resource] = {}
+    for field, rid in (("source", source_id), ("target", target_id)):
+        resource = session.get(Resource, rid)
+        if resource is None or not sees_resource(session, principal, rid):
+            errors.append(FieldError(field, f"ressource inconnue : {rid}"))
+        else:
+            ends[field] = resource
+    if errors:
+        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+    shared = resource_territories(ends["source"]) & resource_territories(ends["target"])
+    if territory is None:
+        writable = sorted(t for t in shared if may_write_in(principal, {t}))
+        if len(writable) != 1:
+            raise Invalid.field("territory", (
+                "les deux ressources n'ont aucun territoire commun où ce jeton peut écrire"
+                if not writable else
+                "les deux ressources ont plusieurs territoires en commun : précisez lequel"))
+        found = session.get(Territory, writable[0])
+        assert found is not None
+        territory = found
+    require(principal, CONTRIBUTOR, {territory.id})
+    outside = [FieldError(field, f"la ressource n'appartient pas au territoire "
+                                 f"« {territory.slug} » du lien")
+               for field, end in ends.items() if territory.id not in resource_territories(end)]
+    if outside:
+        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in outside), outside)
+    return territory
+
+
+def edit_link(session: Session, principal: Principal) -> Guard:
+    """The check run on the locked link before any change: 403 unless one edits the link's
+    territory, 404 for what even they may not see."""
+    require(principal, CONTRIBUTOR)
+
+    def check(link: Link) -> None:
+        ids = link_territories(link)
+        require(principal, EDITOR, ids)
+        if link.deleted_at is None and not sees_link(session, principal, link.id):
+            raise NotFound(f"lien inconnu : {link.id}", [])
+    return check
+
+
+def read_history(principal: Principal, territory_ids: set[int]) -> None:
+    """Change logs hold exact positions and pending values: editors of the territory only."""
+    require(principal, EDITOR, territory_ids)
+
+
+def shown_fields(principal: Principal, territory_ids: set[int], props: dict[str, Any],
+                 hidden: Iterable[str]) -> dict[str, Any]:
+    """`props` without the editor-only fields unless the principal edits that territory."""
+    if edits(principal, territory_ids):
+        return props
+    return {k: v for k, v in props.items() if k not in set(hidden)}
