@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import params as request_params
-from carto import territories, vocab
+from carto import permissions, territories, vocab
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg
 from carto.text import like_escape
@@ -170,7 +170,9 @@ def list_resources_geojson(
     """The same page as GeoJSON Feature texts built by PostgreSQL: a page of 100 costs one
     query and no per-row Python, which is what keeps an API worker above 250 pages/s."""
     page_sql, params, limit = _page(session, principal, flt, limit, after)
-    hidden = ["id", "lon", "lat"] + ([] if principal.is_editor else list(EDITOR_ONLY))
+    hidden = ["id", "lon", "lat"]
+    # editor-only fields for the editors of the row's territory only (carto.permissions)
+    editor_view = permissions.editor_fields_sql(principal, "rows")
     sql = f"""
         WITH page AS MATERIALIZED ({page_sql}),
         rows AS (SELECT {_resource_columns(principal)} {_from(principal)}
@@ -179,9 +181,13 @@ def list_resources_geojson(
                    'type', 'Feature', 'id', id,
                    'geometry', json_build_object('type', 'Point',
                                                  'coordinates', json_build_array(lon, lat)),
-                   'properties', to_jsonb(rows) - CAST(:hidden AS text[]))::text AS feature
+                   'properties', to_jsonb(rows) - CAST(:hidden AS text[])
+                       - CASE WHEN {editor_view} THEN CAST('{{}}' AS text[])
+                              ELSE CAST(:editor_only AS text[]) END)::text AS feature
         FROM rows ORDER BY id"""
-    result = session.execute(text(sql), params | {"hidden": hidden}).mappings().all()
+    result = session.execute(text(sql), params | {"hidden": hidden,
+                                                  "editor_only": list(EDITOR_ONLY)}
+                             ).mappings().all()
     rows, last = _trim(list(result), limit)
     return [row["feature"] for row in rows], last
 

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.auth import PrincipalDep, WriterDep
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, RejectIn
-from carto import history, links, moderation, params, permissions, search, vocab
+from carto import history, links, moderation, params, permissions, search, territories, vocab
 from carto.validation import reject_nul
 from carto.visibility import Principal
 
@@ -24,26 +25,24 @@ CSV_COLUMNS = ["id", "source_id", "source_name", "target_id", "target_name", "ca
                "directed", "territory", "moderation", "created_at", "updated_at", "version"]
 
 
-def _props(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+def _props(row: dict[str, Any], principal: Principal, session: Session) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("id", "geometry", "source_name_")}
     props["source_name"] = row["source_name_"]
     props["provenance_source"] = row["source_name"]
     props["level_label"] = vocab.levels()[row["level"]].label_fr
     props["level_label_en"] = vocab.levels()[row["level"]].label_en
-    if not principal.is_editor:
-        for key in ("created_by", "updated_by", "moderation_note"):
-            props.pop(key, None)
-    return props
+    own = territories.ids_of(session, [row["territory"]] if row["territory"] else [])
+    return permissions.shown_fields(principal, own, props, search.EDITOR_ONLY)
 
 
-def feature(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+def feature(row: dict[str, Any], principal: Principal, session: Session) -> dict[str, Any]:
     return {"type": "Feature", "id": str(row["id"]), "geometry": json.loads(row["geometry"]),
-            "properties": jsonable(_props(row, principal))}
+            "properties": jsonable(_props(row, principal, session))}
 
 
-def _one(row: dict[str, Any], principal: Principal, status: int = 200,
+def _one(row: dict[str, Any], principal: Principal, session: Session, status: int = 200,
          headers: dict[str, str] | None = None) -> GeoJSONResponse:
-    return GeoJSONResponse(feature(row, principal), status_code=status,
+    return GeoJSONResponse(feature(row, principal, session), status_code=status,
                            headers={"ETag": etag(row["version"]), **(headers or {})})
 
 
@@ -71,10 +70,10 @@ def list_links(
     if last is not None:
         next_url = str(request.url.include_query_params(cursor=params.encode_cursor(last)))
     if format == "csv":
-        flat = [_props(r, principal) | {"id": r["id"]} for r in rows]
+        flat = [_props(r, principal, session) | {"id": r["id"]} for r in rows]
         return csv_response(flat, CSV_COLUMNS, "links.csv")
     body: dict[str, Any] = {"type": "FeatureCollection",
-                            "features": [feature(r, principal) for r in rows],
+                            "features": [feature(r, principal, session) for r in rows],
                             "numberReturned": len(rows)}
     if next_url:
         body["next"] = next_url
@@ -91,13 +90,13 @@ def create_link(request: Request, body: LinkIn, session: SessionDep,
     reject_nul(data)
     link = links.create(session, data, principal, link_id=client_id(data.pop("id", None)))
     row = search.get_link(session, principal, link.id)
-    return _one(row, principal, 201, {"Location": str(request.url_for("get_link",
+    return _one(row, principal, session, 201, {"Location": str(request.url_for("get_link",
                                                                       link_id=link.id))})
 
 
 @router.get("/{link_id}", response_class=GeoJSONResponse, name="get_link")
 def get_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
-    return _one(search.get_link(session, principal, link_id), principal)
+    return _one(search.get_link(session, principal, link_id), principal, session)
 
 
 @router.patch("/{link_id}", response_class=GeoJSONResponse,
@@ -107,7 +106,7 @@ def patch_link(request: Request, link_id: uuid.UUID, body: LinkIn, session: Sess
     data = body.model_dump()
     reject_nul(data)
     links.update(session, link_id, data, principal, expected_version(request))
-    return _one(search.get_link(session, principal, link_id), principal)
+    return _one(search.get_link(session, principal, link_id), principal, session)
 
 
 @router.delete("/{link_id}", status_code=204)
@@ -122,7 +121,7 @@ def delete_link(request: Request, link_id: uuid.UUID, session: SessionDep,
 def restore_link(request: Request, link_id: uuid.UUID, session: SessionDep,
                  principal: WriterDep) -> Response:
     links.restore(session, link_id, principal, expected_version(request, False))
-    return _one(search.get_link(session, principal, link_id), principal)
+    return _one(search.get_link(session, principal, link_id), principal, session)
 
 
 @router.get("/{link_id}/history")
@@ -149,7 +148,7 @@ def link_levels(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 def validate_link(request: Request, link_id: uuid.UUID, session: SessionDep,
                   principal: WriterDep) -> Response:
     moderation.validate(session, "link", link_id, principal, expected_version(request, False))
-    return _one(search.get_link(session, principal, link_id), principal)
+    return _one(search.get_link(session, principal, link_id), principal, session)
 
 
 @router.post("/{link_id}/reject", response_class=GeoJSONResponse,
@@ -159,4 +158,4 @@ def reject_link(request: Request, link_id: uuid.UUID, body: RejectIn, session: S
     reject_nul(body.reason, "reason")
     moderation.reject(session, "link", link_id, principal, body.reason,
                       expected_version(request, False))
-    return _one(search.get_link(session, principal, link_id), principal)
+    return _one(search.get_link(session, principal, link_id), principal, session)

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.auth import PrincipalDep, WriterDep
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
-from carto import history, moderation, params, permissions, resources, search
+from carto import history, moderation, params, permissions, resources, search, territories
 from carto.errors import Invalid
 from carto.i18n import msg
 from carto.validation import reject_nul
@@ -30,11 +31,10 @@ CSV_COLUMNS = [
 ]
 
 
-def feature(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+def feature(row: dict[str, Any], principal: Principal, session: Session) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("id", "lon", "lat")}
-    if not principal.is_editor:
-        for key in search.EDITOR_ONLY:
-            props.pop(key, None)
+    props = permissions.shown_fields(principal, territories.ids_of(session, row["territories"]),
+                                     props, search.EDITOR_ONLY)
     return {
         "type": "Feature",
         "id": str(row["id"]),
@@ -43,9 +43,9 @@ def feature(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     }
 
 
-def _one(row: dict[str, Any], principal: Principal, status: int = 200,
+def _one(row: dict[str, Any], principal: Principal, session: Session, status: int = 200,
          headers: dict[str, str] | None = None) -> GeoJSONResponse:
-    return GeoJSONResponse(feature(row, principal), status_code=status,
+    return GeoJSONResponse(feature(row, principal, session), status_code=status,
                            headers={"ETag": etag(row["version"]), **(headers or {})})
 
 
@@ -122,14 +122,14 @@ def create_resource(request: Request, body: ResourceFeatureIn, session: SessionD
     resource = resources.create(session, data, principal, resource_id=client_id(body.id),
                                 force=force)
     row = search.get_resource(session, principal, resource.id)
-    return _one(row, principal, 201, {"Location": str(request.url_for("get_resource",
+    return _one(row, principal, session, 201, {"Location": str(request.url_for("get_resource",
                                                                       resource_id=resource.id))})
 
 
 @router.get("/{resource_id}", response_class=GeoJSONResponse, name="get_resource")
 def get_resource(resource_id: uuid.UUID, session: SessionDep,
                  principal: PrincipalDep) -> Response:
-    return _one(search.get_resource(session, principal, resource_id), principal)
+    return _one(search.get_resource(session, principal, resource_id), principal, session)
 
 
 @router.patch("/{resource_id}", response_class=GeoJSONResponse,
@@ -139,7 +139,7 @@ def patch_resource(request: Request, resource_id: uuid.UUID, body: ResourcePatch
     data, force = _payload(body.geometry, body.properties)
     resources.update(session, resource_id, data, principal, expected_version(request),
                      force=force)
-    return _one(search.get_resource(session, principal, resource_id), principal)
+    return _one(search.get_resource(session, principal, resource_id), principal, session)
 
 
 @router.delete("/{resource_id}", status_code=204, summary="Delete (soft; restore undoes it)")
@@ -154,7 +154,7 @@ def delete_resource(request: Request, resource_id: uuid.UUID, session: SessionDe
 def restore_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
                      principal: WriterDep) -> Response:
     resources.restore(session, resource_id, principal, expected_version(request, False))
-    return _one(search.get_resource(session, principal, resource_id), principal)
+    return _one(search.get_resource(session, principal, resource_id), principal, session)
 
 
 @router.get("/{resource_id}/history", summary="The change log: who, when, before, after")
@@ -174,7 +174,7 @@ def validate_resource(request: Request, resource_id: uuid.UUID, session: Session
                       principal: WriterDep) -> Response:
     moderation.validate(session, "resource", resource_id, principal,
                         expected_version(request, False))
-    return _one(search.get_resource(session, principal, resource_id), principal)
+    return _one(search.get_resource(session, principal, resource_id), principal, session)
 
 
 @router.post("/{resource_id}/reject", response_class=GeoJSONResponse,
@@ -184,4 +184,4 @@ def reject_resource(request: Request, resource_id: uuid.UUID, body: RejectIn,
     reject_nul(body.reason, "reason")
     moderation.reject(session, "resource", resource_id, principal, body.reason,
                       expected_version(request, False))
-    return _one(search.get_resource(session, principal, resource_id), principal)
+    return _one(search.get_resource(session, principal, resource_id), principal, session)
