@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from api.deps import SessionDep
 from carto import permissions, tokens
 from carto.errors import Unauthenticated
+from carto.i18n import msg
 from carto.visibility import ANONYMOUS, CONTRIBUTOR, Principal
 
 

@@ -43,7 +43,7 @@ def client_id(value: Any, field: str = "id") -> uuid.UUID | None:
             return uuid.UUID(value)
         except ValueError:
             pass
-    raise Invalid.field(field, f"un UUID est attendu (généré par le client) : {value!r}")
+    raise Invalid.field(field, msg("error.lifecycle.client_id", value=value))
 
 
 def jsonable(value: Any) -> Any:

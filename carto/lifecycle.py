@@ -26,7 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import history
-from carto.errors import Conflict, NotFound, PreconditionFailed
+from carto.errors import Conflict, FieldError, NotFound, PreconditionFailed
+from carto.i18n import Message, msg
 
 Guard = Callable[[Any], None]
 
@@ -35,11 +36,30 @@ Guard = Callable[[Any], None]
 class Entity:
     """What the life cycle needs to know about a kind of versioned row."""
 
-    type: str  # change_log.entity_type
+    type: str  # change_log.entity_type, and the middle of its message keys
     model: Any  # the mapped class
-    label: str  # "la ressource", for messages
-    unknown: str  # "ressource inconnue"
     snapshot: Callable[[Any], dict[str, Any]]  # the picture stored in the change log
+
+    @property
+    def is_link(self) -> bool:
+        return self.type == "link"
+
+
+# Messages name the kind of row ("la ressource ... modifiée", "le lien ... modifié").
+def _unknown(entity: Entity, row_id: uuid.UUID) -> Message:
+    return msg("error.lifecycle.link_unknown", id=row_id) if entity.is_link \
+        else msg("error.lifecycle.resource_unknown", id=row_id)
+
+
+def _stale(entity: Entity, current: int, expected: int) -> Message:
+    return msg("error.lifecycle.link_stale", current=current, expected=expected) \
+        if entity.is_link \
+        else msg("error.lifecycle.resource_stale", current=current, expected=expected)
+
+
+def _not_deleted(entity: Entity) -> Message:
+    return msg("error.lifecycle.link_not_deleted") if entity.is_link \
+        else msg("error.lifecycle.resource_not_deleted")
 
 
 def lock(
@@ -53,17 +73,15 @@ def lock(
     callers such as the demo loader, or a moderation decision sent without If-Match)."""
     row = session.get(entity.model, row_id, with_for_update=True, populate_existing=True)
     if row is None:
-        raise NotFound(f"{entity.unknown} : {row_id}", [])
+        raise NotFound(_unknown(entity, row_id))
     if guard is not None:
         guard(row)
     if expected_version is not None and row.version != expected_version:
-        raise PreconditionFailed(
-            f"{entity.label} a été modifié(e) entre-temps (version {row.version}, vous aviez la "
-            f"{expected_version}) : rechargez avant d'enregistrer", [])
+        raise PreconditionFailed(_stale(entity, row.version, expected_version))
     if deleted is False and row.deleted_at is not None:
-        raise NotFound(f"{entity.unknown} : {row_id}", [])
+        raise NotFound(_unknown(entity, row_id))
     if deleted is True and row.deleted_at is None:
-        raise Conflict(f"{entity.label} n'est pas supprimé(e)", [])
+        raise Conflict(_not_deleted(entity))
     return row
 
 
@@ -115,7 +133,7 @@ def decide(session: Session, entity: Entity, row_id: uuid.UUID, expected_version
     action = "validate" if decision == "validated" else "reject"
     with change(session, entity, row_id, expected_version, actor, action, guard) as row:
         if row.moderation != "pending":
-            raise Conflict(f"rien à modérer : l'élément est « {row.moderation} »", [])
+            raise Conflict(msg("error.lifecycle.nothing_to_moderate", state=row.moderation))
         row.moderation = decision
         row.moderation_note = reason
     return row
@@ -146,3 +164,11 @@ def created(session: Session, entity: Entity, row: Any, actor: str) -> Any:
     session.flush()
     history.record(session, entity.type, row.id, "create", actor, None, entity.snapshot(row))
     return row
+
+
+def taken(entity: Entity, row_id: uuid.UUID) -> Conflict:
+    """The answer to a creation whose client id names a row with other content (409)."""
+    taken_id = msg("error.lifecycle.link_id_taken", id=row_id) if entity.is_link \
+        else msg("error.lifecycle.resource_id_taken", id=row_id)
+    return Conflict(taken_id,
+                    [FieldError("id", msg("error.lifecycle.id_other_content"))])

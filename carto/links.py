@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from carto import lifecycle, permissions, validation, vocab
-from carto.errors import Conflict, FieldError, Invalid, NotFound
+from carto.errors import Conflict, Invalid, NotFound
 from carto.models import ChangeLog, Link, LinkLevelChange, Resource, Territory
 from carto.visibility import CONTRIBUTOR, Principal
 
@@ -192,8 +192,7 @@ def _replay(session: Session, prior: Link, candidate: Link, actor: str,
                           .order_by(LinkLevelChange.id).limit(1))
     if prior.created_by != actor or first is None or note != level_note \
             or _content(first) != _content(snapshot(candidate)):
-        raise Conflict(f"l'identifiant {prior.id} désigne déjà un autre lien",
-                       [FieldError("id", "identifiant déjà utilisé pour un autre contenu")])
+        raise lifecycle.taken(ENTITY, prior.id)
     return prior
 
 
@@ -276,7 +275,7 @@ def restore(session: Session, link_id: uuid.UUID, actor: Principal | str,
     return link
 
 
-ENTITY = lifecycle.Entity("link", Link, "le lien", "lien inconnu", snapshot)
+ENTITY = lifecycle.Entity("link", Link, snapshot)
 
 
 def level_history(session: Session, link_id: uuid.UUID) -> list[LinkLevelChange]:

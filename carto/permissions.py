@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto.errors import FieldError, Forbidden, Invalid, NotFound, Unauthenticated
+from carto.i18n import msg
 from carto.lifecycle import Guard
 from carto.models import Link, Resource, Territory
 from carto.visibility import (
@@ -54,11 +55,11 @@ def require(principal: Principal, role: str, territory_ids: Iterable[int] | None
     """Raise unless `principal` has at least `role` and (non-admins) acts in one of the
     territories concerned (None: no territory concerned)."""
     if principal.role == READER:
-        raise Unauthenticated(f"un jeton « {role} » est nécessaire pour écrire")
+        raise Unauthenticated(msg("error.auth.token_needed", role=role))
     if RANK[principal.role] < RANK[role]:
-        raise Forbidden(f"rôle « {principal.role} » insuffisant : « {role} » requis")
+        raise Forbidden(msg("error.auth.role", role=principal.role, needed=role))
     if territory_ids is not None and not may_write_in(principal, territory_ids):
-        raise Forbidden("ce jeton ne vaut pas pour ce territoire")
+        raise Forbidden(msg("error.auth.territory"))
 
 
 def may_write_in(principal: Principal, territory_ids: Iterable[int]) -> bool:
@@ -119,10 +120,9 @@ def create_resource(principal: Principal, territories: list[Territory], force: b
     ids = {t.id for t in territories}
     require(principal, CONTRIBUTOR, ids or None)
     if principal.role != ADMIN and ids - {principal.territory_id}:
-        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
-                        "ne peut être ajouté que par ses éditeurs")
+        raise Forbidden(msg("error.permissions.own_territory_only"))
     if force and not principal.is_editor:
-        raise Forbidden("seul un éditeur peut forcer un point éloigné de ses territoires")
+        raise Forbidden(msg("error.permissions.force_editor"))
     return moderation_for(principal)
 
 
@@ -136,7 +136,7 @@ def edit_resource(session: Session, principal: Principal) -> Guard:
         ids = resource_territories(resource)
         require(principal, EDITOR, ids)
         if resource.deleted_at is None and not sees_resource(session, principal, resource.id):
-            raise NotFound(f"ressource inconnue : {resource.id}", [])
+            raise NotFound(msg("error.lifecycle.resource_unknown", id=resource.id))
     return check
 
 
@@ -146,11 +146,9 @@ def move_resource(principal: Principal, before: set[int], after: set[int]) -> No
     if before == after or principal.role == ADMIN:
         return
     if principal.territory_id not in after:
-        raise Forbidden("ce jeton ne vaut pas pour ce territoire : la ressource quitterait "
-                        "le vôtre")
+        raise Forbidden(msg("error.permissions.leaves_territory"))
     if after - before - {principal.territory_id}:
-        raise Forbidden("ce jeton ne vaut que pour son territoire : un autre territoire "
-                        "ne peut être ajouté que par ses éditeurs")
+        raise Forbidden(msg("error.permissions.own_territory_only"))
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -173,28 +171,26 @@ def place_link(session: Session, principal: Principal, source_id: uuid.UUID,
     for field, rid in (("source", source_id), ("target", target_id)):
         resource = session.get(Resource, rid)
         if resource is None or not sees_resource(session, principal, rid):
-            errors.append(FieldError(field, f"ressource inconnue : {rid}"))
+            errors.append(FieldError(field, msg("error.permissions.end_unknown", id=rid)))
         else:
             ends[field] = resource
     if errors:
-        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        raise Invalid(None, errors)
     shared = resource_territories(ends["source"]) & resource_territories(ends["target"])
     if territory is None:
         writable = sorted(t for t in shared if may_write_in(principal, {t}))
         if len(writable) != 1:
-            raise Invalid.field("territory", (
-                "les deux ressources n'ont aucun territoire commun où ce jeton peut écrire"
-                if not writable else
-                "les deux ressources ont plusieurs territoires en commun : précisez lequel"))
+            raise Invalid.field("territory", msg("error.permissions.no_shared_territory")
+                                if not writable
+                                else msg("error.permissions.several_shared_territories"))
         found = session.get(Territory, writable[0])
         assert found is not None
         territory = found
     require(principal, CONTRIBUTOR, {territory.id})
-    outside = [FieldError(field, f"la ressource n'appartient pas au territoire "
-                                 f"« {territory.slug} » du lien")
+    outside = [FieldError(field, msg("error.permissions.end_outside", territory=territory.slug))
                for field, end in ends.items() if territory.id not in resource_territories(end)]
     if outside:
-        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in outside), outside)
+        raise Invalid(None, outside)
     return territory
 
 
@@ -207,7 +203,7 @@ def edit_link(session: Session, principal: Principal) -> Guard:
         ids = link_territories(link)
         require(principal, EDITOR, ids)
         if link.deleted_at is None and not sees_link(session, principal, link.id):
-            raise NotFound(f"lien inconnu : {link.id}", [])
+            raise NotFound(msg("error.lifecycle.link_unknown", id=link.id))
     return check
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carto import lifecycle, permissions, validation, vocab
-from carto.errors import Conflict, FieldError, Invalid, NotFound
+from carto.errors import Invalid, NotFound
 from carto.geo import check_lon_lat, lon_lat, point_element
 from carto.models import (
     ChangeLog,
@@ -273,8 +273,7 @@ def _replay(session: Session, prior: Resource, candidate: Resource, actor: str) 
         ChangeLog.action == "create").order_by(ChangeLog.id).limit(1))
     if prior.created_by != actor or first is None \
             or _content(first) != _content(snapshot(candidate)):
-        raise Conflict(f"l'identifiant {prior.id} désigne déjà une autre ressource",
-                       [FieldError("id", "identifiant déjà utilisé pour un autre contenu")])
+        raise lifecycle.taken(ENTITY, prior.id)
     return prior
 
 
@@ -364,4 +363,4 @@ def restore(
     return resource
 
 
-ENTITY = lifecycle.Entity("resource", Resource, "la ressource", "ressource inconnue", snapshot)
+ENTITY = lifecycle.Entity("resource", Resource, snapshot)
