@@ -120,9 +120,9 @@ def create_resource(principal: Principal, territories: list[Territory], force: b
     ids = {t.id for t in territories}
     require(principal, CONTRIBUTOR, ids or None)
     if principal.role != ADMIN and ids - {principal.territory_id}:
-        raise Forbidden(msg("error.permissions.own_territory_only"))
+        raise Forbidden(msg("error.resources.other_territory"))
     if force and not principal.is_editor:
-        raise Forbidden(msg("error.permissions.force_editor"))
+        raise Forbidden(msg("error.resources.force_editor"))
     return moderation_for(principal)
 
 
@@ -148,7 +148,7 @@ def move_resource(principal: Principal, before: set[int], after: set[int]) -> No
     if principal.territory_id not in after:
         raise Forbidden(msg("error.permissions.leaves_territory"))
     if after - before - {principal.territory_id}:
-        raise Forbidden(msg("error.permissions.own_territory_only"))
+        raise Forbidden(msg("error.resources.other_territory"))
 
 
 # --- links ----------------------------------------------------------------------------------

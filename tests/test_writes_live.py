@@ -5,6 +5,7 @@ so it cannot tell "committed, then answered" from "answered, then committed": th
 drive the `live_server` fixture with httpx instead."""
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -194,3 +195,62 @@ def test_concurrent_level_changes_keep_the_level_history_true(
         # the pair is free again for the next round
         assert http.delete(f"/api/links/{lid}", headers=editor | {"If-Match": '"2"'}
                            ).status_code == 204
+
+
+# --- client-generated ids: a replay creates nothing (issue 14, "nothing lost") --------------
+
+def test_concurrent_replays_of_a_creation_make_one_row(http: httpx.Client, world: World,
+                                                        live_server: str, migrated: str) -> None:
+    """A tablet that lost the answer sends its creation again, possibly several times at once:
+    every copy answers 201 with the same row; one row, one change-log entry."""
+    for round_ in range(RACES):
+        cid = str(uuid.uuid4())
+        body = feature(name=f"Épicerie rejouée {round_}") | {"id": cid}
+        token = world.contributor if round_ % 2 else world.editor
+        statuses = race(live_server, [
+            lambda c, b=body, t=token: c.post("/api/resources", json=b, headers=World.auth(t))
+        ] * WRITERS)
+        assert statuses == [201] * WRITERS, statuses
+        assert _rows(migrated, "SELECT count(*) FROM resource WHERE id = %s", cid) == [(1,)]
+        assert _log(migrated, cid) == ["create"]
+    # later, once more: the row as it is now (here edited since), same status
+    editor = World.auth(world.editor)
+    again = http.post("/api/resources", json=body, headers=World.auth(token))
+    assert again.status_code == 201 and again.json()["id"] == cid
+    assert again.headers["location"].endswith(f"/api/resources/{cid}")
+    if token == world.editor:
+        http.patch(f"/api/resources/{cid}", json={"properties": {"description": "vue"}},
+                   headers=editor | {"If-Match": '"1"'})
+        later = http.post("/api/resources", json=body, headers=World.auth(token))
+        assert later.status_code == 201 and later.headers["etag"] == '"2"'
+    # the same id for something else is a conflict naming the id; a bad id is a 422
+    other = http.post("/api/resources", json=feature(name="Autre chose") | {"id": cid},
+                      headers=World.auth(token))
+    assert other.status_code == 409 and [e["field"] for e in other.json()["errors"]] == ["id"]
+    thief = http.post("/api/resources", json=body, headers=World.auth(world.admin))
+    assert thief.status_code == 409  # another author's replay is not a replay
+    bad = http.post("/api/resources", json=feature() | {"id": "pas-un-uuid"}, headers=editor)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["id"]
+    assert _log(migrated, cid) in (["create"], ["create", "update"])
+
+
+def test_concurrent_replays_of_a_link_make_one_link(http: httpx.Client, world: World,
+                                                    live_server: str, migrated: str) -> None:
+    a = _resource(http, world.editor, "Cantine (rejeu)")
+    for round_ in range(RACES):
+        b = _resource(http, world.editor, f"Ferme (rejeu) {round_}")
+        cid = str(uuid.uuid4())
+        body = {"id": cid, "source": a, "target": b, "category": "producers_suppliers",
+                "level": 1 + round_ % 5, "level_note": "atelier", "territory": "api-a"}
+        statuses = race(live_server, [
+            lambda c, b=body: c.post("/api/links", json=b,
+                                     headers=World.auth(world.contributor))
+        ] * WRITERS)
+        assert statuses == [201] * WRITERS, statuses
+        assert _rows(migrated, "SELECT count(*) FROM link WHERE id = %s", cid) == [(1,)]
+        assert _rows(migrated, "SELECT count(*) FROM link_level_history WHERE link_id = %s",
+                     cid) == [(1,)]
+        assert _log(migrated, cid) == ["create"]
+        other = http.post("/api/links", json=body | {"level_note": "autre"},
+                          headers=World.auth(world.contributor))
+        assert other.status_code == 409, other.text
