@@ -32,4 +32,4 @@ lint: setup
 	$(BIN)/mypy carto api
 
 bench: setup
-	@url="$$(scripts/ensure-db.sh)" && scripts/bench.sh "$$url"
+	@url="$$(scripts/ensure-db.sh)" && scripts/bench.sh "$$url" $(BENCH_ARGS)

@@ -1,75 +1,73 @@
-"""Issue 3 benchmark: a page of 100 resources filtered by territory and kind.
+"""A page of 100 resources (issue 3) against tipg serving the same table, and against a bare
+endpoint of the same worker.
 
-Target: < 20 ms server-side at the median with 100,000 resources and 200,000 links, and one
-uvicorn worker sustaining >= 250 such pages/s on two cores.
+Data: the territory `bench-occitanie` (departments 30, 34, 43, 48) with 100,000 synthetic
+resources and 200,000 links (bench/synthetic.py), ANALYZEd.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5433/terreau python -m bench.api_pages
-(uses its own database `terreau_bench_api` on that server, filled once by bench.synthetic)
+- `GET /api/resources?territory=bench-occitanie&kind=<kind>&limit=100` on one uvicorn worker,
+  wrk with 16 connections cycling through the twelve kinds;
+- the reference: tipg 1.6.1 (its own venv, bench/tipg.py), one uvicorn worker, serving the
+  same `resource` table, `GET /collections/public.resource/items?kind=<kind>&limit=100` (every
+  resource is in the territory, so it is the same page of the same rows). Target: >= 3x its
+  throughput.
+- beside it, `/_bench/bare-sync` (a handler on the worker's thread pool, like this one, no
+  database): recorded without a target.
+
+Rounds alternate (ours, tipg, bare) three times; the median round of each counts.
+
+    python -m bench api_pages
 """
 
-import random
-import re
-import statistics
-import time
-
-from sqlalchemy import text
-
-from bench import common, synthetic
-from carto import search
+from bench import app as bench_app
+from bench import common, synthetic, tipg
+from bench.harness import Context, Figure, analyze, benchmark
 from carto.db import transaction
-from carto.visibility import ANONYMOUS
 
-DB = "terreau_bench_api"
-TERRITORY = "bench-occitanie"
-
-
-def prepare() -> str:
-    url = common.bench_database(DB)
-    if common.count(url, "SELECT count(*) FROM resource") < 100_000:
-        with transaction(url) as session:
-            territory = synthetic.ensure_territory(session, TERRITORY, ["30", "34", "43", "48"])
-            synthetic.add_resources(session, territory, 100_000)
-            synthetic.add_links(session, territory, 200_000)
-    with transaction(url) as session:  # fresh rows have no statistics: plans would be blind
-        session.execute(text("ANALYZE"))
-    return url
+SLUG = "bench-occitanie"
+DEPARTMENTS = ["30", "34", "43", "48"]
 
 
-def server_side(url: str, runs: int = 400) -> tuple[float, float]:
-    """The domain call the endpoint makes (SQL + rows), walking pages of random kinds."""
-    kinds = [k for k, _ in synthetic.KIND_WEIGHTS]
-    rng = random.Random(1)
-    timings = []
+def fill(url: str, resources: int, links: int) -> int:
     with transaction(url) as session:
-        after = None
-        flt = search.ResourceFilter(territory=TERRITORY, kinds=[rng.choice(kinds)])
-        for _ in range(runs):
-            started = time.perf_counter()
-            _, after = search.list_resources_geojson(session, ANONYMOUS, flt, 100, after)
-            timings.append((time.perf_counter() - started) * 1000)
-            if after is None or rng.random() < 0.1:
-                after = None
-                flt = search.ResourceFilter(territory=TERRITORY, kinds=[rng.choice(kinds)])
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95)]
+        territory = synthetic.ensure_territory(session, SLUG, DEPARTMENTS)
+        synthetic.add_resources(session, territory, resources)
+        made = synthetic.add_links(session, territory, links)
+    analyze(url)
+    return made
 
 
-def main() -> None:
-    url = prepare()
-    resources = common.count(url, "SELECT count(*) FROM resource")
-    links = common.count(url, "SELECT count(*) FROM link")
-    median, p95 = server_side(url)
-    print(f"machine: {common.machine()}")
-    print(f"data: {resources} resources, {links} links")
-    print(f"server-side page of 100 (territory + kind): median {median:.2f} ms, p95 {p95:.2f} ms")
-    with common.uvicorn_server(url) as base:
-        target = f"{base}/api/resources?territory={TERRITORY}&kind=producer&limit=100"
-        out = common.wrk(target, seconds=15, connections=16)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    print(f"HTTP, 1 uvicorn worker, wrk 2 threads 16 connections 15 s: "
-          f"{rps.group(1) if rps else '?'} req/s")
-    print(out)
+def median(runs: list[common.Load]) -> common.Load:
+    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
 
-if __name__ == "__main__":
-    main()
+@benchmark("api_pages", "a page of 100 resources (issue 3)")
+def run(ctx: Context) -> list[Figure]:
+    resources, links = ctx.size(100_000), ctx.size(200_000)
+    ctx.log(f"   filling {resources} resources, {links} links")
+    made = fill(ctx.url, resources, links)
+    kinds = [k for k, _ in synthetic.KIND_WEIGHTS]
+    ours_paths = [f"/api/resources?territory={SLUG}&kind={k}&limit=100" for k in kinds]
+    tipg_paths = [f"/collections/public.resource/items?kind={k}&limit=100" for k in kinds]
+    seconds = ctx.seconds(5)
+    ours, theirs, bare = [], [], []
+    with common.uvicorn_server(ctx.url) as base, tipg.serve(ctx.url) as tipg_base:
+        common.load(base, ours_paths, 1)  # warm-up: pools, caches, tipg's catalogue
+        common.load(tipg_base, tipg_paths, 1)
+        for _ in range(3):
+            ours.append(common.load(base, ours_paths, seconds))
+            theirs.append(common.load(tipg_base, tipg_paths, seconds))
+            bare.append(common.load(base, [bench_app.BARE_SYNC], seconds))
+    o, t, b = median(ours), median(theirs), median(bare)
+    bad = [name for name, r in (("ours", o), ("tipg", t), ("bare", b)) if r.non_2xx]
+    if bad:
+        raise RuntimeError(f"errors under load: {', '.join(bad)}")
+    ctx.details.append(
+        f"{resources:,} resources, {made:,} links; {o.tool}, 16 connections, 3 alternating "
+        f"rounds of {seconds} s, median round: ours p50 {o.p50_ms} ms, tipg p50 {t.p50_ms} ms.")
+    return [
+        Figure("api_pages.vs_tipg_rps", "page of 100 resources (territory + kind), 1 worker",
+               o.rps, t.rps, "tipg 1.6.1 serving the same table, 1 worker", "req/s",
+               at_least=3),
+        Figure("api_pages.vs_bare_rps", "page of 100 resources, 1 worker", o.rps, b.rps,
+               "bare thread-pool endpoint, same worker", "req/s"),
+    ]

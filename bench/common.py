@@ -1,64 +1,22 @@
-"""Shared bits of the benchmarks: a dedicated database, the machine's description, a server."""
+"""Shared bits of the benchmarks: one uvicorn worker, a bounded load generator, timing."""
 
 import os
-import platform
+import re
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-
-import psycopg
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from carto import ROOT
-from carto.config import DatabaseSettings
-
-
-def bench_database(name: str) -> str:
-    """The URL of database `name` on the DATABASE_URL server, created and migrated if needed."""
-    base = make_url(DatabaseSettings().database_url)
-    admin = base.set(database="postgres", drivername="postgresql").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(False)
-    from carto import migrate
-
-    migrate.upgrade(url)
-    return url
-
-
-def count(url: str, sql: str) -> int:
-    from carto.db import transaction
-
-    with transaction(url) as session:
-        return int(session.scalar(text(sql)) or 0)
-
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    pg = "?"
-    try:
-        from carto.db import transaction
-
-        with transaction() as session:
-            pg = str(session.scalar(text("SELECT split_part(version(), ' on ', 1)")))
-            pg += ", PostGIS " + str(session.scalar(text("SELECT postgis_lib_version()")))
-    except Exception:
-        pass
-    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, {pg}")
 
 
 def free_port() -> int:
@@ -67,35 +25,168 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_port(port: int, proc: "subprocess.Popen[Any]", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start") from None
+            time.sleep(0.2)
+
+
 @contextmanager
-def uvicorn_server(url: str, workers: int = 1) -> Iterator[str]:
-    """One uvicorn process on loopback, stopped at the end."""
+def uvicorn_server(url: str, factory: str = "bench.app:create_app",
+                   env: dict[str, str] | None = None) -> Iterator[str]:
+    """One uvicorn worker on loopback serving Terreau (plus the bare reference endpoints of
+    bench/app.py) on database `url`; stopped at the end."""
     port = free_port()
-    env = os.environ | {"DATABASE_URL": url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log"],
-        cwd=ROOT, env=env)
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=os.environ | {"DATABASE_URL": url, "TERREAU_MAP_TILE_URL": ""}
+        | (env or {}))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("uvicorn did not start") from None
-                time.sleep(0.2)
+        wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
+        stop(proc)
+
+
+def stop(proc: "subprocess.Popen[Any]") -> None:
+    """Terminate a server we started, and be sure it is gone."""
+    proc.terminate()
+    try:
         proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
-def wrk(url: str, seconds: int = 15, connections: int = 16) -> str:
-    """Requests/s and latency from wrk (Debian's package), bounded in time, loopback only."""
-    assert url.startswith("http://127.0.0.1:"), "load tests stay on this machine"
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-    return out
+@dataclass(frozen=True)
+class Load:
+    tool: str
+    requests: int
+    rps: float
+    non_2xx: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+def _ms(value: str | None) -> float | None:
+    if not value:
+        return None
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+
+
+def load(base: str, paths: Sequence[str], seconds: int, connections: int = 16) -> Load:
+    """Requests/s of `base` cycling through `paths` for `seconds`, from another process on the
+    same cores: wrk (Debian's package, installed by scripts/bench.sh) when present, otherwise
+    httpx clients in threads (slower: a lower bound, said in the `tool`)."""
+    assert base.startswith("http://127.0.0.1:"), "load tests stay on this machine"
+    if shutil.which("wrk"):
+        return _wrk(base, paths, seconds, connections)
+    return _httpx(base, paths, seconds, connections)
+
+
+def _wrk(base: str, paths: Sequence[str], seconds: int, connections: int) -> Load:
+    lua = ("paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n" + """
+i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+""")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(lua)
+        script = fh.name
+    try:
+        out = subprocess.run(
+            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+             "-s", script, base],
+            capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    finally:
+        Path(script).unlink(missing_ok=True)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                              r"timeout (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    if rps is None:
+        raise RuntimeError(f"wrk said: {out}")
+    bad = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        bad += sum(int(g) for g in socket_errors.groups())
+    return Load("wrk (1 thread)", int(total.group(1)) if total else 0, float(rps.group(1)), bad,
+                _ms(lat.get("50")), _ms(lat.get("99")))
+
+
+def _httpx(base: str, paths: Sequence[str], seconds: int, connections: int) -> Load:
+    import httpx
+
+    done: list[float] = []
+    bad = [0]
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            i = offset
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                status = client.get(paths[i % len(paths)]).status_code
+                with lock:
+                    done.append(time.perf_counter() - started)
+                    bad[0] += not 200 <= status < 400
+                i += connections
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.monotonic() - started
+    return Load("httpx threads (no wrk: a lower bound)", len(done), len(done) / elapsed, bad[0],
+                pct(done, 50) * 1000 if done else None, pct(done, 99) * 1000 if done else None)
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn: Callable[[], Any], runs: int, warmup: int = 1) -> tuple[float, float, Any]:
+    """Median and p95 in ms of `runs` calls after `warmup` ones, and the last result."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), pct(timings, 95), result
+
+
+def interleaved(fns: Sequence[Callable[[], Any]], runs: int, warmup: int = 1) -> list[float]:
+    """Median ms of each of `fns`, called in turn (a, b, a, b...) so that the machine's load
+    weighs on all of them alike: how a figure and its reference are timed."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    timings: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for i, fn in enumerate(fns):
+            started = time.perf_counter()
+            fn()
+            timings[i].append((time.perf_counter() - started) * 1000)
+    return [statistics.median(t) for t in timings]

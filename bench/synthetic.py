@@ -87,28 +87,34 @@ def add_resources(session: Session, territory: Territory, count: int, seed: int 
 
 
 def add_links(session: Session, territory: Territory, count: int) -> int:
-    """Links between random pairs of the territory's synthetic resources (duplicates skipped)."""
-    result = session.execute(text(f"""
-        WITH pool AS (
-            SELECT r.id, row_number() OVER (ORDER BY r.id) AS i, count(*) OVER () AS total
-            FROM resource r JOIN resource_territory rt ON rt.resource_id = r.id
-            WHERE rt.territory_id = :tid AND r.source_name = '{SOURCE}'
-        ), pairs AS (
-            SELECT g, 1 + floor(random() * (SELECT max(total) FROM pool))::int AS a,
-                      1 + floor(random() * (SELECT max(total) FROM pool))::int AS b,
-                   random() AS u
-            FROM generate_series(1, :count) g
-        )
-        INSERT INTO link (id, source_id, target_id, category, level, territory_id, description,
-                          provenance, source_name, created_by, updated_by)
+    """`count` random links between the territory's synthetic resources (duplicates of an
+    active pair and category skipped, so a few fewer), through an indexed temporary table:
+    200,000 in seconds."""
+    session.execute(text("""
+        CREATE TEMP TABLE pool ON COMMIT DROP AS
+        SELECT r.id, row_number() OVER (ORDER BY r.id) AS i
+        FROM resource r JOIN resource_territory rt ON rt.resource_id = r.id
+        WHERE rt.territory_id = :tid AND r.source_name = :src"""),
+        {"tid": territory.id, "src": SOURCE})
+    session.execute(text("CREATE UNIQUE INDEX ON pool (i)"))
+    total = session.execute(text("SELECT count(*) FROM pool")).scalar_one()
+    result = session.execute(text("""
+        WITH pairs AS MATERIALIZED (
+            SELECT g, 1 + floor(random() * :total)::bigint AS a,
+                   1 + floor(random() * :total)::bigint AS b
+            FROM generate_series(1, :count) g)
+        INSERT INTO link (id, source_id, target_id, category, level, territory_id,
+                          description, provenance, source_name, created_by, updated_by)
         SELECT gen_random_uuid(), pa.id, pb.id,
                (ARRAY['aid_associations','territorial_structures','public_associations',
                       'residents_volunteers','producers_suppliers',
-                      'social_workers_volunteers'])[1 + floor(p.u * 6)::int],
-               1 + (p.g % 5), :tid, 'Lien synthétique', 'import', '{SOURCE}', 'bench', 'bench'
+                      'social_workers_volunteers'])[1 + (p.g % 6)],
+               1 + (p.g % 5), :tid, 'Lien synthétique', 'import', :src, 'bench', 'bench'
         FROM pairs p JOIN pool pa ON pa.i = p.a JOIN pool pb ON pb.i = p.b
         WHERE pa.id <> pb.id
-        ON CONFLICT DO NOTHING"""), {"tid": territory.id, "count": count})
+        ON CONFLICT DO NOTHING"""), {"tid": territory.id, "src": SOURCE, "count": count,
+                                    "total": total})
+    session.execute(text("DROP TABLE pool"))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

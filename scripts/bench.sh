@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
-# Every benchmark of docs/benchmarks.md, each in its own database on the server $1 names
-# (a postgresql:// URL whose database part is replaced). Takes several minutes; loopback only.
+# `make bench`: installs what the benchmarks need, then runs them all (python -m bench), each in
+# its own database terreau_bench_<name> on the server $1 names (a postgresql:// URL; only its
+# server part is used), writing docs/benchmarks.md's results and bench/history.csv.
+#   wrk        Debian's HTTP load generator (without it: httpx threads, a lower bound)
+#   chromium   for the map benchmark (scripts/system-deps.sh, already run by `make setup`)
+#   tipg       the reference of the API page benchmark, pip-installed in .venv-tipg by
+#              bench/tipg.py (its own venv: it must not touch the app's dependencies)
+# Extra arguments go to `python -m bench` (e.g. `scripts/bench.sh URL nearby --scale 0.1`).
 set -euo pipefail
-server="${1%/*}"
-py=.venv/bin/python
-echo "== API pages (issue 3)"; DATABASE_URL="$server/postgres" $py -m bench.api_pages
-echo "== Gap analysis (issue 6)"; DATABASE_URL="$server/postgres" $py -m bench.gap
-echo "== Nearby (issue 5)"
-psql "$server/postgres" -tAc "select 1 from pg_database where datname='terreau_bench'" | grep -q 1 \
-  || psql "$server/postgres" -qc "create database terreau_bench"
-DATABASE_URL="$server/terreau_bench" .venv/bin/carto db upgrade
-DATABASE_URL="$server/terreau_bench" $py -m bench.nearby --resources 100000 --queries 2000 --http-seconds 20
-echo "== Maps (issue 4)"
-psql "$server/postgres" -tAc "select 1 from pg_database where datname='terreau_bench_maps'" | grep -q 1 \
-  || psql "$server/postgres" -qc "create database terreau_bench_maps"
-export DATABASE_URL="$server/terreau_bench_maps"
-.venv/bin/carto db upgrade
-if ! psql "$DATABASE_URL" -tAc "select 1 from territory where slug='bench-maps-10k'" | grep -q 1; then
-  $py -m bench.synthetic --resources 10000 --links 20000 --territory bench-maps-10k --departments 34
-  $py -m bench.synthetic --resources 100000 --territory bench-maps-100k
-  $py -m bench.maps --add-links bench-maps-100k=200000
+cd "$(dirname "$0")/.."
+url="$1"; shift
+have_wrk() { [ -x "$(command -v wrk 2>/dev/null)" ]; }
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! have_wrk; then
+  echo "[bench] installation de : wrk" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_ apt-get install -y -qq wrk >&2 || { sudo_ apt-get update -qq >&2 && sudo_ apt-get install -y -qq wrk >&2; } \
+    || echo "[bench] wrk indisponible : charge HTTP par httpx (borne basse)" >&2
 fi
-$py -m bench.maps bench-maps-10k bench-maps-100k --runs 5
+have_wrk || echo "[bench] pas de wrk : charge HTTP par httpx (borne basse)" >&2
+DATABASE_URL="$url" .venv/bin/python -m bench.tipg --ensure
+DATABASE_URL="$url" exec .venv/bin/python -m bench "$@"
