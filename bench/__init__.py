@@ -3,4 +3,4 @@
 MODULES lists the modules whose `@benchmark` functions `python -m bench` runs, in this order.
 """
 
-MODULES = ["nearby", "api_pages", "gap", "maps"]
+MODULES = ["nearby", "api_pages", "gap", "maps", "imports"]
