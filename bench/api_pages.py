@@ -18,6 +18,8 @@ Rounds alternate (ours, tipg, bare) three times; the median round of each counts
     python -m bench api_pages
 """
 
+from sqlalchemy import text
+
 from bench import app as bench_app
 from bench import common, synthetic, tipg
 from bench.harness import Context, Figure, analyze, benchmark
@@ -29,9 +31,9 @@ DEPARTMENTS = ["30", "34", "43", "48"]
 
 def fill(url: str, resources: int, links: int) -> int:
     with transaction(url) as session:
-        territory = synthetic.ensure_territory(session, SLUG, DEPARTMENTS)
-        synthetic.add_resources(session, territory, resources)
-        made = synthetic.add_links(session, territory, links)
+        territory = synthetic.fill_territory(session, SLUG, DEPARTMENTS, resources, links)
+        made = int(session.scalar(text("SELECT count(*) FROM link WHERE territory_id = :t"),
+                                  {"t": territory.id}) or 0)
     analyze(url)
     return made
 

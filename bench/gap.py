@@ -99,6 +99,8 @@ def _producers(session: Any, area_sql: str, count: int, seed: int) -> None:
 
 def fill(url: str, in_catchment: int, spread: int) -> None:
     with transaction(url) as session:
+        if session.scalar(text("SELECT 1 FROM territory WHERE slug = :s"), {"s": SLUG}):
+            return  # a kept database (--keep): filled by an earlier run
         codes = list(session.scalars(text("SELECT code FROM commune WHERE epci_code = :e"),
                                      {"e": EPCI}))
         territories.create_from_communes(session, TerritorySpec(

@@ -37,9 +37,7 @@ FIRST = ".tm-marker, .tm-bubble"
 def fill(url: str, sizes: list[tuple[str, list[str], int, int]]) -> None:
     for slug, departments, resources, links in sizes:
         with transaction(url) as session:
-            territory = synthetic.ensure_territory(session, slug, departments)
-            synthetic.add_resources(session, territory, resources)
-            synthetic.add_links(session, territory, links)
+            synthetic.fill_territory(session, slug, departments, resources, links)
     analyze(url)
 
 

@@ -37,8 +37,7 @@ RAW_KNN = """SELECT id FROM resource WHERE kind = 'producer'
 
 def fill(url: str, resources: int) -> None:
     with transaction(url) as session:
-        territory = synthetic.ensure_territory(session, SLUG, DEPARTMENTS)
-        synthetic.add_resources(session, territory, resources)
+        synthetic.fill_territory(session, SLUG, DEPARTMENTS, resources)
     analyze(url)
 
 

@@ -118,6 +118,23 @@ def add_links(session: Session, territory: Territory, count: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def fill_territory(session: Session, slug: str, departments: list[str], resources: int,
+                   links: int = 0) -> Territory:
+    """The territory with (at least) `resources` synthetic resources and `links` links: only
+    what is missing is added, so a kept benchmark database (`--keep`) is reused as it is."""
+    territory = ensure_territory(session, slug, departments)
+    have = session.scalar(text("""
+        SELECT count(*) FROM resource_territory rt JOIN resource r ON r.id = rt.resource_id
+        WHERE rt.territory_id = :t AND r.source_name = :s"""), {"t": territory.id, "s": SOURCE})
+    if (have or 0) < resources:
+        add_resources(session, territory, resources - (have or 0), seed=42 + (have or 0))
+    have_links = session.scalar(text("SELECT count(*) FROM link WHERE territory_id = :t"),
+                                {"t": territory.id}) or 0
+    if links and have_links < links * 0.99:  # a few random pairs repeat: skipped, not retried
+        add_links(session, territory, links - have_links)
+    return territory
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=int, default=10_000)
