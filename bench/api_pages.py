@@ -60,9 +60,10 @@ def run(ctx: Context) -> list[Figure]:
             theirs.append(common.load(tipg_base, tipg_paths, seconds))
             bare.append(common.load(base, [bench_app.BARE_SYNC], seconds))
     o, t, b = median(ours), median(theirs), median(bare)
-    bad = [name for name, r in (("ours", o), ("tipg", t), ("bare", b)) if r.non_2xx]
-    if bad:
-        raise RuntimeError(f"errors under load: {', '.join(bad)}")
+    bad = [f"{name} {r.non_2xx} of {r.requests}" for name, r in
+           (("ours", o), ("tipg", t), ("bare", b)) if r.non_2xx]
+    if bad:  # said, not hidden
+        ctx.details.append(f"**errors under load** (answers not 2xx): {', '.join(bad)}.")
     ctx.details.append(
         f"{resources:,} resources, {made:,} links; {o.tool}, 16 connections, 3 alternating "
         f"rounds of {seconds} s, median round: ours p50 {o.p50_ms} ms, tipg p50 {t.p50_ms} ms.")

@@ -39,6 +39,12 @@ def wait_for_port(port: int, proc: "subprocess.Popen[Any]", timeout: float = 60)
             time.sleep(0.2)
 
 
+# One client address sends thousands of requests a second: the rate limits (api/ratelimit.py)
+# stay on, so their cost is measured, but set so high that they refuse nothing.
+UNLIMITED = {"TERREAU_RATE_NEARBY": "100000000/minute", "TERREAU_RATE_GAP": "100000000/minute",
+             "TERREAU_RATE_GAP_CONCURRENCY": "16"}
+
+
 @contextmanager
 def uvicorn_server(url: str, factory: str = "bench.app:create_app",
                    env: dict[str, str] | None = None) -> Iterator[str]:
@@ -49,7 +55,7 @@ def uvicorn_server(url: str, factory: str = "bench.app:create_app",
         [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=os.environ | {"DATABASE_URL": url, "TERREAU_MAP_TILE_URL": ""}
-        | (env or {}))
+        | UNLIMITED | (env or {}))
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
