@@ -207,6 +207,15 @@ def edit_link(session: Session, principal: Principal) -> Guard:
     return check
 
 
+def moderation_queue(principal: Principal, territory_id: int | None) -> int | None:
+    """The territory whose pending contributions the principal may list: the one asked, or
+    its own when none is asked (an admin: every territory, None). Editors only."""
+    if territory_id is None and principal.role != ADMIN:
+        territory_id = principal.territory_id
+    require(principal, EDITOR, {territory_id} if territory_id is not None else None)
+    return territory_id
+
+
 def read_history(principal: Principal, territory_ids: set[int]) -> None:
     """Change logs hold exact positions and pending values: editors of the territory only."""
     require(principal, EDITOR, territory_ids)

@@ -144,3 +144,16 @@ def test_editor_only_fields_go_to_the_editors_of_that_territory(client: TestClie
                           headers=World.auth(world.other_editor)).status_code == 403
         assert client.get(f"/api/{kind}/{item}/history",
                           headers=World.auth(world.editor)).status_code == 200
+
+
+def test_the_moderation_queue_is_the_territorys_editors(client: TestClient, world: World) -> None:
+    pending = _resource(client, world.contributor, "À valider (file)", ["api-a"])
+
+    def queue(token: str, **params: str) -> Any:
+        return client.get("/api/moderation", params=params, headers=World.auth(token))
+
+    assert pending in {r["id"] for r in queue(world.editor).json()["resources"]}  # its own
+    assert queue(world.other_editor, territory="api-a").status_code == 403
+    assert pending not in {r["id"] for r in queue(world.other_editor).json()["resources"]}
+    assert queue(world.contributor).status_code == 403
+    assert pending in {r["id"] for r in queue(world.admin).json()["resources"]}  # everywhere

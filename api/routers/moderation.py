@@ -1,15 +1,16 @@
+"""/api/moderation: the queue of pending contributions, for the editors of a territory."""
+
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.auth import PrincipalDep, require
+from api.auth import PrincipalDep
 from api.deps import SessionDep
 from api.http import jsonable
-from carto import moderation, territories
+from carto import moderation, permissions, territories
 from carto.errors import Invalid
 from carto.i18n import msg
-from carto.visibility import EDITOR
 
 router = APIRouter(prefix="/api/moderation", tags=["moderation"])
 
@@ -22,7 +23,5 @@ def pending(session: SessionDep, principal: PrincipalDep,
         territory_id = territories.id_of(session, territory)
         if territory_id is None:
             raise Invalid.field("territory", msg("error.territories.unknown", slug=territory))
-    elif principal.role != "admin":
-        territory_id = principal.territory_id
-    require(principal, EDITOR, {territory_id} if territory_id is not None else None)
+    territory_id = permissions.moderation_queue(principal, territory_id)
     return JSONResponse(jsonable(moderation.pending(session, territory_id)))
