@@ -1,6 +1,7 @@
 """The `carto` command: thin wrappers that parse, call carto.*, print, and exit non-zero on error."""
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -299,3 +300,56 @@ def coefficients_unset(override_id: Annotated[int, typer.Argument(help="Override
     with _errors(), transaction() as session:
         gap.delete_override(session, override_id)
         typer.echo(f"override #{override_id} supprimé")
+
+
+# --- Imports and exports (issue 15): `carto import`, `carto export` ---------------------------
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV, XLSX, ODS, GeoJSON, GeoPackage or zipped "
+                                              "shapefile.")],
+    territory: Annotated[str, typer.Option(help="Territory slug the resources belong to.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write "
+                                                            "nothing.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx, ods, geojson, gpkg or "
+                                                             "shp (guessed from the name)")]
+    = None,
+    report: Annotated[Path | None, typer.Option(help="Write the per-row report here (.csv or "
+                                                     ".xlsx).")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name recorded on each resource "
+                                                    "(default: the file's name).")] = None,
+) -> None:
+    """Import resources into a territory: one transaction, idempotent (same external id, or
+    same name within 100 m, updates instead of duplicating)."""
+    from carto.io import reports
+    from carto.io import resources as importer
+
+    bar: Any = None
+
+    def tables_read(tables: list[Any]) -> None:
+        nonlocal bar
+        total = next((t.total for t in tables if t.total), None)
+        bar = typer.progressbar(length=total or 0, label="lignes", file=sys.stderr)
+        bar.__enter__()
+
+    with _errors():
+        try:
+            with _unit(dry_run) as session:
+                result = importer.import_file(
+                    session, file, territory, "cli", fmt=fmt, dry_run=dry_run,
+                    source_name=source, on_tables=tables_read,
+                    progress=lambda n: bar.update(n) if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    for line in result.rejections[:20]:
+        typer.secho(f"  ligne {line.line} ({line.label}) : {line.reason}", fg=typer.colors.YELLOW,
+                    err=True)
+    if report is not None:
+        reports.save(result, report)
+    typer.echo(result.summary() + (" — essai, rien n'a été écrit" if dry_run else ""))
+
+
+if __name__ == "__main__":  # python -m carto.cli (the tests run it in a child process)
+    app()

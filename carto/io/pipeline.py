@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from carto.errors import FieldError, Invalid
-from carto.i18n import msg
+from carto.i18n import Message, msg
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 STATUSES = (CREATED, UPDATED, UNCHANGED, REJECTED)
@@ -41,8 +41,8 @@ class Line:
 class Rejected(Exception):  # noqa: N818 - a row's fate, not a programming error
     """Raised by `check`: the row is not written, for this reason (naming its field)."""
 
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, field: str | None, reason: "Message | str") -> None:
+        super().__init__(str(reason))
         self.field = field
         self.reason = reason
 
@@ -57,6 +57,7 @@ class Report:
     counts: Counter[str] = field(default_factory=Counter)
     rejections: list[Line] = field(default_factory=list)
     dry_run: bool = False
+    lang: str = "fr"  # reasons are put into words in this language as they are reported
     _spool: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +67,9 @@ class Report:
         self._writer = csv.writer(self._spool)
 
     def add(self, line: int, status: str, label: str = "", field: str | None = None,
-            reason: str | None = None, sheet: str | None = None) -> None:
+            reason: "Message | str | None" = None, sheet: str | None = None) -> None:
+        if isinstance(reason, Message):
+            reason = reason.render(self.lang)
         self.counts[status] += 1
         self._writer.writerow((line, status, label, field or "", reason or "", sheet or ""))
         if status == REJECTED and len(self.rejections) < KEPT_REJECTIONS:
@@ -136,11 +139,11 @@ def batches(rows: Iterable[Row], size: int = BATCH) -> Iterator[list[Row]]:
 
 def run(session: Session, importer: Importer, rows: Iterable[Row], *, batch: int = BATCH,
         dry_run: bool = False, all_or_nothing: bool = False, max_errors: int = 50,
-        progress: Callable[[int], None] | None = None) -> Report:
+        progress: Callable[[int], None] | None = None, lang: str = "fr") -> Report:
     """Drive an import. `all_or_nothing`: any rejected row raises `Invalid` listing them (the
     caller's transaction then rolls back); otherwise rejected rows are reported and skipped.
     `dry_run` is passed to the report: importers skip their final write on it."""
-    report = Report(dry_run=dry_run)
+    report = Report(dry_run=dry_run, lang=lang)
     for chunk in batches(rows, batch):
         checked: list[tuple[Row, Any]] = []
         for row in chunk:

@@ -28,26 +28,33 @@ class Table:
     rows: Iterator[Row]
     name: str | None = None
     header_line: int = 1
+    total: int | None = None  # how many rows, about (for a progress bar)
 
 
-def detect_encoding(stream: IO[bytes]) -> str:
-    """`utf-8-sig` when the whole stream decodes as UTF-8, else `cp1252` (what Excel on
-    Windows writes). The stream is rewound."""
+def detect_encoding(stream: IO[bytes]) -> tuple[str, int]:
+    """(`utf-8-sig` when the whole stream decodes as UTF-8, else `cp1252` — what Excel on
+    Windows writes —, the number of line breaks). The stream is rewound."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        while chunk := stream.read(CHUNK):
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError:
-        encoding = "cp1252"
+    encoding, lines = "utf-8-sig", 0
+    while chunk := stream.read(CHUNK):
+        lines += chunk.count(b"\n")
+        if encoding == "utf-8-sig":
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+    if encoding == "utf-8-sig":
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            encoding = "cp1252"
     stream.seek(0)
-    return encoding
+    return encoding, lines
 
 
-def text_stream(stream: IO[bytes]) -> IO[str]:
-    encoding = detect_encoding(stream)
-    return io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+def text_stream(stream: IO[bytes]) -> tuple[IO[str], int]:
+    encoding, lines = detect_encoding(stream)
+    return io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=""), lines
 
 
 def sniff_delimiter(line: str) -> str:
@@ -59,13 +66,13 @@ def sniff_delimiter(line: str) -> str:
 def csv_table(stream: IO[bytes]) -> Table:
     """The header and rows of a CSV. Rows with only empty cells are skipped (their line
     numbers are kept for the others); cells past the header go under `EXTRA`."""
-    fh = text_stream(stream)
+    fh, lines = text_stream(stream)
     first = fh.readline()
     if not first.strip():
         raise Invalid.field("file", msg("error.import.empty_file"))
     delimiter = sniff_delimiter(first)
     header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
-    return Table(header, _csv_rows(fh, header, delimiter))
+    return Table(header, _csv_rows(fh, header, delimiter), total=max(lines - 1, 0))
 
 
 def _csv_rows(fh: IO[str], header: list[str], delimiter: str) -> Iterator[Row]:
@@ -89,3 +96,187 @@ def open_binary(path: Any) -> IO[bytes]:
     except OSError as exc:
         raise Invalid.field("file", msg("error.import.unreadable", path=str(path),
                                         reason=exc.strerror)) from exc
+
+
+# --- Spreadsheets, GeoJSON, GIS files ---------------------------------------------------------
+
+FORMATS = ("csv", "xlsx", "ods", "geojson", "gpkg", "shp")
+HEADER_SEARCH = 10  # a title row (often merged cells) may sit above the header
+
+
+def guess_format(filename: str, head: bytes) -> str:
+    name = filename.lower()
+    for ext, fmt in ((".csv", "csv"), (".tsv", "csv"), (".txt", "csv"), (".xlsx", "xlsx"),
+                     (".xlsm", "xlsx"), (".xls", "xlsx"), (".ods", "ods"), (".geojson", "geojson"),
+                     (".json", "geojson"), (".gpkg", "gpkg"), (".zip", "shp"), (".shp", "shp")):
+        if name.endswith(ext):
+            return fmt
+    if head.startswith(b"PK"):
+        return "xlsx"
+    if head.startswith(b"SQLite format 3"):
+        return "gpkg"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "geojson"
+    return "csv"
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a person typed: 34108.0 → "34108", dates in ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value).strip()
+
+
+def _find_header(rows: list[list[str]], score: Any) -> int:
+    """The index of the header: the first of the top rows naming the most known columns."""
+    best, best_score = 0, 0
+    for i, cells in enumerate(rows[:HEADER_SEARCH]):
+        s = score(cells) if score else 0
+        if s > best_score:
+            best, best_score = i, s
+    return best
+
+
+def _grid_table(grid: list[list[Any]], name: str | None, score: Any) -> Table | None:
+    texts = [[cell_text(c) for c in row] for row in grid[:HEADER_SEARCH]]
+    if not any(any(c for c in row) for row in texts):
+        return None
+    at = _find_header(texts, score)
+    header = texts[at]
+    width = len(header)
+
+    def rows() -> Iterator[Row]:
+        for i, raw in enumerate(grid[at + 1:], start=at + 2):
+            cells = [cell_text(c) for c in raw]
+            if not any(cells):
+                continue
+            cells += [""] * (width - len(cells))
+            values: dict[str, Any] = dict(zip(header, cells, strict=False))
+            if any(cells[width:]):
+                values[EXTRA] = cells[width:]
+            yield Row(i, values, name)
+
+    return Table(header, rows(), name, at + 1, len(grid) - at - 1)
+
+
+def spreadsheet_tables(stream: IO[bytes], score: Any = None) -> list[Table]:
+    """Every non-empty sheet of an XLSX, XLS or ODS workbook (python-calamine reads them all);
+    line numbers are the spreadsheet's row numbers."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_filelike(stream)  # type: ignore[arg-type]
+    except Exception as exc:  # calamine's errors carry no useful type
+        raise Invalid.field("file", msg("error.import.bad_spreadsheet", reason=str(exc))) from exc
+    tables = []
+    for name in book.sheet_names:
+        grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        table = _grid_table(grid, name, score)
+        if table is not None:
+            tables.append(table)
+    return tables
+
+
+def _point(geometry: Any) -> tuple[float, float] | None:
+    from shapely.geometry import shape
+
+    if not geometry:
+        return None
+    if geometry.get("type") == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        return float(lon), float(lat)
+    try:
+        p = shape(geometry).representative_point()
+    except Exception:
+        return None
+    return p.x, p.y
+
+
+def feature_rows(features: Iterator[dict[str, Any]] | list[dict[str, Any]],
+                 name: str | None = None) -> Iterator[Row]:
+    """GeoJSON features → rows: their properties (lists joined by ';') plus `longitude` and
+    `latitude` of the point (a representative point for lines and areas). Line n is feature n."""
+    for i, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            continue
+        values: dict[str, Any] = {}
+        for k, v in (feature.get("properties") or {}).items():
+            values[str(k)] = ";".join(map(cell_text, v)) if isinstance(v, list) else v \
+                if isinstance(v, dict) else cell_text(v)
+        if feature.get("id") is not None and "id" not in values:
+            values["id"] = cell_text(feature["id"])
+        point = _point(feature.get("geometry"))
+        if point is not None:
+            values["longitude"], values["latitude"] = repr(point[0]), repr(point[1])
+        yield Row(i, values, name)
+
+
+def geojson_table(stream: IO[bytes]) -> Table:
+    import json
+
+    try:
+        data = json.load(stream)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid.field("file", msg("error.import.bad_json", reason=str(exc))) from exc
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise Invalid.field("file", msg("error.import.not_geojson"))
+    header = sorted({k for f in features[:100] if isinstance(f, dict)
+                     for k in (f.get("properties") or {})} | {"longitude", "latitude"})
+    return Table(header, feature_rows(features), total=len(features))
+
+
+def gis_table(stream: IO[bytes], fmt: str) -> Table:
+    """A GeoPackage or a zipped shapefile (pyogrio/GDAL), reprojected to WGS 84."""
+    import tempfile
+
+    import pyogrio
+
+    suffix = ".gpkg" if fmt == "gpkg" else ".zip"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        while chunk := stream.read(CHUNK):
+            tmp.write(chunk)
+        tmp.flush()
+        try:
+            frame = pyogrio.read_dataframe(tmp.name)
+        except Exception as exc:  # GDAL's messages say what is wrong with the file
+            raise Invalid.field("file", msg("error.import.bad_gis", reason=str(exc))) from exc
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    points = frame.geometry.representative_point()
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+
+    def rows() -> Iterator[Row]:
+        for i, (record, point) in enumerate(zip(frame[columns].itertuples(index=False),
+                                                points, strict=True), start=1):
+            values: dict[str, Any] = {c: cell_text(v) for c, v in zip(columns, record,
+                                                                       strict=True)}
+            if point is not None and not point.is_empty:
+                values["longitude"], values["latitude"] = repr(point.x), repr(point.y)
+            yield Row(i, values)
+
+    return Table([*columns, "longitude", "latitude"], rows(), total=len(frame))
+
+
+def open_tables(stream: IO[bytes], filename: str = "", fmt: str | None = None,
+                score: Any = None) -> list[Table]:
+    """The tables of a file of any supported format (sheets of a workbook, else one)."""
+    head = stream.read(16)
+    stream.seek(0)
+    fmt = fmt or guess_format(filename, head)
+    if fmt not in FORMATS:
+        raise Invalid.field("format", msg("error.import.format", value=fmt,
+                                          allowed=", ".join(FORMATS)))
+    if fmt in ("xlsx", "ods"):
+        return spreadsheet_tables(stream, score)
+    if fmt == "geojson":
+        return [geojson_table(stream)]
+    if fmt in ("gpkg", "shp"):
+        return [gis_table(stream, fmt)]
+    return [csv_table(stream)]
