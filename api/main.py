@@ -16,6 +16,7 @@ from api.routers import (
     docs,
     gap,
     health,
+    imports,
     links,
     maps,
     moderation,
@@ -67,8 +68,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     assets.install(app)  # /static/vendor/{leaflet,font-awesome} from the xstatic wheels
     app.include_router(maps.router)
-    app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
+                       larger={"/api/imports": app_settings().max_import_bytes})
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, pages):
+                   nearby, imports, pages):
         app.include_router(module.router)
     return app

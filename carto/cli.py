@@ -319,6 +319,8 @@ def import_command(
                                                      ".xlsx).")] = None,
     source: Annotated[str | None, typer.Option(help="Source name recorded on each resource "
                                                     "(default: the file's name).")] = None,
+    links: Annotated[Path | None, typer.Option(help="Links in another file (two resources, a "
+                                                    "category, a level).")] = None,
 ) -> None:
     """Import resources into a territory: one transaction, idempotent (same external id, or
     same name within 100 m, updates instead of duplicating)."""
@@ -338,16 +340,17 @@ def import_command(
             with _unit(dry_run) as session:
                 result = importer.import_file(
                     session, file, territory, "cli", fmt=fmt, dry_run=dry_run,
-                    source_name=source, on_tables=tables_read,
+                    source_name=source, on_tables=tables_read, links_path=links,
                     progress=lambda n: bar.update(n) if bar is not None else None)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-    for line in result.rejections[:20]:
-        typer.secho(f"  ligne {line.line} ({line.label}) : {line.reason}", fg=typer.colors.YELLOW,
-                    err=True)
+    for part in (result.resources, result.links):
+        for line in part.rejections[:20] if part is not None else ():
+            typer.secho(f"  ligne {line.line} ({line.label}) : {line.reason}",
+                        fg=typer.colors.YELLOW, err=True)
     if report is not None:
-        reports.save(result, report)
+        reports.save(result.resources, report, links=result.links)
     typer.echo(result.summary() + (" — essai, rien n'a été écrit" if dry_run else ""))
 
 

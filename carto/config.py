@@ -48,6 +48,8 @@ class AppSettings(BaseSettings):
 
     default_lang: str = "fr"
     max_body_bytes: int = 1_000_000
+    # POST /api/imports takes files: 100,000 rows of a spreadsheet weigh about 10 MB.
+    max_import_bytes: int = 50_000_000
     # Threads running the (synchronous) request handlers of one worker. Few is faster: with 40
     # (anyio's default) the threads fight for the GIL; 8 keep PostgreSQL busy while Python
     # works (docs/benchmarks.md, Nearby). Keep it at most the database pool size.

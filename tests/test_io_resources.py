@@ -36,8 +36,8 @@ Horaires faux;food_aid;;Frontignan;;;;tous les jours sauf quand il pleut;
 
 def _run(session: Session, content: bytes, name: str = "messy.csv", dry_run: bool = False,
          fmt: str | None = None) -> importer.Report:
-    tables = readers.open_tables(io.BytesIO(content), name, fmt, importer.columns.score)
-    return importer.import_tables(session, tables, TERRITORY, "test", SOURCE, dry_run)
+    tables = readers.open_tables(io.BytesIO(content), name, fmt, importer.columns.any_score)
+    return importer.import_tables(session, tables, TERRITORY, "test", SOURCE, dry_run).resources
 
 
 def _by_line(report: importer.Report) -> dict[int, tuple[str, str | None]]:
@@ -141,7 +141,7 @@ def test_an_xlsx_with_a_merged_title_row(session: Session, tmp_path: Path) -> No
     sheet.write_row(3, 0, ["Restos du cœur", "food_aid", 34108])  # a number, not text
     sheet.write_row(5, 0, ["Le Martien", "spaceport", 34108])
     book.close()
-    report = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE)
+    report = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE).resources
     assert {x.line: (x.status, x.sheet) for x in report.lines()} == {
         3: ("created", "Ressources"), 4: ("created", "Ressources"), 6: ("rejected", "Ressources")}
     assert _imported(session) == 2
@@ -161,14 +161,15 @@ def test_geojson_and_geopackage(session: Session, tmp_path: Path) -> None:
         geometry=[Point(3.7551, 43.4476)], crs=4326).to_crs(2154)  # Lambert-93, as the IGN's
     path = tmp_path / "points.gpkg"
     frame.to_file(path, layer="ressources", driver="GPKG")
-    report = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE)
+    report = importer.import_file(session, path, TERRITORY, "test",
+                                  source_name=SOURCE).resources
     assert report.counts["created"] == 1
     lon, lat = session.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM resource WHERE name = "
                                     "'Épicerie GPKG'")).one()
     assert (round(lon, 4), round(lat, 4)) == (3.7551, 43.4476)
     shp = tmp_path / "points.shp.zip"
     frame.assign(nom=["Épicerie SHP"]).to_file(shp, driver="ESRI Shapefile")
-    report = importer.import_file(session, shp, TERRITORY, "test", source_name=SOURCE)
+    report = importer.import_file(session, shp, TERRITORY, "test", source_name=SOURCE).resources
     assert report.counts["created"] == 1
 
 
@@ -281,3 +282,38 @@ def test_an_import_killed_half_way_leaves_nothing(cli_territory: str, migrated: 
         if proc.poll() is None:
             proc.kill()
     assert _cli_count(migrated) == 0
+
+
+def test_links_from_a_second_sheet(session: Session, tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "reseau.xlsx"
+    book = xlsxwriter.Workbook(path)
+    res = book.add_worksheet("Ressources")
+    res.write_row(0, 0, ["Nom", "Type", "Latitude", "Longitude", "Identifiant"])
+    res.write_row(1, 0, ["Épicerie du réseau", "social_grocery", 43.4476, 3.7551, "E1"])
+    res.write_row(2, 0, ["Jardin du réseau", "shared_garden", 43.4501, 3.7712, "J1"])
+    lk = book.add_worksheet("Liens")
+    lk.write_row(0, 0, ["Ressource 1", "Ressource 2", "Catégorie", "Niveau", "Description"])
+    lk.write_row(1, 0, ["Épicerie du réseau", "J1", "Avec les producteurs et fournisseurs", 2,
+                        "légumes du jardin"])
+    lk.write_row(2, 0, ["Épicerie du réseau", "Nulle part", "producers_suppliers", 2])
+    lk.write_row(3, 0, ["Jardin du réseau", "E1", "producers_suppliers", 3])  # same pair
+    lk.write_row(4, 0, ["Jardin du réseau", "E1", "aid_associations", 9])
+    book.close()
+    dry = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE,
+                               dry_run=True)
+    assert dry.links is not None
+    assert {x.line: (x.status, x.field) for x in dry.links.lines()} == {
+        2: ("created", None), 3: ("rejected", "target"), 4: ("rejected", "target"),
+        5: ("rejected", "level")}
+    assert _imported(session) == 0
+    real = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE)
+    assert real.links is not None and real.links.counts["created"] == 1
+    level, description = session.execute(text(
+        """SELECT l.level, l.description FROM link l JOIN resource s ON s.id = l.source_id
+           WHERE s.name = 'Épicerie du réseau'""")).one()
+    assert (level, description) == (2, "légumes du jardin")
+    again = importer.import_file(session, path, TERRITORY, "test", source_name=SOURCE)
+    assert again.links is not None and again.links.counts["unchanged"] == 1
+    assert again.resources.counts["unchanged"] == 2

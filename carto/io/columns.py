@@ -66,3 +66,8 @@ def match(header: list[str], name: str = "columns") -> dict[str, str]:
 
 def score(header: list[str], name: str = "columns") -> int:
     return len(match(header, name))
+
+
+def any_score(header: list[str]) -> int:
+    """How well a row reads as a header of resources or of links (to find the header)."""
+    return max(score(header), score(header, "link_columns"))

@@ -25,23 +25,29 @@ def to_csv(report: Report, lang: str = "fr") -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads it as UTF-8
 
 
-def to_xlsx(report: Report, lang: str = "fr") -> bytes:
+def to_xlsx(report: Report, lang: str = "fr", links: Report | None = None) -> bytes:
+    """One sheet for the resources, a second for the links when there were."""
     import xlsxwriter
 
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True,
                                      "strings_to_formulas": False, "strings_to_urls": False})
-    sheet = book.add_worksheet(t("import.report.sheet_name", lang)[:31])
     bold = book.add_format({"bold": True})
-    for r, cells in enumerate(rows(report, lang)):
-        for c, value in enumerate(cells):
-            sheet.write(r, c, spreadsheet_safe(value), bold if r == 0 else None)
-    sheet.set_column(2, 2, 30)
-    sheet.set_column(4, 4, 60)
+    for name, part in (("import.report.sheet_name", report),
+                       ("import.report.links_sheet_name", links)):
+        if part is None:
+            continue
+        sheet = book.add_worksheet(t(name, lang)[:31])
+        for r, cells in enumerate(rows(part, lang)):
+            for c, value in enumerate(cells):
+                sheet.write(r, c, spreadsheet_safe(value), bold if r == 0 else None)
+        sheet.set_column(2, 2, 30)
+        sheet.set_column(4, 4, 60)
     book.close()
     return out.getvalue()
 
 
-def save(report: Report, path: Path, lang: str = "fr") -> None:
-    data = to_xlsx(report, lang) if path.suffix.lower() == ".xlsx" else to_csv(report, lang)
+def save(report: Report, path: Path, lang: str = "fr", links: Report | None = None) -> None:
+    data = to_xlsx(report, lang, links) if path.suffix.lower() == ".xlsx" \
+        else to_csv(report, lang)
     path.write_bytes(data)

@@ -414,38 +414,72 @@ SNAPSHOT = """jsonb_build_object(
     'version', r.version, 'deleted', r.deleted_at IS NOT NULL)"""
 
 
+@dataclass
+class ImportResult:
+    """What an import did: a report for the resources, one for the links when there were."""
+
+    resources: Report
+    links: Report | None = None
+
+    def summary(self) -> str:
+        out = self.resources.summary()
+        if self.links is not None:
+            out += " ; liens — " + self.links.summary()
+        return out
+
+
 def import_tables(session: Session, tables: list[Table], territory: str, actor: str,
                   source_name: str, dry_run: bool = False, lang: str = "fr",
-                  progress: Any = None) -> Report:
-    """Import the first sheet that has resource columns (the others may hold links)."""
+                  progress: Any = None, link_tables: list[Table] | None = None) -> ImportResult:
+    """Import the first sheet that has resource columns, then the links of a sheet (or of
+    `link_tables`, another file) naming two resources and a category."""
     from carto.errors import Invalid
+    from carto.io import links
 
-    sheets = [t for t in tables if columns.score(t.header) >= 2]
-    if not sheets:
+    sheets = [t for t in tables if columns.score(t.header) >= 2 and not links.is_link_table(t)]
+    link_sheets = [t for t in [*tables, *(link_tables or [])] if links.is_link_table(t)]
+    if not sheets and not link_sheets:
         raise Invalid.field("ligne 1", msg("error.import.missing_columns", columns="name, kind",
                                            found=", ".join(tables[0].header) if tables else "—"))
-    table = sheets[0]
-    importer = ResourceImport(session, territory, plan(table), actor, source_name, lang)
-    return pipeline.run(session, importer, table.rows, dry_run=dry_run, progress=progress,
-                        lang=lang)
+    result = ImportResult(Report(dry_run=dry_run, lang=lang))
+    staging = None
+    if sheets:
+        table = sheets[0]
+        importer = ResourceImport(session, territory, plan(table), actor, source_name, lang)
+        result.resources = pipeline.run(session, importer, table.rows, dry_run=dry_run,
+                                        progress=progress, lang=lang)
+        staging = STAGING
+        place = importer.territory
+    else:
+        place = territories.get(session, territory)
+    if link_sheets:
+        result.links = links.import_table(session, link_sheets[0], place, actor, source_name,
+                                          dry_run, lang, staging)
+    return result
 
 
 def import_file(session: Session, path: Any, territory: str, actor: str, *,
                 fmt: str | None = None, dry_run: bool = False, lang: str = "fr",
                 source_name: str | None = None, progress: Any = None,
-                on_tables: Any = None) -> Report:
-    """`carto import FILE`: read any supported file and import its resources."""
+                on_tables: Any = None, links_path: Any = None) -> ImportResult:
+    """`carto import FILE [--links FILE]`: read any supported file and import it."""
     from pathlib import Path
 
     from carto.io import readers
 
     path = Path(path)
     with readers.open_binary(path) as stream:
-        tables = readers.open_tables(stream, path.name, fmt, columns.score)
+        tables = readers.open_tables(stream, path.name, fmt, columns.any_score)
         if on_tables is not None:
             on_tables(tables)
-        return import_tables(session, tables, territory, actor, source_name or path.name,
-                             dry_run, lang, progress)
+        if links_path is None:
+            return import_tables(session, tables, territory, actor, source_name or path.name,
+                                 dry_run, lang, progress)
+        with readers.open_binary(links_path) as other:
+            link_tables = readers.open_tables(other, Path(links_path).name, None,
+                                              columns.any_score)
+            return import_tables(session, tables, territory, actor,
+                                 source_name or path.name, dry_run, lang, progress, link_tables)
 
 
 # A resource just created by an import has one territory and no outputs or surfaces yet: the

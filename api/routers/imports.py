@@ -1,0 +1,108 @@
+"""POST /api/imports (editors): a file of resources (and links) into a territory — a dry run
+answers the per-row report, a real run writes it in the request's one transaction. The
+template to fill in, and the page /territories/{slug}/import that drives both."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.auth import PrincipalDep, require
+from api.deps import LangDep, SessionDep
+from api.templating import context, templates
+from carto import territories
+from carto.i18n import t
+from carto.io import columns, readers, reports, template
+from carto.io import resources as importer
+from carto.io.pipeline import STATUSES, Report
+from carto.visibility import EDITOR
+
+router = APIRouter(tags=["imports"])
+SHOWN_LINES = 2_000  # lines in the JSON answer; the downloadable report has them all
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _lines(report: Report | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    lines: list[dict[str, Any]] = []
+    for x in report.lines():
+        if len(lines) >= SHOWN_LINES:
+            break
+        lines.append({"line": x.line, "status": x.status, "label": x.label, "field": x.field,
+                      "reason": x.reason, "sheet": x.sheet})
+    return {"counts": {s: report.counts[s] for s in ("created", "updated", "unchanged",
+                                                      "rejected")},
+            "rows": report.rows, "lines": lines, "truncated": report.rows > len(lines)}
+
+
+@router.post("/api/imports", summary="Import resources (and links) from a file into a territory "
+             "(editors): CSV, XLSX, ODS, GeoJSON, GeoPackage, zipped shapefile")
+def post_import(
+    session: SessionDep,
+    principal: PrincipalDep,
+    lang: LangDep,
+    file: Annotated[UploadFile, File(description="the resources (a second sheet may hold links)")],
+    territory: Annotated[str, Query(description="territory slug")],
+    links: Annotated[UploadFile | None, File(description="links, in another file")] = None,
+    dry_run: Annotated[bool, Query(description="report only; write nothing")] = True,
+    format: Annotated[str | None, Query(description="csv, xlsx, ods, geojson, gpkg or shp "
+                                                    "(guessed from the name)")] = None,
+    report: Annotated[str | None, Query(pattern="^(csv|xlsx)$",
+                                        description="answer the per-row report as a file")]
+    = None,
+) -> Response:
+    place = territories.get(session, territory)
+    require(principal, EDITOR, {place.id})
+    tables = readers.open_tables(file.file, file.filename or "", format, columns.any_score)
+    link_tables = readers.open_tables(links.file, links.filename or "", None,
+                                      columns.any_score) if links is not None else None
+    source = file.filename or "import"
+    if dry_run:
+        with session.begin_nested() as savepoint:  # everything it staged goes away
+            result = importer.import_tables(session, tables, territory, principal.actor, source,
+                                            True, lang, link_tables=link_tables)
+            savepoint.rollback()
+    else:
+        result = importer.import_tables(session, tables, territory, principal.actor, source,
+                                        False, lang, link_tables=link_tables)
+    if report == "csv":
+        return Response(reports.to_csv(result.resources, lang), media_type="text/csv; "
+                        "charset=utf-8", headers=_attachment("rapport-import.csv"))
+    if report == "xlsx":
+        return Response(reports.to_xlsx(result.resources, lang, result.links), media_type=XLSX,
+                        headers=_attachment("rapport-import.xlsx"))
+    return JSONResponse({"territory": territory, "dry_run": dry_run,
+                         "resources": _lines(result.resources), "links": _lines(result.links)},
+                        status_code=200 if dry_run else 201)
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get("/api/imports/template", summary="The import template (XLSX with a sheet "
+            "explaining each column, or CSV)")
+def get_template(session: SessionDep, lang: LangDep,
+                 format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "xlsx") -> Response:
+    if format == "csv":
+        return Response(template.to_csv(lang), media_type="text/csv; charset=utf-8",
+                        headers=_attachment("modele-import-terreau.csv"))
+    from sqlalchemy import text
+
+    kinds = [tuple(r) for r in session.execute(text(
+        "SELECT code, label_fr, label_en FROM resource_kind ORDER BY sort_order, code"))]
+    return Response(template.to_xlsx(lang, kinds), media_type=XLSX,  # type: ignore[arg-type]
+                    headers=_attachment("modele-import-terreau.xlsx"))
+
+
+@router.get("/territories/{slug}/import", response_class=HTMLResponse, include_in_schema=False)
+def import_page(request: Request, slug: str, session: SessionDep, lang: LangDep) -> Response:
+    place = territories.get(session, slug)
+    texts = {k: t(f"import.page.{k}", lang) for k in ("checking", "checked", "importing",
+                                                      "done", "failed")}
+    texts |= {s: t(f"import.count.{s}", lang) for s in STATUSES}
+    texts |= {f"status_{s}": t(f"import.status.{s}", lang) for s in STATUSES}
+    texts["links"] = t("import.report.links_sheet_name", lang)
+    return templates.TemplateResponse(request, "import.html", context(
+        lang, territory={"slug": place.slug, "name": place.name}, texts=texts))
