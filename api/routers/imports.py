@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
-from carto import territories
+from carto import territories, vocab
 from carto.i18n import t
 from carto.io import columns, readers, reports, template
 from carto.io import resources as importer
@@ -88,11 +88,7 @@ def get_template(session: SessionDep, lang: LangDep,
     if format == "csv":
         return Response(template.to_csv(lang), media_type="text/csv; charset=utf-8",
                         headers=_attachment("modele-import-terreau.csv"))
-    from sqlalchemy import text
-
-    kinds = [tuple(r) for r in session.execute(text(
-        "SELECT code, label_fr, label_en FROM resource_kind ORDER BY sort_order, code"))]
-    return Response(template.to_xlsx(lang, kinds), media_type=XLSX,  # type: ignore[arg-type]
+    return Response(template.to_xlsx(vocab.resource_kinds(session), lang), media_type=XLSX,
                     headers=_attachment("modele-import-terreau.xlsx"))
 
 

@@ -111,8 +111,7 @@ class ResourceImport:
                  source_name: str, lang: str = "fr") -> None:
         self.territory = territories.get(session, territory_slug)
         self.plan, self.actor, self.source_name, self.lang = plan, actor, source_name, lang
-        kinds = session.execute(text("SELECT code, label_fr, label_en FROM resource_kind")).all()
-        self.kinds = {key(v): code for code, *labels in kinds for v in (code, *labels)}
+        self.kinds = _labels(vocab.resource_kinds(session))
         self.products = _labels(vocab.food_groups())
         self.access = _labels(vocab.access_conditions())
         self.communes: dict[str, tuple[str, float, float]] = {}

@@ -25,7 +25,8 @@ def to_csv(lang: str = "fr") -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(lang: str = "fr", kinds: list[tuple[str, str, str]] | None = None) -> bytes:
+def to_xlsx(kinds: dict[str, vocab.Term], lang: str = "fr") -> bytes:
+    """`kinds`: the kind table's (carto.vocab.resource_kinds), which admins edit."""
     import xlsxwriter
 
     out = io.BytesIO()
@@ -55,10 +56,9 @@ def to_xlsx(lang: str = "fr", kinds: list[tuple[str, str, str]] | None = None) -
                  c.help_en if lang == "en" else c.help_fr, c.example] for c in lk]
     sheet("import.template.columns", [t(f"import.template.{k}", lang) for k in (
         "sheet", "column", "also_read", "meaning", "example")], explain, [14, 22, 40, 70, 28])
-    kind_rows = kinds or [(k.code, k.label_fr, k.label_en) for k in vocab.kinds().values()]
     code, label = t("import.template.code", lang), t("import.template.label", lang)
-    sheet("import.template.kinds", [code, label], [[c, en if lang == "en" else fr]
-                                                   for c, fr, en in kind_rows], [20, 40])
+    sheet("import.template.kinds", [code, label], [[k.code, k.label(lang)]
+                                                   for k in kinds.values()], [20, 40])
     for name, terms in (("import.template.products", vocab.food_groups()),
                         ("import.template.access", vocab.access_conditions()),
                         ("import.template.categories", vocab.categories())):
