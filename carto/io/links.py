@@ -20,6 +20,7 @@ from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
 from carto.io.readers import Table
 from carto.models import Link, Territory
+from carto.visibility import Principal
 
 AMBIGUOUS = "ambiguous"
 NAME = "link_columns"
@@ -31,7 +32,7 @@ def is_link_table(table: Table) -> bool:
 
 
 class LinkImport:
-    def __init__(self, session: Session, territory: Territory, table: Table, actor: str,
+    def __init__(self, session: Session, territory: Territory, table: Table, actor: Principal,
                  source_name: str, staging: str | None = None, lang: str = "fr") -> None:
         self.territory, self.actor, self.source_name, self.lang = (territory, actor,
                                                                    source_name, lang)
@@ -129,7 +130,7 @@ class LinkImport:
         pass
 
 
-def import_table(session: Session, table: Table, territory: Territory, actor: str,
+def import_table(session: Session, table: Table, territory: Territory, actor: Principal,
                  source_name: str, dry_run: bool, lang: str = "fr",
                  staging: str | None = None) -> Report:
     importer = LinkImport(session, territory, table, actor, source_name, staging, lang)

@@ -21,12 +21,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import territories, validation, vocab
+from carto import lifecycle, permissions, territories, validation, vocab
 from carto.i18n import Message, msg
 from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
 from carto.io.readers import Table
+from carto.visibility import EDITOR, Principal
 
 STAGING = "resource_import_staging"
 MAX_DISTANCE_M = 50_000
@@ -107,10 +108,15 @@ def plan(table: Table) -> Plan:
 class ResourceImport:
     """The resource importer of the `carto.io` pipeline."""
 
-    def __init__(self, session: Session, territory_slug: str, plan: Plan, actor: str,
-                 source_name: str, lang: str = "fr") -> None:
+    def __init__(self, session: Session, territory_slug: str, plan: Plan,
+                 actor: Principal | str, source_name: str, lang: str = "fr") -> None:
         self.territory = territories.get(session, territory_slug)
-        self.plan, self.actor, self.source_name, self.lang = plan, actor, source_name, lang
+        # an import writes in one territory, as its editors do (carto.permissions)
+        self.principal = permissions.as_principal(actor)
+        permissions.require(self.principal, EDITOR, {self.territory.id})
+        self.moderation = permissions.moderation_for(self.principal)
+        self.plan, self.actor, self.source_name, self.lang = (plan, self.principal.actor,
+                                                              source_name, lang)
         self.kinds = _labels(vocab.resource_kinds(session))
         self.products = _labels(vocab.food_groups())
         self.access = _labels(vocab.access_conditions())
@@ -346,39 +352,28 @@ class ResourceImport:
             WHERE r.line = s.line"""))
 
     def _merge(self, session: Session) -> None:
-        actor = {"actor": self.actor, "tid": self.territory.id}
+        actor = {"actor": self.actor, "tid": self.territory.id, "moderation": self.moderation}
         cols = ", ".join(WRITTEN)
         session.execute(text(f"""
             INSERT INTO resource (id, {cols}, geom, moderation, provenance, created_by,
                                   updated_by, version, visibility, is_private, status,
                                   illustrative, price_note, documents_needed)
             SELECT id, {', '.join(f's.{c}' for c in WRITTEN)},
-                   ST_SetSRID(ST_MakePoint(lon, lat), 4326), 'validated', 'import', :actor,
+                   ST_SetSRID(ST_MakePoint(lon, lat), 4326), :moderation, 'import', :actor,
                    :actor, 1, 'public', false, 'active', false, NULL, NULL
             FROM {STAGING} s WHERE fate = '{CREATED}'"""), actor)
         session.execute(text(f"""
             INSERT INTO resource_territory (resource_id, territory_id)
             SELECT id, :tid FROM {STAGING} WHERE fate = '{CREATED}'"""), actor)
-        session.execute(text(f"""
-            INSERT INTO change_log (entity_type, entity_id, action, actor, before, after)
-            SELECT 'resource', r.id, 'create', :actor, NULL, {NEW_SNAPSHOT}
-            FROM {STAGING} s JOIN resource r ON r.id = s.id WHERE s.fate = '{CREATED}'"""),
-                        actor | {"slug": self.territory.slug})
+        lifecycle.created_in_bulk(
+            session, "resource", f"SELECT id FROM {STAGING} WHERE fate = '{CREATED}'",
+            NEW_SNAPSHOT, self.actor, {"slug": self.territory.slug})
         changed = self._changed_columns()
-        session.execute(text(f"""
-            CREATE TEMP TABLE resource_import_before ON COMMIT DROP AS
-            SELECT r.id, {SNAPSHOT} AS snap FROM {STAGING} s JOIN resource r ON r.id = s.id
-            WHERE s.fate = '{UPDATED}'"""))
-        session.execute(text(f"""
-            UPDATE resource r SET {', '.join(f'{c} = s.{c}' for c in changed)},
-                   geom = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
-                   version = r.version + 1, updated_by = :actor, updated_at = now()
-            FROM {STAGING} s WHERE s.id = r.id AND s.fate = '{UPDATED}'"""), actor)
-        session.execute(text(f"""
-            INSERT INTO change_log (entity_type, entity_id, action, actor, before, after)
-            SELECT 'resource', r.id, 'update', :actor, b.snap, {SNAPSHOT}
-            FROM resource_import_before b JOIN resource r ON r.id = b.id"""), actor)
-        session.execute(text("DROP TABLE resource_import_before"))
+        lifecycle.changed_in_bulk(
+            session, "resource", f"SELECT id FROM {STAGING} WHERE fate = '{UPDATED}'",
+            ", ".join(f"{c} = s.{c}" for c in changed)
+            + ", geom = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)",
+            f"{STAGING} s WHERE s.id = r.id", SNAPSHOT, self.actor, {})
 
 
 def _labels(terms: dict[str, Any]) -> dict[str, str]:
@@ -427,7 +422,8 @@ class ImportResult:
         return out
 
 
-def import_tables(session: Session, tables: list[Table], territory: str, actor: str,
+def import_tables(session: Session, tables: list[Table], territory: str,
+                  actor: Principal | str,
                   source_name: str, dry_run: bool = False, lang: str = "fr",
                   progress: Any = None, link_tables: list[Table] | None = None) -> ImportResult:
     """Import the first sheet that has resource columns, then the links of a sheet (or of
@@ -452,12 +448,13 @@ def import_tables(session: Session, tables: list[Table], territory: str, actor: 
     else:
         place = territories.get(session, territory)
     if link_sheets:
-        result.links = links.import_table(session, link_sheets[0], place, actor, source_name,
+        result.links = links.import_table(session, link_sheets[0], place,
+                                          permissions.as_principal(actor), source_name,
                                           dry_run, lang, staging)
     return result
 
 
-def import_file(session: Session, path: Any, territory: str, actor: str, *,
+def import_file(session: Session, path: Any, territory: str, actor: Principal | str, *,
                 fmt: str | None = None, dry_run: bool = False, lang: str = "fr",
                 source_name: str | None = None, progress: Any = None,
                 on_tables: Any = None, links_path: Any = None) -> ImportResult:
