@@ -66,7 +66,8 @@ def lock(
     session: Session, entity: Entity, row_id: uuid.UUID, expected_version: int | None,
     guard: Guard | None = None, deleted: bool | None = False,
 ) -> Any:
-    """The row, locked until the end of the transaction, at the version the caller had.
+    """The row, locked until the end of the transaction, at the version the caller had
+    (`populate_existing`: a copy already in the session is re-read, so lock first, then read).
 
     `deleted`: False for a live row (a deleted one is a 404), True for a deleted one (restore:
     a live one is a 409), None for either. `expected_version` None skips the check (trusted
@@ -144,7 +145,8 @@ def decide(session: Session, entity: Entity, row_id: uuid.UUID, expected_version
 def _claim(session: Session, entity: Entity, row_id: uuid.UUID) -> None:
     """Serialise the creations that carry the same id (a client replaying its request), until
     the end of the transaction: the second one waits for the first to commit, then finds its
-    row. The key is the id's first 8 bytes, which is what a UUID's randomness is made of."""
+    row. The key is a 64-bit hash of the kind and the id (advisory locks take a bigint); two
+    ids sharing a key only wait for each other, they never mix."""
     key = int.from_bytes(hashlib.blake2b(f"{entity.type}:{row_id}".encode(),
                                          digest_size=8).digest(), "big", signed=True)
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
