@@ -21,6 +21,7 @@ from api.routers import (
     maps,
     moderation,
     nearby,
+    ogc,
     pages,
     resources,
     territories,
@@ -71,6 +72,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
                        larger={"/api/imports": app_settings().max_import_bytes})
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, pages):
+                   nearby, imports, ogc, pages):
         app.include_router(module.router)
     return app

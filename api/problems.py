@@ -3,7 +3,9 @@ domain exceptions are mapped to statuses here, once. Titles, details and field m
 catalogue texts (data/i18n/messages.csv) in the request's language: the `lang` parameter,
 then `Accept-Language`, then French."""
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -211,12 +213,35 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
                              msg("problem.internal.detail"))
 
 
+# OGC API – Features asks for `{code, description}`: the problem documents of /ogc and /tiles
+# carry those members too (the same error in both vocabularies).
+OGC_PREFIXES = ("/ogc", "/tiles")
+OGC_CODES = {400: "InvalidParameterValue", 404: "NotFound", 500: "ServerError",
+             503: "ServiceUnavailable"}
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _with_ogc_members(handler: Handler) -> Handler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        if not request.url.path.startswith(OGC_PREFIXES) or \
+                response.media_type != "application/problem+json":
+            return response
+        body = json.loads(bytes(response.body))
+        body |= {"code": OGC_CODES.get(response.status_code, "Error"),
+                 "description": body.get("detail", "")}
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(body, status_code=response.status_code,
+                            media_type="application/problem+json", headers=headers)
+    return handle
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(errors.CartoError, on_carto_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(IntegrityError, on_integrity_error)
-    app.add_exception_handler(DataError, on_data_error)
-    app.add_exception_handler(OperationalError, on_database_unreachable)
-    app.add_exception_handler(PoolTimeout, on_pool_timeout)
-    app.add_exception_handler(Exception, on_unexpected)
+    for kind, handler in ((errors.CartoError, on_carto_error),
+                          (RequestValidationError, on_validation_error),
+                          (StarletteHTTPException, on_http_error),
+                          (IntegrityError, on_integrity_error), (DataError, on_data_error),
+                          (OperationalError, on_database_unreachable),
+                          (PoolTimeout, on_pool_timeout), (Exception, on_unexpected)):
+        app.add_exception_handler(kind, _with_ogc_members(handler))

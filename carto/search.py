@@ -6,6 +6,7 @@ same at row 100 and at row 100,000, and rows inserted meanwhile do not shift the
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -45,6 +46,10 @@ class ResourceFilter:
     q: str | None = None
     bbox: tuple[float, float, float, float] | None = None
     statuses: list[str] = field(default_factory=list)
+    communes: list[str] = field(default_factory=list)
+    # last update within [updated_from, updated_to] (either end open): OGC API's `datetime`
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
 
 
 def _resource_columns(principal: Principal) -> str:
@@ -123,6 +128,10 @@ def _page(
     if flt.statuses:
         where.append("r.status = ANY(:statuses)")
         params["statuses"] = flt.statuses
+    if flt.communes:
+        where.append("r.commune_code = ANY(:communes)")
+        params["communes"] = flt.communes
+    _updated_between(where, params, "r", flt.updated_from, flt.updated_to)
     if flt.q:
         # folded by the same function as the generated column: "Cœur" and "coeur" meet
         where.append("r.search_text LIKE '%' || terreau_fold(:q) || '%'")
@@ -135,6 +144,23 @@ def _page(
         SELECT r.id {source} WHERE {' AND '.join(where)}
         ORDER BY {order_col} LIMIT :limit"""
     return page_sql, params, limit
+
+
+def _updated_between(where: list[str], params: dict[str, Any], alias: str,
+                     start: datetime | None, end: datetime | None) -> None:
+    if start is not None:
+        where.append(f"{alias}.updated_at >= :updated_from")
+        params["updated_from"] = start
+    if end is not None:
+        where.append(f"{alias}.updated_at <= :updated_to")
+        params["updated_to"] = end
+
+
+def count_resources(session: Session, principal: Principal, flt: ResourceFilter) -> int:
+    """How many resources the filter matches for the principal (OGC API's numberMatched)."""
+    page_sql, params, _ = _page(session, principal, flt, MAX_LIMIT, None)
+    unlimited = page_sql.rsplit("LIMIT", 1)[0]
+    return int(session.scalar(text(f"SELECT count(*) FROM ({unlimited}) n"), params) or 0)
 
 
 def _trim(rows: list[Any], limit: int) -> tuple[list[Any], uuid.UUID | None]:
@@ -208,6 +234,10 @@ class LinkFilter:
     min_level: int | None = None
     resource: uuid.UUID | None = None
     statuses: list[str] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)
+    bbox: tuple[float, float, float, float] | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
 
 
 LINK_COLUMNS = """
@@ -237,6 +267,10 @@ def list_links(
     if flt.min_level is not None and flt.min_level not in vocab.levels():
         raise Invalid.field("min_level", "niveau de 1 à 5 attendu")
     flt.statuses = request_params.codes(flt.statuses, vocab.LINK_STATUSES, "status")
+    for level in flt.levels:
+        if level not in vocab.levels():
+            raise Invalid.field("level", msg("error.ogc.value_unknown", value=level,
+                                             allowed=", ".join(map(str, vocab.levels()))))
     limit = max(1, min(limit, MAX_LIMIT))
     visible, params = link_predicate(principal, "l", "s", "t")
     where = [visible]
@@ -259,6 +293,14 @@ def list_links(
     if flt.statuses:
         where.append("l.status = ANY(:statuses)")
         params["statuses"] = flt.statuses
+    if flt.levels:
+        where.append("l.level = ANY(:levels)")
+        params["levels"] = flt.levels
+    if flt.bbox:
+        # the line as shown (private ends at their commune's centre), not the stored points
+        where.append("ST_MakeLine(sg.g, tg.g) && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        params |= dict(zip(("minx", "miny", "maxx", "maxy"), flt.bbox, strict=True))
+    _updated_between(where, params, "l", flt.updated_from, flt.updated_to)
     if after is not None:
         where.append("l.id > :after")
         params["after"] = after

@@ -7,6 +7,7 @@ write use their own territory or roll back, so the demo counts stay what the fil
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -116,3 +117,15 @@ def live_server(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[str]:
 def world(demo_loaded: demo.LoadReport, migrated: str) -> World:
     """Two test territories (api-a: Sète, api-b: Mèze) and a token per role."""
     return build(migrated)
+
+
+@pytest.fixture(scope="session")
+def ogc_world(demo_loaded: demo.LoadReport, migrated: str) -> "OgcWorld":
+    """A territory of its own with what readers may not see (tests/ogcworld.py)."""
+    from tests import ogcworld
+
+    return ogcworld.build(migrated)
+
+
+if TYPE_CHECKING:
+    from tests.ogcworld import OgcWorld

@@ -1,0 +1,238 @@
+"""/ogc: OGC API – Features, Part 1 (Core), for QGIS, GDAL/OGR, OWSLib and browsers.
+
+JSON (GeoJSON for features) by default, HTML when `f=html` or when the browser asks for
+text/html. Every query parameter is checked by `carto.ogc.query`; errors carry `{code,
+description}` (api.problems). The OpenAPI document at /ogc/api is OpenAPI 3.0.3, written by
+`carto.ogc.openapi` (FastAPI's own /openapi.json, 3.1, leaves these routes out).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from api.auth import PrincipalDep
+from api.deps import SessionDep
+from api.geojson import GEOJSON
+from api.routers import links as link_routes
+from api.routers import resources as resource_routes
+from api.templating import context, templates
+from carto import search
+from carto.errors import NotFound
+from carto.i18n import pick_lang
+from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, catalogue, features, openapi, query
+from carto.ogc.catalogue import LINKS, RESOURCES, Collection
+
+router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
+
+JSON = "application/json"
+HTML = "text/html"
+PAGE_PARAMS = ("f", "lang")
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def _wants_html(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "html"
+    return HTML in request.headers.get("accept", "")
+
+
+def _page_format(request: Request) -> tuple[bool, str]:
+    """Landing, conformance, collections: only `f` and `lang` are defined."""
+    params = _params(request)
+    query.check_known(params, PAGE_PARAMS)
+    return _wants_html(request, query.format_of(params)), pick_lang(request.query_params.get("lang"))
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _link(href: str, rel: str, media: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": media}
+    if title:
+        link["title"] = title
+    return link
+
+
+def _json(body: Any, media: str = JSON) -> Response:
+    return Response(orjson.dumps(body), media_type=media)
+
+
+def _html(request: Request, template: str, lang: str, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context(lang, **values))
+
+
+@router.get("")
+def landing(request: Request) -> Response:
+    html, lang = _page_format(request)
+    base = _base(request)
+    links = [
+        _link(base, "self", JSON, "this document"),
+        _link(f"{base}?f=html", "alternate", HTML, "this document as HTML"),
+        _link(f"{base}/api", "service-desc", OPENAPI_TYPE, "the API definition (OpenAPI 3.0.3)"),
+        _link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+        _link(f"{base}/collections", "data", JSON, "the collections"),
+    ]
+    body = {"title": "Terreau – OGC API Features",
+            "description": "Ressources de la solidarité alimentaire et coopérations, Occitanie / "
+                           "food-solidarity resources and cooperation links, Occitanie",
+            "links": links}
+    if html:
+        return _html(request, "ogc_landing.html", lang, base=base, links=links,
+                     conformance=CONFORMANCE)
+    return _json(body)
+
+
+@router.get("/conformance")
+def conformance(request: Request) -> Response:
+    html, lang = _page_format(request)
+    if html:
+        return _html(request, "ogc_landing.html", lang, base=_base(request), links=[],
+                     conformance=CONFORMANCE)
+    return _json({"conformsTo": CONFORMANCE})
+
+
+@router.get("/api")
+def api_definition(request: Request, session: SessionDep) -> Response:
+    query.check_known(_params(request), PAGE_PARAMS)
+    doc = openapi.document(_base(request), catalogue.collections(session))
+    return _json(doc, OPENAPI_TYPE)
+
+
+def _interval(values: list[datetime | None]) -> list[str | None]:
+    return [v.astimezone(UTC).isoformat().replace("+00:00", "Z") if v else None for v in values]
+
+
+def _collection_json(base: str, c: Collection, lang: str,
+                     extent: catalogue.Extent | None) -> dict[str, Any]:
+    href = f"{base}/collections/{c.id}"
+    body: dict[str, Any] = {
+        "id": c.id, "title": c.title(lang), "description": c.description(lang),
+        "itemType": "feature", "crs": [CRS84], "storageCrs": CRS84,
+        "links": [
+            _link(href, "self", JSON, c.title(lang)),
+            _link(f"{href}?f=html", "alternate", HTML, c.title(lang)),
+            _link(f"{href}/items", "items", GEOJSON, c.title(lang)),
+            _link(f"{href}/items?f=html", "items", HTML, c.title(lang)),
+        ],
+    }
+    bbox, interval = extent if extent else (None, [None, None])
+    body["extent"] = {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}}
+    if c.temporal:
+        body["extent"]["temporal"] = {"interval": [_interval(interval)], "trs": TRS}
+    return body
+
+
+@router.get("/collections")
+def list_collections(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    html, lang = _page_format(request)
+    base = _base(request)
+    extents = catalogue.extents(session, principal)
+    collections = [_collection_json(base, c, lang, extents.get(c.id))
+                   for c in catalogue.collections(session)]
+    if html:
+        return _html(request, "ogc_collections.html", lang, base=base, collections=collections,
+                     one=False)
+    return _json({"links": [_link(f"{base}/collections", "self", JSON),
+                            _link(f"{base}/collections?f=html", "alternate", HTML)],
+                  "collections": collections})
+
+
+@router.get("/collections/{collection_id}")
+def describe_collection(request: Request, collection_id: str, session: SessionDep,
+                        principal: PrincipalDep) -> Response:
+    c = catalogue.get(session, collection_id)
+    html, lang = _page_format(request)
+    base = _base(request)
+    body = _collection_json(base, c, lang, catalogue.extents(session, principal).get(c.id))
+    if html:
+        return _html(request, "ogc_collections.html", lang, base=base, collections=[body],
+                     one=True, filters=c.filters)
+    return _json(body)
+
+
+def _page(request: Request, session: SessionDep, principal: PrincipalDep, c: Collection,
+          q: query.ItemsQuery) -> tuple[list[str], str | None, int | None]:
+    if c.source == RESOURCES:
+        page = features.resources(session, principal, c, q)
+        return page.features, page.next_cursor, page.matched
+    if c.source == LINKS:
+        rows, next_cursor = features.links(session, principal, q)
+        texts = [orjson.dumps(link_routes.feature(row, principal)).decode() for row in rows]
+        return texts, next_cursor, None
+    page = features.reference(session, c, q)
+    return page.features, page.next_cursor, page.matched
+
+
+@router.get("/collections/{collection_id}/items")
+def items(request: Request, collection_id: str, session: SessionDep,
+          principal: PrincipalDep) -> Response:
+    c = catalogue.get(session, collection_id)
+    q = query.parse_items(c, _params(request))
+    texts, next_cursor, matched = _page(request, session, principal, c, q)
+    base = _base(request)
+    self_url = str(request.url)
+    links = [_link(self_url, "self", GEOJSON),
+             _link(str(request.url.include_query_params(f="html")), "alternate", HTML),
+             _link(f"{base}/collections/{c.id}", "collection", JSON)]
+    next_url = None
+    if next_cursor is not None:
+        next_url = str(request.url.include_query_params(cursor=next_cursor))
+        links.append(_link(next_url, "next", GEOJSON))
+    lang = pick_lang(request.query_params.get("lang"))
+    if _wants_html(request, q.format):
+        rows = [orjson.loads(t) for t in texts]
+        return _html(request, "ogc_items.html", lang, base=base, collection=c, features=rows,
+                     matched=matched, next_url=next_url and str(
+                         request.url.include_query_params(cursor=next_cursor, f="html")),
+                     one=False)
+    head: dict[str, Any] = {"type": "FeatureCollection",
+                            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds")
+                            .replace("+00:00", "Z"),
+                            "numberReturned": len(texts)}
+    if matched is not None:
+        head["numberMatched"] = matched
+    head["links"] = links
+    # The features arrive as GeoJSON text from PostgreSQL; only the envelope is Python's.
+    envelope = orjson.dumps(head).decode()
+    body = envelope[:-1] + ',"features":[' + ",".join(texts) + "]}"
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
+    return Response(body.encode(), media_type=GEOJSON, headers=headers)
+
+
+def _one(session: SessionDep, principal: PrincipalDep, c: Collection, feature_id: str) -> str:
+    if c.source == RESOURCES:
+        row = search.get_resource(session, principal, features.parse_uuid(feature_id))
+        if c.kind is not None and row["kind"] != c.kind:
+            raise NotFound(f"objet inconnu dans {c.id} : {feature_id!r}", [])
+        return orjson.dumps(resource_routes.feature(row, principal)).decode()
+    if c.source == LINKS:
+        row = search.get_link(session, principal, features.parse_uuid(feature_id))
+        return orjson.dumps(link_routes.feature(row, principal)).decode()
+    return features.reference_one(session, c, feature_id)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}")
+def item(request: Request, collection_id: str, feature_id: str, session: SessionDep,
+         principal: PrincipalDep) -> Response:
+    c = catalogue.get(session, collection_id)
+    html, lang = _page_format(request)
+    feature = orjson.loads(_one(session, principal, c, feature_id))
+    base = _base(request)
+    href = f"{base}/collections/{c.id}/items/{feature_id}"
+    feature["links"] = [_link(href, "self", GEOJSON), _link(f"{href}?f=html", "alternate", HTML),
+                        _link(f"{base}/collections/{c.id}", "collection", JSON)]
+    if html:
+        return _html(request, "ogc_items.html", lang, base=base, collection=c,
+                     features=[feature], matched=None, next_url=None, one=True)
+    return _json(feature, GEOJSON)
