@@ -114,7 +114,7 @@ def test_private_person_only_at_the_commune_centre_everywhere(client: TestClient
                 f"/ogc/collections/resources/items/{ogc_world.private_id}",
                 f"/ogc/collections/links/items?territory={SLUG}",
                 "/ogc/collections/resources/items?bbox=3.53,44.533,3.534,44.536",
-                f"/ogc/collections/resources?f=json",
+                "/ogc/collections/resources?f=json",
                 "/ogc/collections"):
         r = client.get(url)
         assert r.status_code == 200, r.text

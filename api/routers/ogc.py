@@ -21,7 +21,7 @@ from api.routers import resources as resource_routes
 from api.templating import context, templates
 from carto import search
 from carto.errors import NotFound
-from carto.i18n import pick_lang
+from carto.i18n import msg, pick_lang
 from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, catalogue, features, openapi, query
 from carto.ogc.catalogue import LINKS, RESOURCES, Collection
 
@@ -126,10 +126,11 @@ def _collection_json(base: str, c: Collection, lang: str,
             _link(f"{href}/items?f=html", "items", HTML, c.title(lang)),
         ],
     }
-    bbox, interval = extent if extent else (None, [None, None])
+    bbox, interval = extent if extent else (None, [])
     body["extent"] = {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}}
     if c.temporal:
-        body["extent"]["temporal"] = {"interval": [_interval(interval)], "trs": TRS}
+        body["extent"]["temporal"] = {"interval": [_interval(interval or [None, None])],
+                                      "trs": TRS}
     return body
 
 
@@ -214,7 +215,7 @@ def _one(session: SessionDep, principal: PrincipalDep, c: Collection, feature_id
     if c.source == RESOURCES:
         row = search.get_resource(session, principal, features.parse_uuid(feature_id))
         if c.kind is not None and row["kind"] != c.kind:
-            raise NotFound(f"objet inconnu dans {c.id} : {feature_id!r}", [])
+            raise NotFound(msg("error.ogc.feature_unknown", id=feature_id))
         return orjson.dumps(resource_routes.feature(row, principal)).decode()
     if c.source == LINKS:
         row = search.get_link(session, principal, features.parse_uuid(feature_id))

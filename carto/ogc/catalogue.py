@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.errors import NotFound
-from carto.i18n import t
+from carto.i18n import msg, t
 from carto.visibility import Principal, link_predicate, resource_predicate, shown_geom
 
 RESOURCES, LINKS, TERRITORIES, COMMUNES = "resources", "links", "territories", "communes"
@@ -105,7 +105,7 @@ def collections(session: Session) -> list[Collection]:
 def get(session: Session, collection_id: str) -> Collection:
     found = next((c for c in collections(session) if c.id == collection_id), None)
     if found is None:
-        raise NotFound(f"collection inconnue : {collection_id!r}", [])
+        raise NotFound(msg("error.ogc.collection_unknown", id=collection_id))
     return found
 
 

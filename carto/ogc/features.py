@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from carto import search
 from carto.errors import Invalid, NotFound
+from carto.i18n import msg
 from carto.ogc.catalogue import COMMUNES, TERRITORIES, Collection
 from carto.ogc.query import ItemsQuery
 from carto.visibility import Principal
@@ -40,7 +41,7 @@ def _text_after(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Invalid.field("cursor", "curseur illisible : reprenez le lien « next »") from exc
+        raise Invalid.field("cursor", msg("error.ogc.cursor")) from exc
 
 
 def resource_filter(collection: Collection, q: ItemsQuery) -> search.ResourceFilter:
@@ -82,7 +83,7 @@ def parse_uuid(feature_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(feature_id)
     except ValueError as exc:
-        raise NotFound(f"objet inconnu : {feature_id!r}", []) from exc
+        raise NotFound(msg("error.ogc.feature_unknown", id=feature_id)) from exc
 
 
 # Reference data, public: the same for every principal.
@@ -149,5 +150,5 @@ def reference_one(session: Session, collection: Collection, feature_id: str) -> 
     found = session.scalar(text(f"SELECT {feature} FROM {table} x WHERE x.{key} = :id"),
                            {"id": feature_id})
     if found is None:
-        raise NotFound(f"objet inconnu dans {collection.id} : {feature_id!r}", [])
+        raise NotFound(msg("error.ogc.feature_unknown", id=feature_id))
     return str(found)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from carto import search
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.ogc import CRS84, DEFAULT_LIMIT, MAX_LIMIT
 from carto.ogc.catalogue import TERRITORY, Collection
 
@@ -39,9 +40,9 @@ def check_known(params: Mapping[str, Sequence[str]], allowed: Sequence[str]) -> 
     """Refuse a parameter the endpoint does not define, and a parameter given twice."""
     for name, values in params.items():
         if name not in allowed:
-            raise Invalid.field(name, f"paramètre inconnu ; acceptés : {', '.join(allowed)}")
+            raise Invalid.field(name, msg("error.ogc.param_unknown", allowed=", ".join(allowed)))
         if len(values) > 1:
-            raise Invalid.field(name, "paramètre donné plusieurs fois")
+            raise Invalid.field(name, msg("error.ogc.param_repeated"))
 
 
 def format_of(params: Mapping[str, Sequence[str]]) -> str | None:
@@ -49,7 +50,8 @@ def format_of(params: Mapping[str, Sequence[str]]) -> str | None:
     if not values:
         return None
     if values[0] not in FORMATS:
-        raise Invalid.field("f", f"format inconnu ; acceptés : {', '.join(FORMATS)}")
+        raise Invalid.field("f", msg("error.ogc.value_unknown", value=values[0],
+                                          allowed=", ".join(FORMATS)))
     return values[0]
 
 
@@ -59,15 +61,15 @@ def parse_limit(value: str | None) -> int:
     try:
         limit = int(value)
     except ValueError as exc:
-        raise Invalid.field("limit", "nombre entier attendu") from exc
+        raise Invalid.field("limit", msg("error.ogc.integer")) from exc
     if limit < 1:
-        raise Invalid.field("limit", "au moins 1")
+        raise Invalid.field("limit", msg("error.ogc.limit_min"))
     return min(limit, MAX_LIMIT)
 
 
 def _crs(name: str, value: str | None) -> None:
     if value is not None and value.strip() != CRS84:
-        raise Invalid.field(name, f"seul {CRS84} est servi")
+        raise Invalid.field(name, msg("error.ogc.crs", crs=CRS84))
 
 
 def _moment(text: str, end: bool) -> datetime:
@@ -79,8 +81,7 @@ def _moment(text: str, end: bool) -> datetime:
             return moment + timedelta(days=1, microseconds=-1) if end else moment
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise Invalid.field("datetime", "date RFC 3339 attendue (2024-05-01T00:00:00Z), "
-                            "ou un intervalle début/fin (.. pour ouvert)") from exc
+        raise Invalid.field("datetime", msg("error.ogc.datetime")) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -96,9 +97,9 @@ def parse_datetime(value: str | None) -> tuple[datetime | None, datetime | None]
     start = None if first in ("", "..") else _moment(first, False)
     stop = None if last in ("", "..") else _moment(last, True)
     if start is None and stop is None:
-        raise Invalid.field("datetime", "au moins une borne de l'intervalle est nécessaire")
+        raise Invalid.field("datetime", msg("error.ogc.datetime_open"))
     if start is not None and stop is not None and start > stop:
-        raise Invalid.field("datetime", "le début doit précéder la fin")
+        raise Invalid.field("datetime", msg("error.ogc.datetime_order"))
     return start, stop
 
 
@@ -107,15 +108,15 @@ def _filter_values(collection: Collection, name: str, raw: str) -> list[str]:
     assert spec is not None
     values = [v.strip() for v in raw.split(",") if v.strip()]
     if not values:
-        raise Invalid.field(name, "valeur vide")
+        raise Invalid.field(name, msg("error.ogc.empty"))
     if name in SINGLE_VALUED and len(values) > 1:
-        raise Invalid.field(name, "une seule valeur")
+        raise Invalid.field(name, msg("error.ogc.single"))
     for value in values:
         if spec.type == "integer" and not value.lstrip("-").isdigit():
-            raise Invalid.field(name, "nombre entier attendu")
+            raise Invalid.field(name, msg("error.ogc.integer"))
         if spec.values and value not in spec.values:
-            raise Invalid.field(name, f"valeur inconnue {value!r} ; acceptées : "
-                                f"{', '.join(spec.values)}")
+            raise Invalid.field(name, msg("error.ogc.value_unknown", value=value,
+                                                allowed=", ".join(spec.values)))
     return values
 
 
@@ -130,13 +131,13 @@ def parse_items(collection: Collection, params: Mapping[str, Sequence[str]]) -> 
     _crs("bbox-crs", one("bbox-crs"))
     _crs("crs", one("crs"))
     if one("datetime") is not None and not collection.temporal:
-        raise Invalid.field("datetime", "cette collection n'a pas de date de mise à jour")
+        raise Invalid.field("datetime", msg("error.ogc.no_datetime"))
     start, end = parse_datetime(one("datetime"))
     filters = {f.name: _filter_values(collection, f.name, raw)
                for f in collection.filters if (raw := one(f.name)) is not None}
     cursor = one("cursor")
     if cursor is not None and not cursor:
-        raise Invalid.field("cursor", "curseur vide : reprenez le lien « next »")
+        raise Invalid.field("cursor", msg("error.ogc.cursor"))
     return ItemsQuery(limit=parse_limit(one("limit")), bbox=search.parse_bbox(one("bbox")),
                       start=start, end=end, filters=filters, cursor=cursor,
                       format=format_of(params))
