@@ -25,6 +25,7 @@ from api.routers import (
     pages,
     resources,
     territories,
+    tiles,
     tokens,
     vocab,
 )
@@ -72,6 +73,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
                        larger={"/api/imports": app_settings().max_import_bytes})
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, ogc, pages):
+                   nearby, imports, ogc, tiles, pages):
         app.include_router(module.router)
     return app

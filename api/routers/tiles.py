@@ -1,0 +1,70 @@
+"""/tiles: Mapbox vector tiles of resources and links (`carto.ogc.tiles`) and their TileJSON.
+
+Tiles carry an ETag (a hash of their bytes: a client revalidating gets a 304 without the body)
+and `Cache-Control: max-age`; what a token may see differs from what a reader sees, so a tile
+read with a token is `private` and every tile varies on Authorization.
+"""
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.auth import PrincipalDep
+from api.deps import SessionDep
+from carto.ogc import catalogue, query, tiles
+from carto.visibility import READER
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+MAX_AGE = 300  # seconds: an edit shows on maps within five minutes
+
+
+def _codes(value: str | None) -> list[str] | None:
+    return [c for c in value.split(",") if c] if value else None
+
+
+@router.get("/{layer}/{z}/{x}/{y}.pbf", response_class=Response,
+            summary="A vector tile (MVT) of resources or links, positions as shown to the caller",
+            responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
+def tile(request: Request, session: SessionDep, principal: PrincipalDep,
+         layer: Annotated[str, Path(description="resources or links")],
+         z: int, x: int, y: int) -> Response:
+    tiles.layer(layer)
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    allowed = ["territory", "kind"] if layer == "resources" else ["territory"]
+    query.check_known(params, allowed)
+    territory = request.query_params.get("territory")
+    if layer == "resources":
+        body = tiles.resources_tile(session, principal, z, x, y,
+                                    _codes(request.query_params.get("kind")), territory)
+    else:
+        body = tiles.links_tile(session, principal, z, x, y, territory)
+    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    scope = "public" if principal.role == READER else "private"
+    headers = {"ETag": tag, "Cache-Control": f"{scope}, max-age={MAX_AGE}",
+               "Vary": "Authorization"}
+    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=MVT, headers=headers)
+
+
+@router.get("/{layer}.json", summary="TileJSON 3.0.0 of a tile layer (resources or links)")
+def tilejson(request: Request, layer: str, session: SessionDep,
+             principal: PrincipalDep) -> JSONResponse:
+    spec = tiles.layer(layer)
+    query.check_known({k: [v] for k, v in request.query_params.items()}, [])
+    base = str(request.base_url).rstrip("/")
+    extent = catalogue.extents(session, principal).get(layer)
+    bounds = extent[0] if extent and extent[0] else [-180.0, -85.0511, 180.0, 85.0511]
+    return JSONResponse({
+        "tilejson": "3.0.0", "name": f"terreau-{layer}", "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf"],
+        "minzoom": 0, "maxzoom": tiles.MAX_ZOOM, "bounds": bounds,
+        "vector_layers": [{"id": spec.id, "fields": spec.fields, "minzoom": 0,
+                           "maxzoom": tiles.MAX_ZOOM}],
+    })
