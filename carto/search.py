@@ -160,8 +160,8 @@ def _updated_between(where: list[str], params: dict[str, Any], alias: str,
 def count_resources(session: Session, principal: Principal, flt: ResourceFilter) -> int:
     """How many resources the filter matches for the principal (OGC API's numberMatched)."""
     page_sql, params, _ = _page(session, principal, flt, MAX_LIMIT, None)
-    unlimited = page_sql.rsplit("LIMIT", 1)[0]
-    return int(session.scalar(text(f"SELECT count(*) FROM ({unlimited}) n"), params) or 0)
+    unordered = page_sql.rsplit("ORDER BY", 1)[0]  # the page's filters, without its order
+    return int(session.scalar(text(f"SELECT count(*) FROM ({unordered}) n"), params) or 0)
 
 
 def _trim(rows: list[Any], limit: int) -> tuple[list[Any], uuid.UUID | None]:
