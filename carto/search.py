@@ -19,7 +19,6 @@ from carto.i18n import msg
 from carto.text import like_escape
 from carto.visibility import (
     Principal,
-    concealed,
     link_predicate,
     masked_columns,
     resource_predicate,

@@ -196,6 +196,7 @@ def test_property_filters(client: TestClient, ogc_world: OgcWorld) -> None:
     ("/ogc/collections/resources/items?crs=EPSG:2154", "crs"),
     ("/ogc/collections?bbox=1,2,3,4", "bbox"),
     ("/ogc?foo=1", "foo"),
+    ("/ogc/collections/resources/items?status=act%00ive", "status"),
 ])
 def test_bad_parameters_are_400_with_code_and_description(client: TestClient, url: str,
                                                           field: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from carto import search
-from carto.errors import Invalid
+from carto.errors import Invalid, InvalidParameter
 from carto.i18n import msg
 from carto.ogc import CRS84, DEFAULT_LIMIT, MAX_LIMIT
 from carto.ogc.catalogue import TERRITORY, Collection
@@ -40,9 +40,12 @@ def check_known(params: Mapping[str, Sequence[str]], allowed: Sequence[str]) -> 
     """Refuse a parameter the endpoint does not define, and a parameter given twice."""
     for name, values in params.items():
         if name not in allowed:
-            raise Invalid.field(name, msg("error.ogc.param_unknown", allowed=", ".join(allowed)))
+            raise InvalidParameter.field(name, msg("error.ogc.param_unknown",
+                                                   allowed=", ".join(allowed)))
         if len(values) > 1:
-            raise Invalid.field(name, msg("error.ogc.param_repeated"))
+            raise InvalidParameter.field(name, msg("error.ogc.param_repeated"))
+        if any("\x00" in v for v in values):
+            raise InvalidParameter.field(name, msg("error.param.nul"))
 
 
 def format_of(params: Mapping[str, Sequence[str]]) -> str | None:
