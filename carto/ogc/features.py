@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import search
+from carto import params, search
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg
 from carto.ogc.catalogue import COMMUNES, TERRITORIES, Collection
@@ -56,10 +56,10 @@ def resource_filter(collection: Collection, q: ItemsQuery) -> search.ResourceFil
 def resources(session: Session, principal: Principal, collection: Collection,
               q: ItemsQuery) -> Page:
     flt = resource_filter(collection, q)
-    after = search.decode_cursor(q.cursor) if q.cursor else None
+    after = params.decode_cursor(q.cursor)
     features, last = search.list_resources_geojson(session, principal, flt, q.limit, after)
     matched = search.count_resources(session, principal, flt) if q.cursor is None else None
-    return Page(features, search.encode_cursor(last) if last else None, matched)
+    return Page(features, params.encode_cursor(last) if last else None, matched)
 
 
 def link_filter(q: ItemsQuery) -> search.LinkFilter:
@@ -73,9 +73,9 @@ def link_filter(q: ItemsQuery) -> search.LinkFilter:
 def links(session: Session, principal: Principal,
           q: ItemsQuery) -> tuple[list[dict[str, Any]], str | None]:
     """Rows of `carto.search.list_links` (the API's link features are built from them)."""
-    after = search.decode_cursor(q.cursor) if q.cursor else None
+    after = params.decode_cursor(q.cursor)
     rows, last = search.list_links(session, principal, link_filter(q), q.limit, after)
-    return rows, search.encode_cursor(last) if last else None
+    return rows, params.encode_cursor(last) if last else None
 
 
 def parse_uuid(feature_id: str) -> uuid.UUID:

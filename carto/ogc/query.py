@@ -2,14 +2,15 @@
 
 Every parameter is known or refused: an unknown name, a malformed value, a CRS other than
 CRS84 is an `Invalid` naming the parameter (400 with `{code, description}`). `limit` above the
-maximum is clamped, as the standard asks; `bbox` goes through `carto.search.parse_bbox`.
+maximum is clamped, as the standard asks; `limit`, `bbox` and code lists go through
+`carto.params` (the one parameter module).
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from carto import search
+from carto import params as request_params
 from carto.errors import Invalid, InvalidParameter
 from carto.i18n import msg
 from carto.ogc import CRS84, DEFAULT_LIMIT, MAX_LIMIT
@@ -59,15 +60,7 @@ def format_of(params: Mapping[str, Sequence[str]]) -> str | None:
 
 
 def parse_limit(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except ValueError as exc:
-        raise Invalid.field("limit", msg("error.ogc.integer")) from exc
-    if limit < 1:
-        raise Invalid.field("limit", msg("error.ogc.limit_min"))
-    return min(limit, MAX_LIMIT)
+    return request_params.limit(value, DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def _crs(name: str, value: str | None) -> None:
@@ -109,17 +102,16 @@ def parse_datetime(value: str | None) -> tuple[datetime | None, datetime | None]
 def _filter_values(collection: Collection, name: str, raw: str) -> list[str]:
     spec = collection.filter(name)
     assert spec is not None
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    if not values:
-        raise Invalid.field(name, msg("error.ogc.empty"))
+    if spec.values:
+        values = request_params.codes(raw, spec.values, name)
+    else:
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if not values:
+            raise Invalid.field(name, msg("error.ogc.empty"))
     if name in SINGLE_VALUED and len(values) > 1:
         raise Invalid.field(name, msg("error.ogc.single"))
-    for value in values:
-        if spec.type == "integer" and not value.lstrip("-").isdigit():
-            raise Invalid.field(name, msg("error.ogc.integer"))
-        if spec.values and value not in spec.values:
-            raise Invalid.field(name, msg("error.ogc.value_unknown", value=value,
-                                                allowed=", ".join(spec.values)))
+    if spec.type == "integer" and not all(v.isdigit() for v in values):
+        raise Invalid.field(name, msg("error.ogc.integer"))
     return values
 
 
@@ -141,6 +133,6 @@ def parse_items(collection: Collection, params: Mapping[str, Sequence[str]]) -> 
     cursor = one("cursor")
     if cursor is not None and not cursor:
         raise Invalid.field("cursor", msg("error.ogc.cursor"))
-    return ItemsQuery(limit=parse_limit(one("limit")), bbox=search.parse_bbox(one("bbox")),
+    return ItemsQuery(limit=parse_limit(one("limit")), bbox=request_params.bbox(one("bbox")),
                       start=start, end=end, filters=filters, cursor=cursor,
                       format=format_of(params))
