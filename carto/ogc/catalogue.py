@@ -90,8 +90,7 @@ def _fixed() -> list[Collection]:
 
 def collections(session: Session) -> list[Collection]:
     """Every collection, the kinds read from the database (admins may add some)."""
-    kinds = session.execute(text(
-        "SELECT code, label_fr, label_en FROM resource_kind ORDER BY sort_order, code")).all()
+    kinds = [(k.code, k.label_fr, k.label_en) for k in vocab.resource_kinds(session).values()]
     fixed = _fixed()
     by_kind = [
         Collection(f"{KIND_PREFIX}{code}", RESOURCES, label_fr,
