@@ -169,7 +169,7 @@ def _page(request: Request, session: SessionDep, principal: PrincipalDep, c: Col
         return page.features, page.next_cursor, page.matched
     if c.source == LINKS:
         rows, next_cursor = features.links(session, principal, q)
-        texts = [orjson.dumps(link_routes.feature(row, principal)).decode() for row in rows]
+        texts = [orjson.dumps(link_routes.feature(row, principal, session)).decode() for row in rows]
         return texts, next_cursor, None
     page = features.reference(session, c, q)
     return page.features, page.next_cursor, page.matched
@@ -216,10 +216,10 @@ def _one(session: SessionDep, principal: PrincipalDep, c: Collection, feature_id
         row = search.get_resource(session, principal, features.parse_uuid(feature_id))
         if c.kind is not None and row["kind"] != c.kind:
             raise NotFound(msg("error.ogc.feature_unknown", id=feature_id))
-        return orjson.dumps(resource_routes.feature(row, principal)).decode()
+        return orjson.dumps(resource_routes.feature(row, principal, session)).decode()
     if c.source == LINKS:
         row = search.get_link(session, principal, features.parse_uuid(feature_id))
-        return orjson.dumps(link_routes.feature(row, principal)).decode()
+        return orjson.dumps(link_routes.feature(row, principal, session)).decode()
     return features.reference_one(session, c, feature_id)
 
 
