@@ -17,6 +17,7 @@ from api.routers import (
     gap,
     health,
     imports,
+    indicators,
     links,
     maps,
     moderation,
@@ -73,6 +74,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
                        larger={"/api/imports": app_settings().max_import_bytes})
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, ogc, tiles, pages):
+                   nearby, imports, ogc, tiles, indicators, pages):
         app.include_router(module.router)
     return app

@@ -1,0 +1,141 @@
+"""Cooperation indicators over HTTP: a territory's indicators on a day, its evolution between
+two days, the opportunities, the network for Gephi, territories side by side; CSV of every
+table (`format=csv&table=...`); and the two pages built from them.
+
+Computation lives in `carto.indicators`; this module parses, serialises and renders."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import PrincipalDep
+from api.deps import LangDep, SessionDep
+from api.http import csv_response
+from carto import indicators as ind
+from carto import vocab
+from carto.errors import Invalid
+from carto.indicators import tables
+from carto.indicators.opportunities import DEFAULT_LIMIT, MAX_LIMIT
+
+router = APIRouter(tags=["cooperation indicators"])
+
+AtQ = Annotated[str | None, Query(description="the day (YYYY-MM-DD), default today: links and "
+                                              "levels as they were then")]
+FormatQ = Annotated[str, Query(description="json (default) or csv")]
+TableQ = Annotated[str | None, Query(description="with format=csv: which table")]
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise Invalid.field(field, f"date AAAA-MM-JJ attendue, pas {value!r}") from exc
+
+
+def _format(value: str, allowed: tuple[str, ...] = ("json", "csv")) -> str:
+    if value not in allowed:
+        raise Invalid.field("format", f"{' ou '.join(allowed)} attendu, pas {value!r}")
+    return value
+
+
+def _table(tables_: dict[str, tables.Table], name: str | None, default: str,
+           filename: str) -> Response:
+    chosen = name or default
+    if chosen not in tables_:
+        raise Invalid.field("table", f"une de : {', '.join(tables_)} (pas {chosen!r})")
+    columns, rows = tables_[chosen]
+    return csv_response(rows, columns, f"{filename}-{chosen}.csv")
+
+
+def labels(lang: str) -> dict[str, Any]:
+    """The vocabularies' labels, so a client shows the programme's words without a second call."""
+    return {"levels": {n: term.label(lang) for n, term in vocab.levels().items()},
+            "categories": {c: term.label(lang) for c, term in vocab.categories().items()},
+            "kinds": {k: term.label(lang) for k, term in vocab.kinds().items()}}
+
+
+@router.get("/api/territories/{slug}/indicators",
+            summary="A territory's cooperation indicators on a day: resources by kind, links by "
+                    "category x level, share at level >= 3, the network (isolated actors, "
+                    "components, density, bridges, most connected), links between kinds")
+def territory_indicators(slug: str, session: SessionDep, principal: PrincipalDep,
+                         lang: LangDep, at: AtQ = None, format: FormatQ = "json",
+                         table: TableQ = None) -> Response:
+    fmt = _format(format)
+    snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
+    body = ind.indicators(snap)
+    if fmt == "csv":
+        return _table(tables.indicator_tables(body, snap, lang), table, "matrix",
+                      f"indicateurs-{slug}-{snap.at.isoformat()}")
+    return JSONResponse(body | {"labels": labels(lang)})
+
+
+@router.get("/api/territories/{slug}/evolution",
+            summary="What changed between two days: links created, ended, moved up or down the "
+                    "ladder, each indicator's change, and the sentence")
+def territory_evolution(slug: str, session: SessionDep, principal: PrincipalDep,
+                        lang: LangDep,
+                        from_: Annotated[str, Query(alias="from",
+                                                    description="first day (YYYY-MM-DD)")],
+                        to: Annotated[str | None, Query(description="last day, default today")]
+                        = None,
+                        format: FormatQ = "json", table: TableQ = None) -> Response:
+    fmt = _format(format)
+    start, end = parse_day(from_, "from"), parse_day(to, "to") or date.today()
+    if start is None:
+        raise Invalid.field("from", "date AAAA-MM-JJ attendue")
+    if start > end:
+        raise Invalid.field("from", "la date de départ doit précéder la date d'arrivée")
+    evo = ind.evolution(ind.snapshot(session, principal, slug, start),
+                        ind.snapshot(session, principal, slug, end), lang)
+    if fmt == "csv":
+        return _table(tables.evolution_tables(evo, lang), table, "changes",
+                      f"evolution-{slug}-{start.isoformat()}-{end.isoformat()}")
+    return JSONResponse(evo)
+
+
+@router.get("/api/territories/{slug}/opportunities",
+            summary="Cooperations that could exist: complementary, close, unlinked pairs of the "
+                    "territory, closest first within each rule (data/reference/opportunities.csv)")
+def territory_opportunities(slug: str, session: SessionDep, principal: PrincipalDep,
+                            lang: LangDep,
+                            limit: Annotated[int, Query(description=f"per rule, 1 to {MAX_LIMIT}")]
+                            = DEFAULT_LIMIT,
+                            format: FormatQ = "json") -> Response:
+    fmt = _format(format)
+    opp = ind.opportunities(session, principal, slug, limit, lang)
+    if fmt == "csv":
+        columns, rows = tables.opportunity_table(opp)
+        return csv_response(rows, columns, f"opportunites-{slug}.csv")
+    return JSONResponse(opp)
+
+
+@router.get("/api/territories/{slug}/network",
+            summary="The cooperation network for Gephi and other graph tools: GEXF or GraphML")
+def territory_network(slug: str, session: SessionDep, principal: PrincipalDep,
+                      format: Annotated[str, Query(description="gexf (default) or graphml")]
+                      = "gexf", at: AtQ = None) -> Response:
+    fmt = _format(format, ("gexf", "graphml"))
+    snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
+    media = "application/gexf+xml" if fmt == "gexf" else "application/graphml+xml"
+    name = f"reseau-{slug}-{snap.at.isoformat()}.{fmt}"
+    return Response(tables.network_file(snap, fmt), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/api/indicators/compare",
+            summary="Territories side by side (default: the programme's six)")
+def compare(session: SessionDep, principal: PrincipalDep, lang: LangDep,
+            territories: Annotated[str | None, Query(description="slugs, comma-separated")]
+            = None, at: AtQ = None, format: FormatQ = "json") -> Response:
+    fmt = _format(format)
+    cmp = tables.compare(session, principal, tables.parse_slugs(territories),
+                         parse_day(at, "at"))
+    if fmt == "csv":
+        columns, rows = tables.compare_table(cmp)
+        return csv_response(rows, columns, f"comparaison-{cmp['at']}.csv")
+    return JSONResponse(cmp | {"labels": labels(lang)})
