@@ -207,3 +207,17 @@ def test_network_files(session: Session, hand: dict) -> None:
         assert g.degree(b) == 3
         names = nx.get_node_attributes(g, "label")
         assert names[b] == "Acteur B"
+
+
+def test_csv_cells_are_spreadsheet_safe(session: Session) -> None:
+    """A name a spreadsheet would run as a formula comes out as text in the actors table."""
+    from api.http import csv_response
+
+    slug = "ind-csv"
+    tid = territory(session, slug)
+    a = actor(session, tid, "=HYPERLINK(\"http://x\")", "association")
+    b = actor(session, tid, "Voisin", "association")
+    link(session, slug, a, b, 2)
+    columns, rows = tables.actors_table(snapshot(session, ANONYMOUS, slug), "fr")
+    body = csv_response(rows, columns, "x.csv").body.decode()
+    assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body
