@@ -16,6 +16,7 @@ from api.http import csv_response
 from carto import indicators as ind
 from carto import vocab
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.indicators import tables
 from carto.indicators.opportunities import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -33,12 +34,13 @@ def parse_day(value: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise Invalid.field(field, f"date AAAA-MM-JJ attendue, pas {value!r}") from exc
+        raise Invalid.field(field, msg("error.indicators.date", value=value)) from exc
 
 
 def _format(value: str, allowed: tuple[str, ...] = ("json", "csv")) -> str:
     if value not in allowed:
-        raise Invalid.field("format", f"{' ou '.join(allowed)} attendu, pas {value!r}")
+        raise Invalid.field("format", msg("error.indicators.format", allowed=", ".join(allowed),
+                                           value=value))
     return value
 
 
@@ -46,7 +48,8 @@ def _table(tables_: dict[str, tables.Table], name: str | None, default: str,
            filename: str) -> Response:
     chosen = name or default
     if chosen not in tables_:
-        raise Invalid.field("table", f"une de : {', '.join(tables_)} (pas {chosen!r})")
+        raise Invalid.field("table", msg("error.indicators.table", tables=", ".join(tables_),
+                                          value=chosen))
     columns, rows = tables_[chosen]
     return csv_response(rows, columns, f"{filename}-{chosen}.csv")
 
@@ -87,9 +90,9 @@ def territory_evolution(slug: str, session: SessionDep, principal: PrincipalDep,
     fmt = _format(format)
     start, end = parse_day(from_, "from"), parse_day(to, "to") or date.today()
     if start is None:
-        raise Invalid.field("from", "date AAAA-MM-JJ attendue")
+        raise Invalid.field("from", msg("error.indicators.date_missing"))
     if start > end:
-        raise Invalid.field("from", "la date de départ doit précéder la date d'arrivée")
+        raise Invalid.field("from", msg("error.indicators.date_order"))
     evo = ind.evolution(ind.snapshot(session, principal, slug, start),
                         ind.snapshot(session, principal, slug, end), lang)
     if fmt == "csv":

@@ -8,7 +8,7 @@ from typing import Any
 
 from carto import vocab
 from carto.errors import Invalid
-from carto.i18n import t
+from carto.i18n import msg, t
 from carto.indicators import measures
 from carto.indicators.snapshot import LinkAt, Snapshot
 
@@ -27,7 +27,7 @@ def _by_name(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def compare(before: Snapshot, after: Snapshot, lang: str = "fr") -> dict[str, Any]:
     """What changed from `before` to `after` (two snapshots of one territory)."""
     if before.at > after.at:
-        raise Invalid.field("from", "la date de départ doit précéder la date d'arrivée")
+        raise Invalid.field("from", msg("error.indicators.date_order"))
     old, new = before.links, after.links
     created = [_link(after, new[i]) | {"level": new[i].level} for i in new.keys() - old.keys()]
     ended = [_link(before, old[i]) | {"level": old[i].level} for i in old.keys() - new.keys()]

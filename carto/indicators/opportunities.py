@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from carto import DATA_DIR, vocab
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.indicators.snapshot import territory_row
 from carto.visibility import Principal, link_predicate, resource_predicate, shown_geom
 
@@ -126,7 +127,7 @@ def opportunities(session: Session, principal: Principal, slug: str,
                   limit: int = DEFAULT_LIMIT, lang: str = "fr") -> dict[str, Any]:
     """Up to `limit` suggestions per rule, the closest first, each saying why."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise Invalid.field("limit", f"de 1 à {MAX_LIMIT}")
+        raise Invalid.field("limit", msg("error.indicators.limit", max=MAX_LIMIT))
     territory = territory_row(session, slug)
     sql, base = _sql(principal)
     out = []

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto.errors import NotFound
+from carto.i18n import msg
 from carto.visibility import Principal, link_predicate, resource_predicate, shown_geom
 
 
@@ -67,7 +68,7 @@ def territory_row(session: Session, slug: str) -> dict[str, Any]:
     row = session.execute(text("SELECT id, slug, name FROM territory WHERE slug = :s"),
                           {"s": slug}).mappings().first()
     if row is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+        raise NotFound(msg("error.indicators.territory_unknown", slug=slug))
     return dict(row)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.errors import Invalid, NotFound
-from carto.i18n import t
+from carto.i18n import msg, t
 from carto.indicators import measures
 from carto.indicators.snapshot import Snapshot, snapshot
 from carto.visibility import Principal
@@ -130,7 +130,8 @@ def network_file(snap: Snapshot, fmt: str) -> bytes:
     elif fmt == "graphml":
         nx.write_graphml(out, buffer)
     else:
-        raise Invalid.field("format", f"gexf ou graphml attendu, pas {fmt!r}")
+        raise Invalid.field("format", msg("error.indicators.format", allowed="gexf, graphml",
+                                               value=fmt))
     return buffer.getvalue()
 
 
@@ -139,7 +140,7 @@ def parse_slugs(value: str | None) -> list[str]:
         return list(PROGRAMME)
     slugs = [s.strip() for s in value.split(",") if s.strip()]
     if len(slugs) > MAX_COMPARED:
-        raise Invalid.field("territories", f"au plus {MAX_COMPARED} territoires")
+        raise Invalid.field("territories", msg("error.indicators.too_many", max=MAX_COMPARED))
     return list(dict.fromkeys(slugs))
 
 
@@ -152,7 +153,8 @@ def compare(session: Session, principal: Principal, slugs: list[str],
         try:
             snap = snapshot(session, principal, slug, at)
         except NotFound as exc:  # an unknown slug names the parameter
-            raise Invalid.field("territories", f"territoire inconnu : {slug!r}") from exc
+            raise Invalid.field("territories", msg("error.indicators.territories_unknown",
+                                                     value=slug)) from exc
         ind = measures.indicators(snap)
         highest = {c: max((lv for lv, n in row.items() if n), default=None)
                    for c, row in ind["links"]["matrix"].items()}
