@@ -4,21 +4,26 @@ table (`format=csv&table=...`); and the two pages built from them.
 
 Computation lives in `carto.indicators`; this module parses, serialises and renders."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api import assets
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
 from api.http import csv_response
+from api.templating import context, templates
 from carto import indicators as ind
-from carto import vocab
+from carto import mapdata, vocab
+from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
-from carto.indicators import tables
+from carto.indicators import graphview, tables
 from carto.indicators.opportunities import DEFAULT_LIMIT, MAX_LIMIT
+from carto.indicators.snapshot import first_day
+from carto.maps import js_text, script_json
 
 router = APIRouter(tags=["cooperation indicators"])
 
@@ -142,3 +147,66 @@ def compare(session: SessionDep, principal: PrincipalDep, lang: LangDep,
         columns, rows = tables.compare_table(cmp)
         return csv_response(rows, columns, f"comparaison-{cmp['at']}.csv")
     return JSONResponse(cmp | {"labels": labels(lang)})
+
+
+PAGE_OPPORTUNITIES = 8  # per rule, on the page (the API and its CSV give more)
+MAP_LINKS = 5000  # links drawn on the page's map, the strongest first
+
+
+@router.get("/territories/{slug}/cooperation", response_class=HTMLResponse,
+            include_in_schema=False)
+def cooperation_page(request: Request, slug: str, session: SessionDep, principal: PrincipalDep,
+                     lang: LangDep, at: AtQ = None,
+                     from_: Annotated[str | None, Query(alias="from")] = None,
+                     to: Annotated[str | None, Query()] = None) -> HTMLResponse:
+    """Where the territory stands on the ladder, its network, how it moved, what to try next."""
+    today = date.today()
+    day = parse_day(at, "at") or today
+    snap = ind.snapshot(session, principal, slug, day)
+    body = ind.indicators(snap)
+    end = parse_day(to, "to") or today
+    start = parse_day(from_, "from")
+    if start is None:  # since the first dated link (the day before), else a year back
+        first = first_day(session, principal, slug)
+        start = min(first - timedelta(days=1), end) if first else end - timedelta(days=365)
+    if start > end:
+        raise Invalid.field("from", msg("error.indicators.date_order"))
+    later = snap if end == day else ind.snapshot(session, principal, slug, end)
+    evo = ind.evolution(ind.snapshot(session, principal, slug, start), later, lang)
+    opp = ind.opportunities(session, principal, slug, PAGE_OPPORTUNITIES, lang)
+    geometry = mapdata.territory_geometry(session, snap.territory_id)
+    degree: dict[Any, int] = {}
+    for link in snap.links.values():
+        degree[link.source] = degree.get(link.source, 0) + 1
+        degree[link.target] = degree.get(link.target, 0) + 1
+    kinds = vocab.kinds()
+    nodes = {str(a.id): [a.lon, a.lat, a.name,
+                         kinds[a.kind].extra.get("color", "#555") if a.kind in kinds else "#555",
+                         degree.get(a.id, 0)]
+             for a in snap.actors.values() if a.lon is not None}
+    strongest = sorted(snap.links.values(), key=lambda lk: -lk.level)[:MAP_LINKS]
+    settings = map_settings()
+    data = {
+        "territory": slug, "boundary": geometry.boundary, "nodes": nodes,
+        "links": [[str(lk.source), str(lk.target), lk.level] for lk in strongest],
+        "levels": {str(n): [term.label(lang), term.extra.get("color", "#999")]
+                   for n, term in vocab.levels().items()},
+        "opportunities": opp["opportunities"],
+        "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
+        "texts": js_text(lang, "coop.js."),
+    }
+    return templates.TemplateResponse(request, "cooperation.html", context(
+        lang, territory={"slug": snap.slug, "name": snap.name}, ind=body, evo=evo, opp=opp,
+        drawing=graphview.drawing(snap), data=script_json(data), today=today.isoformat(),
+        leaflet_js=assets.LEAFLET_JS, leaflet_css=assets.LEAFLET_CSS))
+
+
+@router.get("/compare", response_class=HTMLResponse, include_in_schema=False)
+def compare_page(request: Request, session: SessionDep, principal: PrincipalDep, lang: LangDep,
+                 territories: Annotated[str | None, Query()] = None, at: AtQ = None
+                 ) -> HTMLResponse:
+    """The programme's territories side by side, category by category as the document does."""
+    cmp = tables.compare(session, principal, tables.parse_slugs(territories),
+                         parse_day(at, "at"))
+    return templates.TemplateResponse(request, "compare.html", context(
+        lang, cmp=cmp, today=date.today().isoformat()))

@@ -165,3 +165,17 @@ def snapshot(session: Session, principal: Principal, slug: str, at: date | None 
     for rid in existed:
         snap.actors[rid] = members[rid]
     return snap
+
+
+def first_day(session: Session, principal: Principal, slug: str) -> date | None:
+    """The earliest day a link of the territory the principal may see is dated from: where an
+    evolution "since the beginning" starts."""
+    territory = territory_row(session, slug)
+    visible, params = link_predicate(principal, "l", "s", "t")
+    found = session.scalar(text(f"""
+        SELECT min(coalesce((SELECT min(h.changed_on) FROM link_level_history h
+                             WHERE h.link_id = l.id),
+                            l.started_on, CAST(l.created_at AS date)))
+        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+        WHERE l.territory_id = :tid AND {visible}"""), params | {"tid": territory["id"]})
+    return found

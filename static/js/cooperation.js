@@ -1,0 +1,179 @@
+/* The cooperation page: the network on a Leaflet map (served by the app, no CDN), the
+   opportunities shown on it on demand, and for an editor the one-step declaration of a link
+   (POST /api/links with the token kept in this tab's sessionStorage only).
+   Every text comes from the page's data (the message catalogue); names are set as text, never
+   as HTML. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("coop-data").textContent);
+  var T = data.texts;
+  var TOKEN_KEY = "terreau.token";
+  var map = null;
+  var focus = null;
+  var markers = {};
+
+  /* Leaflet sets a string tooltip as HTML: user text goes in as a text node instead. */
+  function txt(value) {
+    var span = document.createElement("span");
+    span.textContent = value;
+    return span;
+  }
+
+  function tokenGet() {
+    try { return window.sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+  function tokenSet(value) {
+    try {
+      if (value) { window.sessionStorage.setItem(TOKEN_KEY, value); }
+      else { window.sessionStorage.removeItem(TOKEN_KEY); }
+    } catch (e) { /* private mode: the token lives as long as the page */ }
+  }
+
+  function buildMap() {
+    var el = document.getElementById("coop-map");
+    if (!el || typeof L === "undefined") { return; }
+    var many = Object.keys(data.nodes).length + data.links.length > 2000;
+    map = L.map(el, { preferCanvas: many, scrollWheelZoom: false });
+    if (data.tiles.url) {
+      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
+    }
+    var boundary = L.geoJSON(data.boundary, {
+      style: { color: "#2e5d34", weight: 2, fillColor: "#eef0e6", fillOpacity: data.tiles.url ? 0.08 : 0.6 },
+      interactive: false
+    });
+    /* the view first: layers added to a map without one are drawn before their renderer */
+    var bounds = boundary.getBounds();
+    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [10, 10] }); }
+    else { map.setView([43.6, 3.8], 9); }
+    boundary.addTo(map);
+    var nodes = data.nodes;
+    var lines = [];
+    /* Actors sharing a point (most demo actors sit at their commune's centre) are spread on a
+       ring of a few pixels around it, recomputed at each zoom, so none hides another. */
+    var groups = {};
+    Object.keys(nodes).forEach(function (id) {
+      var n = nodes[id], key = n[1].toFixed(6) + "," + n[0].toFixed(6);
+      (groups[key] = groups[key] || []).push(id);
+    });
+    function place(id) {
+      var n = nodes[id], ll = L.latLng(n[1], n[0]);
+      var group = groups[n[1].toFixed(6) + "," + n[0].toFixed(6)];
+      if (group.length < 2) { return ll; }
+      var i = group.indexOf(id), r = Math.min(12 + 2 * group.length, 90);
+      var angle = 2 * Math.PI * i / group.length;
+      var z = map.getZoom();
+      return map.unproject(map.project(ll, z).add([r * Math.cos(angle), r * Math.sin(angle)]), z);
+    }
+    Object.keys(nodes).forEach(function (id) {
+      var n = nodes[id];
+      var isolated = n[4] === 0;
+      markers[id] = L.circleMarker([n[1], n[0]], {
+        radius: isolated ? 5 : 6, color: n[3], weight: 2,
+        fillColor: isolated ? "#fff" : n[3], fillOpacity: 0.9
+      }).bindTooltip(txt(n[2] + (isolated ? " — " + T.isolated : "")));
+    });
+    data.links.forEach(function (l) {
+      var a = nodes[l[0]], b = nodes[l[1]];
+      if (!a || !b) { return; }
+      var level = data.levels[String(l[2])];
+      var line = L.polyline([[a[1], a[0]], [b[1], b[0]]], { color: level[1], weight: 1 + l[2], opacity: 0.85 })
+        .bindTooltip(txt(a[2] + " ↔ " + b[2] + " — " + level[0])).addTo(map);
+      lines.push([line, l[0], l[1]]);
+    });
+    Object.keys(markers).forEach(function (id) { markers[id].addTo(map); });
+    function layout() {
+      var at = {};
+      Object.keys(markers).forEach(function (id) { at[id] = place(id); markers[id].setLatLng(at[id]); });
+      lines.forEach(function (x) { x[0].setLatLngs([at[x[1]], at[x[2]]]); });
+    }
+    map.on("zoomend", function () {
+      layout();
+      if (focusIndex !== null) { drawFocus(); }
+    });
+    layout();
+  }
+
+  var focusIndex = null;
+
+  function drawFocus() {
+    var o = data.opportunities[focusIndex];
+    if (focus) { map.removeLayer(focus); }
+    var a = markers[o.a.id] ? markers[o.a.id].getLatLng() : L.latLng(o.a.lat, o.a.lon);
+    var b = markers[o.b.id] ? markers[o.b.id].getLatLng() : L.latLng(o.b.lat, o.b.lon);
+    focus = L.layerGroup([
+      L.polyline([a, b], { color: "#6a1b9a", weight: 4, dashArray: "8 6", className: "coop-focus-line" }),
+      L.circleMarker(a, { radius: 9, color: "#6a1b9a", weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.a.name)),
+      L.circleMarker(b, { radius: 9, color: "#6a1b9a", weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.b.name))
+    ]).addTo(map);
+    return [a, b];
+  }
+
+  function show(index) {
+    var o = data.opportunities[index];
+    if (!map || !o) { return; }
+    focusIndex = index;
+    var ends = drawFocus();
+    map.fitBounds(L.latLngBounds(ends).pad(0.6), { maxZoom: 15 });
+    document.getElementById("coop-map").scrollIntoView({ behavior: "smooth", block: "center" });
+    var items = document.querySelectorAll(".coop-opp");
+    for (var i = 0; i < items.length; i++) { items[i].classList.toggle("coop-focus", i === index); }
+  }
+
+  function declare(button) {
+    var index = Number(button.getAttribute("data-index"));
+    var o = data.opportunities[index];
+    var status = button.parentNode.querySelector(".coop-declared");
+    var token = tokenGet();
+    if (!token) { status.textContent = T.token_needed; return; }
+    button.disabled = true;
+    status.textContent = T.sending;
+    fetch("/api/links", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
+      body: JSON.stringify({ source: o.a.id, target: o.b.id, category: o.category, level: 1,
+                             territory: data.territory, description: o.why })
+    }).then(function (r) {
+      if (r.status === 201) {
+        status.textContent = T.declared;
+        button.hidden = true;
+        return null;
+      }
+      return r.json().then(function (p) {
+        button.disabled = false;
+        status.textContent = T.declare_failed + " " + (p.detail || p.title || r.status);
+      }, function () {
+        button.disabled = false;
+        status.textContent = T.declare_failed + " " + r.status;
+      });
+    }, function () {
+      button.disabled = false;
+      status.textContent = T.offline;
+    });
+  }
+
+  function refreshEditor() {
+    var has = !!tokenGet();
+    var buttons = document.querySelectorAll(".coop-declare");
+    for (var i = 0; i < buttons.length; i++) { buttons[i].hidden = !has; }
+    var state = document.getElementById("coop-token-state");
+    if (state) { state.textContent = has ? T.token_kept : ""; }
+  }
+
+  document.addEventListener("click", function (ev) {
+    var target = ev.target;
+    if (!(target instanceof Element)) { return; }
+    var btn = target.closest("button");
+    if (!btn) { return; }
+    if (btn.classList.contains("coop-show")) { show(Number(btn.getAttribute("data-index"))); }
+    else if (btn.classList.contains("coop-declare")) { declare(btn); }
+    else if (btn.id === "coop-token-save") {
+      var input = document.getElementById("coop-token");
+      tokenSet(input.value.trim());
+      input.value = "";
+      refreshEditor();
+    } else if (btn.id === "coop-token-forget") { tokenSet(""); refreshEditor(); }
+  });
+
+  buildMap();
+  refreshEditor();
+}());

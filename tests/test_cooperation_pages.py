@@ -1,0 +1,143 @@
+"""The cooperation and comparison pages: what they show (server-rendered), and in a real
+headless Chromium at phone, tablet and desktop sizes: no horizontal scroll, no console error,
+nothing fetched outside the app, the network on the map and as a graph, an opportunity shown on
+the map, and an editor declaring it in one step."""
+
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from carto import tokens
+from carto.db import transaction
+from tests.browser import browser, open_page, screenshot
+
+VIEWPORTS = [(390, 844), (1024, 768), (1440, 900)]
+
+
+def _outside(requests: list[str], origin: str) -> list[str]:
+    host = urlparse(origin).netloc
+    return [u for u in requests if urlparse(u).scheme in ("http", "https")
+            and urlparse(u).netloc != host]
+
+
+def test_cooperation_page_content(client: TestClient) -> None:
+    body = client.get("/api/territories/vauvert/indicators").json()
+    r = client.get("/territories/vauvert/cooperation")
+    assert r.status_code == 200
+    html = r.text
+    assert "Coopérations — Vauvert" in html
+    assert f'<dd id="f-links">{body["links"]["total"]}</dd>' in html
+    assert "Mutualisation de moyens" in html and 'id="matrix"' in html
+    assert html.count('class="coop-bar"') == 5
+    assert 'id="coop-graph"' in html and html.count('class="coop-node"') == \
+        body["network"]["connected"]
+    # the evolution since the programme's document (the day before its links are dated)
+    assert "depuis le 17 novembre 2019 :" in html
+    assert 'id="opportunity-list"' in html
+    en = client.get("/territories/vauvert/cooperation?lang=en").text
+    assert "Cooperation — Vauvert" in en and "Pooling of means" in en and "since 17 November" in en
+
+
+def test_cooperation_page_on_a_past_day(client: TestClient) -> None:
+    html = client.get("/territories/frontignan/cooperation?at=2019-11-17"
+                      "&from=2019-11-01&to=2019-11-17").text
+    assert '<dd id="f-links">0</dd>' in html
+    assert "depuis le 1er novembre 2019 : aucun changement" in html
+    r = client.get("/territories/frontignan/cooperation?at=demain")
+    assert r.status_code == 400
+
+
+def test_territory_page_links_the_cooperation_page(client: TestClient) -> None:
+    html = client.get("/territories/pezenas").text
+    assert 'id="coop-link" href="/territories/pezenas/cooperation"' in html
+
+
+def test_compare_page(client: TestClient) -> None:
+    html = client.get("/compare").text
+    table = html[html.index('id="compare"'):]
+    for slug in ("frontignan", "vauvert", "pezenas", "montpellier-celleneuve", "haut-allier",
+                 "montpellier-centre"):
+        assert f'href="/territories/{slug}/cooperation"' in table
+    assert "Entre associations d&#39;aide alimentaire" in table
+    assert "Compare territories" in client.get("/compare?lang=en").text
+
+
+def _no_horizontal_scroll(page: object) -> bool:
+    return bool(page.evaluate(  # type: ignore[attr-defined]
+        "document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_cooperation_page_in_chromium(live_server: str, width: int, height: int) -> None:
+    with browser() as b:
+        visit = open_page(b, live_server + "/territories/vauvert/cooperation", width, height)
+        page = visit.page
+        assert visit.console_errors == []
+        assert page.locator("#coop-map .leaflet-pane").count() > 0
+        assert page.locator("#coop-map path.leaflet-interactive").count() > 0
+        assert page.locator("#coop-graph circle").count() > 0
+        assert _no_horizontal_scroll(page)
+        screenshot(page, f"cooperation-vauvert-{width}x{height}")
+        page.locator(".coop-show").first.click()
+        page.wait_for_selector("#coop-map path.coop-focus-line", state="attached")
+        assert page.locator(".coop-opp.coop-focus").count() == 1
+        assert page.locator(".coop-declare").first.is_hidden()  # no token: no declare button
+        page.wait_for_timeout(1200)  # the smooth scroll to the map
+        screenshot(page, f"cooperation-vauvert-opportunity-{width}x{height}")
+        assert visit.console_errors == [] and visit.dialogs == []
+        assert _outside(visit.requests, live_server) == []
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_compare_page_in_chromium(live_server: str, width: int, height: int) -> None:
+    with browser() as b:
+        visit = open_page(b, live_server + "/compare", width, height)
+        assert visit.page.locator("#compare tbody tr").count() > 10
+        assert _no_horizontal_scroll(visit.page)
+        screenshot(visit.page, f"compare-{width}x{height}")
+        assert visit.console_errors == [] and _outside(visit.requests, live_server) == []
+
+
+@pytest.fixture
+def editor_token(migrated: str, live_server: str) -> Iterator[str]:
+    """An editor of Vauvert; the links it declares are removed afterwards (demo counts)."""
+    with transaction(migrated) as session:
+        created = tokens.create(session, "editor", "vauvert", "animation coopération (test)")
+    yield created.token
+    with transaction(migrated) as session:
+        ids = list(session.scalars(text(
+            "SELECT id FROM link WHERE created_by LIKE '%animation coopération (test)'")))
+        session.execute(text("DELETE FROM change_log WHERE entity_id = ANY(:ids)"), {"ids": ids})
+        session.execute(text("DELETE FROM link WHERE id = ANY(:ids)"), {"ids": ids})
+        session.execute(text("DELETE FROM api_token WHERE name = 'animation coopération (test)'"))
+
+
+def test_editor_declares_an_opportunity_in_one_step(live_server: str, editor_token: str,
+                                                    migrated: str) -> None:
+    with browser() as b:
+        visit = open_page(b, live_server + "/territories/vauvert/cooperation", 1024, 768)
+        page = visit.page
+        first = page.locator(".coop-opp").first
+        a_name, b_name = first.locator("strong").all_inner_texts()
+        page.locator("#coop-editor summary").click()
+        page.fill("#coop-token", editor_token)
+        page.click("#coop-token-save")
+        declare = first.locator(".coop-declare")
+        assert declare.is_visible()
+        declare.click()
+        page.wait_for_function(
+            "document.querySelector('.coop-opp .coop-declared').textContent.includes('déclaré')")
+        assert declare.is_hidden()
+        screenshot(page, "cooperation-declared")
+        assert visit.console_errors == []
+    with transaction(migrated) as session:
+        row = session.execute(text("""
+            SELECT s.name, t.name, l.level, l.moderation, tr.slug FROM link l
+            JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
+            JOIN territory tr ON tr.id = l.territory_id
+            WHERE l.created_by LIKE '%animation coopération (test)'""")).one()
+    assert (row[0], row[1]) == (a_name, b_name)
+    assert row[2:] == (1, "validated", "vauvert")
