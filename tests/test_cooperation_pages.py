@@ -141,3 +141,42 @@ def test_editor_declares_an_opportunity_in_one_step(live_server: str, editor_tok
             WHERE l.created_by LIKE '%animation coopération (test)'""")).one()
     assert (row[0], row[1]) == (a_name, b_name)
     assert row[2:] == (1, "validated", "vauvert")
+
+
+XSS = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def hostile(migrated: str, live_server: str) -> Iterator[str]:
+    """A territory whose actors are named like HTML (committed for the server, then removed)."""
+    from tests.indicators_world import actor, link, territory
+
+    slug = "coop-xss"
+    with transaction(migrated) as session:
+        tid = territory(session, slug)
+        a = actor(session, tid, XSS, "food_aid")
+        b = actor(session, tid, "</script><script>alert(2)</script>", "social_grocery")
+        actor(session, tid, XSS + " isolé", "producer")
+        link(session, slug, a, b, 3)
+    yield slug
+    with transaction(migrated) as session:
+        ids = list(session.scalars(text("""SELECT l.id FROM link l JOIN territory t
+                                           ON t.id = l.territory_id WHERE t.slug = :s"""),
+                                   {"s": slug}))
+        session.execute(text("DELETE FROM change_log WHERE entity_id = ANY(:ids)"), {"ids": ids})
+        session.execute(text("DELETE FROM link WHERE id = ANY(:ids)"), {"ids": ids})
+        session.execute(text("DELETE FROM resource WHERE source_name = 'indicator tests'"))
+        session.execute(text("DELETE FROM territory WHERE slug = :s"), {"s": slug})
+
+
+def test_names_are_text_on_the_page(client: TestClient, live_server: str, hostile: str) -> None:
+    html = client.get(f"/territories/{hostile}/cooperation").text
+    assert XSS not in html and "<script>alert(2)" not in html
+    assert "&lt;img src=x" in html
+    with browser() as b:
+        visit = open_page(b, f"{live_server}/territories/{hostile}/cooperation", 1024, 768)
+        page = visit.page
+        page.locator(".coop-show").first.click()
+        page.hover("#coop-graph circle")
+        assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+        assert visit.dialogs == [] and visit.console_errors == []
