@@ -114,6 +114,7 @@ def test_bad_parameters_are_400_naming_the_field(client: TestClient) -> None:
         ("/api/territories/vauvert/opportunities?limit=1000", "limit"),
         ("/api/territories/vauvert/network?format=csv", "format"),
         ("/api/indicators/compare?territories=vauvert,atlantide", "territories"),
+        ("/api/territories/vauvert/indicators?date=2024-01-01", "date"),  # unknown parameter
     ):
         r = client.get(url)
         assert r.status_code == 400, (url, r.status_code, r.text)
