@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from carto import vocab
 from carto.indicators import evolution, indicators, measures, snapshot, tables
 from carto.visibility import ANONYMOUS, Principal
 from tests.indicators_world import actor, end, link, set_level, territory
@@ -218,6 +219,7 @@ def test_csv_cells_are_spreadsheet_safe(session: Session) -> None:
     a = actor(session, tid, "=HYPERLINK(\"http://x\")", "association")
     b = actor(session, tid, "Voisin", "association")
     link(session, slug, a, b, 2)
-    columns, rows = tables.actors_table(snapshot(session, ANONYMOUS, slug), "fr")
+    columns, rows = tables.actors_table(snapshot(session, ANONYMOUS, slug), "fr",
+                                        vocab.resource_kinds(session))
     body = csv_response(rows, columns, "x.csv").body.decode()
     assert "'=HYPERLINK" in body and "\n=HYPERLINK" not in body

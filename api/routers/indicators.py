@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from api import assets
 from api.auth import PrincipalDep
@@ -59,11 +60,11 @@ def _table(tables_: dict[str, tables.Table], name: str | None, default: str,
     return csv_response(rows, columns, f"{filename}-{chosen}.csv")
 
 
-def labels(lang: str) -> dict[str, Any]:
+def labels(session: Session, lang: str) -> dict[str, Any]:
     """The vocabularies' labels, so a client shows the programme's words without a second call."""
     return {"levels": {n: term.label(lang) for n, term in vocab.levels().items()},
             "categories": {c: term.label(lang) for c, term in vocab.categories().items()},
-            "kinds": {k: term.label(lang) for k, term in vocab.kinds().items()}}
+            "kinds": {k: term.label(lang) for k, term in vocab.resource_kinds(session).items()}}
 
 
 @router.get("/api/territories/{slug}/indicators",
@@ -77,9 +78,10 @@ def territory_indicators(slug: str, session: SessionDep, principal: PrincipalDep
     snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
     body = ind.indicators(snap)
     if fmt == "csv":
-        return _table(tables.indicator_tables(body, snap, lang), table, "matrix",
+        return _table(tables.indicator_tables(body, snap, lang, vocab.resource_kinds(session)),
+                      table, "matrix",
                       f"indicateurs-{slug}-{snap.at.isoformat()}")
-    return JSONResponse(body | {"labels": labels(lang)})
+    return JSONResponse(body | {"labels": labels(session, lang)})
 
 
 @router.get("/api/territories/{slug}/evolution",
@@ -146,7 +148,7 @@ def compare(session: SessionDep, principal: PrincipalDep, lang: LangDep,
     if fmt == "csv":
         columns, rows = tables.compare_table(cmp)
         return csv_response(rows, columns, f"comparaison-{cmp['at']}.csv")
-    return JSONResponse(cmp | {"labels": labels(lang)})
+    return JSONResponse(cmp | {"labels": labels(session, lang)})
 
 
 PAGE_OPPORTUNITIES = 8  # per rule, on the page (the API and its CSV give more)
@@ -179,7 +181,7 @@ def cooperation_page(request: Request, slug: str, session: SessionDep, principal
     for link in snap.links.values():
         degree[link.source] = degree.get(link.source, 0) + 1
         degree[link.target] = degree.get(link.target, 0) + 1
-    kinds = vocab.kinds()
+    kinds = vocab.resource_kinds(session)
     nodes = {str(a.id): [a.lon, a.lat, a.name,
                          kinds[a.kind].extra.get("color", "#555") if a.kind in kinds else "#555",
                          degree.get(a.id, 0)]
@@ -197,7 +199,7 @@ def cooperation_page(request: Request, slug: str, session: SessionDep, principal
     }
     return templates.TemplateResponse(request, "cooperation.html", context(
         lang, territory={"slug": snap.slug, "name": snap.name}, ind=body, evo=evo, opp=opp,
-        drawing=graphview.drawing(snap), data=script_json(data), today=today.isoformat(),
+        drawing=graphview.drawing(snap, kinds), data=script_json(data), kinds=kinds, today=today.isoformat(),
         leaflet_js=assets.LEAFLET_JS, leaflet_css=assets.LEAFLET_CSS))
 
 

@@ -3,6 +3,7 @@ does not move between visits), as coordinates a page draws as SVG: no graph libr
 browser, nothing from a CDN. A large network is drawn by its most connected actors only, and
 the drawing says so."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ class Drawing:
     height: int = HEIGHT
 
 
-def drawing(snap: Snapshot) -> Drawing:
+def drawing(snap: Snapshot, kinds: Mapping[str, vocab.Term]) -> Drawing:
+    """`kinds`: vocab.resource_kinds(session), for the colours."""
     g = measures.graph(snap)
     linked = [n for n, d in g.degree() if d > 0]
     if len(linked) > MAX_DRAWN:
@@ -45,7 +47,6 @@ def drawing(snap: Snapshot) -> Drawing:
         return round(MARGIN + (v - lo) / ((hi - lo) or 1) * (size - 2 * MARGIN), 1) if hi > lo \
             else size / 2
 
-    kinds = vocab.kinds()
     levels = vocab.levels()
     nodes = []
     for node in sub.nodes:

@@ -54,7 +54,7 @@ def _kinds(value: str) -> tuple[str, ...]:
 @lru_cache
 def rules() -> tuple[Rule, ...]:
     """The rules, in the file's order (which is the order suggestions are listed in); checked
-    against the vocabularies so a typo in the file fails loudly, not silently."""
+    against the categories (and, at use, the kind table: `check_kinds`)."""
     out = []
     with RULES_FILE.open(encoding="utf-8", newline="") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
@@ -63,13 +63,20 @@ def rules() -> tuple[Rule, ...]:
                         row["same_commune"].strip().lower() == "true", _kinds(row["b_lacks"]),
                         row["category"], row["label_fr"], row["label_en"], row["why_fr"],
                         row["why_en"])
-            unknown = [k for k in (*rule.kinds_a, *rule.kinds_b, *rule.b_lacks)
-                       if k not in vocab.kinds()]
-            if unknown or rule.category not in vocab.categories() or not rule.kinds_a \
+            if rule.category not in vocab.categories() or not rule.kinds_a \
                     or not rule.kinds_b or (rule.max_km is None and not rule.same_commune):
-                raise ValueError(f"{RULES_FILE}:{n}: bad rule {rule.code!r} {unknown}")
+                raise ValueError(f"{RULES_FILE}:{n}: bad rule {rule.code!r}")
             out.append(rule)
     return tuple(out)
+
+
+def check_kinds(session: Session) -> None:
+    """Every kind a rule names exists (the kind table is the one source): a typo in the file
+    fails loudly instead of silently proposing nothing."""
+    named = {k for r in rules() for k in (*r.kinds_a, *r.kinds_b, *r.b_lacks)}
+    unknown = named - vocab.resource_kinds(session, tuple(named)).keys()
+    if unknown:
+        raise ValueError(f"{RULES_FILE}: unknown kinds {sorted(unknown)}")
 
 
 def _sql(principal: Principal) -> tuple[str, dict[str, Any]]:
@@ -129,6 +136,7 @@ def opportunities(session: Session, principal: Principal, slug: str,
     if limit < 1 or limit > MAX_LIMIT:
         raise Invalid.field("limit", msg("error.indicators.limit", max=MAX_LIMIT))
     territory = territory_row(session, slug)
+    check_kinds(session)
     sql, base = _sql(principal)
     out = []
     for rule in rules():

@@ -2,6 +2,7 @@
 and the territories side by side, the way the programme's document compares them."""
 
 import io
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -25,8 +26,11 @@ PROGRAMME = ("frontignan", "vauvert", "pezenas", "montpellier-celleneuve", "haut
 MAX_COMPARED = 12
 
 
-def _kind(code: str, lang: str) -> str:
-    term = vocab.kinds().get(code)
+Kinds = Mapping[str, vocab.Term]  # vocab.resource_kinds(session): the table, admins' labels
+
+
+def _kind(code: str, lang: str, kinds: Kinds) -> str:
+    term = kinds.get(code)
     return term.label(lang) if term else code
 
 
@@ -34,17 +38,18 @@ def _levels(counts: dict[int, int]) -> dict[str, int]:
     return {f"level_{lv}": counts.get(lv, 0) for lv in vocab.levels()}
 
 
-def indicator_tables(ind: dict[str, Any], snap: Snapshot, lang: str) -> dict[str, Table]:
+def indicator_tables(ind: dict[str, Any], snap: Snapshot, lang: str,
+                     kinds: Kinds) -> dict[str, Table]:
     """Every table of the indicators page: summary, matrix, resources, kind_pairs, actors."""
     summary = [{"indicator": key, "label": t(f"indicators.scalar.{key}", lang), "value": value}
                for key, value in measures.scalars(ind).items()]
     matrix = [{"category": c, "category_label": vocab.categories()[c].label(lang),
                **_levels(row), "total": sum(row.values())}
               for c, row in ind["links"]["matrix"].items()]
-    resources = [{"kind": k, "kind_label": _kind(k, lang), "count": n}
+    resources = [{"kind": k, "kind_label": _kind(k, lang, kinds), "count": n}
                  for k, n in ind["resources"]["by_kind"].items()]
-    pairs = [{"kind_a": p["kinds"][0], "kind_a_label": _kind(p["kinds"][0], lang),
-              "kind_b": p["kinds"][1], "kind_b_label": _kind(p["kinds"][1], lang),
+    pairs = [{"kind_a": p["kinds"][0], "kind_a_label": _kind(p["kinds"][0], lang, kinds),
+              "kind_b": p["kinds"][1], "kind_b_label": _kind(p["kinds"][1], lang, kinds),
               "total": p["total"], **_levels(p["by_level"]),
               "strong_share": round(p["strong_share"], 4)} for p in ind["kind_pairs"]]
     return {
@@ -53,11 +58,11 @@ def indicator_tables(ind: dict[str, Any], snap: Snapshot, lang: str) -> dict[str
         "resources": (["kind", "kind_label", "count"], resources),
         "kind_pairs": (["kind_a", "kind_a_label", "kind_b", "kind_b_label", "total",
                         *LEVEL_COLUMNS, "strong_share"], pairs),
-        "actors": actors_table(snap, lang),
+        "actors": actors_table(snap, lang, kinds),
     }
 
 
-def actors_table(snap: Snapshot, lang: str) -> Table:
+def actors_table(snap: Snapshot, lang: str, kinds: Kinds) -> Table:
     """Every actor with its partners, links, strongest level, betweenness and component (0 for
     the isolated): who bridges, who is not yet part of the network."""
     g = measures.graph(snap)
@@ -70,7 +75,8 @@ def actors_table(snap: Snapshot, lang: str) -> Table:
     for node, data in g.nodes(data=True):
         edges = list(g.edges(node, data=True))
         rows.append({"id": str(node), "name": data["name"], "kind": data["kind"],
-                     "kind_label": _kind(data["kind"], lang), "partners": len(edges),
+                     "kind_label": _kind(data["kind"], lang, kinds),
+                     "partners": len(edges),
                      "links": sum(e["links"] for _, _, e in edges),
                      "max_level": max((e["level"] for _, _, e in edges), default=""),
                      "betweenness": round(bt.get(node, 0.0), 6),
