@@ -66,7 +66,22 @@ def _round(value: float | None, digits: int = 6) -> float | None:
 def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry:
     """The boundary and the communes around it, simplified to what a screen can show: the
     tolerance follows the territory's size, so a neighbourhood keeps its streets' detail and
-    four departments stay a few hundred kilobytes."""
+    four departments stay a few hundred kilobytes. The SQL's output is kept per territory
+    (territories.OUTLINES); the dicts are built anew each time, since folium writes into them."""
+    outlines = territories.OUTLINES.get(session)
+    found = outlines.get(territory_id)
+    if found is None:
+        found = outlines[territory_id] = _outline(session, territory_id)
+    bbox, boundary, rows = found
+    communes = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": code, "geometry": json.loads(geometry),
+         "properties": {"code": code, "name": name, "inside": inside}}
+        for code, name, geometry, inside in rows]}
+    return TerritoryGeometry(boundary=json.loads(boundary), bbox=bbox, communes=communes)
+
+
+def _outline(session: Session, territory_id: int
+             ) -> tuple[tuple[float, float, float, float], str, list[tuple[str, str, str, bool]]]:
     row = session.execute(text("""
         SELECT ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
         FROM territory WHERE id = :tid"""), {"tid": territory_id}).one()
@@ -87,13 +102,9 @@ def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry
         ORDER BY c.code"""),
         {"tid": territory_id, "tol": extent / 1500, "digits": digits,
          "x0": row.x0 - margin, "y0": row.y0 - margin, "x1": row.x1 + margin,
-         "y1": row.y1 + margin}).mappings()
-    communes = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": r["code"], "geometry": json.loads(r["geometry"]),
-         "properties": {"code": r["code"], "name": r["name"], "inside": r["inside"]}}
-        for r in rows]}
-    return TerritoryGeometry(boundary=json.loads(boundary),
-                             bbox=(row.x0, row.y0, row.x1, row.y1), communes=communes)
+         "y1": row.y1 + margin}).all()
+    return ((row.x0, row.y0, row.x1, row.y1), boundary,
+            [(code, name, geometry, bool(inside)) for code, name, geometry, inside in rows])
 
 
 MAP_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS

@@ -40,6 +40,17 @@ def _load_ids(session: Session) -> dict[str, int]:
 IDS = DbCache("territory ids", _load_ids, ttl=300.0)
 
 
+def _no_outlines(session: Session) -> dict[int, Any]:
+    return {}
+
+
+# A territory's simplified boundary and surrounding communes as the maps draw them, filled by
+# carto.mapdata.territory_geometry (their SQL was a third of a map page's build). A territory's
+# geometry is written only by _save, which drops them; the communes only change when the
+# referential is reloaded (`carto db upgrade`), which the ttl covers.
+OUTLINES: DbCache[dict[int, Any]] = DbCache("territory outlines", _no_outlines, ttl=600.0)
+
+
 def id_of(session: Session, slug: str) -> int | None:
     """The id of territory `slug`, or None; the one lookup every filter by territory uses."""
     found = IDS.get(session).get(slug)
@@ -149,6 +160,7 @@ def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Ter
     territory.population_year = spec.population_year
     territory.geometry_source = spec.geometry_source
     territory.geom = multipolygon_element(shapely_wkt.loads(wkt))
+    OUTLINES.invalidate_on_commit(session)
     session.flush()
     return territory
 
