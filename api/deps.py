@@ -1,9 +1,10 @@
 """Typed dependencies shared by the routers."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from carto.i18n import negotiate
@@ -32,6 +33,17 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+async def get_async_reads(request: Request) -> AsyncIterator[AsyncSession]:
+    """The event-loop read path (docs/conventions.md, "Which engine"): a session of the app's
+    async engine, without a transaction of its own making, for endpoints that run on the
+    event loop. The domain code stays synchronous: call it through `session.run_sync(fn)`,
+    which hands `fn` a plain Session whose statements await PostgreSQL (SQLAlchemy's greenlet
+    bridge). Closed when the handler returns (`scope="function"`), before the response is
+    sent, so the connection goes back to the pool at once."""
+    async with request.app.state.async_reads() as session:
+        yield session
+
+
 def get_lang(request: Request,
              lang: Annotated[str | None, Query(description="fr or en; without it, "
                                                             "Accept-Language, then fr")] = None,
@@ -40,4 +52,5 @@ def get_lang(request: Request,
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+AsyncReadsDep = Annotated[AsyncSession, Depends(get_async_reads, scope="function")]
 LangDep = Annotated[str, Depends(get_lang)]

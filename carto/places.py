@@ -1,12 +1,25 @@
-"""Communes and places: where a name or a code is, and the communes' centres (the point private
-persons are shown at, carto.visibility)."""
+"""Communes and places: where a name or an INSEE code is (accents and case ignored, homonyms
+listed), what the nearby page's autocomplete suggests, and the communes' centres (the point
+private persons are shown at, carto.visibility), cached. Used by /api/nearby and its page;
+ready for any other search by place."""
 
 import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from carto import vocab
 from carto.cache import DbCache
+from carto.errors import FieldError, Invalid
+from carto.text import fold, like_escape
+from carto.visibility import (
+    Principal,
+    resource_predicate,
+)
 
 Grid = dict[tuple[int, int], list[tuple[str, float, float]]]
 
@@ -35,3 +48,207 @@ def communes_centred_in(session: Session, minx: float, miny: float, maxx: float,
                 if minx <= x <= maxx and miny <= y <= maxy:
                     codes.append(code)
     return codes
+
+
+_COMMUNE_CODE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+_NAME_WITH_DEPT = re.compile(r"^(.*\S)\s*\(\s*([0-9]{2,3}|2A|2B)\s*\)$", re.IGNORECASE)
+
+
+class Ambiguous(Invalid):
+    """A commune name several communes bear; `candidates` lets a client offer the choice."""
+
+    def __init__(self, detail: str, errors: list[FieldError], candidates: list[dict[str, Any]]):
+        super().__init__(detail, errors, {"candidates": candidates})
+
+
+
+_COMMUNE_SQL = """
+    SELECT code, name, department, ST_X(centre) AS lon, ST_Y(centre) AS lat
+    FROM commune WHERE {where}
+    ORDER BY department, name, code"""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A commune found by its code or name, at its centre (commune.centre)."""
+
+    code: str
+    name: str
+    department: str
+    lon: float
+    lat: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.department})"
+
+
+def find_commune(session: Session, value: str) -> Place:
+    """An INSEE code, or a name matched without accents or case ("pezenas" = "Pézenas"); a name
+    several communes bear is an error listing them, and "Name (34)" picks the department."""
+    raw = value.strip()
+    if not raw:
+        raise Invalid.field("commune", "nom ou code INSEE de commune attendu")
+    if _COMMUNE_CODE.match(raw.upper()):
+        rows = (
+            session.execute(text(_COMMUNE_SQL.format(where="code = :code")), {"code": raw.upper()})
+            .mappings()
+            .all()
+        )
+        if not rows:
+            raise Invalid.field("commune", f"code INSEE inconnu : {raw!r}")
+    else:
+        name, department = raw, None
+        m = _NAME_WITH_DEPT.match(raw)
+        if m:
+            name, department = m.group(1), m.group(2).upper().zfill(2)
+        where = "name_key = :key" + (" AND department = :dep" if department else "")
+        rows = (
+            session.execute(text(_COMMUNE_SQL.format(where=where)), {"key": fold(name), "dep": department})
+            .mappings()
+            .all()
+        )
+        if not rows:
+            hint = similar_communes(session, name)
+            more = f" ; vouliez-vous dire : {', '.join(hint)} ?" if hint else ""
+            raise Invalid.field("commune", f"commune inconnue : {raw!r}{more}")
+    if len(rows) > 1:
+        candidates = [
+            {
+                "code": r["code"],
+                "name": r["name"],
+                "department": r["department"],
+                "label": f"{r['name']} ({r['department']})",
+            }
+            for r in rows
+        ]
+        listed = ", ".join(f"{c['name']} ({c['department']}, code {c['code']})" for c in candidates)
+        message = (
+            f"plusieurs communes s'appellent « {rows[0]['name']} » : {listed} ; "
+            "précisez le code INSEE ou le département, ex. « Nom (34) »"
+        )
+        raise Ambiguous(f"commune: {message}", [FieldError("commune", message)], candidates)
+    row = rows[0]
+    return Place(row["code"], row["name"], row["department"], float(row["lon"]), float(row["lat"]))
+
+
+def similar_communes(session: Session, name: str, limit: int = 4) -> list[str]:
+    key = fold(name)
+    if len(key) < 3:
+        return []
+    rows = session.execute(
+        text("""
+        SELECT name, department FROM commune WHERE name_key LIKE :p
+        ORDER BY population DESC NULLS LAST, name LIMIT :n"""),
+        {"p": like_escape(key[:4]) + "%", "n": limit},
+    ).all()
+    return [f"{n} ({d})" for n, d in rows]
+
+
+
+
+
+def suggest(
+    session: Session, principal: Principal, q: str, limit: int = 8, lang: str = "fr"
+) -> list[dict[str, Any]]:
+    """Communes, territories and resources (visible to the caller) whose name contains `q`,
+    for the page's autocomplete: communes by name or code prefix, best known first."""
+    raw = q.strip()
+    if len(raw) < 2:
+        raise Invalid.field("q", "au moins 2 caractères")
+    if len(raw) > 100:
+        raise Invalid.field("q", "100 caractères au plus")
+    key = fold(raw)
+    out: list[dict[str, Any]] = []
+    if raw.isdigit() or _COMMUNE_CODE.match(raw.upper()):
+        communes = session.execute(
+            text("""
+            SELECT code, name, department FROM commune WHERE code LIKE :p
+            ORDER BY code LIMIT :n"""),
+            {"p": like_escape(raw.upper()) + "%", "n": limit},
+        ).all()
+    else:
+        communes = session.execute(
+            text("""
+            SELECT code, name, department FROM commune
+            WHERE name_key LIKE :p OR name_key LIKE :w
+            ORDER BY name_key = :k DESC, name_key LIKE :p DESC, population DESC NULLS LAST, name
+            LIMIT :n"""),
+            {"p": like_escape(key) + "%", "w": "% " + like_escape(key) + "%", "k": key, "n": limit},
+        ).all()
+    homonyms = {n for n, c in _count(communes).items() if c > 1}
+    for code, name, dept in communes:
+        out.append(
+            {
+                "type": "commune",
+                "code": code,
+                "name": name,
+                "department": dept,
+                "label": f"{name} ({dept})",
+                "homonym": name in homonyms,
+            }
+        )
+    if len(key) >= 3:
+        places = (
+            session.execute(
+                text("""
+            SELECT slug, name, level, ST_X(p) AS lon, ST_Y(p) AS lat
+            FROM (SELECT slug, name, level, ST_PointOnSurface(geom) AS p FROM territory
+                  WHERE terreau_fold(name) LIKE '%' || terreau_fold(:q) || '%'
+                  ORDER BY name LIMIT 4) t"""),
+                {"q": like_escape(raw)},
+            )
+            .mappings()
+            .all()
+        )
+        for p in places:
+            out.append(
+                {
+                    "type": "territory",
+                    "slug": p["slug"],
+                    "name": p["name"],
+                    "label": p["name"],
+                    "level": p["level"],
+                    "lon": round(float(p["lon"]), 6),
+                    "lat": round(float(p["lat"]), 6),
+                }
+            )
+        visible, params = resource_predicate(principal, "r")
+        rows = (
+            session.execute(
+                text(f"""
+            SELECT r.id, r.name, r.kind, c.name AS commune_name FROM resource r
+            LEFT JOIN commune c ON c.code = r.commune_code
+            WHERE r.search_text LIKE '%' || terreau_fold(:q) || '%'
+              AND terreau_fold(r.name) LIKE '%' || terreau_fold(:q) || '%'
+              AND {visible}
+            ORDER BY terreau_fold(r.name) LIKE terreau_fold(:q) || '%' DESC, r.name, r.id
+            LIMIT :n"""),
+                params | {"q": like_escape(raw), "n": limit},
+            )
+            .mappings()
+            .all()
+        )
+        kinds = vocab.resource_kinds(session)
+        for r in rows:
+            kind = kinds.get(r["kind"])
+            out.append(
+                {
+                    "type": "resource",
+                    "id": str(r["id"]),
+                    "name": r["name"],
+                    "kind": r["kind"],
+                    "kind_label": kind.label(lang) if kind else r["kind"],
+                    "commune_name": r["commune_name"],
+                    "label": r["name"],
+                }
+            )
+    return out
+
+
+def _count(rows: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, name, _ in rows:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from api import assets
 from api.auth import PrincipalDep, current_principal
-from api.deps import LangDep, SessionDep
+from api.deps import AsyncReadsDep, LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
 from api.ratelimit import nearby_rate
 from api.templating import context, templates
-from carto import maps, nearby, params, vocab
+from carto import maps, nearby, params, places, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
@@ -102,12 +102,12 @@ NEARBY_PARAMETERS = [
     },
     openapi_extra={"parameters": NEARBY_PARAMETERS},
 )
-async def nearby_api(request: Request) -> Response:
+async def nearby_api(request: Request, session: AsyncReadsDep) -> Response:
     """The parameters are documented above but read from the raw query string, so that a
     repeated or misspelt parameter is an error rather than silently ignored.
 
-    The busiest endpoint runs on the event loop: the same synchronous domain code, given a
-    session of the app's async engine through `run_sync` (SQLAlchemy's greenlet bridge), so
+    The busiest endpoint runs on the event loop (api.deps.AsyncReadsDep): the same synchronous
+    domain code, given a session of the app's async engine through `run_sync`, so
     each statement awaits PostgreSQL instead of blocking a pool thread. Against the thread pool
     it saves the hop and the GIL hand-overs (20,000 → 4,500 context switches/s) and serves
     ~15 % more requests (docs/benchmarks.md, Nearby)."""
@@ -119,8 +119,7 @@ async def nearby_api(request: Request) -> Response:
         result = nearby.search(session, principal, query)
         return FastGeoJSONResponse(result.as_geojson(), headers={"Cache-Control": "private, max-age=30"})
 
-    async with request.app.state.async_reads() as session:
-        return await session.run_sync(work)
+    return await session.run_sync(work)
 
 
 @router.get(
@@ -140,7 +139,7 @@ def nearby_suggest(
     if "\x00" in q:
         raise Invalid.field("q", msg("error.validation.nul"))
     n = params.limit(limit, 6, 20)  # per group, clamped to 20
-    items = nearby.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
+    items = places.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
 
 

@@ -1,0 +1,222 @@
+"""The nearest matching resources: the KNN walk, the count, the private persons read through
+their commune, then the features."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from psycopg.rows import dict_row, tuple_row
+from sqlalchemy.orm import Session
+
+from carto import opening, vocab
+from carto.nearby.bounds import bearing, round_distance, window
+from carto.nearby.query import NearbyQuery, NearbyResult
+from carto.nearby.sql import (
+    MANY_COMMUNES,
+    _details_sql,
+    _rows,
+    candidates_sql,
+    count_cap,
+    count_sql,
+    first_batch_sql,
+    hidden_params,
+    hidden_sql,
+    hours_in_window_sql,
+)
+from carto.visibility import (
+    Principal,
+    resource_predicate,
+)
+
+
+class _Hit(NamedTuple):
+    id: uuid.UUID
+    d: float
+    oh: str | None
+
+
+def _keeper(q: NearbyQuery) -> Callable[[str | None], bool]:
+    if q.open_at is None:
+        return lambda oh: True
+    moment = q.open_at
+    cache: dict[str | None, bool] = {}
+
+    def keep(oh: str | None) -> bool:
+        if oh not in cache:
+            cache[oh] = opening.is_open(oh, moment) is True
+        return cache[oh]
+
+    return keep
+
+
+def search(
+    session: Session, principal: Principal, q: NearbyQuery, now: datetime | None = None
+) -> NearbyResult:
+    """The `q.limit` nearest matching resources within the radius, and how many matched."""
+    win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    keep = _keeper(q)
+    stats = {"batches": 0, "read": 0}
+    # 1. Exact-position rows, nearest first, until no unread row can enter the top k. The
+    # first batch is count_cap(q) rows: the same read counts the matches within the radius.
+    # With open_at, a first batch is filtered in Python; if it does not settle the answer
+    # (most places closed, e.g. at night), the open expressions are listed once and the walk
+    # restarts with them as an SQL filter, so closed places are skipped in the index scan.
+    sql, params = candidates_sql(principal, q)
+    hits: list[_Hit] = []
+    far = 0  # matches of the first batch too far for the top k, counted in SQL (first_batch_sql)
+    first = count_cap(q) if q.open_at is None else max(2 * q.limit + 8, 32)
+    n, skip = first, 0
+    radius = q.radius_m
+    while True:
+        if skip == 0 and q.open_at is None:
+            fsql, fparams = first_batch_sql(principal, q)
+            rows = _rows(session, fsql, fparams | {"n": n}, tuple_row)
+            tally = next(r for r in rows if r[0] == "c")
+            rows = [r for r in rows if r[0] == "r"]
+            far, read, last_pd = tally[5], tally[6], tally[4]
+        else:
+            rows = _rows(session, sql, params | {"n": n, "skip": skip}, tuple_row)
+            read, last_pd = len(rows), rows[-1][4] if rows else None
+        stats["batches"] += 1
+        stats["read"] += read
+        hits.extend(_Hit(r[1], r[3], r[2]) for r in rows if r[3] <= radius and keep(r[2]))
+        hits.sort(key=lambda h: (h.d, h.id))
+        if read < n:
+            complete = True  # the window is exhausted: every match within the radius was read
+            break
+        bound = float(last_pd) * win.m_min  # no unread row is nearer than this
+        complete = bound > q.radius_m
+        if complete or (len(hits) >= q.limit and hits[q.limit - 1].d <= bound):
+            break
+        if q.open_at is not None and "open_hours" not in params:
+            hsql, hparams = hours_in_window_sql(principal, q)
+            open_hours = [oh for (oh,) in _rows(session, hsql, hparams, tuple_row) if keep(oh)]
+            if not open_hours:
+                complete = True  # nothing in the window is open then
+                break
+            sql, params = candidates_sql(principal, q, open_filter=True)
+            params["open_hours"] = open_hours
+            hits, n, skip = [], first, 0
+            continue
+        skip += n
+        n *= 4
+    top = hits[: q.limit]
+
+    # 2. How many matched within the radius (the nearest count_cap rows), and without hours;
+    # 3. rows shown away from their position (private persons), read through their commune.
+    # One round trip for both; the second hidden query runs only when the count proves exact
+    # while the first one looked no further than the k-th distance.
+    bound = q.radius_m if complete or len(top) < q.limit else top[-1].d
+    count_needed = q.open_at is not None  # otherwise step 1 counted (up to count_cap rows)
+    hidden = hidden_params(session, q, bound)
+    sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
+    params |= hidden
+    if count_needed:
+        csql, cparams = count_sql(principal, q)
+        sql, params = f"{csql}\n UNION ALL {sql}", cparams | params
+    rows = _rows(session, sql, params)
+    matched, exact = len(hits) + far, complete
+    without_hours: int | None = 0 if q.open_at is not None else None
+    hours_exact = True
+    if count_needed:
+        counted = scanned = 0
+        max_pd = 0.0
+        for row in rows:
+            if row.tag != "c":
+                continue
+            scanned += row.scanned
+            max_pd = max(max_pd, float(row.max_pd))
+            if q.open_at is not None and opening.is_open(row.oh, q.open_at) is None:
+                without_hours = (without_hours or 0) + row.inside
+            elif keep(row.oh):
+                counted += row.inside
+        hours_exact = scanned < count_cap(q) or max_pd * win.m_min > q.radius_m
+        if not complete:
+            matched, exact = max(counted, len(hits)), hours_exact
+    if exact and bound < q.radius_m:
+        hidden = hidden_params(session, q, q.radius_m)
+        sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
+        rows = _rows(session, sql, params | hidden)
+    for row in rows:
+        if row.tag != "h":
+            continue
+        if q.open_at is not None and opening.is_open(row.oh, q.open_at) is None:
+            without_hours = (without_hours or 0) + 1
+        elif keep(row.oh):
+            matched += 1
+            top.append(_Hit(row.id, float(row.d), row.oh))
+    top.sort(key=lambda h: (h.d, h.id))
+    top = top[: q.limit]
+
+    moment = q.open_at or opening.local(now or datetime.now(opening.TIMEZONE))
+    features = _features(session, principal, q, top, moment)
+    return NearbyResult(q, features, matched, exact, without_hours, hours_exact and exact, moment, stats)
+
+
+def _features(
+    session: Session, principal: Principal, q: NearbyQuery, top: list[_Hit], moment: datetime
+) -> list[dict[str, Any]]:
+    if not top:
+        return []
+    _, params = resource_predicate(principal, "r")
+    ids = [h.id for h in top]
+    params |= {"ids": ids, "lon": q.origin.lon, "lat": q.origin.lat}
+    details = _rows(session, _details_sql(principal), params, dict_row)
+    rows = {r["id"]: r for r in details}
+    kinds = vocab.resource_kinds(session)
+    foods = vocab.food_groups()
+    access = vocab.access_conditions()
+    lang = q.lang
+    features = []
+    for hit in top:
+        r = rows.get(hit.id)
+        if r is None:  # changed meanwhile
+            continue
+        kind = kinds.get(r["kind"])
+        hours = r["opening_hours"]
+        state = opening.status(hours, moment, lang)
+        nxt, closes = state.next_opening, state.closes_at
+        props = {
+            "id": str(r["id"]),
+            "name": r["name"],
+            "kind": r["kind"],
+            "kind_label": kind.label(lang) if kind else r["kind"],
+            "distance_m": round_distance(hit.d),
+            "bearing": bearing(r["azimuth"]) if hit.d >= 5 else None,
+            "description": r["description"],
+            "address": r["address"],  # NULL where concealed (visibility.masked_columns)
+            "commune": r["commune_code"],
+            "commune_name": r["commune_name"],
+            "department": r["department"],
+            "location_precision": r["location_precision"],
+            "products": list(r["products"] or []),
+            "product_labels": [foods[p].label(lang) if p in foods else p for p in r["products"] or []],
+            "access_conditions": list(r["access_conditions"] or []),
+            "access_labels": [
+                access[a].label(lang) if a in access else a for a in r["access_conditions"] or []
+            ],
+            "price_note": r["price_note"],
+            "documents_needed": r["documents_needed"],
+            "opening_hours": hours,
+            "open": state.open,
+            "opening_status": state.text,
+            "next_opening": nxt.isoformat(timespec="minutes") if nxt else None,
+            "closes_at": closes.isoformat(timespec="minutes") if closes else None,
+            "phone": r["phone"],
+            "email": r["email"],
+            "website": r["website"],
+            "illustrative": r["illustrative"],
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(r["id"]),
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(r["lon"]), 6), round(float(r["lat"]), 6)],
+                },
+                "properties": props,
+            }
+        )
+    return features

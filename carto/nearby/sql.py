@@ -1,0 +1,262 @@
+"""The statements of a nearby search, written by hand (plans in tests/test_nearby.py and
+bench/nearby.py), and how they run on the session's psycopg connection."""
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
+
+from carto import places
+from carto.nearby.bounds import window
+from carto.nearby.query import COUNT_CAP, NearbyQuery
+from carto.visibility import (
+    Principal,
+    concealed,
+    masked_columns,
+    private_person,
+    resource_predicate,
+    shown_geom,
+    shown_precision,
+)
+
+_O = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+_OG = f"CAST({_O} AS geography)"
+_BOX = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+
+
+def _filters(
+    principal: Principal, q: NearbyQuery, kind_index: bool = True
+) -> tuple[list[str], dict[str, Any]]:
+    """The SQL side of the filters, visibility first. Rows are read only if the caller may.
+    `kind_index=False` words the kind test so that the planner cannot use resource_kind_idx
+    (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
+    costs more than reading those rows."""
+    visible, params = resource_predicate(principal, "r")
+    kind = "r.kind = ANY(:kinds)" if kind_index else "(r.kind = ANY(:kinds)) IS TRUE"
+    where = [visible, "r.status = 'active'", kind]
+    params |= {"kinds": list(q.kinds), "lon": q.origin.lon, "lat": q.origin.lat, "radius": q.radius_m}
+    if q.products:
+        where.append("r.products && CAST(:products AS text[])")
+        params["products"] = list(q.products)
+    if q.access:
+        where.append("r.access_conditions && CAST(:access AS text[])")
+        params["access"] = list(q.access)
+    if q.territory_id is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM resource_territory nrt WHERE nrt.resource_id = r.id "
+            "AND nrt.territory_id = :territory_id)"
+        )
+        params["territory_id"] = q.territory_id
+    if q.origin.resource_id is not None:
+        where.append("r.id <> :origin_id")
+        params["origin_id"] = q.origin.resource_id
+    return where, params
+
+
+def _at_own_position(principal: Principal) -> str:
+    """True for rows this caller sees where they are (everything but concealed private
+    persons). The KNN scan needs this plain predicate rather than a test on `shown_geom`: its
+    CASE and sub-query, priced per row, made the planner give up the KNN index scan.
+    `test_own_position_matches_shown_geom` checks the two agree, principal by principal."""
+    return f"(NOT {concealed(principal, 'r')})"
+
+
+def candidates_sql(
+    principal: Principal, q: NearbyQuery, open_filter: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """Nearest-first candidates in degree order (KNN on resource_geom_gist), with their exact
+    ellipsoidal distance; `:n` rows after `:skip`. With `open_filter`, only the rows whose
+    hours are among `:open_hours` (see `hours_in_window_sql`)."""
+    where, params = _filters(principal, q)
+    if open_filter:
+        where.append("r.opening_hours = ANY(CAST(:open_hours AS text[]))")
+    elif q.open_at is not None:
+        where.append("r.opening_hours IS NOT NULL")  # these cannot be open: skip them in SQL
+    sql = f"""
+        SELECT 'r' AS tag, r.id, r.opening_hours AS oh,
+               ST_Distance(CAST(r.geom AS geography), {_OG}) AS d,
+               r.geom <-> {_O} AS pd
+        FROM resource r
+        WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+        ORDER BY r.geom <-> {_O}
+        LIMIT :n OFFSET :skip"""
+    return sql, params | window(q.origin.lon, q.origin.lat, q.radius_m).params()
+
+
+def hours_in_window_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]]:
+    """The distinct opening-hours expressions of the matching rows in the window: evaluated
+    once each in Python, the open ones become an SQL filter, so the KNN walk skips closed
+    places instead of shipping them (at night, that is nearly all of them)."""
+    where, params = _filters(principal, q)
+    sql = f"""
+        SELECT DISTINCT r.opening_hours AS oh FROM resource r
+        WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+          AND r.opening_hours IS NOT NULL"""
+    return sql, params | window(q.origin.lon, q.origin.lat, q.radius_m).params()
+
+
+def count_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]]:
+    """Rows within the radius among the `:cap` nearest, grouped by opening hours (the only
+    filter SQL cannot evaluate). The exact distance is computed only where the cheap bounds
+    cannot decide."""
+    where, params = _filters(principal, q)
+    win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    sql = f"""
+        WITH s AS (
+            SELECT r.opening_hours AS oh, r.geom <-> {_O} AS pd,
+                   CASE WHEN (r.geom <-> {_O}) * :m_max <= :radius THEN true
+                        WHEN (r.geom <-> {_O}) * :m_min > :radius THEN false
+                        ELSE ST_Distance(CAST(r.geom AS geography), {_OG}) <= :radius END AS inside
+            FROM resource r
+            WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+            ORDER BY r.geom <-> {_O}
+            LIMIT :cap)
+        SELECT 'c' AS tag, NULL::uuid AS id, oh, NULL::float8 AS d,
+               count(*) FILTER (WHERE inside) AS inside, count(*) AS scanned, max(pd) AS max_pd
+        FROM s GROUP BY oh"""
+    return sql, params | win.params() | {"m_min": win.m_min, "m_max": win.m_max, "cap": count_cap(q)}
+
+
+def count_cap(q: NearbyQuery) -> int:
+    return max(COUNT_CAP, 2 * q.limit)
+
+
+def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]]:
+    """The first `:n` rows of the walk (without open_at), counted in SQL, and shipped with their
+    exact distance only when they may be among the `:k` nearest or need it to be counted.
+
+    Why it is exact: at least `:k` rows lie within `u = pd_k * m_max` metres (the k-th planar
+    distance times the upper bound of metres per degree), so when `u` is within the radius the
+    k nearest matches are all within `u`, and a row with `pd * m_min > u` is farther than each
+    of them. Otherwise (fewer than k rows, or `u` beyond the radius) every row that may be
+    within the radius is shipped. The others are only counted, by the cheap bounds of
+    `count_sql` (exact distance only where the bounds cannot decide). The 'c' row gives the
+    count of those, how many rows were read and the last planar distance."""
+    where, params = _filters(principal, q)
+    win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    sql = f"""
+        WITH s AS MATERIALIZED (
+            SELECT r.id, r.opening_hours AS oh, r.geom, r.geom <-> {_O} AS pd
+            FROM resource r
+            WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+            ORDER BY r.geom <-> {_O}
+            LIMIT :n),
+        t AS (SELECT LEAST(CAST(:radius AS float8),
+                           (SELECT pd FROM s ORDER BY pd OFFSET :k - 1 LIMIT 1) * :m_max) AS u),
+        e AS (SELECT s.id, s.oh, s.geom, s.pd,
+                     CASE WHEN s.pd * :m_min <= t.u
+                          THEN ST_Distance(CAST(s.geom AS geography), {_OG}) END AS d
+              FROM s CROSS JOIN t)
+        SELECT 'r' AS tag, id, oh, d, pd, NULL::bigint AS inside, NULL::bigint AS scanned
+        FROM e WHERE d IS NOT NULL
+        UNION ALL
+        SELECT 'c', NULL::uuid, NULL, NULL::float8, max(pd),
+               count(*) FILTER (WHERE d IS NULL AND pd * :m_min <= :radius
+                                AND (pd * :m_max <= :radius
+                                     OR ST_Distance(CAST(geom AS geography), {_OG}) <= :radius)),
+               count(*)
+        FROM e"""
+    return sql, params | win.params() | {"m_min": win.m_min, "m_max": win.m_max, "k": q.limit}
+
+
+def hidden_sql(
+    principal: Principal, q: NearbyQuery, many_communes: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """Rows shown away from their real position, found through their commune (`:codes`, the
+    communes whose centre lies in the box `:hx0..:hy1`) or, without a commune, through the
+    0.05° grid cell they are shown at; measured from the shown point only, `:bound` metres at
+    most. Selection never depends on the real position beyond what the shown point tells."""
+    where, params = _filters(principal, q, kind_index=many_communes)
+    shown = shown_geom(principal, "r")
+    conditions = " AND ".join([*where, private_person("r")])
+    hbox = "ST_MakeEnvelope(:hx0, :hy0, :hx1, :hy1, 4326)"
+    sql = f"""
+        SELECT 'h' AS tag, m.id, m.oh, dd.d, NULL::bigint AS inside, NULL::bigint AS scanned,
+               NULL::float8 AS max_pd
+        FROM (SELECT r.id, r.opening_hours AS oh, r.geom, ({shown}) AS g
+              FROM resource r
+              WHERE r.commune_code = ANY(CAST(:codes AS text[])) AND {conditions}
+              UNION ALL
+              SELECT r.id, r.opening_hours AS oh, r.geom, ({shown}) AS g
+              FROM resource r
+              WHERE r.commune_code IS NULL AND r.geom && ST_Expand({hbox}, 0.05)
+                AND {conditions}) m
+        CROSS JOIN LATERAL (SELECT ST_Distance(CAST(m.g AS geography), {_OG}) AS d) dd
+        WHERE m.g IS DISTINCT FROM m.geom AND m.g && {hbox} AND dd.d <= :bound"""
+    return sql, params
+
+
+def hidden_params(session: Session, q: NearbyQuery, bound: float) -> dict[str, Any]:
+    box = window(q.origin.lon, q.origin.lat, bound)
+    return {
+        "bound": bound,
+        "hx0": box.minx,
+        "hy0": box.miny,
+        "hx1": box.maxx,
+        "hy1": box.maxy,
+        "codes": places.communes_centred_in(session, box.minx, box.miny, box.maxx, box.maxy),
+    }
+
+
+MANY_COMMUNES = 8  # beyond, let the planner AND the kind index with the communes' rows
+
+
+NEARBY_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
+
+
+def _details_sql(principal: Principal) -> str:
+    visible, _ = resource_predicate(principal, "r")
+
+    return f"""
+        SELECT r.id, r.name, r.kind, r.description, {masked_columns(principal, "r", NEARBY_MASKED)},
+               r.commune_code, c.name AS commune_name, c.department, r.products,
+               r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
+               r.illustrative, {shown_precision(principal, "r")} AS location_precision,
+               ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
+               degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
+        FROM resource r
+        LEFT JOIN commune c ON c.code = r.commune_code
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE r.id = ANY(:ids) AND {visible}"""
+
+
+
+
+_PSYCOPG = PGDialect_psycopg()
+
+
+@lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """The statement as psycopg takes it, compiled by SQLAlchemy itself (`:name` → `%(name)s`,
+    `%` doubled, the `\\:` escape of a literal colon honoured), once per statement text."""
+    return str(text(sql).compile(dialect=_PSYCOPG))
+
+
+def _rows(session: Session, sql: str, params: Mapping[str, Any], rows: Any = namedtuple_row) -> list[Any]:
+    """Run a hot statement on the session's psycopg connection (same transaction): SQLAlchemy's
+    execute and result layers cost about as much Python time as the statement itself here.
+    psycopg prepares a statement on the server after a few executions of the same text.
+    On an async engine's session (run through `run_sync`, api.routers.nearby) the connection is
+    an AsyncConnection: the statement is awaited through SQLAlchemy's greenlet bridge."""
+    conn = session.connection().connection.driver_connection
+    assert conn is not None
+    if isinstance(conn, psycopg.AsyncConnection):
+        found: list[Any] = await_only(_async_rows(conn, _pyformat(sql), params, rows))
+        return found
+    with conn.cursor(row_factory=rows) as cur:
+        cur.execute(_pyformat(sql), params)
+        return cur.fetchall()
+
+
+async def _async_rows(
+    conn: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any], rows: Any
+) -> list[Any]:
+    async with conn.cursor(row_factory=rows) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall()
