@@ -12,8 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api import assets
-from carto import mapdata, maps
+from carto import maps
 from carto.config import map_settings
+from carto.maps import data as mapdata
+from carto.maps.layers import _kind_layer_name
 from tests.mapfixtures import PRIVATE_LAT, PRIVATE_LON, XSS_NAME, XssTerritory, xss_territory
 
 __all__ = ["xss_territory"]  # the fixture, imported for pytest
@@ -97,7 +99,7 @@ def test_user_text_is_escaped_in_page_and_data(client: TestClient,
 
 def test_kind_labels_in_the_layer_control_are_escaped(session: Session) -> None:
     kind = maps.Kind("x", "<b onmouseover=alert(1)>Jardins</b>", "#123456", "leaf")
-    name = maps._kind_layer_name(kind, 3)
+    name = _kind_layer_name(kind, 3)
     assert "<b onmouseover" not in name and "&lt;b onmouseover=alert(1)&gt;" in name
     odd = maps.Kind.checked("x", "X", "red;background:url(x)", 'x" onclick="alert(1)')
     assert odd.color == "#616161" and odd.icon == "circle"

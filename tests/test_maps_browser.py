@@ -13,9 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from carto import mapdata
 from carto.config import map_settings
 from carto.db import transaction
+from carto.maps import data as mapdata
 from tests.browser import LOCALE, SCREENSHOTS, Visit, browser, open_page, screenshot
 from tests.mapfixtures import LINK_DESCRIPTION, XSS_DESCRIPTION, XSS_NAME, XssTerritory, xss_territory
 

@@ -14,10 +14,11 @@ from api import assets
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
-from carto import mapdata, maps, params, vocab
+from carto import maps, params, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
+from carto.maps import data as mapdata
 from carto.visibility import ANONYMOUS, Principal
 
 router = APIRouter(tags=["maps"])

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.i18n import t
-from carto.mapdata import CONTEXT_LAYERS, MapContent, TerritoryGeometry
+from carto.maps.data import CONTEXT_LAYERS, MapContent, TerritoryGeometry
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
 ICON_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
