@@ -105,7 +105,7 @@ def test_roles_and_territories_on_each_write(client: TestClient, world: World) -
                        headers=World.auth(made.json()["token"])).status_code == 401
     kind = {"code": "food_truck", "label_fr": "Camion-cuisine", "label_en": "Food truck",
             "color": "#123456", "icon": "truck"}
-    # every filter by kind shares one per-process cache of codes (carto.search.known_kinds):
+    # every filter by kind reads the one cache of kinds (carto.vocab.resource_kinds):
     # warmed before the kind exists, it must still accept it afterwards
     by_kind = ["/api/resources?kind={k}", "/api/nearby?lat=43.45&lon=3.75&kind={k}",
                "/territories/frontignan/map/features.json?bbox=3.6,43.4,3.9,43.5&kinds={k}"]
