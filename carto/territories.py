@@ -45,7 +45,7 @@ def _no_outlines(session: Session) -> dict[int, Any]:
 
 
 # A territory's simplified boundary and surrounding communes as the maps draw them, filled by
-# carto.mapdata.territory_geometry (their SQL was a third of a map page's build). A territory's
+# carto.maps.data.territory_geometry (their SQL was a third of a map page's build). A territory's
 # geometry is written only by _save, which drops them; the communes only change when the
 # referential is reloaded (`carto db upgrade`), which the ttl covers.
 OUTLINES: DbCache[dict[int, Any]] = DbCache("territory outlines", _no_outlines, ttl=600.0)

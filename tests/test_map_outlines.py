@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from carto import mapdata, territories
+from carto import territories
+from carto.maps import data as mapdata
 from carto.territories import TerritorySpec
 
 

@@ -17,13 +17,14 @@ from api.deps import LangDep, SessionDep
 from api.http import csv_response
 from api.templating import context, templates
 from carto import indicators as ind
-from carto import mapdata, vocab
+from carto import vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
 from carto.indicators import graphview, tables
 from carto.indicators.opportunities import DEFAULT_LIMIT, MAX_LIMIT
 from carto.indicators.snapshot import first_day
+from carto.maps import data as mapdata
 from carto.maps import js_text, script_json
 
 router = APIRouter(tags=["cooperation indicators"])
