@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from carto.db import unprepared
 from carto.gap.coefficients import Coefficients, load_coefficients
 from carto.gap.method import Gap, compute, rounded
 from carto.gap.overrides import coefficients_in_force, overrides_for
@@ -133,7 +134,8 @@ def map_layers(session: Session, per: Perimeter, radius_km: float,
                                              5)::json) ORDER BY cm.code)
                 FROM commune cm WHERE cm.code = ANY(:codes)) AS communes
         FROM area, c, box"""), params).mappings().one()
-    points = session.execute(text(f"""
+    with unprepared(session):  # planned with its catchment (carto.db.unprepared)
+        points = session.execute(text(f"""
         WITH {producers}
         SELECT r.name, ST_X(pt) AS lon, ST_Y(pt) AS lat,
                EXISTS (SELECT 1 FROM resource_output o WHERE o.resource_id = r.id)

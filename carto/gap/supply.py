@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from carto.db import unprepared
 from carto.gap.coefficients import LIVESTOCK, Coefficients, load_coefficients
 from carto.gap.perimeter import Perimeter
 from carto.visibility import ANONYMOUS, Principal, resource_predicate, shown_in
@@ -126,7 +127,9 @@ def producer_supply(session: Session, per: Perimeter, radius_km: float,
     out = ProducerSupply()
     years: list[int] = []
     mapped = 0
-    for what, key, amount, y0, y1 in session.execute(text(sql), params):
+    with unprepared(session):  # planned with the catchment it is given (carto.db.unprepared)
+        rows = session.execute(text(sql), params).all()
+    for what, key, amount, y0, y1 in rows:
         if what == "declared":
             out.declared_t[key] = float(amount)
         elif what == "surface":
