@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.harness import Context, Figure, analyze, benchmark
@@ -80,19 +81,22 @@ def copy_reference(url: str, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def importer(url: str, path: Path) -> tuple[float, float]:
-    """Seconds and peak MB above the start, of `carto farmland import` in a child process."""
+def importer(url: str, path: Path, *args: str) -> tuple[float, float]:
+    """Seconds and peak MB above the start, of `carto <args> FILE` in a child process
+    (`farmland import` by default)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.imports", "--child", "farmland", str(path)],
+        [sys.executable, "-m", "bench.imports", "--child", *(args or ("farmland", "import")),
+         str(path)],
         cwd=ROOT, env=os.environ | {"DATABASE_URL": url}, capture_output=True, text=True)
     if out.returncode:
-        raise RuntimeError(f"farmland import failed: {out.stderr[-2000:]}")
+        raise RuntimeError(f"import failed: {out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return float(result["seconds"]), float(result["peak_mb"])
 
 
-def _child(kind: str, path: str) -> None:
-    """Runs in the child: the CLI command in-process, timed; memory from /proc and getrusage."""
+def _child(argv: list[str]) -> None:
+    """Runs in the child: the CLI command in-process, timed; memory from /proc and getrusage.
+    `argv`: the command's words, the file last (moved after the command for `carto import`)."""
     from carto.cli import app
 
     def rss_mb() -> float:
@@ -101,7 +105,7 @@ def _child(kind: str, path: str) -> None:
 
     before = rss_mb()
     started = time.perf_counter()
-    app([kind, "import", path], standalone_mode=False)
+    app(argv, standalone_mode=False)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": max(0.0, peak - before)}))
@@ -140,6 +144,89 @@ def run(ctx: Context) -> list[Figure]:
     ]
 
 
+RESOURCE_SLUG = "bench-import"
+KINDS = ["producer", "food_aid", "social_grocery", "shop", "shared_garden", "market"]
+
+
+def write_resources_csv(url: str, path: Path, rows: int) -> int:
+    """Resources with the French headers people use (data/io/columns.csv), spread over the
+    communes of Hérault, each with its own identifier."""
+    with psycopg.connect(_libpq(url)) as conn:
+        points = conn.execute("""
+            SELECT ST_X(g), ST_Y(g) FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Union(geom),
+                   %s, 11))).geom AS g FROM commune WHERE department = '34') p""",
+                              (rows,)).fetchall()
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, delimiter=";", lineterminator="\n")
+        out.writerow(["identifiant", "nom", "type", "latitude", "longitude", "description"])
+        for n, (x, y) in enumerate(points, start=1):
+            out.writerow([f"BENCH-{n}", f"Ressource synthétique #{n}", KINDS[n % len(KINDS)],
+                          f"{y:.6f}", f"{x:.6f}", "Donnée synthétique importée (mesure)."])
+    return len(points)
+
+
+def copy_resources(url: str, path: Path) -> float:
+    """Seconds to COPY the same rows into resource (same indexes and constraints), committed."""
+    import uuid
+
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(url)) as conn, path.open(encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=";")
+        next(reader)
+        with conn.cursor().copy(
+                "COPY resource (id, external_id, name, kind, geom, location_precision, "
+                "description, provenance, source_name, created_by, updated_by) FROM STDIN") as cp:
+            for ext, name, kind, lat, lon, description in reader:
+                cp.write_row((uuid.uuid4(), ext, name, kind, f"SRID=4326;POINT({lon} {lat})",
+                              "exact", description, "import", "copy", "bench", "bench"))
+        conn.commit()
+    return time.perf_counter() - started
+
+
+def empty_resources(url: str) -> None:
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute("TRUNCATE resource CASCADE")
+
+
+@benchmark("resource_import", "resource import vs COPY (issue 18)")
+def run_resources(ctx: Context) -> list[Figure]:
+    from carto import territories
+    from carto.db import transaction
+    from carto.territories import TerritorySpec
+
+    rows = ctx.size(50_000, minimum=100)
+    with transaction(ctx.url) as session:
+        codes = [c for (c,) in session.execute(
+            text("SELECT code FROM commune WHERE department = '34'"))]
+        territories.create_from_communes(session, TerritorySpec(
+            slug=RESOURCE_SLUG, name="Import synthétique (Hérault)",
+            description="Données synthétiques pour les mesures de performance."), codes)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ressources.csv"
+        written = write_resources_csv(ctx.url, path, rows)
+        analyze(ctx.url)
+        ours, ref = [], []
+        for _ in range(2):
+            empty_resources(ctx.url)
+            ref.append(copy_resources(ctx.url, path))
+            empty_resources(ctx.url)
+            seconds, _ = importer(ctx.url, path, "import", "--territory", RESOURCE_SLUG)
+            ours.append(seconds)
+            with psycopg.connect(_libpq(ctx.url)) as conn:
+                imported = conn.execute("SELECT count(*) FROM resource").fetchone()
+            if not imported or imported[0] != written:  # a figure of rejected rows is no figure
+                raise RuntimeError(f"the importer wrote {imported} of {written} rows")
+        empty_resources(ctx.url)
+    ctx.details.append(f"{written:,} resources (CSV with French headers, ';'); two alternating "
+                       "rounds into an emptied table, medians.")
+    return [Figure("imports.resources_s", f"`carto import FILE --territory` of {written:,} rows",
+                   statistics.median(ours), statistics.median(ref),
+                   "`COPY` into resource, same indexes", "s", at_most=2)]
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        _child(sys.argv[2], sys.argv[3])
+        words = sys.argv[2:]
+        if words[0] == "import":  # carto import FILE --territory SLUG
+            words = ["import", words[-1], *words[1:-1]]
+        _child(words)
