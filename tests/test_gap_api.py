@@ -41,7 +41,9 @@ def test_territory_gap_json(client: TestClient) -> None:
     assert "théorique" in body["caveat"]
     assert {o["group"] for o in body["out_of_scope"]} == {"fish", "beverages"}
     assert body["producers"]["counted"] == 0 and body["producers"]["mapped_without_output"] >= 1
-    assert "légumes de Frontignan" in body["summary"][0]
+    # no producer declares anything: the coverage is unknown, said first, not "0 %"
+    assert body["summary"][0].startswith("Production locale inconnue")
+    assert "besoins de Frontignan" in body["summary"][0]
 
 
 def test_scenario_parameters_are_echoed_and_applied(client: TestClient) -> None:
@@ -185,9 +187,11 @@ def test_the_page_in_french_with_the_plain_words_summary(client: TestClient) -> 
     assert response.status_code == 200
     html = response.text
     assert '<html lang="fr">' in html
-    assert "Les producteurs cartographiés couvrent 0\u202f% des besoins en légumes de Frontignan" \
-        in html
-    assert "il faudrait environ 84 ha de maraîchage de plus" in html
+    assert "Production locale inconnue" in html and "(ce n&#39;est pas 0 %)" in html
+    assert "2\u202f300 t de légumes sur 84 ha de maraîchage" in html
+    assert "couvrent 0\u202f%" not in html and "il faudrait environ" not in html
+    summary = html.split('id="gap-summary"')[1].split("</section>")[0]
+    assert "carto " not in summary  # no command for a reader to run
     assert 'id="chart-tonnage"' in html and 'id="chart-land"' in html and 'id="gap-map"' in html
     assert "CRATer" in html and "PARCEL" in html and "FAOSTAT" in html
     assert "couverture théorique" in html
@@ -195,7 +199,7 @@ def test_the_page_in_french_with_the_plain_words_summary(client: TestClient) -> 
     assert "https://" not in html.split("<footer")[0].split("<main>")[1].replace(
         "https://terreau.example", "")  # nothing fetched from elsewhere
     english = client.get("/territories/frontignan/gap?lang=en").text
-    assert "Mapped producers cover 0% of Frontignan&#39;s needs for vegetables" in english
+    assert "Local production unknown" in english and "of Frontignan&#39;s needs" in english
     multi = client.get("/territories/haut-allier/gap", params={"radius_km": 30})
     assert multi.status_code == 200 and multi.text.count('class="commune"') == 10
     assert 'id="choropleth-legend"' in multi.text
@@ -282,3 +286,41 @@ def test_gap_page_computes_the_catchment_once(client: TestClient) -> None:
     finally:
         event.remove(engine, "before_cursor_execute", spy)
     assert len(seen) == 1
+
+
+def test_the_page_tells_measured_zero_from_unknown(client: TestClient) -> None:
+    """Issue 12: with no producer declaring anything and no farmland imported, the table says
+    « inconnue » and « – » where it said 0 % and 0,0; the French agrees in number and puts the
+    article before a name; coefficients carry a decimal comma."""
+    html = client.get("/territories/haut-allier/gap").text
+    rows = html.split('<table id="gap-groups">')[1].split("</table>")[0]
+    assert rows.count('class="unknown"') == 2 * 10 + 2  # producers' t and coverage, + totals
+    assert "0\u202f%" not in rows
+    assert "besoins de la CC du Haut Allier Margeride" in html
+    assert "1 producteur cartographié dans le territoire n&#39;a encore" in html
+    assert "et 1 cartographié sans volume déclaré" in html
+    sources = html.split('<table id="gap-sources"')[1].split("</table>")[0]
+    assert ">97,3<" in sources and ">97.3<" not in sources
+    assert 'class="table-scroll"' in html
+
+
+def test_measured_zero_still_reads_as_zero(client: TestClient) -> None:
+    """When producers do declare (here one, of fruit only), vegetables are a measured 0 %."""
+    with transaction(client.app.state.database_url) as session:  # type: ignore[attr-defined]
+        rid = session.scalar(text("""
+            SELECT r.id FROM resource r JOIN resource_territory rt ON rt.resource_id = r.id
+            JOIN territory t ON t.id = rt.territory_id
+            WHERE t.slug = 'marvejols' AND r.kind IN ('producer', 'shared_garden')
+              AND r.status = 'active' ORDER BY r.id LIMIT 1"""))
+        session.execute(text("""INSERT INTO resource_output (resource_id, food_group, kg_per_year,
+                                year, source) VALUES (:r, 'fruits', 2000, 2024, 'test zéro')"""),
+                        {"r": rid})
+    try:
+        html = client.get("/territories/marvejols/gap").text
+        assert "Production locale inconnue" not in html
+        assert "Les producteurs cartographiés couvrent 0\u202f% des besoins en légumes de " \
+               "Marvejols" in html
+        assert "1 producteur cartographié dans le territoire déclare une production" in html
+    finally:
+        with transaction(client.app.state.database_url) as session:  # type: ignore[attr-defined]
+            session.execute(text("DELETE FROM resource_output WHERE source = 'test zéro'"))

@@ -142,43 +142,81 @@ def _group(result: Analysis, code: str) -> GroupResult:
     return next(r for r in result.gap.groups if r.group == code)
 
 
+def plural(key: str, n: int, lang: str = "fr", **values: object) -> str:
+    """`key.one` or `key.other`: French puts 0 and 1 in the singular, English only 1."""
+    one = n <= 1 if lang == "fr" else n == 1
+    return t(f"{key}.{'one' if one else 'other'}", lang, n=n, **values)
+
+
+FEMININE_HEADS = ("cc ", "communauté", "métropole", "région", "commune ", "vallée", "plaine")
+MASCULINE_HEADS = ("pays ", "grand ", "bassin", "département", "quartier", "parc ")
+
+
+def of_name(name: str, lang: str = "fr") -> str:
+    """« de Frontignan », « d'Agde », « de la CC du Haut Allier Margeride », « du Pays de Lunel »:
+    the French complement of a territory's name (English: the name as it is)."""
+    if lang != "fr":
+        return name
+    low = name.lower()
+    if low.startswith(FEMININE_HEADS):
+        return f"de la {name}"
+    if low.startswith(MASCULINE_HEADS):
+        return f"du {name}"
+    if low[:1] in "aeiouyàâéèêëîïôöûüh":
+        return f"d'{name}"
+    return f"de {name}"
+
+
 def summary(a: Analysis, lang: str = "fr") -> list[str]:
-    """The sentences a facilitator reads out: vegetables first (market gardening is what a
-    territory can start with), then the producers counted, the whole need, the land ratios and
-    the caveat."""
-    name = a.perimeter.name
+    """The sentences a facilitator reads out. When no mapped producer declares anything, the
+    producers' coverage is unknown, not zero: that is said first, then what is known (the needs
+    in tonnes and hectares, the producers mapped) and how to fill the gap in the data. Otherwise
+    vegetables first (market gardening is what a territory can start with), the largest gap,
+    the producers counted, the whole need; then the land ratios, or that they are unknown."""
+    name = of_name(a.perimeter.name, lang)
     g = a.gap
-    lines = []
-    veg = _group(a, "vegetables")
-    if veg.shortfall_t > 0:
-        lines.append(t("gap.summary.group_short", lang, pct=percent(veg.coverage, lang),
-                       group=t("gap.in_group.vegetables", lang), name=name,
-                       ha=about(veg.land_to_close_ha, lang),
-                       land=t("gap.land_word.vegetables", lang)))
-    else:
-        lines.append(t("gap.summary.group_covered", lang, pct=percent(veg.coverage, lang),
-                       group=t("gap.in_group.vegetables", lang), name=name))
-    worst = max((r for r in g.groups if r.group != "vegetables"),
-                key=lambda r: r.land_to_close_ha)
-    if worst.land_to_close_ha > 0:
-        lines.append(t("gap.summary.worst", lang, group=t(f"gap.in_group.{worst.group}", lang),
-                       pct=percent(worst.coverage, lang), ha=about(worst.land_to_close_ha, lang),
-                       land=t(f"gap.land_word.{worst.group}", lang)))
     p = a.producers
     radius = g.scenario.radius_km
     where = (t("gap.summary.within_radius", lang, km=number(radius, lang, 0 if radius == int(radius)
                                                             else 1))
              if radius > 0 else t("gap.summary.inside", lang))
-    if p.counted:
-        lines.append(t("gap.summary.producers", lang, n=p.counted, where=where))
+    lines = []
+    veg = _group(a, "vegetables")
+    if not p.counted:
+        lines.append(t("gap.summary.unknown_supply", lang, where=where, name=name))
+        lines.append(t("gap.summary.needs", lang, population=number(a.perimeter.population, lang),
+                       tonnes=about(g.totals.demand_t, lang),
+                       ha=about(g.totals.land_needed_ha, lang),
+                       m2=number(g.totals.land_needed_m2_per_person, lang),
+                       veg_t=about(veg.demand_t, lang), veg_ha=about(veg.land_needed_ha, lang)))
+        if p.mapped_only:
+            lines.append(plural("gap.summary.mapped_only", p.mapped_only, lang, where=where))
+        lines.append(t("gap.summary.how_to_add", lang))
     else:
-        lines.append(t("gap.summary.no_producers", lang, where=where))
-    if p.mapped_only:
-        lines.append(t("gap.summary.mapped_only", lang, n=p.mapped_only))
-    lines.append(t("gap.summary.total", lang, population=number(a.perimeter.population, lang),
-                   ha=about(g.totals.land_needed_ha, lang),
-                   m2=number(g.totals.land_needed_m2_per_person, lang),
-                   close=about(g.totals.land_to_close_ha, lang)))
+        group = t("gap.in_group.vegetables", lang)
+        if veg.shortfall_t > 0:
+            lines.append(t("gap.summary.group_short", lang, pct=percent(veg.coverage, lang),
+                           group=group, name=name, ha=about(veg.land_to_close_ha, lang),
+                           land=t("gap.land_word.vegetables", lang)))
+        else:
+            lines.append(t("gap.summary.group_covered", lang, pct=percent(veg.coverage, lang),
+                           group=group, name=name))
+        worst = max((r for r in g.groups if r.group != "vegetables"),
+                    key=lambda r: r.land_to_close_ha)
+        if worst.land_to_close_ha > 0:
+            lines.append(t("gap.summary.worst", lang,
+                           group=t(f"gap.in_group.{worst.group}", lang),
+                           pct=percent(worst.coverage, lang),
+                           ha=about(worst.land_to_close_ha, lang),
+                           land=t(f"gap.land_word.{worst.group}", lang)))
+        lines.append(plural("gap.summary.producers", p.counted, lang, where=where))
+        if p.mapped_only:
+            lines.append(plural("gap.summary.mapped_only", p.mapped_only, lang, where=where))
+        lines.append(t("gap.summary.total", lang,
+                       population=number(a.perimeter.population, lang),
+                       ha=about(g.totals.land_needed_ha, lang),
+                       m2=number(g.totals.land_needed_m2_per_person, lang),
+                       close=about(g.totals.land_to_close_ha, lang)))
     if a.farmland.scope != "none":
         lines.append(t("gap.summary.farmland", lang, ha=about(g.totals.farmland_ha, lang),
                        gross=percent(g.totals.land_ratio_gross, lang),
@@ -188,11 +226,20 @@ def summary(a: Analysis, lang: str = "fr") -> list[str]:
     return lines
 
 
+def coefficient(value: float | None, lang: str = "fr") -> str:
+    """A coefficient as people write it: 97,3 · 0,18 · 28 (up to three decimals, no trailing
+    zeros; a decimal comma in French)."""
+    if value is None:
+        return "–"
+    text = number(value, lang, 3)
+    sep = "," if lang == "fr" else "."
+    return (text.rstrip("0").rstrip(sep) or "0") if sep in text else text
+
+
 def overridden_lines(a: Analysis, lang: str = "fr") -> list[str]:
     return [t("gap.overridden_line", lang, parameter=t(f"gap.parameter.{c.parameter}", lang),
               product=a.coefs.label(c.product, lang) if c.product != "*" else "",
-              value=number(c.value, lang, 3).rstrip("0").rstrip(",.") or "0",
-              default=number(c.default or 0, lang, 3).rstrip("0").rstrip(",.") or "0",
+              value=coefficient(c.value, lang), default=coefficient(c.default or 0, lang),
               scope=c.override or "", source=c.source)
             for c in a.coefs.overridden()]
 
