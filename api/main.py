@@ -14,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
     docs,
+    exports,
     gap,
     health,
     imports,
@@ -74,6 +75,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
                        larger={"/api/imports": app_settings().max_import_bytes})
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, ogc, tiles, indicators, pages):
+                   nearby, imports, exports, ogc, tiles, indicators, pages):
         app.include_router(module.router)
     return app

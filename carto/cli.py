@@ -354,5 +354,26 @@ def import_command(
     typer.echo(result.summary() + (" — essai, rien n'a été écrit" if dry_run else ""))
 
 
+
+@app.command("export")
+def export_command(
+    territory: Annotated[str, typer.Option(help="Territory slug.")],
+    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson, csv (zip) or xlsx.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    public: Annotated[bool, typer.Option("--public", help="Only what readers may see (private "
+                                                          "persons at their commune, nothing "
+                                                          "pending).")] = False,
+) -> None:
+    """Export a territory: resources, links, level history, sources and licences."""
+    from carto import permissions
+    from carto.io import exports
+    from carto.visibility import ANONYMOUS
+
+    principal = ANONYMOUS if public else permissions.system("cli")
+    with _errors(), transaction() as session:
+        output.write_bytes(exports.export(session, principal, territory, fmt))
+    typer.echo(f"{output} écrit")
+
+
 if __name__ == "__main__":  # python -m carto.cli (the tests run it in a child process)
     app()

@@ -18,7 +18,7 @@ from carto.i18n import Message, msg
 from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
-from carto.io.readers import Table
+from carto.io.readers import Table, unneutralised
 from carto.models import Link, Territory
 from carto.visibility import Principal
 
@@ -73,7 +73,8 @@ class LinkImport:
         return found  # type: ignore[no-any-return]
 
     def check(self, row: Row) -> dict[str, Any]:
-        v = {f: str(row.values.get(c) or "").strip() for c, f in self.mapping.items()}
+        v = {f: unneutralised(str(row.values.get(c) or "").strip())
+             for c, f in self.mapping.items()}
         source, target = self._ref(v.get("source", ""), "source"), self._ref(
             v.get("target", ""), "target")
         if source == target:

@@ -120,6 +120,15 @@ def guess_format(filename: str, head: bytes) -> str:
     return "csv"
 
 
+_NEUTRALISED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def unneutralised(value: str) -> str:
+    """A cell that an export neutralised (carto.text.spreadsheet_safe: an apostrophe before a
+    formula's first character) read back as the text it was."""
+    return value[1:] if value.startswith(_NEUTRALISED) else value
+
+
 def cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a person typed: 34108.0 → "34108", dates in ISO."""
     if value is None:

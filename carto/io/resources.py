@@ -26,7 +26,7 @@ from carto.i18n import Message, msg
 from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
-from carto.io.readers import Table
+from carto.io.readers import Table, unneutralised
 from carto.visibility import EDITOR, Principal
 
 STAGING = "resource_import_staging"
@@ -120,6 +120,7 @@ class ResourceImport:
         self.kinds = _labels(vocab.resource_kinds(session))
         self.products = _labels(vocab.food_groups())
         self.access = _labels(vocab.access_conditions())
+        self.precisions = set(vocab.precisions())
         self.communes: dict[str, tuple[str, float, float]] = {}
         self.commune_names: dict[str, list[str]] = {}
         for code, name, lon, lat in session.execute(text(
@@ -147,8 +148,8 @@ class ResourceImport:
         v: dict[str, str] = {}
         for cell, fld in self.plan.mapping.items():
             value = row.values.get(cell)
-            v[fld] = value.strip() if isinstance(value, str) else ("" if value is None
-                                                                   else str(value))
+            v[fld] = unneutralised(value.strip()) if isinstance(value, str) else (
+                "" if value is None else str(value))
         errors = validation.Collector()
         name = validation.name(v.get("name") or None, errors)
         if errors.errors:
@@ -160,6 +161,13 @@ class ResourceImport:
             raise Rejected("kind", msg("error.import.unknown_kind", value=raw_kind))
         commune = self._commune(v.get("insee", ""), v.get("commune", ""))
         lon, lat, precision, note = self._position(v, commune)
+        given = v.get("location_precision", "")
+        if given:
+            if given not in self.precisions:
+                raise Rejected("location_precision", msg("error.import.unknown_code",
+                                                         value=given))
+            precision = given
+        note = v.get("location_note") or note
         products = self._codes(v.get("products", ""), self.products, "products")
         access = self._codes(v.get("access_conditions", ""), self.access, "access_conditions")
         hours = self._checked(validation.opening_hours_text, v.get("opening_hours"),
@@ -315,7 +323,7 @@ class ResourceImport:
 
     def _changed_columns(self) -> list[str]:
         cols = [c for f in self.fields for c in FIELD_COLUMNS.get(f, ())]
-        if self.fields & set(LOCATION_FIELDS):
+        if self.fields & {*LOCATION_FIELDS, "location_precision", "location_note"}:
             cols += ["commune_code", "location_precision", "location_note"]
         cols.append("source_name")
         return sorted(set(cols))
@@ -439,7 +447,7 @@ def import_tables(session: Session, tables: list[Table], territory: str,
     result = ImportResult(Report(dry_run=dry_run, lang=lang))
     staging = None
     if sheets:
-        table = sheets[0]
+        table = max(sheets, key=lambda x: columns.score(x.header))  # the first of the best
         importer = ResourceImport(session, territory, plan(table), actor, source_name, lang)
         result.resources = pipeline.run(session, importer, table.rows, dry_run=dry_run,
                                         progress=progress, lang=lang)

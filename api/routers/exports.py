@@ -1,0 +1,26 @@
+"""GET /api/territories/{slug}/export: the territory as a GeoPackage, GeoJSON, XLSX or zipped
+CSV — what the caller may read (carto.io.exports through carto.visibility)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api.auth import PrincipalDep
+from api.deps import LangDep, SessionDep
+from carto.io import exports
+
+router = APIRouter(tags=["exports"])
+
+
+@router.get("/api/territories/{slug}/export",
+            summary="The territory's resources, links, level history, sources and licences as a "
+                    "file: gpkg, geojson, csv (zip) or xlsx")
+def export_territory(
+    slug: str, session: SessionDep, principal: PrincipalDep, lang: LangDep,
+    format: Annotated[str, Query(pattern="^(gpkg|geojson|csv|xlsx)$")] = "gpkg",
+) -> Response:
+    body = exports.export(session, principal, slug, format, lang)
+    name = f"terreau-{slug}.{exports.EXTENSION[format]}"
+    return Response(body, media_type=exports.MEDIA[format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
