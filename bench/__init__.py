@@ -3,4 +3,5 @@
 MODULES lists the modules whose `@benchmark` functions `python -m bench` runs, in this order.
 """
 
-MODULES = ["nearby", "api_pages", "gap", "gap_contention", "maps", "imports", "indicators"]
+MODULES = ["nearby", "api_pages", "gap", "gap_contention", "maps", "imports", "indicators", "ogc",
+           "tiles"]
