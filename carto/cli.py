@@ -312,8 +312,8 @@ def import_command(
     territory: Annotated[str, typer.Option(help="Territory slug the resources belong to.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write "
                                                             "nothing.")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx, ods, geojson, gpkg or "
-                                                             "shp (guessed from the name)")]
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx, ods, geojson, gpkg, "
+                                                             "shp or datainclusion (guessed)")]
     = None,
     report: Annotated[Path | None, typer.Option(help="Write the per-row report here (.csv or "
                                                      ".xlsx).")] = None,
@@ -358,7 +358,8 @@ def import_command(
 @app.command("export")
 def export_command(
     territory: Annotated[str, typer.Option(help="Territory slug.")],
-    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson, csv (zip) or xlsx.")],
+    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson, csv (zip), xlsx or "
+                                                      "datainclusion (JSON).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
     public: Annotated[bool, typer.Option("--public", help="Only what readers may see (private "
                                                           "persons at their commune, nothing "
@@ -371,7 +372,13 @@ def export_command(
 
     principal = ANONYMOUS if public else permissions.system("cli")
     with _errors(), transaction() as session:
-        output.write_bytes(exports.export(session, principal, territory, fmt))
+        if fmt == "datainclusion":  # public resources only, validated by the schema's models
+            from carto.io import datainclusion
+
+            output.write_text(json.dumps(datainclusion.export(session, territory),
+                                         ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            output.write_bytes(exports.export(session, principal, territory, fmt))
     typer.echo(f"{output} écrit")
 
 

@@ -100,7 +100,7 @@ def open_binary(path: Any) -> IO[bytes]:
 
 # --- Spreadsheets, GeoJSON, GIS files ---------------------------------------------------------
 
-FORMATS = ("csv", "xlsx", "ods", "geojson", "gpkg", "shp")
+FORMATS = ("csv", "xlsx", "ods", "geojson", "gpkg", "shp", "datainclusion")
 HEADER_SEARCH = 10  # a title row (often merged cells) may sit above the header
 
 
@@ -284,8 +284,25 @@ def open_tables(stream: IO[bytes], filename: str = "", fmt: str | None = None,
                                           allowed=", ".join(FORMATS)))
     if fmt in ("xlsx", "ods"):
         return spreadsheet_tables(stream, score)
+    if fmt == "datainclusion":
+        return [_datainclusion_table(stream)]
     if fmt == "geojson":
+        head = stream.read(4096)
+        stream.seek(0)
+        if b'"structures"' in head:  # a data·inclusion document, not GeoJSON
+            return [_datainclusion_table(stream)]
         return [geojson_table(stream)]
     if fmt in ("gpkg", "shp"):
         return [gis_table(stream, fmt)]
     return [csv_table(stream)]
+
+
+def _datainclusion_table(stream: IO[bytes]) -> Table:
+    import json
+
+    from carto.io import datainclusion
+
+    try:
+        return datainclusion.rows(json.load(stream))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid.field("file", msg("error.import.bad_json", reason=str(exc))) from exc
