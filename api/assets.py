@@ -9,7 +9,8 @@ Where the files come from:
 - Leaflet.fullscreen 3.0.2 and Leaflet.locatecontrol 0.79.0, which have no wheel, copied from
   their npm packages into `static/vendor/<package>/` with their LICENSE (see
   `static/vendor/README.md`);
-- our own `static/js/terreau-map.js` and `static/css/terreau-map.css`.
+- our own `static/js/terreau-common.js` (helpers shared with the nearby page) and
+  `static/js/terreau-map.js` and `static/css/terreau-map.css`.
 
 folium points every map at CDNs through *class-level* `default_js` / `default_css` lists (and
 `add_js_link` mutates those lists for every later map of the process). `localize()` therefore
@@ -58,6 +59,7 @@ FULLSCREEN_JS = "/static/vendor/leaflet.fullscreen/Control.FullScreen.js"
 FULLSCREEN_CSS = "/static/vendor/leaflet.fullscreen/Control.FullScreen.css"
 LOCATE_JS = "/static/vendor/leaflet.locatecontrol/dist/L.Control.Locate.min.js"
 LOCATE_CSS = "/static/vendor/leaflet.locatecontrol/dist/L.Control.Locate.min.css"
+COMMON_JS = "/static/js/terreau-common.js"  # el, fmt, safeColour: shared by the page scripts
 TERREAU_JS = "/static/js/terreau-map.js"
 TERREAU_CSS = "/static/css/terreau-map.css"
 
@@ -72,7 +74,8 @@ LOCAL_ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
                    [("Control.FullScreen.css", FULLSCREEN_CSS)]),
     "LocateControl": ([("Control_locate_min_js", LOCATE_JS)],
                       [("Control_locate_min_css", LOCATE_CSS)]),
-    "TerreauLayers": ([("terreau_map_js", TERREAU_JS)], [("terreau_map_css", TERREAU_CSS)]),
+    "TerreauLayers": ([("terreau_common_js", COMMON_JS), ("terreau_map_js", TERREAU_JS)],
+                      [("terreau_map_css", TERREAU_CSS)]),
 }
 
 

@@ -8,12 +8,7 @@
   var status = document.getElementById("imp-status");
   var result = document.getElementById("imp-result");
 
-  function el(tag, text, cls) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
+  var el = Terreau.el;  // (tag, cls, text), static/js/terreau-common.js
   function say(text, isError) { status.textContent = text; status.className = "imp-status" + (isError ? " error" : ""); }
 
   function send(dryRun, report) {
@@ -46,12 +41,12 @@
       if (!p[1]) return;
       text.push(p[0] + counts(p[1]));
       p[1].lines.forEach(function (x) {
-        var tr = el("tr", null, x.status);
-        tr.appendChild(el("td", (x.sheet ? x.sheet + " " : "") + x.line));
-        tr.appendChild(el("td", T["status_" + x.status] || x.status, "st"));
-        tr.appendChild(el("td", p[0] + (x.label || "")));
-        tr.appendChild(el("td", x.field || ""));
-        tr.appendChild(el("td", x.reason || ""));
+        var tr = el("tr", x.status);
+        tr.appendChild(el("td", null, (x.sheet ? x.sheet + " " : "") + x.line));
+        tr.appendChild(el("td", "st", T["status_" + x.status] || x.status));
+        tr.appendChild(el("td", null, p[0] + (x.label || "")));
+        tr.appendChild(el("td", null, x.field || ""));
+        tr.appendChild(el("td", null, x.reason || ""));
         tbody.appendChild(tr);
       });
     });

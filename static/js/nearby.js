@@ -35,28 +35,16 @@
 
   /* ------------------------------------------------------------------ helpers */
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  var el = Terreau.el, fmt = Terreau.fmt, safeColour = Terreau.safeColour;
+
 
   function icon(name) {
-    var i = el('i', 'fa-solid fa-' + (/^[a-z0-9-]{1,40}$/.test(name || '') ? name : 'circle'));
+    var i = el('i', 'fa-solid fa-' + Terreau.safeIcon(name));
     i.setAttribute('aria-hidden', 'true');
     return i;
   }
 
-  function fmt(template, values) {
-    return String(template || '').replace(/\{(\w+)\}/g, function (m, key) {
-      return values[key] === undefined ? m : String(values[key]);
-    });
-  }
 
-  function safeColour(value) {
-    return /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(value || '') ? value : '#616161';
-  }
 
   function number(value, digits) {
     try {

@@ -19,13 +19,9 @@
   var EXPAND_MAX = 40;        // resources spread on a ring/spiral; more become a bubble
   var GROUP_PX = 22;          // markers closer than this (screen pixels) are grouped
   var MARKER_PX = 30;
+  var el = Terreau.el, fmt = Terreau.fmt, safeColour = Terreau.safeColour,
+    safeIcon = Terreau.safeIcon;
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
 
   function add(parent, child) { parent.appendChild(child); return child; }
 
@@ -34,19 +30,8 @@
       .toLowerCase().replace(/[\s\-'’_.]+/g, ' ').trim();
   }
 
-  function safeColour(value) {
-    return /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(value || '') ? value : '#616161';
-  }
 
-  function safeIcon(value) {
-    return /^[a-z0-9-]{1,40}$/.test(value || '') ? value : 'circle';
-  }
 
-  function fmt(template, values) {
-    return String(template).replace(/\{(\w+)\}/g, function (m, key) {
-      return values[key] === undefined ? m : String(values[key]);
-    });
-  }
 
   function fetchJSON(url, signal) {
     return fetch(url, { signal: signal, headers: { Accept: 'application/json' } })
