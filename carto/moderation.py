@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from carto import lifecycle, links, permissions, resources
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.visibility import Principal
 
 
@@ -31,7 +32,7 @@ def validate(session: Session, entity_type: str, entity_id: uuid.UUID, actor: Pr
 def reject(session: Session, entity_type: str, entity_id: uuid.UUID, actor: Principal | str,
            reason: str, expected_version: int | None = None) -> Any:
     if not reason or not reason.strip():
-        raise Invalid.field("reason", "un refus doit dire pourquoi")
+        raise Invalid.field("reason", msg("error.moderation.reason"))
     return _decide(session, entity_type, entity_id, actor, "rejected", reason.strip(),
                    expected_version)
 

@@ -220,7 +220,7 @@ def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
         per = gap.territory_perimeter(session, slug)
     except Conflict as exc:
         return templates.TemplateResponse(
-            request, "gap.html", context(lang, missing=exc.detail,
+            request, "gap.html", context(lang, missing=exc.detail_in(lang),
                                          name=territories.get(session, slug).name, **base),
             status_code=409)
     analysis = gap.analyse(session, per, sc, ANONYMOUS)

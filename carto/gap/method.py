@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from carto.errors import Conflict
 from carto.gap.coefficients import IN_SCOPE, LIVESTOCK, OUT_OF_SCOPE, Coefficients
 from carto.gap.scenarios import Scenario
+from carto.i18n import msg
 
 
 def per_capita_kg(coefs: Coefficients, sc: Scenario) -> dict[str, float]:
@@ -186,8 +187,7 @@ def compute(population: float, coefs: Coefficients, sc: Scenario,
     perimeter's farmland (ha) per crop group, None when none was imported (ratios unknown).
     """
     if not population > 0:
-        raise Conflict("population inconnue ou nulle : la demande ne peut pas être calculée",
-                       [])
+        raise Conflict(msg("error.gap.population_zero"))
     declared_t = declared_t or {}
     demand = demand_t(population, coefs, sc)
     land = land_needed_ha(demand, coefs, sc)

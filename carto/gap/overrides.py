@@ -11,6 +11,7 @@ from carto.errors import Invalid, NotFound
 from carto.gap.coefficients import GLOBAL_PRODUCT, PARAMETERS, Coefficients, load_coefficients
 from carto.gap.perimeter import Perimeter, territory_area
 from carto.gap.scenarios import finite_number
+from carto.i18n import msg
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,21 @@ def check_override(parameter: str, product: str, value: Any, source: str | None,
                    coefs: Coefficients | None = None) -> float:
     coefs = coefs or load_coefficients()
     if parameter not in PARAMETERS:
-        raise Invalid.field("parameter", f"paramètre inconnu : {parameter!r} (attendus : "
-                                         f"{', '.join(PARAMETERS)})")
+        raise Invalid.field("parameter", msg("error.gap.parameter", value=parameter,
+                                             expected=", ".join(PARAMETERS)))
     known = {"consumption_kg": coefs.consumption, "yield_t_ha": coefs.yields,
              "organic_ratio": coefs.organic}.get(parameter, {GLOBAL_PRODUCT: coefs.waste_share})
     if product not in known:
-        raise Invalid.field("product", f"produit inconnu pour {parameter} : {product!r} "
-                                       f"(attendus : {', '.join(known)})")
+        raise Invalid.field("product", msg("error.gap.product", parameter=parameter,
+                                           value=product, expected=", ".join(known)))
     number = finite_number("value", value)
     bounds = {"consumption_kg": (0.0, 5000.0), "yield_t_ha": (0.001, 1000.0),
               "organic_ratio": (0.01, 2.0), "waste_share": (0.0, 0.9)}[parameter]
     if not bounds[0] <= number <= bounds[1]:
-        raise Invalid.field("value", f"valeur hors de [{bounds[0]:g}, {bounds[1]:g}] : {number:g}")
+        raise Invalid.field("value", msg("error.gap.value_bounds", low=bounds[0], high=bounds[1],
+                                         value=number))
     if not (source or "").strip():
-        raise Invalid.field("source", "une valeur remplacée doit citer sa source")
+        raise Invalid.field("source", msg("error.gap.override_source"))
     return number
 
 
@@ -112,12 +114,12 @@ def set_override(session: Session, parameter: str, product: str, value: Any, sou
     """Create or replace the override of one coefficient for one scope; returns its id."""
     number = check_override(parameter, product, value, source)
     if territory_id is not None and department:
-        raise Invalid.field("department", "un territoire ou un département, pas les deux")
+        raise Invalid.field("department", msg("error.gap.territory_or_department"))
     if department and not session.scalar(text(
             "SELECT EXISTS (SELECT 1 FROM commune WHERE department = :d)"), {"d": department}):
-        raise Invalid.field("department", f"département inconnu : {department}")
+        raise Invalid.field("department", msg("error.gap.department", value=department))
     if year is not None and not 1900 <= year <= 2100:
-        raise Invalid.field("year", f"année invalide : {year}")
+        raise Invalid.field("year", msg("error.gap.year_invalid", value=year))
     return int(session.scalar(text("""
         INSERT INTO gap_override (territory_id, department, parameter, product, value, source,
                                   year, created_by)
@@ -134,7 +136,7 @@ def get_override(session: Session, override_id: int) -> Override:
     row = session.execute(text(OVERRIDE_SELECT + " WHERE o.id = :id"),
                           {"id": override_id}).mappings().first()
     if row is None:
-        raise NotFound(f"valeur remplacée inconnue : {override_id}", [])
+        raise NotFound(msg("error.gap.override_unknown", id=override_id))
     return _override(row)
 
 

@@ -110,12 +110,10 @@ def _shares(session: Session, area_sql: str, params: dict[str, Any],
 
 
 def _missing_population(name: str, slug: str | None) -> Conflict:
-    how = (f"carto territory create --slug {slug} … --population N --population-source « … » "
-           "--replace" if slug else "les propriétés population et population_source du polygone")
-    return Conflict(
-        f"population inconnue pour « {name} » : l'analyse a besoin du nombre d'habitants. "
-        f"Saisissez une population et sa source ({how}).",
-        [FieldError("population", "à saisir, avec sa source (population_source)")])
+    how = msg("error.gap.population_how_territory", slug=slug) if slug else \
+        msg("error.gap.population_how_polygon")
+    return Conflict(msg("error.gap.population_missing", name=name, how=how),
+                    [FieldError("population", msg("error.gap.population_field"))])
 
 
 def territory_area(session: Session, slug: str) -> Perimeter:
@@ -159,14 +157,15 @@ def communes_perimeter(session: Session, codes: Iterable[str]) -> Perimeter:
     """A custom perimeter made of whole communes: population is their sum."""
     wanted = sorted({c.strip() for c in codes if c and c.strip()})
     if not wanted:
-        raise Invalid.field("communes", "au moins un code INSEE est attendu (ex. 34108,34301)")
+        raise Invalid.field("communes", msg("error.gap.communes_required"))
     check_commune_count("communes", len(wanted))
     rows = session.execute(text("""
         SELECT code, name, department, population FROM commune WHERE code = ANY(:codes)
         ORDER BY code"""), {"codes": wanted}).mappings().all()
     missing = sorted(set(wanted) - {r["code"] for r in rows})
     if missing:
-        raise Invalid.field("communes", f"codes INSEE inconnus : {', '.join(missing)}")
+        raise Invalid.field("communes", msg("error.territories.unknown_communes",
+                                                codes=", ".join(missing)))
     name = rows[0]["name"] if len(rows) == 1 else f"{len(rows)} communes"
     per = Perimeter("communes", name,
                     "SELECT ST_Union(geom) AS g FROM commune WHERE code = ANY(:area_codes)",
@@ -201,9 +200,9 @@ def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | Non
     if population is not None:
         value = finite_number("population", population)
         if value <= 0 or value != int(value):
-            raise Invalid.field("population", "un nombre entier d'habitants positif est attendu")
+            raise Invalid.field("population", msg("error.gap.population_number"))
         if not (population_source or "").strip():
-            raise Invalid.field("population_source", "une population saisie doit citer sa source")
+            raise Invalid.field("population_source", msg("error.territories.population_source"))
         per.population, per.population_source = int(value), population_source
         return per
     estimate = sum((c["population"] or 0) * c["share"] for c in communes)
@@ -220,6 +219,7 @@ def department_communes(session: Session, departments: list[str]) -> list[str]:
     codes = list(session.scalars(text(
         "SELECT code FROM commune WHERE department = ANY(:d) ORDER BY code"), {"d": departments}))
     if not codes:
-        raise Invalid.field("departments", f"aucune commune pour : {', '.join(departments)}")
+        raise Invalid.field("departments", msg("error.gap.departments_empty",
+                                                   departments=", ".join(departments)))
     check_commune_count("departments", len(codes))
     return codes

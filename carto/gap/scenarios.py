@@ -8,6 +8,7 @@ from typing import Any
 from carto.config import gap_settings
 from carto.errors import Invalid
 from carto.gap.coefficients import CURRENT_DIET, Coefficients, load_coefficients
+from carto.i18n import msg
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,9 @@ def finite_number(name: str, value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise Invalid.field(name, f"un nombre est attendu, pas {value!r}") from exc
+        raise Invalid.field(name, msg("error.gap.number", value=value)) from exc
     if not math.isfinite(number):
-        raise Invalid.field(name, "un nombre fini est attendu")
+        raise Invalid.field(name, msg("error.gap.finite"))
     return number
 
 
@@ -49,18 +50,17 @@ def scenario(radius_km: Any = 0.0, diet: str | None = CURRENT_DIET, organic_shar
     radius = finite_number("radius_km", 0.0 if radius_km is None else radius_km)
     most = gap_settings().max_radius_km
     if not 0 <= radius <= most:
-        raise Invalid.field("radius_km", f"rayon entre 0 et {most:g} km attendu : {radius:g}")
+        raise Invalid.field("radius_km", msg("error.gap.radius", max=most, value=radius))
     diet = diet or CURRENT_DIET
     if diet not in coefs.diet_codes:
-        raise Invalid.field("diet", f"régime inconnu : {diet!r} (attendus : "
-                                    f"{', '.join(coefs.diet_codes)})")
+        raise Invalid.field("diet", msg("error.gap.diet", value=diet,
+                                        expected=", ".join(coefs.diet_codes)))
     shares = {}
     for name, value, default in (("organic_share", organic_share, 0.0),
                                  ("relocalised_share", relocalised_share, 1.0),
                                  ("waste_reduction", waste_reduction, 0.0)):
         share = finite_number(name, default if value is None else value)
         if not 0 <= share <= 1:
-            raise Invalid.field(name, f"une fraction entre 0 et 1 est attendue (0.25 pour 25 %) : "
-                                      f"{share:g}")
+            raise Invalid.field(name, msg("error.gap.share", value=share))
         shares[name] = share
     return Scenario(radius, diet, **shares)
