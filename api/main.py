@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from api import assets, problems, ratelimit
+from api import assets, problems, ratelimit, security
 from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
@@ -74,6 +75,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.add_middleware(BodySizeLimit, max_bytes=app_settings().max_body_bytes,
                        larger={"/api/imports": app_settings().max_import_bytes})
+    origins = security.cors_origins()
+    if origins:  # reading the API from other origins' pages: GET and HEAD only, off by default
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "HEAD"],
+                           allow_headers=["Accept", "Accept-Language", "If-None-Match"],
+                           expose_headers=["ETag", "Link", "Retry-After"], max_age=600)
+    app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
                    nearby, imports, exports, ogc, tiles, indicators, pages):
         app.include_router(module.router)

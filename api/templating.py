@@ -1,14 +1,36 @@
-"""Jinja2 set-up: every page text comes from the message catalogue through `t`."""
+"""Jinja2 set-up: every page text comes from the message catalogue through `t`; inline scripts
+and styles carry the response's CSP nonce (`csp_nonce()`, `|nonced`: api.security)."""
 
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from api.security import request_nonce, with_nonce
 from carto import ROOT, vocab
 from carto.i18n import t
 
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
-templates.env.globals.update(t=t, vocab=vocab)
+
+
+@pass_context
+def csp_nonce(ctx: Context) -> str:
+    """The nonce of the response being rendered (empty outside a request: a file)."""
+    request = ctx.get("request")
+    return request_nonce(request.scope) if request is not None else ""
+
+
+@pass_context
+def nonced(ctx: Context, html: str) -> Markup:
+    """HTML the app built itself (folium's map header) with the nonce on its inline elements."""
+    nonce = csp_nonce(ctx)
+    return Markup(with_nonce(str(html), nonce) if nonce else html)  # our own HTML
+
+
+templates.env.globals.update(t=t, vocab=vocab, csp_nonce=csp_nonce)
+templates.env.filters["nonced"] = nonced
 
 
 def context(lang: str, **values: Any) -> dict[str, Any]:

@@ -98,6 +98,27 @@ def demo_load() -> None:
 
 
 @app.command()
+def backup(file: Annotated[Path, typer.Argument(help="Where to write the dump.")]) -> None:
+    """Save the whole database (schema and data, pg_dump custom format) to FILE."""
+    from carto import backup as backups
+
+    with _errors():
+        backups.backup(database_settings().database_url, file)
+    typer.echo(f"Sauvegarde écrite : {file} (schéma {backups.dump_revision(file)})")
+
+
+@app.command()
+def restore(file: Annotated[Path, typer.Argument(help="A dump made by `carto backup`.")]) -> None:
+    """Restore FILE into the database DATABASE_URL names, which must be empty or missing;
+    a dump from a newer schema is refused, an older one migrated to the current schema."""
+    from carto import backup as backups
+
+    with _errors():
+        revision = backups.restore(database_settings().database_url, file)
+    typer.echo(f"Base restaurée depuis {file} (schéma {revision}).")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,

@@ -95,6 +95,19 @@ class RateLimitSettings(BaseSettings):
     gap_concurrency: int = 2
     gap_wait_s: float = 10.0
 
+
+class SecuritySettings(BaseSettings):
+    """Who may frame the embeddable map and read the API from another origin (api.security)."""
+
+    model_config = SettingsConfigDict(env_prefix="TERREAU_", env_file=".env", extra="ignore")
+
+    # CSP frame-ancestors of /territories/{slug}/map.html, the map made for iframes: `*`
+    # (anywhere, the default), or e.g. "'self' https://www.mairie.example"; other pages 'self'.
+    embed_ancestors: str = "*"
+    # Origins allowed to read the API (GET and HEAD only) from a browser, comma-separated, or
+    # `*`; empty (the default) sends no CORS header at all.
+    cors_origins: str = ""
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -118,3 +131,8 @@ def gap_settings() -> GapSettings:
 @lru_cache
 def rate_limit_settings() -> RateLimitSettings:
     return RateLimitSettings()
+
+
+@lru_cache
+def security_settings() -> SecuritySettings:
+    return SecuritySettings()

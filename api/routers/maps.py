@@ -91,7 +91,7 @@ def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
     summary = mapdata.territory_summary(session, slug)
     parts, view = build_map(request, session, summary, lang, standalone=download)
     page = templates.get_template("map_alone.html").render(context(
-        lang, territory=summary, map=parts, mode=view.mode, standalone=download,
+        lang, request=request, territory=summary, map=parts, mode=view.mode, standalone=download,
         kinds=view.kinds, context_layers=sorted(view.context), settings=map_settings(),
         today=date.today(), page_url=_urls(request, slug, lang, absolute=True).page))
     if not download:
