@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carto.config import map_settings, security_settings
 
 EMBEDDABLE = re.compile(r"^/territories/[^/]+/map\.html$")
-_TAG = re.compile(r"<(script|style)\b(?![^>]*\bnonce=)", re.IGNORECASE)
+_TAG = re.compile(r"<(script|style)\b([^>]*)>", re.IGNORECASE)
 
 
 def tile_source(tile_url: str) -> str | None:
@@ -59,8 +59,15 @@ def content_security_policy(nonce: str, path: str) -> str:
 
 def with_nonce(html: str, nonce: str) -> str:
     """`html` the app wrote itself (never user text) with the nonce on each inline script and
-    style element, so the policy lets them run."""
-    return _TAG.sub(lambda m: f'<{m.group(1)} nonce="{nonce}"', html)
+    style element, so the policy lets them run (`<script src>` is left alone: the offline
+    download inlines those by matching them as written)."""
+    def mark(m: re.Match[str]) -> str:
+        attributes = m.group(2)
+        if re.search(r"\b(src|nonce)\s*=", attributes, re.IGNORECASE):
+            return m.group(0)  # a file ('self' covers it) or already marked
+        return f'<{m.group(1)} nonce="{nonce}"{attributes}>'
+
+    return _TAG.sub(mark, html)
 
 
 def request_nonce(scope: Scope) -> str:

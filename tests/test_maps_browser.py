@@ -268,8 +268,8 @@ def test_large_territory_loads_by_viewport(chromium: Browser, live_server: str, 
     assert page.locator(".folium-map").get_attribute("data-mode") == "viewport"
     assert shown(page)["inBubbles"] == n_resources
     page.locator(".tm-bubble").first.click()  # all at the commune's centre: straight to street zoom
-    page.wait_for_function("document.querySelectorAll('.tm-marker').length > 0")
-    page.wait_for_function("!document.querySelector('.folium-map[data-loading]')")
+    page.wait_for_function("() => document.querySelectorAll('.tm-marker').length > 0")
+    page.wait_for_function("() => !document.querySelector('.folium-map[data-loading]')")
     seen = shown(page)
     assert seen["markers"] == n_resources and seen["links"] == n_links
     page.locator(".tm-marker").first.click()

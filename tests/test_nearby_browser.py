@@ -108,8 +108,8 @@ def test_nearby_page_filters_and_errors(live_server: str, no_tiles: None) -> Non
         assert {k.strip() for k in kinds} == {"Aide alimentaire"}
         # tapping a pictogram adds a kind and reruns the search
         page.locator(".nb-kind[data-kind=producer]").click()
-        page.wait_for_function("document.querySelector('#nb-status').className.includes('ok')")
-        page.wait_for_function("location.search.includes('producer')")
+        page.wait_for_function("() => document.querySelector('#nb-status').className.includes('ok')")
+        page.wait_for_function("() => location.search.includes('producer')")
         assert "food_aid" in page.url
         # an ambiguous commune offers the candidates instead of failing
         page.goto(live_server + "/nearby?commune=Saint-Br%C3%A8s")
@@ -118,11 +118,11 @@ def test_nearby_page_filters_and_errors(live_server: str, no_tiles: None) -> Non
         assert any("(30)" in o for o in options) and any("(34)" in o for o in options)
         assert "Plusieurs communes" in page.locator("#nb-status").inner_text()
         page.locator("#nb-suggest [role=option]", has_text="(34)").click()
-        page.wait_for_function("location.search.includes('commune=34244')")
+        page.wait_for_function("() => location.search.includes('commune=34244')")
         # a click on the map searches around that point
         page.goto(live_server + "/nearby")
         page.locator("#nb-map").click(position={"x": 150, "y": 120})
-        page.wait_for_function("location.search.includes('from=map')")
+        page.wait_for_function("() => location.search.includes('from=map')")
         # the only console line is Chromium logging the ambiguous answer's 400
         assert [e for e in visit.console_errors if "status of 400" not in e] == []
         assert len(visit.console_errors) == 1 and visit.dialogs == []

@@ -92,8 +92,10 @@ def test_tile_hosts_and_nonces() -> None:
     assert tile_source("http://127.0.0.1:8123/t/{z}/{x}/{y}.png") == "http://127.0.0.1:8123"
     assert tile_source("") is None and tile_source("javascript:alert(1)") is None
     assert "img-src 'self' data: blob:" in content_security_policy("n", "/")
-    assert with_nonce('<script>a</script><style>b</style><script nonce="x">c</script>', "N") \
-        == '<script nonce="N">a</script><style nonce="N">b</style><script nonce="x">c</script>'
+    assert with_nonce('<script>a</script><style>b</style><script nonce="x">c</script>'
+                      '<script src="/static/a.js"></script>', "N") == (
+        '<script nonce="N">a</script><style nonce="N">b</style><script nonce="x">c</script>'
+        '<script src="/static/a.js"></script>')
 
 
 WATCH = """window.__csp = [];
@@ -133,6 +135,6 @@ def test_an_injected_script_is_blocked(live_server: str) -> None:
         visit.page.goto(live_server + "/", wait_until="networkidle")
         visit.page.evaluate("""() => { const s = document.createElement('script');
             s.textContent = 'window.__ran = 1'; document.body.append(s); }""")
-        visit.page.wait_for_function("window.__csp.length > 0")
+        visit.page.wait_for_function("() => window.__csp.length > 0")
         assert visit.page.evaluate("window.__ran") is None
         assert visit.page.evaluate("window.__csp")[0].startswith("script-src")
