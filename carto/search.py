@@ -223,7 +223,7 @@ def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID)
     sql = f"SELECT {_resource_columns(principal)} {_from(principal)} WHERE r.id = :id AND {visible}"
     row = session.execute(text(sql), params | {"id": resource_id}).mappings().first()
     if row is None:
-        raise NotFound(f"ressource inconnue : {resource_id}", [])
+        raise NotFound(msg("error.resources.unknown", id=resource_id))
     return dict(row)
 
 
@@ -265,7 +265,7 @@ def list_links(
 ) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
     flt.categories = request_params.codes(flt.categories, vocab.categories().keys(), "category")
     if flt.min_level is not None and flt.min_level not in vocab.levels():
-        raise Invalid.field("min_level", "niveau de 1 à 5 attendu")
+        raise Invalid.field("min_level", msg("error.links.level"))
     flt.statuses = request_params.codes(flt.statuses, vocab.LINK_STATUSES, "status")
     for level in flt.levels:
         if level not in vocab.levels():
@@ -318,7 +318,7 @@ def get_link(session: Session, principal: Principal, link_id: uuid.UUID) -> dict
     sql = f"SELECT {LINK_COLUMNS} {_link_from(principal)} WHERE l.id = :id AND {visible}"
     row = session.execute(text(sql), params | {"id": link_id}).mappings().first()
     if row is None:
-        raise NotFound(f"lien inconnu : {link_id}", [])
+        raise NotFound(msg("error.links.unknown", id=link_id))
     return dict(row)
 
 

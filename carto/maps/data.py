@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from carto import territories
 from carto.errors import Invalid, NotFound
+from carto.i18n import msg
 from carto.params import Box
 from carto.search import territory_stats
 from carto.text import fold, like_escape
@@ -360,7 +361,7 @@ def _uuid(value: str, name: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise Invalid.field(name, "identifiant invalide (UUID attendu)") from None
+        raise Invalid.field(name, msg("error.mapdata.uuid")) from None
 
 
 def resource_detail(session: Session, territory_id: int, resource_id: str,
@@ -369,7 +370,7 @@ def resource_detail(session: Session, territory_id: int, resource_id: str,
     rid = _uuid(resource_id, "id")
     found = _resources_by_id(session, [rid], principal)
     if not found:
-        raise NotFound(f"ressource inconnue : {rid}", [])
+        raise NotFound(msg("error.resources.unknown", id=rid))
     visible, params = link_predicate(principal, "l", "s", "t")
     rows = session.execute(text(f"""
         SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
@@ -393,7 +394,7 @@ def link_detail(session: Session, territory_id: int, link_id: str,
         WHERE l.id = CAST(:lid AS uuid) AND l.territory_id = :tid AND {visible}"""),
         params | {"tid": territory_id, "lid": lid}).mappings().first()
     if row is None:
-        raise NotFound(f"lien inconnu : {lid}", [])
+        raise NotFound(msg("error.links.unknown", id=lid))
     return _link_dict(row)
 
 
@@ -409,7 +410,7 @@ def territory_summary(session: Session, slug: str,
                  WHERE tc.territory_id = tr.id) AS communes
         FROM territory tr WHERE tr.slug = :slug"""), {"slug": slug}).mappings().first()
     if row is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+        raise NotFound(msg("error.territories.unknown", slug=slug))
     out = dict(row)
     out["communes"] = list(out["communes"] or [])
     stats = territory_stats(session, principal, out["id"])
@@ -423,5 +424,5 @@ def territory_summary(session: Session, slug: str,
 def territory_id(session: Session, slug: str) -> int:
     found = territories.id_of(session, slug)
     if found is None:
-        raise NotFound(f"territoire inconnu : {slug}", [])
+        raise NotFound(msg("error.territories.unknown", slug=slug))
     return found
