@@ -47,7 +47,7 @@ def negotiate(requested: str | None, accept_language: str | None = None) -> str:
     return best
 
 
-def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
+def t(key: str, lang: str = DEFAULT_LANG, /, **values: object) -> str:
     """Translate `key`; a missing key shows itself rather than failing a page (and
     tests/test_messages.py fails for any key the code names that the catalogue lacks)."""
     entry = catalogue().get(key)
@@ -75,7 +75,7 @@ class Message:
         return self.render(DEFAULT_LANG)
 
 
-def msg(key: str, **values: object) -> Message:
+def msg(key: str, /, **values: object) -> Message:
     """`msg("error.bbox.order")`: the one way code names a sentence people read."""
     return Message(key, tuple(values.items()))
 

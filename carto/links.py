@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from carto import lifecycle, permissions, validation, vocab
 from carto.errors import Conflict, Invalid, NotFound
+from carto.i18n import msg
 from carto.models import ChangeLog, Link, LinkLevelChange, Resource, Territory
 from carto.visibility import CONTRIBUTOR, Principal
 
@@ -32,7 +33,7 @@ FIELDS = (*SIMPLE_FIELDS, "source", "target", "territory", "level_note")
 def get(session: Session, link_id: uuid.UUID, include_deleted: bool = False) -> Link:
     link = session.get(Link, link_id)
     if link is None or (link.deleted_at is not None and not include_deleted):
-        raise NotFound(f"lien inconnu : {link_id}", [])
+        raise NotFound(msg("error.links.unknown", id=link_id))
     return link
 
 
@@ -64,14 +65,14 @@ def _resource_ref(
     try:
         rid = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
-        errors.add(field, f"identifiant de ressource invalide : {value!r}")
+        errors.add(field, msg("error.links.end_id", value=value))
         return None
     resource = session.get(Resource, rid)
     if resource is None:
-        errors.add(field, f"ressource inconnue : {rid}")
+        errors.add(field, msg("error.resources.unknown", id=rid))
         return None
     if resource.deleted_at is not None:
-        errors.add(field, f"ressource supprimée : {rid}")
+        errors.add(field, msg("error.links.deleted_end", id=rid))
         return None
     return rid
 
@@ -80,7 +81,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     errors = validation.Collector()
     for key in data:
         if key not in FIELDS:
-            errors.add(key, "champ inconnu")
+            errors.add(key, msg("validation.extra_forbidden"))
     out: dict[str, Any] = {}
 
     def given(key: str) -> bool:
@@ -90,7 +91,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         if given(end):
             out[f"{end}_id"] = _resource_ref(session, data.get(end), end, errors)
     if out.get("source_id") and out.get("source_id") == out.get("target_id"):
-        errors.add("target", "un lien relie deux ressources distinctes")
+        errors.add("target", msg("error.links.same_ends"))
     if given("category"):
         out["category"] = validation.code_in(
             data.get("category"), vocab.categories(), errors, "category"
@@ -98,7 +99,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     if given("level"):
         level = data.get("level")
         if not isinstance(level, int) or isinstance(level, bool) or level not in vocab.levels():
-            errors.add("level", f"niveau inconnu : {level!r} (attendu : 1 à 5)")
+            errors.add("level", msg("error.links.level_unknown", value=level))
         else:
             out["level"] = level
     if "stakes" in data:
@@ -106,7 +107,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         if not isinstance(stakes, list) or not all(
             isinstance(s, str) and 0 < len(s) <= 200 for s in stakes
         ):
-            errors.add("stakes", "une liste d'enjeux (textes) est attendue")
+            errors.add("stakes", msg("error.links.stakes"))
         else:
             out["stakes"] = stakes
     if "description" in data:
@@ -118,7 +119,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         try:
             out["started_on"] = value if isinstance(value, date) else date.fromisoformat(value)
         except (TypeError, ValueError):
-            errors.add("started_on", f"date invalide (AAAA-MM-JJ attendu) : {value!r}")
+            errors.add("started_on", msg("error.links.date", value=value))
     elif "started_on" in data:
         out["started_on"] = None
     for key, allowed in (("status", vocab.LINK_STATUSES), ("provenance", vocab.PROVENANCES)):
@@ -126,18 +127,18 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
             out[key] = validation.code_in(data[key], set(allowed), errors, key)
     if "directed" in data:
         if not isinstance(data["directed"], bool):
-            errors.add("directed", "true ou false attendu")
+            errors.add("directed", msg("error.validation.boolean"))
         out["directed"] = data["directed"]
     for key in ("source_name", "external_id", "licence"):
         if key in data:
             out[key] = validation.optional_text(data[key], errors, key, 200)
     if "territory" in data and data["territory"] is not None:
         if not isinstance(data["territory"], str):
-            errors.add("territory", "le slug d'un territoire est attendu")
+            errors.add("territory", msg("error.links.territory_slug"))
             errors.raise_if_any()
         territory = session.scalar(select(Territory).where(Territory.slug == data["territory"]))
         if territory is None:
-            errors.add("territory", f"territoire inconnu : {data['territory']!r}")
+            errors.add("territory", msg("error.territories.unknown", slug=data["territory"]))
         out["territory"] = territory
     errors.raise_if_any()
     return out
@@ -160,8 +161,8 @@ def _check_duplicate(session: Session, link: Link) -> None:
     )
     if existing is not None:
         raise Conflict(
-            f"un lien actif de la même catégorie existe déjà entre ces deux ressources : {existing}",
-            [validation.FieldError("target", f"doublon du lien {existing}")],
+            msg("error.links.duplicate", id=existing),
+            [validation.FieldError("target", msg("error.links.duplicate_of", id=existing))],
         )
 
 
@@ -241,7 +242,7 @@ def update(
                           guard=guard) as link:
         values = clean(session, changes, partial=True)
         if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):
-            raise Invalid.field("target", "un lien relie deux ressources distinctes")
+            raise Invalid.field("target", msg("error.links.same_ends"))
         moved = any(key in values for key in ("source_id", "target_id", "territory"))
         _apply(link, values)
         if moved:

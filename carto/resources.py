@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from carto import lifecycle, permissions, validation, vocab
 from carto.errors import Invalid, NotFound
 from carto.geo import check_lon_lat, lon_lat, point_element
+from carto.i18n import msg
 from carto.models import (
     ChangeLog,
     Commune,
@@ -53,7 +54,7 @@ COLUMN = {"commune": "commune_code"}
 def get(session: Session, resource_id: uuid.UUID, include_deleted: bool = False) -> Resource:
     resource = session.get(Resource, resource_id)
     if resource is None or (resource.deleted_at is not None and not include_deleted):
-        raise NotFound(f"ressource inconnue : {resource_id}", [])
+        raise NotFound(msg("error.resources.unknown", id=resource_id))
     return resource
 
 
@@ -110,29 +111,29 @@ def _rows(
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.add(field, "une liste est attendue")
+        errors.add(field, msg("validation.list"))
         return None
     rows = []
     for i, item in enumerate(value):
         where = f"{field}[{i}]"
         if not isinstance(item, dict) or set(item) - {key, amount, "year", "source"}:
-            errors.add(where, f"objet attendu avec {key}, {amount}, year, source")
+            errors.add(where, msg("error.resources.declared_object", key=key, amount=amount))
             continue
         if item.get(key) not in allowed:
-            errors.add(f"{where}.{key}", f"valeur inconnue : {item.get(key)!r}")
+            errors.add(f"{where}.{key}", msg("error.resources.unknown_value", value=item.get(key)))
             continue
         number = item.get(amount)
         if isinstance(number, bool) or not isinstance(number, int | float) \
                 or not 0 <= number < 1e11:
-            errors.add(f"{where}.{amount}", "un nombre positif (raisonnable) est attendu")
+            errors.add(f"{where}.{amount}", msg("error.resources.amount"))
             continue
         year = item.get("year")
         if year is not None and (not isinstance(year, int) or not 1900 <= year <= 2100):
-            errors.add(f"{where}.year", "année invalide")
+            errors.add(f"{where}.year", msg("error.resources.year"))
             continue
         source = item.get("source")
         if source is not None and (not isinstance(source, str) or len(source) > 500):
-            errors.add(f"{where}.source", "texte de 500 caractères au plus attendu")
+            errors.add(f"{where}.source", msg("error.resources.source"))
             continue
         rows.append({key: item[key], amount: number, "year": year, "source": source})
     return rows
@@ -143,7 +144,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     errors = validation.Collector()
     for key in data:
         if key not in FIELDS:
-            errors.add(key, "champ inconnu")
+            errors.add(key, msg("validation.extra_forbidden"))
     out: dict[str, Any] = {}
 
     def given(key: str) -> bool:
@@ -162,7 +163,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     if "commune" in data and data["commune"] is not None:
         code = data["commune"]
         if not isinstance(code, str) or session.get(Commune, code) is None:
-            errors.add("commune", f"code INSEE inconnu : {code!r}")
+            errors.add("commune", msg("error.nearby.insee_unknown", value=code))
         out["commune"] = code
     if given("lon") or given("lat"):
         try:
@@ -195,20 +196,21 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
     for key in ("is_private", "illustrative"):
         if key in data:
             if not isinstance(data[key], bool):
-                errors.add(key, "true ou false attendu")
+                errors.add(key, msg("error.validation.boolean"))
             out[key] = data[key]
     if given("territories"):
         slugs = data.get("territories") or []
         if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
-            errors.add("territories", "une liste de territoires (slugs) est attendue")
+            errors.add("territories", msg("error.resources.territories_list"))
         elif not slugs:
-            errors.add("territories", "au moins un territoire est attendu")
+            errors.add("territories", msg("error.resources.territories_required"))
         else:
             found = {t.slug: t for t in session.scalars(
                 select(Territory).where(Territory.slug.in_(slugs)))}
             unknown = [s for s in slugs if s not in found]
             if unknown:
-                errors.add("territories", f"territoires inconnus : {', '.join(unknown)}")
+                errors.add("territories", msg("error.resources.territories_unknown",
+                                          slugs=", ".join(unknown)))
             out["territories"] = [found[s] for s in slugs if s in found]
     if "outputs" in data:
         out["outputs"] = _rows(data["outputs"], "food_group", "kg_per_year", vocab.food_groups(),
@@ -239,9 +241,7 @@ def check_near_territories(session: Session, resource: Resource) -> None:
     if row.d > MAX_DISTANCE_M:
         raise Invalid.field(
             "geometry",
-            f"le point est à {row.d / 1000:.0f} km du territoire le plus proche ({row.slug}), "
-            "plus de 50 km : vérifiez les coordonnées (longitude, latitude) ; un éditeur peut "
-            "confirmer avec force=true",
+            msg("error.resources.far", km=round(row.d / 1000), slug=row.slug),
         )
 
 
@@ -329,7 +329,7 @@ def update(
     with lifecycle.change(session, ENTITY, resource_id, expected_version, principal.actor,
                           guard=guard) as resource:
         if ("lon" in changes) != ("lat" in changes):
-            raise Invalid.field("geometry", "longitude et latitude vont ensemble")
+            raise Invalid.field("geometry", msg("error.resources.lon_lat_pair"))
         values = clean(session, changes, partial=True)
         before = permissions.resource_territories(resource)
         _apply(resource, values)

@@ -20,7 +20,7 @@ ERRORS = {"CartoError", "NotFound", "Invalid", "Conflict", "PreconditionFailed",
           "PreconditionRequired", "Unauthenticated", "Forbidden", "Ambiguous"}
 # literal messages not yet converted to catalogue keys (code moves between files while the
 # conversion goes on, so this is a ceiling, not a list): it only goes down, to zero
-LITERALS_LEFT = 33
+LITERALS_LEFT = 3
 
 
 def _name(func: ast.expr) -> str:
