@@ -1,9 +1,48 @@
-"""Bodies over the limit (1 MB by default) are refused with 413 before they are read whole."""
+"""What a request body may be, checked before any handler reads it: at most `max_bytes` (1 MB
+by default; 413 whether the size is declared or the body comes chunked), and JSON whose every
+string is valid Unicode (a lone surrogate such as "\\ud800" parses in Python but cannot be
+stored or re-encoded: 422 naming the member, instead of a 500 deep in the database driver).
+
+The body is read whole here, once: bodies are small (the limit), and a handler that fails
+while reading one (the old way of refusing a chunked body mid-stream) turned the 413 into
+FastAPI's generic 400. Uploads (`larger`: path prefixes allowed more, /api/imports) are not
+buffered: they stream to their handler, counted as they come."""
+
+import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import localised_problem
+from carto.errors import FieldError
 from carto.i18n import msg, negotiate
+
+WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path ("properties.name", "stakes.0") of the first string or key of a parsed JSON
+    value that is not valid Unicode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if lone_surrogate(str(key)) is not None:
+                return here.encode("utf-8", "backslashreplace").decode("ascii")
+            found = lone_surrogate(item, here)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
 
 
 class BodyTooLarge(Exception):
@@ -11,8 +50,6 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """`larger`: path prefixes allowed more (file uploads: /api/imports)."""
-
     def __init__(self, app: ASGIApp, max_bytes: int,
                  larger: dict[str, int] | None = None) -> None:
         self.app = app
@@ -20,15 +57,51 @@ class BodySizeLimit:
         self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("method") not in WITH_BODY:
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or [])
         limit = next((n for prefix, n in self.larger.items()
-                      if scope.get("path", "").startswith(prefix)), self.max_bytes)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send, limit)
+                      if scope.get("path", "").startswith(prefix)), None)
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > (limit or
+                                                                             self.max_bytes):
+            await self._refuse(scope, receive, send, limit or self.max_bytes)
             return
+        if limit is not None:
+            await self._stream(scope, receive, send, limit)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, self.max_bytes)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"") and b"\\u" in body:
+            field = _surrogate_field(body)
+            if field is not None:
+                await self._invalid(scope, receive, send, field)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen = 0
 
         async def limited() -> Message:
@@ -49,6 +122,21 @@ class BodySizeLimit:
         response = localised_problem(_scope_lang(scope), 413, "problem.too_large",
                                      msg("problem.too_large.limit", bytes=limit))
         await response(scope, receive, send)
+
+    async def _invalid(self, scope: Scope, receive: Receive, send: Send, field: str) -> None:
+        lang = _scope_lang(scope)
+        problem = FieldError(field, msg("error.body.surrogate"))
+        response = localised_problem(lang, 422, "problem.invalid_body",
+                                     f"{field}: {problem.text(lang)}", [problem])
+        await response(scope, receive, send)
+
+
+def _surrogate_field(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None  # not JSON: FastAPI says so, naming the position
+    return lone_surrogate(parsed)
 
 
 def _scope_lang(scope: Scope) -> str:

@@ -181,11 +181,34 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
 
+# The field each named constraint guards (unique indexes of migrations/versions/), so that a
+# 409 from the database still names what to change.
+CONSTRAINT_FIELDS = {
+    "link_one_active_per_pair_category": "target",
+    "resource_external_id": "external_id",
+    "link_external_id": "external_id",
+    "gap_override_scope": "parameter",
+    "territory_slug_key": "slug",
+    "resource_kind_code_key": "code",
+    "farmland_unique": "commune",
+}
+
+
+def constraint_field(exc: Exception) -> str:
+    """The field a database refusal is about: the constraint's column when PostgreSQL names
+    it (not-null), the field the named constraint guards, else the constraint's name."""
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    column = getattr(diag, "column_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    return column or CONSTRAINT_FIELDS.get(constraint or "", constraint or "body")
+
+
 async def on_integrity_error(request: Request, exc: Exception) -> Response:
     """A constraint the database enforces (e.g. two editors racing to create the same link)."""
     log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
-    return localised_problem(request_lang(request), 409, "problem.conflict",
-                             msg("problem.integrity.detail"))
+    detail = msg("problem.integrity.detail")
+    return localised_problem(request_lang(request), 409, "problem.conflict", detail,
+                             [errors.FieldError(constraint_field(exc), detail)])
 
 
 async def on_data_error(request: Request, exc: Exception) -> Response:

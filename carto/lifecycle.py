@@ -82,7 +82,7 @@ def lock(
     if deleted is False and row.deleted_at is not None:
         raise NotFound(_unknown(entity, row_id))
     if deleted is True and row.deleted_at is None:
-        raise Conflict(_not_deleted(entity))
+        raise Conflict(_not_deleted(entity), [FieldError("deleted", _not_deleted(entity))])
     return row
 
 
@@ -134,7 +134,9 @@ def decide(session: Session, entity: Entity, row_id: uuid.UUID, expected_version
     action = "validate" if decision == "validated" else "reject"
     with change(session, entity, row_id, expected_version, actor, action, guard) as row:
         if row.moderation != "pending":
-            raise Conflict(msg("error.lifecycle.nothing_to_moderate", state=row.moderation))
+            raise Conflict(msg("error.lifecycle.nothing_to_moderate", state=row.moderation),
+                           [FieldError("moderation", msg("error.lifecycle.nothing_to_moderate",
+                                                         state=row.moderation))])
         row.moderation = decision
         row.moderation_note = reason
     return row

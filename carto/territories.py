@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.cache import DbCache
-from carto.errors import Conflict, Invalid, NotFound
+from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
 from carto.i18n import msg
 from carto.models import Commune, Territory, TerritoryCommune
@@ -147,7 +147,8 @@ def create_from_polygon(
 def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Territory:
     territory = session.scalar(select(Territory).where(Territory.slug == spec.slug))
     if territory is not None and not replace:
-        raise Conflict(msg("error.territories.exists", slug=spec.slug))
+        raise Conflict(msg("error.territories.exists", slug=spec.slug),
+                       [FieldError("slug", msg("error.territories.exists", slug=spec.slug))])
     if territory is None:
         territory = Territory(slug=spec.slug)
         session.add(territory)

@@ -10,7 +10,7 @@ from api.auth import PrincipalDep, require
 from api.deps import SessionDep
 from api.schemas import KindIn, KindPatchIn
 from carto import vocab
-from carto.errors import Conflict, NotFound
+from carto.errors import Conflict, FieldError, NotFound
 from carto.i18n import msg
 from carto.models import ResourceKind
 from carto.visibility import ADMIN
@@ -36,7 +36,8 @@ def list_kinds(session: SessionDep) -> JSONResponse:
 def create_kind(body: KindIn, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
     require(principal, ADMIN)
     if session.get(ResourceKind, body.code) is not None:
-        raise Conflict(msg("error.kinds.exists", code=body.code))
+        raise Conflict(msg("error.kinds.exists", code=body.code),
+                       [FieldError("code", msg("error.kinds.exists", code=body.code))])
     kind = ResourceKind(**body.model_dump())
     session.add(kind)
     session.flush()

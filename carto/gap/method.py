@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from carto.errors import Conflict
+from carto.errors import Conflict, FieldError
 from carto.gap.coefficients import IN_SCOPE, LIVESTOCK, OUT_OF_SCOPE, Coefficients
 from carto.gap.scenarios import Scenario
 from carto.i18n import msg
@@ -187,7 +187,8 @@ def compute(population: float, coefs: Coefficients, sc: Scenario,
     perimeter's farmland (ha) per crop group, None when none was imported (ratios unknown).
     """
     if not population > 0:
-        raise Conflict(msg("error.gap.population_zero"))
+        raise Conflict(msg("error.gap.population_zero"),
+                       [FieldError("population", msg("error.gap.population_field"))])
     declared_t = declared_t or {}
     demand = demand_t(population, coefs, sc)
     land = land_needed_ha(demand, coefs, sc)

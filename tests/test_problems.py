@@ -1,0 +1,95 @@
+"""Bad input never gets a 500 and every refusal names its field (issue 10 §6): lone
+surrogates in JSON, chunked bodies over the limit (against a real server: TestClient always
+declares a length), conflicts naming what to change."""
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
+
+from api.limits import lone_surrogate
+from api.problems import constraint_field
+from carto.db import transaction
+from carto.models import Territory
+from tests.apiworld import World, feature
+
+
+def _raw(body: object) -> bytes:
+    """JSON with the escape "\\ud800" as a client would send it (json.dumps keeps escapes)."""
+    return json.dumps(body).replace("SURROGATE", "\\ud800").encode()
+
+
+def test_lone_surrogate_is_found_with_its_path() -> None:
+    assert lone_surrogate({"a": [1, {"b": "ok\ud800"}]}) == "a.1.b"
+    assert lone_surrogate({"properties": {"name": "\udfff"}}) == "properties.name"
+    assert lone_surrogate({"a": "é ✓ 🍅"}) is None
+    assert lone_surrogate("\ud800") == "body"
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/resources", feature(name="SURROGATE"), "properties.name"),
+    ("/api/links", {"source": "SURROGATE", "target": "x", "category": "aid_associations",
+                    "level": 2}, "source"),
+    ("/api/gap", {"type": "Feature", "properties": {"name": "x", "SURROGATE": 1},
+                  "geometry": {"type": "Polygon", "coordinates": [[[3.7, 43.4], [3.8, 43.4],
+                                                                   [3.8, 43.5], [3.7, 43.4]]]}},
+     "properties.\\ud800"),
+])
+def test_a_lone_surrogate_anywhere_is_a_422_naming_it(client: TestClient, world: World,
+                                                      path: str, body: object,
+                                                      field: str) -> None:
+    r = client.post(path, content=_raw(body), headers={
+        "Content-Type": "application/json", **World.auth(world.editor)})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field
+    assert r.headers["content-type"].startswith("application/problem+json")
+    patch = client.patch("/api/resources/00000000-0000-0000-0000-000000000000",
+                         content=_raw({"properties": {"description": ["SURROGATE"]}}),
+                         headers={"Content-Type": "application/json", "If-Match": '"1"',
+                                  **World.auth(world.editor)})
+    assert patch.status_code == 422 and patch.json()["errors"][0]["field"] == \
+        "properties.description.0"
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(live_server: str, world: World) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"type": "Feature", "properties": {"description": "'
+        for _ in range(120):
+            yield b"x" * 10_000
+        yield b'"}}'
+
+    r = httpx.post(f"{live_server}/api/resources", content=chunks(), headers={
+        "Content-Type": "application/json", **World.auth(world.editor)}, timeout=30)
+    assert r.status_code == 413, r.text
+    assert r.json()["title"] == "Requête trop volumineuse"
+    small = httpx.post(f"{live_server}/api/resources", content=iter([b"{", b"}"]), headers={
+        "Content-Type": "application/json", **World.auth(world.editor)}, timeout=30)
+    assert small.status_code == 422  # a chunked body under the limit reaches the handler
+
+
+def test_conflicts_name_their_field(client: TestClient, world: World) -> None:
+    admin = World.auth(world.admin)
+    kind = client.post("/api/kinds", headers=admin, json={
+        "code": "producer", "label_fr": "x", "label_en": "x", "color": "#000000",
+        "icon": "leaf"})
+    assert kind.status_code == 409 and kind.json()["errors"][0]["field"] == "code"
+    editor = World.auth(world.editor)
+    made = client.post("/api/resources", json=feature(name="Conflit (test)"), headers=editor)
+    rid = made.json()["id"]
+    restore = client.post(f"/api/resources/{rid}/restore", headers=editor)
+    assert restore.status_code == 409 and restore.json()["errors"][0]["field"] == "deleted"
+    again = client.post(f"/api/resources/{rid}/validate", headers=editor)
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "moderation"
+    client.delete(f"/api/resources/{rid}", headers=editor | {"If-Match": '"1"'})
+
+
+def test_a_database_refusal_names_the_constraint_s_field(migrated: str,
+                                                         demo_loaded: object) -> None:
+    with pytest.raises(IntegrityError) as caught, transaction(migrated) as session:
+        session.add(Territory(slug="frontignan", name="doublon", level="custom",
+                              geom="SRID=4326;MULTIPOLYGON(((3 43,3.1 43,3.1 43.1,3 43)))"))
+        session.flush()
+    assert constraint_field(caught.value) == "slug"
