@@ -129,3 +129,16 @@ def ogc_world(demo_loaded: demo.LoadReport, migrated: str) -> "OgcWorld":
 
 if TYPE_CHECKING:
     from tests.ogcworld import OgcWorld
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from what a test uses (pyproject.toml lists them): `db` for every test with a
+    database fixture, `browser` for the *_browser modules and tests using chromium; tests mark
+    themselves `browser` or `slow` when the rule cannot see it."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "database_url" in fixtures:
+            item.add_marker(pytest.mark.db)
+        if item.module is not None and item.module.__name__.endswith("_browser") \
+                or "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)

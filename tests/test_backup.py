@@ -17,6 +17,7 @@ from carto.config import database_settings
 from carto.db import get_engine
 
 runner = CliRunner()
+pytestmark = pytest.mark.slow
 
 
 def _tables(url: str) -> dict[str, tuple[int, str]]:

@@ -188,6 +188,7 @@ def test_nearby_errors_in_english(client: TestClient) -> None:
     assert len(ambiguous.json()["candidates"]) >= 2
 
 
+@pytest.mark.browser
 def test_the_nearby_page_shows_english_errors(live_server: str) -> None:
     from tests.browser import browser, open_page
 

@@ -111,6 +111,8 @@ WORKS = {  # what shows that the page's scripts ran
 }
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1024, 768), (1440, 900)])
 def test_no_page_reports_a_csp_violation_in_chromium(live_server: str, width: int,
                                                      height: int) -> None:
@@ -127,6 +129,7 @@ def test_no_page_reports_a_csp_violation_in_chromium(live_server: str, width: in
             visit.page.close()
 
 
+@pytest.mark.browser
 def test_an_injected_script_is_blocked(live_server: str) -> None:
     """The policy is enforced, and the watch above would see a violation."""
     with browser() as b:

@@ -1,0 +1,103 @@
+"""The house's layout rules, checked (issue 11): the domain imports no web framework, and the
+dependencies pyproject.toml declares are the ones the code imports."""
+
+import ast
+import importlib.metadata
+import re
+import tomllib
+
+from carto import ROOT
+
+WEB_FRAMEWORKS = ("fastapi", "starlette")
+# Declared but imported under no name the code uses: they are needed some other way.
+NOT_IMPORTED = {
+    "uvicorn": "carto serve runs it (imported in the function), and it serves the app",
+    "psycopg": "SQLAlchemy's driver (postgresql+psycopg://); also imported by name",
+    "xstatic-leaflet": "api.assets imports xstatic.pkg.leaflet by name (importlib)",
+    "xstatic-font-awesome": "api.assets imports xstatic.pkg.font_awesome by name (importlib)",
+}
+
+
+def _imports(paths: list) -> set[str]:  # type: ignore[type-arg]
+    names: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_domain_imports_no_web_framework() -> None:
+    offenders = []
+    for path in sorted(ROOT.joinpath("carto").rglob("*.py")):
+        found = _imports([path]) & set(WEB_FRAMEWORKS)
+        if found:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(found)}")
+    assert offenders == [], "carto/ is the domain: HTTP lives in api/"
+
+
+def _declared(group: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~;\s]", spec, maxsplit=1)[0].lower().replace("_", "-")
+            for spec in group}
+
+
+def _import_names(distribution: str) -> set[str]:
+    mapping = importlib.metadata.packages_distributions()
+    return {name for name, dists in mapping.items()
+            if distribution in {d.lower().replace("_", "-") for d in dists}}
+
+
+def test_declared_dependencies_are_used() -> None:
+    project = tomllib.loads(ROOT.joinpath("pyproject.toml").read_text())["project"]
+    runtime = _imports(sorted([*ROOT.joinpath("carto").rglob("*.py"),
+                               *ROOT.joinpath("api").rglob("*.py"),
+                               *ROOT.joinpath("migrations").rglob("*.py")]))
+    unused = sorted(d for d in _declared(project["dependencies"])
+                    if d not in NOT_IMPORTED and not _import_names(d) & runtime)
+    assert unused == [], "declared in pyproject.toml, imported nowhere in carto/, api/"
+    dev = _declared(project["optional-dependencies"]["dev"])
+    tests = _imports(sorted([*ROOT.joinpath("tests").rglob("*.py"),
+                             *ROOT.joinpath("bench").rglob("*.py")]))
+    tools = {"ruff", "mypy", "pytest"}  # run as commands (make lint, make test)
+    assert sorted(d for d in dev - tools if not _import_names(d) & tests) == []
+
+
+def test_imported_third_party_packages_are_declared() -> None:
+    project = tomllib.loads(ROOT.joinpath("pyproject.toml").read_text())["project"]
+    declared = _declared(project["dependencies"])
+    provided = set().union(*(_import_names(d) for d in declared))
+    # what the declared packages bring along and the code may import directly
+    provided |= {"starlette", "pydantic_core", "anyio", "greenlet", "markupsafe", "branca",
+                 "yaml", "httpx", "limits", "xstatic", "swagger_ui_bundle"}
+    code = _imports(sorted([*ROOT.joinpath("carto").rglob("*.py"),
+                            *ROOT.joinpath("api").rglob("*.py")]))
+    import sys
+
+    third_party = {n for n in code - set(sys.stdlib_module_names) if n not in ("carto", "api")}
+    assert sorted(third_party - provided) == []
+
+
+def test_the_licence_is_an_spdx_expression() -> None:
+    pyproject = tomllib.loads(ROOT.joinpath("pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "AGPL-3.0-or-later"
+    requires = " ".join(pyproject["build-system"]["requires"])
+    major = int(re.search(r"setuptools>=(\d+)", requires).group(1))  # type: ignore[union-attr]
+    assert major >= 77  # the first setuptools reading PEP 639's `license = "SPDX"`
+
+
+def test_browser_tests_are_marked() -> None:
+    """`pytest -m "not browser"` must leave out every test that starts Chromium."""
+    unmarked = []
+    for path in sorted(ROOT.joinpath("tests").glob("test_*.py")):
+        if path.stem.endswith("_browser"):
+            continue  # marked by tests/conftest.py
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            calls = {getattr(n.func, "id", "") for n in ast.walk(node) if isinstance(n, ast.Call)}
+            marks = {ast.unparse(d) for d in node.decorator_list}
+            if calls & {"browser", "open_page"} and "pytest.mark.browser" not in marks:
+                unmarked.append(f"{path.name}::{node.name}")
+    assert unmarked == []
