@@ -13,6 +13,7 @@ WEB_FRAMEWORKS = ("fastapi", "starlette")
 NOT_IMPORTED = {
     "uvicorn": "carto serve runs it (imported in the function), and it serves the app",
     "psycopg": "SQLAlchemy's driver (postgresql+psycopg://); also imported by name",
+    "python-multipart": "Starlette imports it to parse the uploads of POST /api/imports",
     "xstatic-leaflet": "api.assets imports xstatic.pkg.leaflet by name (importlib)",
     "xstatic-font-awesome": "api.assets imports xstatic.pkg.font_awesome by name (importlib)",
 }
