@@ -70,6 +70,7 @@ def _no_horizontal_scroll(page: object) -> bool:
         "document.documentElement.scrollWidth <= window.innerWidth"))
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("width", "height"), VIEWPORTS)
 def test_cooperation_page_in_chromium(live_server: str, width: int, height: int) -> None:
     with browser() as b:
@@ -91,6 +92,7 @@ def test_cooperation_page_in_chromium(live_server: str, width: int, height: int)
         assert _outside(visit.requests, live_server) == []
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("width", "height"), VIEWPORTS)
 def test_compare_page_in_chromium(live_server: str, width: int, height: int) -> None:
     with browser() as b:
@@ -115,6 +117,7 @@ def editor_token(migrated: str, live_server: str) -> Iterator[str]:
         session.execute(text("DELETE FROM api_token WHERE name = 'animation coopération (test)'"))
 
 
+@pytest.mark.browser
 def test_editor_declares_an_opportunity_in_one_step(live_server: str, editor_token: str,
                                                     migrated: str) -> None:
     with browser() as b:
@@ -169,6 +172,7 @@ def hostile(migrated: str, live_server: str) -> Iterator[str]:
         session.execute(text("DELETE FROM territory WHERE slug = :s"), {"s": slug})
 
 
+@pytest.mark.browser
 def test_names_are_text_on_the_page(client: TestClient, live_server: str, hostile: str) -> None:
     html = client.get(f"/territories/{hostile}/cooperation").text
     assert XSS not in html and "<script>alert(2)" not in html

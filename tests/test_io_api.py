@@ -3,6 +3,7 @@
 import io
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -127,6 +128,7 @@ def _admin(world: World) -> str:
     return world.admin
 
 
+@pytest.mark.browser
 def test_the_import_page_checks_then_confirms(live_server: str, world: World, migrated: str,
                                               tmp_path: Path) -> None:
     from tests.browser import browser, open_page, screenshot
