@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from api import assets, problems, ratelimit, security
+from api import assets, openapi, problems, ratelimit, security
 from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
@@ -84,4 +84,5 @@ def create_app(database_url: str | None = None) -> FastAPI:
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
                    nearby, imports, exports, ogc, tiles, indicators, pages):
         app.include_router(module.router)
+    openapi.install(app)  # the real error responses in /openapi.json
     return app

@@ -1,0 +1,104 @@
+"""The OpenAPI document says what the API really answers (issue 10 §6): every error is
+application/problem+json with one schema (`Problem`), a bad query parameter is a 400 (not
+FastAPI's default 422 "HTTPValidationError", which this API never sends), writes list their
+401/403/409/412/413/428, and the operations with `format=csv` declare their text/csv body.
+
+FastAPI builds the document from the routes; the statuses that follow from the house rules
+(api.problems, api.limits, api.ratelimit, api.query) are added here, once, rather than on
+each of the ~50 operations."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` names each field at fault.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string", "description": "in the reader's language (lang, then "
+                                                   "Accept-Language)"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        "candidates": {"type": "array", "items": {"type": "object"},
+                       "description": "an ambiguous commune name: the communes it may mean"},
+    },
+    "additionalProperties": True,
+}
+
+DESCRIPTIONS = {
+    400: "A query or path parameter is wrong, unknown or repeated (errors[].field names it)",
+    401: "No valid token for an operation that needs one",
+    403: "The token's role or territory does not allow it",
+    404: "Nothing with this identifier that the caller may see",
+    409: "The data says no (duplicate, state, database constraint); errors[].field names it",
+    412: "If-Match names a version that is no longer the current one",
+    413: "The body is over the limit (1 MB by default)",
+    422: "The body is wrong (errors[].field names the member)",
+    428: "If-Match is required",
+    429: "Too many requests from this client; see Retry-After",
+    503: "The database is unreachable or every connection is busy; see Retry-After",
+}
+
+CSV = {("get", "/api/resources"), ("get", "/api/links"), ("get", "/api/gap"),
+       ("post", "/api/gap"), ("get", "/api/territories/{slug}/gap")}
+RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
+VERSIONED = ("/api/resources/{", "/api/links/{")
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {"description": DESCRIPTIONS[status], "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    statuses = {400, 503}
+    if "{" in path:
+        statuses.add(404)
+    if method in ("post", "put", "patch"):
+        statuses |= {409, 413, 422}
+    anonymous = method == "post" and path in RATE_LIMITED  # analyses need no token
+    if method in ("post", "put", "patch", "delete") and path.startswith("/api/") and not anonymous:
+        statuses |= {401, 403}
+    if method in ("patch", "delete") and path.startswith(VERSIONED):
+        statuses |= {412, 428}
+    if any(path.startswith(p) for p in RATE_LIMITED):
+        statuses.add(429)
+    return statuses
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with the real error responses (cached on the app)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                       description=app.description, routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
+            for status in sorted(_statuses(path, method, operation)):
+                responses.setdefault(str(status), _problem(status))
+            if (method, path) in CSV:
+                ok = responses.setdefault("200", {"description": "OK"})
+                ok.setdefault("content", {})["text/csv"] = {
+                    "schema": {"type": "string"},
+                    "description": "with format=csv: UTF-8, a header row, formulas neutralised"}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = spec
+    return spec
+
+
+def install(app: FastAPI) -> None:
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
