@@ -48,6 +48,9 @@ DESCRIPTIONS = {
 
 CSV = {("get", "/api/resources"), ("get", "/api/links"), ("get", "/api/gap"),
        ("post", "/api/gap"), ("get", "/api/territories/{slug}/gap")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OTHER_BODIES = {("get", "/api/imports/template"): (XLSX, "text/csv"),
+                ("post", "/api/imports"): (XLSX, "text/csv")}
 RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
 VERSIONED = ("/api/resources/{", "/api/links/{")
 
@@ -59,6 +62,10 @@ def _problem(status: int) -> dict[str, Any]:
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = {400, 503}
+    if path.startswith("/api/"):
+        # any request may carry a wrong token (401); restricted reads (history, moderation,
+        # tokens) refuse other roles (403); a referenced territory or resource may not exist
+        statuses |= {401, 403, 404}
     if "{" in path:
         statuses.add(404)
     if method in ("post", "put", "patch"):
@@ -89,6 +96,10 @@ def document(app: FastAPI) -> dict[str, Any]:
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
             for status in sorted(_statuses(path, method, operation)):
                 responses.setdefault(str(status), _problem(status))
+            for kind in OTHER_BODIES.get((method, path), ()):
+                ok = responses.setdefault("200", {"description": "OK"})
+                ok.setdefault("content", {})[kind] = {"schema": {"type": "string",
+                                                                 "format": "binary"}}
             if (method, path) in CSV:
                 ok = responses.setdefault("200", {"description": "OK"})
                 ok.setdefault("content", {})["text/csv"] = {

@@ -176,9 +176,24 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     title_key = HTTP_TITLES.get(exc.status_code, "problem.error")
     title = t(title_key, lang)
     detail = t(f"{title_key}.detail", lang) if f"{title_key}.detail" in catalogue() else title
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:  # Starlette names the first matching route's methods only
+        headers["Allow"] = ", ".join(allowed_methods(request))
     if _wants_html(request):
         return _page(request, exc.status_code, title, detail)
-    return problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
+    return problem(exc.status_code, title, detail, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110: a 405 lists them all)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        found = getattr(route, "methods", None)
+        if found and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(found)
+    return sorted(methods)
 
 
 # The field each named constraint guards (unique indexes of migrations/versions/), so that a

@@ -67,7 +67,7 @@ class KindIn(BaseModel):
     label_en: str = Field(min_length=1, max_length=100)
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
     icon: str = Field(min_length=1, max_length=60)
-    sort_order: int = Field(default=100, ge=0, le=1000)
+    sort_order: int = Field(default=100, ge=0, le=1000, strict=True)  # false is not 0
 
 
 class KindPatchIn(BaseModel):
@@ -76,4 +76,4 @@ class KindPatchIn(BaseModel):
     label_en: str | None = Field(default=None, min_length=1, max_length=100)
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     icon: str | None = Field(default=None, min_length=1, max_length=60)
-    sort_order: int | None = Field(default=None, ge=0, le=1000)
+    sort_order: int | None = Field(default=None, ge=0, le=1000, strict=True)

@@ -132,7 +132,7 @@ def test_editor_declares_an_opportunity_in_one_step(live_server: str, editor_tok
         assert declare.is_visible()
         declare.click()
         page.wait_for_function(
-            "document.querySelector('.coop-opp .coop-declared').textContent.includes('déclaré')")
+            "() => document.querySelector('.coop-opp .coop-declared').textContent.includes('déclaré')")
         assert declare.is_hidden()
         screenshot(page, "cooperation-declared")
         assert visit.console_errors == []

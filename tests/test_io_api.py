@@ -152,7 +152,7 @@ def test_the_import_page_checks_then_confirms(live_server: str, world: World, mi
             assert _count(migrated) == 0
             page.click("#imp-confirm")
             page.wait_for_function(
-                "document.getElementById('imp-status').textContent.includes('Import terminé')")
+                "() => document.getElementById('imp-status').textContent.includes('Import terminé')")
             assert _count(migrated) == 2
             screenshot(page, "import-done")
     finally:

@@ -102,3 +102,17 @@ def test_browser_tests_are_marked() -> None:
             if calls & {"browser", "open_page"} and "pytest.mark.browser" not in marks:
                 unmarked.append(f"{path.name}::{node.name}")
     assert unmarked == []
+
+
+def test_browser_waits_poll_with_functions() -> None:
+    """Playwright evaluates a string predicate with eval(), which the pages' CSP forbids:
+    `wait_for_function("() => …")`, never `wait_for_function("…")`."""
+    found = []
+    for path in sorted(ROOT.joinpath("tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == \
+                    "wait_for_function" and node.args and isinstance(node.args[0], ast.Constant):
+                text = str(node.args[0].value)
+                if "=>" not in text and not text.lstrip().startswith("function"):
+                    found.append(f"{path.name}:{node.lineno}")
+    assert found == []
