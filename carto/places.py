@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.cache import DbCache
-from carto.errors import FieldError, Invalid
+from carto.errors import FieldError, Invalid, Text
+from carto.i18n import msg
 from carto.text import fold, like_escape
 from carto.visibility import (
     Principal,
@@ -57,7 +58,8 @@ _NAME_WITH_DEPT = re.compile(r"^(.*\S)\s*\(\s*([0-9]{2,3}|2A|2B)\s*\)$", re.IGNO
 class Ambiguous(Invalid):
     """A commune name several communes bear; `candidates` lets a client offer the choice."""
 
-    def __init__(self, detail: str, errors: list[FieldError], candidates: list[dict[str, Any]]):
+    def __init__(self, detail: Text | None, errors: list[FieldError],
+                 candidates: list[dict[str, Any]]):
         super().__init__(detail, errors, {"candidates": candidates})
 
 
@@ -88,7 +90,7 @@ def find_commune(session: Session, value: str) -> Place:
     several communes bear is an error listing them, and "Name (34)" picks the department."""
     raw = value.strip()
     if not raw:
-        raise Invalid.field("commune", "nom ou code INSEE de commune attendu")
+        raise Invalid.field("commune", msg("error.nearby.commune_expected"))
     if _COMMUNE_CODE.match(raw.upper()):
         rows = (
             session.execute(text(_COMMUNE_SQL.format(where="code = :code")), {"code": raw.upper()})
@@ -96,7 +98,7 @@ def find_commune(session: Session, value: str) -> Place:
             .all()
         )
         if not rows:
-            raise Invalid.field("commune", f"code INSEE inconnu : {raw!r}")
+            raise Invalid.field("commune", msg("error.nearby.insee_unknown", value=raw))
     else:
         name, department = raw, None
         m = _NAME_WITH_DEPT.match(raw)
@@ -110,8 +112,9 @@ def find_commune(session: Session, value: str) -> Place:
         )
         if not rows:
             hint = similar_communes(session, name)
-            more = f" ; vouliez-vous dire : {', '.join(hint)} ?" if hint else ""
-            raise Invalid.field("commune", f"commune inconnue : {raw!r}{more}")
+            more = msg("error.nearby.did_you_mean", names=", ".join(hint)) if hint else ""
+            raise Invalid.field("commune", msg("error.nearby.commune_unknown", value=raw,
+                                               more=more))
     if len(rows) > 1:
         candidates = [
             {
@@ -123,11 +126,8 @@ def find_commune(session: Session, value: str) -> Place:
             for r in rows
         ]
         listed = ", ".join(f"{c['name']} ({c['department']}, code {c['code']})" for c in candidates)
-        message = (
-            f"plusieurs communes s'appellent « {rows[0]['name']} » : {listed} ; "
-            "précisez le code INSEE ou le département, ex. « Nom (34) »"
-        )
-        raise Ambiguous(f"commune: {message}", [FieldError("commune", message)], candidates)
+        message = msg("error.nearby.ambiguous", name=rows[0]["name"], listed=listed)
+        raise Ambiguous(None, [FieldError("commune", message)], candidates)
     row = rows[0]
     return Place(row["code"], row["name"], row["department"], float(row["lon"]), float(row["lat"]))
 
@@ -155,9 +155,9 @@ def suggest(
     for the page's autocomplete: communes by name or code prefix, best known first."""
     raw = q.strip()
     if len(raw) < 2:
-        raise Invalid.field("q", "au moins 2 caractères")
+        raise Invalid.field("q", msg("error.nearby.q_short"))
     if len(raw) > 100:
-        raise Invalid.field("q", "100 caractères au plus")
+        raise Invalid.field("q", msg("error.validation.text_too_long", max=100))
     key = fold(raw)
     out: list[dict[str, Any]] = []
     if raw.isdigit() or _COMMUNE_CODE.match(raw.upper()):

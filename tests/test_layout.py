@@ -70,7 +70,7 @@ def test_imported_third_party_packages_are_declared() -> None:
     declared = _declared(project["dependencies"])
     provided = set().union(*(_import_names(d) for d in declared))
     # what the declared packages bring along and the code may import directly
-    provided |= {"starlette", "pydantic_core", "anyio", "greenlet", "markupsafe", "branca",
+    provided |= {"pandas", "starlette", "pydantic_core", "anyio", "greenlet", "markupsafe", "branca",
                  "yaml", "httpx", "limits", "xstatic", "swagger_ui_bundle"}
     code = _imports(sorted([*ROOT.joinpath("carto").rglob("*.py"),
                             *ROOT.joinpath("api").rglob("*.py")]))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from carto import opening, places, territories, vocab
 from carto import params as request_params
 from carto.errors import Invalid
+from carto.i18n import msg
 from carto.validation import Collector
 from carto.visibility import (
     Principal,
@@ -133,11 +134,11 @@ def parse_moment(raw: str, name: str = "open_at") -> datetime:
     if value.lower() == "now":
         return datetime.now(opening.TIMEZONE)
     if len(value) < 11 or value[10] not in "T ":
-        raise Invalid.field(name, f"date et heure ISO 8601 attendues (ex. 2025-07-15T10:30), pas {raw!r}")
+        raise Invalid.field(name, msg("error.nearby.datetime", value=raw))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise Invalid.field(name, f"date et heure illisibles : {raw!r}") from exc
+        raise Invalid.field(name, msg("error.nearby.datetime_unreadable", value=raw)) from exc
     return opening.local(moment)
 
 
@@ -146,27 +147,27 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
     errors = Collector()
     for name, values in params.items():
         if any("\x00" in v for v in values):
-            raise Invalid.field(name, "caractère nul interdit")
+            raise Invalid.field(name, msg("error.validation.nul"))
     for name in params:
         if name not in PARAMETERS:
-            errors.add(name, f"paramètre inconnu (attendus : {', '.join(PARAMETERS)})")
+            errors.add(name, msg("error.param.unknown", expected=", ".join(PARAMETERS)))
     one: dict[str, str] = {}
     for name in SINGLE:
         values = list(params.get(name, []))
         if len(values) > 1:
-            errors.add(name, "ce paramètre ne peut être donné qu'une fois")
+            errors.add(name, msg("error.nearby.once"))
         elif values:
             one[name] = values[0]
 
     lat = _number(one["lat"], "lat", errors) if "lat" in one else None
     lon = _number(one["lon"], "lon", errors) if "lon" in one else None
     if lat is not None and not -90 <= lat <= 90:
-        errors.add("lat", f"latitude hors de [-90, 90] : {lat}")
+        errors.add("lat", msg("error.geo.latitude", value=lat))
     if lon is not None and not -180 <= lon <= 180:
-        errors.add("lon", f"longitude hors de [-180, 180] : {lon}")
+        errors.add("lon", msg("error.geo.longitude", value=lon))
     if ("lat" in one) != ("lon" in one):
         missing = "lon" if "lat" in one else "lat"
-        errors.add(missing, "lat et lon vont ensemble : donnez les deux")
+        errors.add(missing, msg("error.nearby.lat_lon_pair"))
     given = [
         n
         for n, present in (
@@ -177,18 +178,18 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
         if present
     ]
     if not given:
-        errors.add("origin", "une origine est nécessaire : lat & lon, commune ou resource")
+        errors.add("origin", msg("error.nearby.origin_required"))
     elif len(given) > 1:
         errors.add(
             "origin",
-            f"une seule origine à la fois : lat & lon, commune ou resource (données : {', '.join(given)})",
+            msg("error.nearby.one_origin", given=", ".join(given)),
         )
 
     radius_km = DEFAULT_RADIUS_KM
     if "radius_km" in one:
         value = _number(one["radius_km"], "radius_km", errors)
         if value is not None and not 0 < value <= MAX_RADIUS_KM:
-            errors.add("radius_km", f"rayon en km, plus de 0 et au plus {MAX_RADIUS_KM:g} : {value:g}")
+            errors.add("radius_km", msg("error.nearby.radius", max=MAX_RADIUS_KM, value=value))
         elif value is not None:
             radius_km = value
     limit = DEFAULT_LIMIT
@@ -214,7 +215,7 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
     if "territory" in one:
         territory_id = territories.id_of(session, one["territory"].strip())
         if territory_id is None:
-            errors.add("territory", f"territoire inconnu : {one['territory']!r}")
+            errors.add("territory", msg("error.territories.unknown", slug=one["territory"]))
     errors.raise_if_any()
 
     if "commune" in one:
@@ -251,7 +252,7 @@ def resource_origin(session: Session, principal: Principal, value: str) -> Origi
     try:
         rid = uuid.UUID(value.strip())
     except ValueError as exc:
-        raise Invalid.field("resource", f"identifiant de ressource (UUID) attendu, pas {value!r}") from exc
+        raise Invalid.field("resource", msg("error.nearby.resource_id", value=value)) from exc
     visible, params = resource_predicate(principal, "r")
     row = (
         session.execute(
@@ -265,7 +266,7 @@ def resource_origin(session: Session, principal: Principal, value: str) -> Origi
         .first()
     )
     if row is None:
-        raise Invalid.field("resource", f"ressource inconnue : {value!r}")
+        raise Invalid.field("resource", msg("error.resources.unknown", id=value))
     return Origin("resource", float(row["lon"]), float(row["lat"]), row["name"], resource_id=rid)
 
 
