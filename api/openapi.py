@@ -62,7 +62,7 @@ def _problem(status: int) -> dict[str, Any]:
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = {400, 503}
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/tiles", "/ogc")):
         # any request may carry a wrong token (401); restricted reads (history, moderation,
         # tokens) refuse other roles (403); a referenced territory or resource may not exist
         statuses |= {401, 403, 404}
