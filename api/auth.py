@@ -26,8 +26,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     if row is None:
         limiter.failed_token(request)
         raise Unauthenticated(msg("error.auth.unknown_token"))
-    return Principal(role=row.role, territory_id=row.territory_id,
-                     actor=f"token:{row.id}:{row.name}", token_id=row.id)
+    return tokens.principal(row)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

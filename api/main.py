@@ -26,7 +26,9 @@ from api.routers import (
     nearby,
     ogc,
     pages,
+    records,
     resources,
+    session,
     territories,
     tiles,
     tokens,
@@ -82,7 +84,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                            expose_headers=["ETag", "Link", "Retry-After"], max_age=600)
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, exports, ogc, tiles, indicators, pages):
+                   nearby, imports, exports, ogc, tiles, indicators, session, records, pages):
         app.include_router(module.router)
     openapi.install(app)  # the real error responses in /openapi.json
     return app

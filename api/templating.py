@@ -3,16 +3,26 @@ and styles carry the response's CSP nonce (`csp_nonce()`, `|nonced`: api.securit
 
 from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from api.security import request_nonce, with_nonce
+from api.session import signed_in
 from carto import ROOT, vocab
 from carto.i18n import t
 
-templates = Jinja2Templates(directory=str(ROOT / "templates"))
+
+def _session(request: Request) -> dict[str, Any]:
+    """Every page's header says who is signed in (api.session), and its forms carry the
+    session's anti-CSRF value."""
+    who = signed_in(request)
+    return {"signed_in": who, "csrf": who.csrf if who else ""}
+
+
+templates = Jinja2Templates(directory=str(ROOT / "templates"), context_processors=[_session])
 
 
 @pass_context

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from carto import demo, territories, tokens
-from carto.config import database_settings
+from carto.config import app_settings, database_settings
 from carto.db import session_factory, transaction
 from carto.errors import CartoError
 from carto.geo import unwrap_feature
@@ -182,13 +182,16 @@ def token_create(
     role: Annotated[str, typer.Option(help="contributor, editor or admin.")],
     territory: Annotated[str | None, typer.Option(help="Territory slug (not for admin).")] = None,
     name: Annotated[str, typer.Option(help="Who holds it, for the record.")] = "",
+    link: Annotated[bool, typer.Option(help="Print the browser sign-in link (TERREAU_PUBLIC_URL) "
+                                            "instead of the bare token.")] = False,
 ) -> None:
-    """Create an API token; the token itself is printed alone on the last line."""
+    """Create an API token; the token (or with --link its sign-in link) is printed alone on the
+    last line."""
     with _errors(), transaction() as session:
         new = tokens.create(session, role, territory, name)
     typer.echo(f"Jeton {new.id} ({new.role}, {new.territory or 'tous territoires'}) "
                "— gardez-le, il ne sera plus affiché :")
-    typer.echo(new.token)
+    typer.echo(tokens.sign_in_link(app_settings().public_url, new.token) if link else new.token)
 
 
 # --- Gap analysis (issue 6): `carto gap`, `carto farmland import`, `carto coefficients` -------

@@ -12,6 +12,7 @@ from carto import territories, vocab
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg
 from carto.models import ApiToken
+from carto.visibility import Principal
 
 PREFIX = "terreau_"
 
@@ -45,6 +46,18 @@ def create(session: Session, role: str, territory: str | None, name: str = "") -
     session.add(row)
     session.flush()
     return NewToken(row.id, token, role, territory)
+
+
+def principal(row: ApiToken) -> Principal:
+    """Who a token acts as: the same for a Bearer header (api.auth) and a browser session
+    (api.session)."""
+    return Principal(role=row.role, territory_id=row.territory_id,
+                     actor=f"token:{row.id}:{row.name}", token_id=row.id)
+
+
+def sign_in_link(base_url: str, token: str) -> str:
+    """The link that opens a browser session (/sign-in?token=…, api.routers.session)."""
+    return f"{base_url.rstrip('/')}/sign-in?token={token}"
 
 
 def lookup(session: Session, token: str) -> ApiToken | None:

@@ -129,7 +129,7 @@ def test_download_is_one_self_contained_file(client: TestClient) -> None:
     assert assets.remote_assets(html) == [] and not CDN.search(html)
     cfg = config_of(html)
     assert cfg["standalone"] is True and cfg["mode"] == "embedded"
-    assert cfg["urls"]["record"].startswith("http://testserver/territories/frontignan")
+    assert cfg["urls"]["record"] == "http://testserver/resources/{id}"  # the record page
     assert len(html) < 1_500_000
 
 

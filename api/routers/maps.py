@@ -34,7 +34,7 @@ def _urls(request: Request, slug: str, lang: str, absolute: bool) -> maps.MapUrl
     return maps.MapUrls(
         features=f"{root}/map/features.json", search=f"{root}/map/search.json",
         resource=f"{root}/map/resources/{{id}}.json", link=f"{root}/map/links/{{id}}.json",
-        record=f"{root}{suffix}#r-{{id}}", api_record=f"{base}/api/resources/{{id}}",
+        record=f"{base}/resources/{{id}}{suffix}", api_record=f"{base}/api/resources/{{id}}",
         page=f"{root}{suffix}")
 
 

@@ -1,0 +1,35 @@
+"""Record pages of resources (issue 13): /resources/{id}, public-safe. What it shows is what
+carto.search reads through carto.visibility for this reader (the same rows and the same shown
+position as the API), with the editor-only fields filtered by carto.permissions.shown_fields."""
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api import assets
+from api.deps import LangDep, SessionDep
+from api.session import PagePrincipalDep
+from api.templating import context, templates
+from carto import opening, permissions, search, territories, vocab
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/resources/{resource_id}", response_class=HTMLResponse, name="resource_page")
+def resource_page(request: Request, resource_id: uuid.UUID, session: SessionDep, lang: LangDep,
+                  principal: PagePrincipalDep) -> HTMLResponse:
+    row = search.get_resource(session, principal, resource_id)
+    tids = territories.ids_of(session, row["territories"])
+    row = permissions.shown_fields(principal, tids, row, search.EDITOR_ONLY)
+    links, _ = search.list_links(session, principal, search.LinkFilter(resource=resource_id))
+    kinds = vocab.resource_kinds(session)
+    names = {t["slug"]: t["name"] for t in territories.summaries(session)}
+    hours = opening.status(row.get("opening_hours"), datetime.now(UTC), lang)
+    return templates.TemplateResponse(request, "resource.html", context(
+        lang, r=row, kind=kinds.get(row["kind"]), food_groups=vocab.food_groups(),
+        access=vocab.access_conditions(), precisions=vocab.precisions(),
+        levels=vocab.levels(), categories=vocab.categories(), links=links, hours=hours,
+        territory_names=names, edits=permissions.edits(principal, tids),
+        leaflet_js=assets.LEAFLET_JS, leaflet_css=assets.LEAFLET_CSS))

@@ -1,0 +1,18 @@
+/* The record page's small map: one marker at the position this reader is shown (a private
+   person's commune centre, never their home), tiles-free so it works offline. */
+(function () {
+  "use strict";
+  var box = document.getElementById("record-map");
+  if (!box || typeof L === "undefined") { return; }
+  var lon = parseFloat(box.getAttribute("data-lon"));
+  var lat = parseFloat(box.getAttribute("data-lat"));
+  if (isNaN(lon) || isNaN(lat)) { box.hidden = true; return; }
+  var map = L.map(box, { zoomControl: true, attributionControl: false, scrollWheelZoom: false });
+  var exact = box.getAttribute("data-precision") === "exact";
+  map.setView([lat, lon], exact ? 14 : 12);
+  if (exact) {
+    L.circleMarker([lat, lon], { radius: 9, color: "#2e5d34", weight: 3, fillOpacity: 0.6 }).addTo(map);
+  } else {
+    L.circle([lat, lon], { radius: 1500, color: "#2e5d34", weight: 2, fillOpacity: 0.15 }).addTo(map);
+  }
+}());
