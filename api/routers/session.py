@@ -60,8 +60,8 @@ def sign_in(request: Request, session: SessionDep, lang: LangDep,
     if row is None:
         if value:
             limiter.failed_token(request)
-        key = "session.error.unknown_token" if value else "session.error.empty"
-        return _sign_in_page(request, lang, token, msg(key).render(lang), next, status=422)
+        said = msg("session.error.unknown_token") if value else msg("session.error.empty")
+        return _sign_in_page(request, lang, token, said.render(lang), next, status=422)
     response = RedirectResponse(_local(next), status_code=303)
     web.open_session(response, request, value)
     return response
