@@ -73,6 +73,7 @@ def test_a_pending_resource_is_not_found_by_readers(live_server: str,
                      headers={"Accept": "text/html"}).status_code in (400, 404, 422)
 
 
+@pytest.mark.browser
 def test_voir_la_fiche_opens_the_record_page_in_chromium(live_server: str,
                                                          made: dict[str, uuid.UUID]) -> None:
     with browser() as b:

@@ -164,6 +164,7 @@ def test_token_create_link_prints_a_sign_in_link(migrated: str, demo_loaded: obj
         assert tokens.lookup(session, link.split("token=")[1]) is not None
 
 
+@pytest.mark.browser
 def test_an_editor_signs_in_with_a_link_in_chromium(live_server: str, migrated: str) -> None:
     _, token = _token(migrated, "editor", "pezenas", "Élodie <img src=x onerror=alert(1)>")
     with browser() as b:
