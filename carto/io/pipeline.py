@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from carto.errors import FieldError, Invalid
 from carto.i18n import Message, msg
+from carto.text import SpreadsheetWriter
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 STATUSES = (CREATED, UPDATED, UNCHANGED, REJECTED)
@@ -178,9 +179,10 @@ def _label(row: Row) -> str:
 
 
 def report_csv(report: Report) -> str:
-    """The report as CSV text (line, status, label, field, reason)."""
+    """The report as CSV text (line, status, label, field, reason): the labels are the file's
+    own names, so its cells go through the spreadsheet-safe writer like every export."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SpreadsheetWriter(out)
     writer.writerow(("ligne", "statut", "libellé", "colonne", "raison", "feuille"))
     for x in report.lines():
         writer.writerow((x.line, x.status, x.label, x.field or "", x.reason or "", x.sheet or ""))
