@@ -12,6 +12,7 @@ from markupsafe import Markup
 from api.security import request_nonce, with_nonce
 from api.session import signed_in
 from carto import ROOT, vocab
+from carto.gap.report import number
 from carto.i18n import t
 
 
@@ -39,7 +40,8 @@ def nonced(ctx: Context, html: str) -> Markup:
     return Markup(with_nonce(str(html), nonce) if nonce else html)  # our own HTML
 
 
-templates.env.globals.update(t=t, vocab=vocab, csp_nonce=csp_nonce)
+templates.env.globals.update(t=t, vocab=vocab, csp_nonce=csp_nonce,
+                             number=number)  # 0,105 in French: the one number formatter
 templates.env.filters["nonced"] = nonced
 
 

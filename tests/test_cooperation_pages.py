@@ -37,7 +37,10 @@ def test_cooperation_page_content(client: TestClient) -> None:
     # the evolution since the programme's document (the day before its links are dated)
     assert "depuis le 17 novembre 2019 :" in html
     assert 'id="opportunity-list"' in html
+    density = f'{body["network"]["density"]:.3f}'
+    assert f'<dd id="f-density">{density.replace(".", ",")}</dd>' in html  # decimal comma
     en = client.get("/territories/vauvert/cooperation?lang=en").text
+    assert f'<dd id="f-density">{density}</dd>' in en
     assert "Cooperation — Vauvert" in en and "Pooling of means" in en and "since 17 November" in en
 
 
