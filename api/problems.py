@@ -152,7 +152,7 @@ def validation_message(err: dict[str, Any]) -> errors.Text:
     listed above)."""
     key = VALIDATION_KEYS.get(str(err.get("type")), "validation.invalid")
     ctx = tuple((k, str(v)) for k, v in (err.get("ctx") or {}).items())
-    return Message(key, ctx)  # the keys above are checked by tests/test_messages.py
+    return Message(key, ctx)  # the keys above are checked by tests/house/test_messages.py
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:

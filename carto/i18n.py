@@ -49,7 +49,7 @@ def negotiate(requested: str | None, accept_language: str | None = None) -> str:
 
 def t(key: str, lang: str = DEFAULT_LANG, /, **values: object) -> str:
     """Translate `key`; a missing key shows itself rather than failing a page (and
-    tests/test_messages.py fails for any key the code names that the catalogue lacks)."""
+    tests/house/test_messages.py fails for any key the code names that the catalogue lacks)."""
     entry = catalogue().get(key)
     if entry is None:
         return key

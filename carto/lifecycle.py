@@ -183,7 +183,7 @@ def taken(entity: Entity, row_id: uuid.UUID) -> Conflict:
 # write what `created` and `change` write, for every row a query names at once: version 1 and
 # one "create" row; or version + 1, who and when, and one "update" row with before and after.
 # `snapshot_sql` pictures `resource AS r` (or `link AS r`) exactly as `Entity.snapshot` does
-# (carto.io.resources.SNAPSHOT, held equal by tests/test_io_resources.py).
+# (carto.io.resources.SNAPSHOT, held equal by tests/io/test_io_resources.py).
 
 
 def created_in_bulk(session: Session, entity_type: str, ids_sql: str, snapshot_sql: str,

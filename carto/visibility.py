@@ -114,7 +114,7 @@ def shown_in(principal: Principal, shape: str, alias: str = "r") -> str:
     commune_centre_gist, then resource_private_idx), or without a commune by their grid cell.
     A concealed row is never tested on its real point beyond what its shown point tells:
     probing with ever smaller shapes finds the commune's centre, not the home.
-    `tests/test_privacy.py` holds both: the same answers as the plain test, and the property."""
+    `tests/api/test_privacy.py` holds both: the same answers as the plain test, and the property."""
     a = alias
     hidden = concealed(principal, a)
     return (

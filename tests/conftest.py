@@ -21,10 +21,10 @@ from carto.db import get_engine, session_factory, transaction
 from tests.apiworld import World, build
 
 # Pages under test fetch no basemap tiles from the internet: without a tile URL the maps show
-# the communes as background (tests/test_maps_browser.py serves or breaks tiles on purpose).
+# the communes as background (tests/pages/test_maps_browser.py serves or breaks tiles on purpose).
 os.environ.setdefault("TERREAU_MAP_TILE_URL", "")
 # The suite asks for hundreds of analyses and sends wrong tokens on purpose from one address:
-# its limits are high, except in tests/test_gap_limits.py, which gives its own app low ones.
+# its limits are high, except in tests/api/test_gap_limits.py, which gives its own app low ones.
 os.environ.setdefault("TERREAU_RATE_GAP", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_NEARBY", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_FAILED_TOKENS", "100000/minute")

@@ -1,6 +1,6 @@
 """Supply from the database: the producers of a catchment as a reader may see them
 (carto.visibility) with their declared outputs and surfaces, and the farmland of a perimeter's
-communes. SQL written by hand; plans checked in tests/test_gap_db.py and bench/gap.py."""
+communes. SQL written by hand; plans checked in tests/domain/test_gap_db.py and bench/gap.py."""
 
 from dataclasses import dataclass, field
 from typing import Any

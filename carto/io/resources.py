@@ -10,7 +10,7 @@ change-log row per created or updated resource; importing the same file again ch
 
 The bulk write is SQL because 100,000 rows must import in seconds (docs/benchmarks.md): the
 change-log picture of a resource is `SNAPSHOT`, the SQL twin of `carto.resources.snapshot`
-(tests/test_io_resources.py holds them equal).
+(tests/io/test_io_resources.py holds them equal).
 """
 
 import math
@@ -389,7 +389,7 @@ def _labels(terms: dict[str, Any]) -> dict[str, str]:
             for v in (code, term.label_fr, term.label_en)}
 
 
-# carto.resources.snapshot, in SQL, for `resource AS r` (tests/test_io_resources.py).
+# carto.resources.snapshot, in SQL, for `resource AS r` (tests/io/test_io_resources.py).
 SNAPSHOT = """jsonb_build_object(
     'name', r.name, 'kind', r.kind, 'description', r.description, 'address', r.address,
     'commune', r.commune_code, 'lon', ST_X(r.geom), 'lat', ST_Y(r.geom),

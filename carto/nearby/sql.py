@@ -1,4 +1,4 @@
-"""The statements of a nearby search, written by hand (plans in tests/test_nearby.py and
+"""The statements of a nearby search, written by hand (plans in tests/api/test_nearby.py and
 bench/nearby.py), and how they run on the session's psycopg connection."""
 
 from collections.abc import Mapping

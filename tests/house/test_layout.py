@@ -1,5 +1,6 @@
-"""The house's layout rules, checked (issue 11): the domain imports no web framework, and the
-dependencies pyproject.toml declares are the ones the code imports."""
+"""The house's layout rules, checked (issue 11): the domain imports no web framework, the
+dependencies pyproject.toml declares are the ones the code imports, and the tests follow the
+layers (one folder per layer, as docs/conventions.md lists them)."""
 
 import ast
 import importlib.metadata
@@ -91,7 +92,7 @@ def test_the_licence_is_an_spdx_expression() -> None:
 def test_browser_tests_are_marked() -> None:
     """`pytest -m "not browser"` must leave out every test that starts Chromium."""
     unmarked = []
-    for path in sorted(ROOT.joinpath("tests").glob("test_*.py")):
+    for path in sorted(ROOT.joinpath("tests").rglob("test_*.py")):
         if path.stem.endswith("_browser"):
             continue  # marked by tests/conftest.py
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -100,7 +101,7 @@ def test_browser_tests_are_marked() -> None:
             calls = {getattr(n.func, "id", "") for n in ast.walk(node) if isinstance(n, ast.Call)}
             marks = {ast.unparse(d) for d in node.decorator_list}
             if calls & {"browser", "open_page"} and "pytest.mark.browser" not in marks:
-                unmarked.append(f"{path.name}::{node.name}")
+                unmarked.append(f"{path.relative_to(ROOT)}::{node.name}")
     assert unmarked == []
 
 
@@ -108,11 +109,41 @@ def test_browser_waits_poll_with_functions() -> None:
     """Playwright evaluates a string predicate with eval(), which the pages' CSP forbids:
     `wait_for_function("() => …")`, never `wait_for_function("…")`."""
     found = []
-    for path in sorted(ROOT.joinpath("tests").glob("*.py")):
+    for path in sorted(ROOT.joinpath("tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == \
                     "wait_for_function" and node.args and isinstance(node.args[0], ast.Constant):
                 text = str(node.args[0].value)
                 if "=>" not in text and not text.lstrip().startswith("function"):
-                    found.append(f"{path.name}:{node.lineno}")
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
+
+
+# The folders of tests/, one per layer (docs/conventions.md, "Tests"); tests/ itself holds only
+# the shared fixtures and helpers.
+TEST_FOLDERS = {"domain", "api", "pages", "io", "ogc", "cli", "house", "bench"}
+
+
+def test_tests_follow_the_layers() -> None:
+    tests = ROOT.joinpath("tests")
+    flat = sorted(p.name for p in tests.glob("test_*.py"))
+    assert flat == [], "a test file goes into the folder of its layer (docs/conventions.md)"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.rglob("test_*.py"))}
+    assert folders == TEST_FOLDERS
+    # each folder is a package: two layers may then hold test files of the same name
+    assert sorted(f for f in folders if not tests.joinpath(f, "__init__.py").exists()) == []
+    conventions = ROOT.joinpath("docs", "conventions.md").read_text(encoding="utf-8")
+    assert sorted(f for f in TEST_FOLDERS if f"`tests/{f}/`" not in conventions) == []
+
+
+def test_test_files_named_in_the_docs_exist() -> None:
+    """A test named as the proof of a rule (docs, README, comments) is one that exists."""
+    named: list[tuple[str, str]] = []
+    sources = [ROOT / "README.md", *ROOT.joinpath("docs").glob("*.md"), ROOT / "pyproject.toml",
+               *ROOT.joinpath("carto").rglob("*.py"), *ROOT.joinpath("api").rglob("*.py"),
+               *ROOT.joinpath("bench").rglob("*.py"), *ROOT.joinpath("tests").rglob("*.py")]
+    for path in sources:
+        for found in re.findall(r"\btests/[\w/]+\.py", path.read_text(encoding="utf-8")):
+            if not ROOT.joinpath(found).exists():
+                named.append((str(path.relative_to(ROOT)), found))
+    assert named == []

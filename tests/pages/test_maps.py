@@ -239,7 +239,7 @@ def test_bbox_query_uses_the_spatial_index_at_volume(session: Session) -> None:
     Measured on real volume (rolled back after), not forced with enable_seqscan."""
     from bench import synthetic
     from carto.territories import TerritorySpec, create_from_communes
-    from tests.test_api_plans import plan_nodes
+    from tests.api.test_api_plans import plan_nodes
 
     territory = create_from_communes(session, TerritorySpec(slug="bbox-plan", name="Plan"),
                                      ["34172"])
