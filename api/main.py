@@ -20,9 +20,11 @@ from api.routers import (
     health,
     imports,
     indicators,
+    link_pages,
     links,
     maps,
     moderation,
+    moderation_page,
     nearby,
     ogc,
     pages,
@@ -84,7 +86,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
                            expose_headers=["ETag", "Link", "Retry-After"], max_age=600)
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   nearby, imports, exports, ogc, tiles, indicators, session, records, pages):
+                   nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
+                   moderation_page, pages):
         app.include_router(module.router)
     openapi.install(app)  # the real error responses in /openapi.json
     return app

@@ -232,7 +232,7 @@ def create(
 
 def update(
     session: Session, link_id: uuid.UUID, changes: dict[str, Any], actor: Principal | str,
-    expected_version: int | None,
+    expected_version: int | None, level_must_move: bool = False,
 ) -> Link:
     """A change; a new level joins the level history (one row per accepted change: the row
     lock makes concurrent level changes queue, and the losers get a 412)."""
@@ -241,6 +241,8 @@ def update(
     with lifecycle.change(session, ENTITY, link_id, expected_version, principal.actor,
                           guard=guard) as link:
         values = clean(session, changes, partial=True)
+        if level_must_move and values.get("level") == link.level:
+            raise Invalid.field("level", msg("error.links.level_same", level=link.level))
         if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):
             raise Invalid.field("target", msg("error.links.same_ends"))
         moved = any(key in values for key in ("source_id", "target_id", "territory"))
@@ -255,6 +257,18 @@ def update(
                           principal.actor)
         _check_duplicate(session, link)
     return link
+
+
+def change_level(session: Session, link_id: uuid.UUID, level: Any, note: Any,
+                 actor: Principal | str, expected_version: int | None) -> Link:
+    """Raise or lower a link's level, saying why: the road travelled is read from these notes
+    (the link's page asks for one). A note is required and the level must move; the change goes
+    through `update`, hence the rules, the row lock, the version check and one level-history
+    row."""
+    if not isinstance(note, str) or not note.strip():
+        raise Invalid.field("level_note", msg("error.links.level_note_needed"))
+    return update(session, link_id, {"level": level, "level_note": note.strip()}, actor,
+                  expected_version, level_must_move=True)
 
 
 def delete(session: Session, link_id: uuid.UUID, actor: Principal | str,

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import lifecycle, links, permissions, resources
+from carto import history, lifecycle, links, permissions, resources
 from carto.errors import Invalid
 from carto.i18n import msg
 from carto.visibility import Principal
@@ -56,3 +56,23 @@ def pending(session: Session, territory_id: int | None) -> dict[str, list[dict[s
         ORDER BY l.created_at, l.id"""), {"tid": territory_id}).mappings()
     return {"resources": [dict(r) for r in resources_rows],
             "links": [dict(r) for r in link_rows]}
+
+
+# What the moderation page shows of a contribution: the last change of the row, field by field
+# (a creation has nothing before it). Bookkeeping fields are left out.
+_NOT_SHOWN = {"version", "moderation", "deleted", "provenance", "outputs", "surfaces"}
+
+
+def proposal(session: Session, entity_type: str, entity_id: uuid.UUID) -> dict[str, Any] | None:
+    """The last change of a pending row as (field, before, after) triples, with who made it
+    and when; None when the row has no change-log entry (nothing to show)."""
+    entries = history.entries(session, entity_type, entity_id)
+    if not entries:
+        return None
+    last = entries[-1]
+    before, after = last.before or {}, last.after or {}
+    fields = [(key, before.get(key), after.get(key)) for key in after
+              if key not in _NOT_SHOWN and before.get(key) != after.get(key)
+              and (last.before is not None or after.get(key) not in (None, [], ""))]
+    return {"action": last.action, "actor": last.actor, "at": last.at, "fields": fields,
+            "edited": len(entries) > 1}

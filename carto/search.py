@@ -344,3 +344,24 @@ def territory_stats(session: Session, principal: Principal, territory_id: int) -
             "links_by_level": dict(sorted(by_level.items())),
             "resources": sum(by_kind.values()), "links": sum(by_category.values())}
 
+
+
+def suggest(session: Session, principal: Principal, territory_id: int, typed: str,
+            limit: int = 8) -> list[dict[str, Any]]:
+    """Resources of a territory whose name holds the text typed, accents and case ignored
+    ("coeur" finds "Cœur": the database's terreau_fold), as the principal may see them; the
+    names that start with it first. For choosing a link's ends by name."""
+    typed = typed.strip()[:100]
+    if not typed:
+        return []
+    visible, params = resource_predicate(principal, "r")
+    rows = session.execute(text(f"""
+        SELECT r.id::text AS id, r.name, r.kind, ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat
+        FROM resource_territory rt JOIN resource r ON r.id = rt.resource_id
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        WHERE rt.territory_id = :tid AND {visible}
+          AND terreau_fold(r.name) LIKE '%' || terreau_fold(:typed) || '%'
+        ORDER BY position(terreau_fold(:plain) IN terreau_fold(r.name)), r.name, r.id
+        LIMIT :limit"""), params | {"tid": territory_id, "typed": like_escape(typed),
+                                    "plain": typed, "limit": limit}).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,266 @@
+"""Cooperation link pages and the moderation page (issue 13), against the real server: declare
+a cooperation without a script (names typed, resolved by the server, several matches offered as
+choices), the road travelled (each level change with its note), a level change without a note
+or to the same level refused next to its field, 412 when someone saved meanwhile, edit, delete
+and restore; a contributor's link that waits for the editor, validated or rejected with a reason
+on /moderation; forged cross-site posts refused; user text escaped."""
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from carto import links, resources, tokens
+from carto.db import transaction
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _token(url: str, role: str, name: str) -> str:
+    with transaction(url) as session:
+        return tokens.create(session, role, "pezenas", name).token
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, "no anti-CSRF field in the page"
+    return found.group(1)
+
+
+class Web:
+    """A signed-in browser without JavaScript: a cookie jar, its anti-CSRF value, form posts
+    from this origin."""
+
+    def __init__(self, base: str, token: str | None) -> None:
+        self.base = base
+        self.http = httpx.Client(base_url=base, headers={"Accept": "text/html"})
+        self.csrf = ""
+        if token:
+            assert self.post("/sign-in", {"token": token, "next": "/"}).status_code == 303
+            self.csrf = _csrf(self.get("/").text)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def post(self, path: str, data: dict, origin: str | None = None) -> httpx.Response:
+        return self.http.post(path, data={"csrf": self.csrf, **data},
+                              headers={"Origin": origin or self.base})
+
+
+@pytest.fixture(scope="module")
+def garden(live_server: str, migrated: str) -> Iterator[dict[str, str]]:
+    """A resource of our own in Pézenas (one end of every link here), deleted afterwards with
+    its links, so the demo's counts stay as data/demo says."""
+    with transaction(migrated) as session:
+        rid = resources.create(session, {
+            "territories": ["pezenas"], "commune": "34199", "lon": 3.4102, "lat": 43.4655,
+            "location_precision": "exact", "kind": "shared_garden",
+            "name": f"Jardin des Lierres {XSS}"}, "test").id
+    yield {"id": str(rid), "name": f"Jardin des Lierres {XSS}"}
+    with transaction(migrated) as session:
+        for link_id in session.execute(text(
+                "SELECT id FROM link WHERE (source_id = :r OR target_id = :r) "
+                "AND deleted_at IS NULL"), {"r": rid}).scalars().all():
+            links.delete(session, link_id, "test", None)
+        resources.delete(session, rid, "test", None)
+
+
+@pytest.fixture(scope="module")
+def editor(live_server: str, migrated: str) -> Iterator[Web]:
+    web = Web(live_server, _token(migrated, "editor", "Animatrice Pézenas"))
+    yield web
+    web.http.close()
+
+
+@pytest.fixture(scope="module")
+def contributor(live_server: str, migrated: str) -> Iterator[Web]:
+    web = Web(live_server, _token(migrated, "contributor", "Bénévole Pézenas"))
+    yield web
+    web.http.close()
+
+
+@pytest.fixture
+def reader(live_server: str) -> Iterator[Web]:
+    web = Web(live_server, None)
+    yield web
+    web.http.close()
+
+
+def _link_id(answer: httpx.Response) -> str:
+    assert answer.status_code == 303, answer.text[:2000]
+    found = re.match(r"/links/([0-9a-f-]{36})", answer.headers["location"])
+    assert found, answer.headers["location"]
+    return found.group(1)
+
+
+def _steps(html: str) -> list[str]:
+    return re.findall(r'<li class="step">(.*?)</li>', html, re.S)
+
+
+def test_an_editor_declares_a_cooperation_and_walks_its_road(editor: Web, reader: Web,
+                                                             garden: dict[str, str]) -> None:
+    form = editor.get("/territories/pezenas/links/new")
+    assert form.status_code == 200
+    for words in ("Déclarer une coopération", "<legend>Catégorie</legend>",
+                  "<legend>Niveau</legend>", "Échanges de services",
+                  "approvisionnement local de qualité"):
+        assert words in form.text
+    # no script: the names are typed, accents and case ignored, and the server finds them
+    made = editor.post("/territories/pezenas/links/new", {
+        "source_name": "jardin des lierres", "target_name": "amap",
+        "category": "producers_suppliers", "level": "2",
+        "stakes": ["approvisionnement local de qualité", "enjeux partagés"],
+        "description": f"Paniers de légumes {XSS}", "started_on": "2024-03-05",
+        "level_note": "Premiers paniers échangés"})
+    link_id = _link_id(made)
+    page = editor.get(f"/links/{link_id}")
+    assert page.status_code == 200
+    assert XSS not in page.text and "Paniers de légumes &lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "AMAP (Pézenas)" in page.text and "Avec les producteurs et fournisseurs" in page.text
+    # a stake of another category, ticked before changing one's mind, is not kept
+    assert "approvisionnement local de qualité" in page.text
+    assert '<span class="chip">enjeux partagés</span>' not in page.text
+    assert len(_steps(page.text)) == 1 and "Premiers paniers échangés" in page.text
+    assert reader.get(f"/links/{link_id}").status_code == 200  # an editor's link is published
+
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)  # type: ignore[union-attr]
+    no_note = editor.post(f"/links/{link_id}/level", {"version": version, "level": "3"})
+    assert no_note.status_code == 422 and 'id="level_note-error"' in no_note.text
+    assert "pourquoi le niveau change" in no_note.text
+    same = editor.post(f"/links/{link_id}/level", {"version": version, "level": "2",
+                                                   "level_note": "rien"})
+    assert same.status_code == 422 and 'id="level-error"' in same.text
+    up = editor.post(f"/links/{link_id}/level", {"version": version, "level": "3",
+                                                 "level_note": "La chambre froide est partagée"})
+    assert up.status_code == 303 and up.headers["location"].endswith("#road")
+    stale = editor.post(f"/links/{link_id}/level", {"version": version, "level": "4",
+                                                    "level_note": "trop tard"})
+    assert stale.status_code == 412 and "modifié entre-temps" in stale.text
+    road = editor.get(f"/links/{link_id}").text
+    steps = _steps(road)
+    assert len(steps) == 2 and "Mutualisation de moyens" in steps[1] and "en progrès" in steps[1]
+    assert "La chambre froide est partagée" in steps[1] and "trop tard" not in road
+
+    # edit (the form comes filled), delete, restore
+    edit = editor.get(f"/links/{link_id}/edit")
+    assert edit.status_code == 200 and 'value="Jardin des Lierres &lt;img' in edit.text
+    version = re.search(r'name="version" value="(\d+)"', edit.text).group(1)  # type: ignore[union-attr]
+    saved = editor.post(f"/links/{link_id}/edit", {
+        "version": version, "source": garden["id"], "source_name": garden["name"],
+        "target_name": "AMAP (Pézenas)", "category": "producers_suppliers",
+        "description": "Paniers chaque semaine", "started_on": "2024-03-05",
+        "status": "active"})
+    assert saved.status_code == 303
+    assert "Paniers chaque semaine" in editor.get(f"/links/{link_id}").text
+    version = re.search(r'id="delete-form">\s*<input[^>]+>\s*<input type="hidden" name="version" '
+                        r'value="(\d+)"', editor.get(f"/links/{link_id}").text).group(1)  # type: ignore[union-attr]
+    assert editor.post(f"/links/{link_id}/delete", {"version": version}).status_code == 303
+    assert reader.get(f"/links/{link_id}").status_code == 404
+    gone = editor.get(f"/links/{link_id}")
+    assert 'id="deleted-notice"' in gone.text and "Restaurer" in gone.text
+    assert editor.post(f"/links/{link_id}/restore", {}).status_code == 303
+    assert reader.get(f"/links/{link_id}").status_code == 200
+
+
+def test_a_name_with_several_matches_is_offered_as_choices(editor: Web,
+                                                           garden: dict[str, str]) -> None:
+    answer = editor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "source_name": garden["name"], "target_name": "secours",
+        "category": "aid_associations", "level": "1"})
+    assert answer.status_code == 422 and 'id="target-error"' in answer.text
+    choices = re.findall(r'type="radio" name="target" value="([0-9a-f-]{36})"', answer.text)
+    assert len(choices) >= 2 and "Secours Populaire de Pézenas" in answer.text
+    assert 'value="secours"' in answer.text  # what was typed is kept
+    unknown = editor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "zzzz introuvable", "category": "x",
+        "level": "1"})
+    assert unknown.status_code == 422 and "Aucune structure du territoire" in unknown.text
+
+
+def test_suggestions_ignore_accents_and_follow_the_reader(editor: Web, reader: Web,
+                                                          garden: dict[str, str]) -> None:
+    found = editor.http.get("/territories/pezenas/links/suggest.json",
+                            params={"q": "restos du coeur"}).json()["results"]
+    assert [r["name"] for r in found] == ["Restos du Cœur de Pézenas"]
+    assert found[0]["kind_label"] == "Aide alimentaire"
+    lierres = reader.http.get("/territories/pezenas/links/suggest.json",
+                              params={"q": "LIÈRRES"}).json()["results"]
+    assert [r["id"] for r in lierres] == [garden["id"]]
+
+
+def test_a_contributor_s_cooperation_waits_for_the_editor(contributor: Web, editor: Web,
+                                                           reader: Web,
+                                                           garden: dict[str, str]) -> None:
+    made = contributor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Ren'art", "category": "territorial_structures",
+        "level": "1"})
+    link_id = _link_id(made)
+    mine = contributor.get(f"/links/{link_id}")
+    assert 'id="pending-badge">en attente de validation' in mine.text
+    assert 'id="level-form"' not in mine.text  # levels and edits are the editors'
+    assert reader.get(f"/links/{link_id}").status_code == 404
+    assert contributor.get("/moderation?territory=pezenas").status_code == 403
+    assert reader.get("/moderation?territory=pezenas").status_code == 303  # to /sign-in
+
+    queue = editor.get("/moderation?territory=pezenas")
+    assert queue.status_code == 200 and f'id="item-{link_id}"' in queue.text
+    assert "Bénévole Pézenas" in queue.text and "Ren&#39;art" in queue.text
+    assert "Modifier puis valider" in queue.text
+    item = queue.text.split(f'id="item-{link_id}"')[1].split("</article>")[0]
+    version = re.search(r'name="version" value="(\d+)"', item).group(1)  # type: ignore[union-attr]
+    no_reason = editor.post(f"/moderation/links/{link_id}/reject",
+                            {"version": version, "territory": "pezenas", "reason": " "})
+    assert no_reason.status_code == 422 and f'id="reason-error-{link_id}"' in no_reason.text
+    assert "un refus doit dire pourquoi" in no_reason.text
+    rejected = editor.post(f"/moderation/links/{link_id}/reject",
+                           {"version": version, "territory": "pezenas",
+                            "reason": "Déjà déclarée"})
+    assert rejected.status_code == 303 and "done=rejected" in rejected.headers["location"]
+    after = editor.get(rejected.headers["location"])
+    assert f'id="item-{link_id}"' not in after.text and 'id="done"' in after.text
+    assert "Déjà déclarée" in editor.get(f"/links/{link_id}").text
+    assert reader.get(f"/links/{link_id}").status_code == 404
+
+
+def test_edit_then_validate_publishes_a_contributed_link(contributor: Web, editor: Web,
+                                                         reader: Web,
+                                                         garden: dict[str, str]) -> None:
+    link_id = _link_id(contributor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Croix Rouge", "category": "aid_associations",
+        "level": "1", "description": "Prêt de la camionette"}))
+    edit = editor.get(f"/links/{link_id}/edit")
+    assert 'id="save-validate"' in edit.text
+    version = re.search(r'name="version" value="(\d+)"', edit.text).group(1)  # type: ignore[union-attr]
+    target = re.search(r'name="target" id="target" value="([0-9a-f-]{36})"', edit.text).group(1)  # type: ignore[union-attr]
+    done = editor.post(f"/links/{link_id}/edit", {
+        "version": version, "source": garden["id"], "target": target,
+        "category": "aid_associations", "description": "Prêt de la camionnette",
+        "status": "active", "then": "validate"})
+    assert done.status_code == 303
+    page = reader.get(f"/links/{link_id}")
+    assert page.status_code == 200 and "Prêt de la camionnette" in page.text
+    assert "en attente de validation" not in page.text
+
+
+def test_forged_cross_site_posts_are_refused(editor: Web, garden: dict[str, str],
+                                             live_server: str, migrated: str) -> None:
+    form = {"source": garden["id"], "target_name": "Ren'art", "category": "aid_associations",
+            "level": "1"}
+    evil = editor.http.post("/territories/pezenas/links/new", data={**form, "csrf": editor.csrf},
+                            headers={"Origin": "http://evil.example",
+                                     "Sec-Fetch-Site": "cross-site"})
+    assert evil.status_code == 403 and "ne vient pas de ce site" in evil.text
+    no_csrf = editor.http.post("/territories/pezenas/links/new", data=form,
+                               headers={"Origin": live_server})
+    assert no_csrf.status_code == 403 and "anti-falsification" in no_csrf.text
+    with transaction(migrated) as session:
+        assert not session.execute(text(
+            "SELECT 1 FROM link WHERE source_id = :r AND category = 'aid_associations' "
+            "AND target_id IN (SELECT id FROM resource WHERE name = 'Ren''art')"),
+            {"r": uuid.UUID(garden["id"])}).first()
+    forged_reject = editor.http.post(f"/moderation/links/{uuid.uuid4()}/reject",
+                                     data={"reason": "x"}, headers={"Origin": live_server})
+    assert forged_reject.status_code == 403
