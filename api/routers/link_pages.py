@@ -25,7 +25,7 @@ from api.templating import context, templates
 from carto import links, moderation, permissions, search, territories, vocab
 from carto.config import map_settings
 from carto.errors import CartoError, NotFound, PreconditionFailed
-from carto.i18n import msg
+from carto.i18n import msg, t
 from carto.maps import data as mapdata
 from carto.maps import script_json
 from carto.visibility import READER, Principal
@@ -121,7 +121,7 @@ def _form_page(request: Request, session: Session, lang: str, principal: Princip
         "boundary": geometry.boundary,
         "colours": {k: term.extra.get("color", "") for k, term in kinds.items()},
         "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
-        "texts": {k: msg(f"links.js.{k}").render(lang)
+        "texts": {k: t(f"links.js.{k}", lang)
                   for k in ("picked", "pick_first", "pick_second", "no_match", "choose_on_map")},
     }
     return templates.TemplateResponse(request, "link_form.html", context(
@@ -266,7 +266,7 @@ def _link_page(request: Request, session: Session, lang: str, principal: Princip
                typed: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
     row = _link_view(session, principal, link_id)
     history = links.level_history(session, link_id)
-    names = {t["slug"]: t["name"] for t in territories.summaries(session)}
+    names = {tr["slug"]: tr["name"] for tr in territories.summaries(session)}
     return templates.TemplateResponse(request, "link.html", context(
         lang, link=row, history=history, categories=vocab.categories(), levels=vocab.levels(),
         territory_name=names.get(row["territory"] or "", row["territory"]), day=day,

@@ -17,7 +17,7 @@ from api.deps import LangDep, SessionDep
 from api.templating import context, templates
 from carto import moderation, permissions, territories, vocab
 from carto.errors import CartoError, Conflict, Invalid, NotFound, PreconditionFailed
-from carto.i18n import msg
+from carto.i18n import msg, t
 from carto.models import Resource
 from carto.visibility import READER, Principal
 
@@ -55,7 +55,7 @@ def _words(session: Session, key: str, value: Any, lang: str) -> str:
             found = None
         return found.name if found is not None else str(value)
     if isinstance(value, bool):
-        return msg("moderation.yes" if value else "moderation.no").render(lang)
+        return t("moderation.yes", lang) if value else t("moderation.no", lang)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -96,9 +96,9 @@ def _page(request: Request, session: Session, lang: str, principal: Principal,
     territory_id = permissions.moderation_queue(principal, territory_id)
     queue = moderation.pending(session, territory_id)
     summaries = territories.summaries(session)
-    names = {t["id"]: t for t in summaries}
+    names = {tr["id"]: tr for tr in summaries}
     chosen = names.get(territory_id) if territory_id is not None else None
-    fields = {key: msg(f"moderation.field.{key}").render(lang) for key in FIELD_LABELS}
+    fields = {key: t(f"moderation.field.{key}", lang) for key in FIELD_LABELS}
     listed = {str(row["id"]) for rows in queue.values() for row in rows}
     # a decision about an item no longer listed (decided meanwhile): said at the top
     general = [text for key, said in (errors or {}).items() if key not in listed
