@@ -29,6 +29,7 @@ from api.routers import (
     ogc,
     pages,
     records,
+    resource_pages,
     resources,
     session,
     territories,
@@ -89,5 +90,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                    nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
                    moderation_page, pages):
         app.include_router(module.router)
+    app.include_router(resource_pages.router)  # issue 13: resource forms, delete, history
+    app.include_router(resource_pages.api_router)  # /api/opening-hours/check
     openapi.install(app)  # the real error responses in /openapi.json
     return app

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 
 from api.deps import SessionDep
-from carto import tokens
-from carto.errors import Forbidden
+from carto import permissions, tokens
+from carto.errors import CartoError, Forbidden
 from carto.i18n import msg
-from carto.visibility import ANONYMOUS, Principal
+from carto.visibility import ANONYMOUS, CONTRIBUTOR, Principal
 
 COOKIE = "terreau_session"
 CSRF_FIELD = "csrf"
@@ -35,6 +35,15 @@ class SignedIn:
     territory: str | None
     territory_slug: str | None
     csrf: str
+
+    def may_add_in(self, territory_id: int) -> bool:
+        """Whether a page offers "Ajouter une ressource" in this territory (the rule is
+        carto.permissions', the one every creation obeys)."""
+        try:
+            permissions.require(self.principal, CONTRIBUTOR, {territory_id})
+        except CartoError:
+            return False
+        return True
 
 
 def csrf_value(token: str) -> str:

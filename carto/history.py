@@ -38,3 +38,16 @@ def entries(session: Session, entity_type: str, entity_id: uuid.UUID) -> list[Ch
             .order_by(ChangeLog.id)
         )
     )
+
+
+def version_picture(session: Session, entity_type: str, entity_id: uuid.UUID,
+                    version: int) -> dict[str, Any] | None:
+    """The row as it was at `version` (the `after` of the change that made it), or None when
+    the log does not hold it: what a form opened at that version showed (a conflict compares
+    it with what was saved meanwhile)."""
+    found = session.scalar(
+        select(ChangeLog.after)
+        .where(ChangeLog.entity_type == entity_type, ChangeLog.entity_id == entity_id,
+               ChangeLog.after["version"].as_integer() == version)
+        .order_by(ChangeLog.id.desc()).limit(1))
+    return dict(found) if found else None

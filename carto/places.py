@@ -132,6 +132,26 @@ def find_commune(session: Session, value: str) -> Place:
     return Place(row["code"], row["name"], row["department"], float(row["lon"]), float(row["lat"]))
 
 
+def commune_at(session: Session, lon: float, lat: float) -> Place | None:
+    """The commune a point lies in (a resource placed on the map gets its commune), or None
+    outside every commune of the referential."""
+    row = session.execute(text(_COMMUNE_SQL.format(
+        where="ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))")),
+        {"x": lon, "y": lat}).mappings().first()
+    if row is None:
+        return None
+    return Place(row["code"], row["name"], row["department"], float(row["lon"]), float(row["lat"]))
+
+
+def commune_label(session: Session, code: str | None) -> str:
+    """"Pézenas (34)" for a code, as `find_commune` reads it back; "" for none."""
+    if not code:
+        return ""
+    row = session.execute(text("SELECT name, department FROM commune WHERE code = :c"),
+                          {"c": code}).first()
+    return f"{row.name} ({row.department})" if row else code
+
+
 def similar_communes(session: Session, name: str, limit: int = 4) -> list[str]:
     key = fold(name)
     if len(key) < 3:
