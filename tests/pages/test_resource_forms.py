@@ -2,7 +2,7 @@
 tablet sends it), against the real server: adding by commune, errors next to their fields with
 what was typed kept, a contributor's addition pending, a conflict that shows the other version
 and re-applies yours, delete with a confirmation, restore, the history in words, and the
-opening-hours check. The browser journeys are in tests/test_resource_forms_browser.py."""
+opening-hours check. The browser journeys are in tests/pages/test_resource_forms_browser.py."""
 
 import re
 import uuid
