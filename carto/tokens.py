@@ -72,3 +72,11 @@ def revoke(session: Session, token_id: int) -> None:
     if row is None:
         raise NotFound(msg("error.tokens.unknown", id=token_id))
     row.revoked_at = datetime.now(UTC)
+
+
+def actor_name(actor: str) -> str:
+    """Who an actor of the change log is, for people: a token's name ("token:3:Animatrice" →
+    "Animatrice"), else the actor as recorded (a loader's name)."""
+    prefix, _, rest = actor.partition(":")
+    number, _, name = rest.partition(":")
+    return name if prefix == "token" and number.isdigit() and name else actor

@@ -43,7 +43,12 @@ def browser() -> Iterator[Browser]:
 
 
 def open_page(b: Browser, url: str, width: int = 1280, height: int = 900) -> Visit:
-    page = b.new_page(viewport={"width": width, "height": height}, locale=LOCALE)
+    return watch(b.new_page(viewport={"width": width, "height": height}, locale=LOCALE), url)
+
+
+def watch(page: Page, url: str) -> Visit:
+    """Record a page's requests, console errors and dialogs, then open `url` (a page of a
+    context of one's own: tabs sharing a session, JavaScript off)."""
     visit = Visit(page)
     page.on("request", lambda req: visit.requests.append(req.url))
     page.on("console", lambda msg: msg.type == "error" and visit.console_errors.append(msg.text))

@@ -24,7 +24,7 @@ from api.deps import LangDep, SessionDep
 from api.forms import FormDep, Refused, attempt, field_messages, text
 from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
-from carto import history, maps, permissions, resources, territories, vocab
+from carto import history, maps, permissions, resources, territories, tokens, vocab
 from carto.config import map_settings
 from carto.errors import Invalid, PreconditionFailed
 from carto.i18n import msg
@@ -204,11 +204,13 @@ def _conflict(request: Request, session: Session, lang: str, principal: Principa
     if opened is None:  # nothing to tell who changed what: show every difference
         changed = rf.changed_groups(theirs, yours)
         clashes = changed
+    mine = set(rf.changed_groups(base, yours)) if opened is not None else set(changed)
     rows = [{"group": g, "theirs": rf.words(session, theirs, g, lang),
-             "yours": rf.words(session, yours, g, lang), "clash": g in clashes}
+             "yours": rf.words(session, yours, g, lang) if g in mine else None,
+             "clash": g in clashes}
             for g in changed]
     who = history.entries(session, "resource", resource_id)[-1]
-    conflict = {"rows": rows, "actor": who.actor, "at": rf.when(who.at),
+    conflict = {"rows": rows, "actor": tokens.actor_name(who.actor), "at": rf.when(who.at),
                 "version": resource.version,
                 "opened_at": opened_at}
     return _form_page(request, session, lang, merged, {}, territory=_home(session, resource),
@@ -265,7 +267,7 @@ def resource_history(request: Request, resource_id: uuid.UUID, session: SessionD
         if e.action == "create" and after is not None:
             groups = [g for g in rf.GROUPS if rf.words(session, after, g, lang) != "—"]
         entries.append({
-            "action": e.action, "actor": e.actor, "at": rf.when(e.at),
+            "action": e.action, "actor": tokens.actor_name(e.actor), "at": rf.when(e.at),
             "version": (e.after or {}).get("version"),
             "changes": [{"group": g,
                          "before": rf.words(session, before, g, lang) if before else "—",
