@@ -131,6 +131,22 @@ if TYPE_CHECKING:
     from tests.ogcworld import OgcWorld
 
 
+@pytest.fixture(scope="module")
+def added_resources(migrated: str) -> Iterator[list["uuid.UUID"]]:
+    """The ids of the resources a test module adds through the pages: soft-deleted at its end,
+    so that the demo's counts stay what data/demo says."""
+    from carto import resources
+    from carto.db import transaction
+    from carto.models import Resource
+
+    ids: list[uuid.UUID] = []
+    yield ids
+    with transaction(migrated) as session:
+        for rid in ids:
+            if session.get(Resource, rid).deleted_at is None:  # type: ignore[union-attr]
+                resources.delete(session, rid, "test", None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers from what a test uses (pyproject.toml lists them): `db` for every test with a
     database fixture, `browser` for the *_browser modules and tests using chromium; tests mark

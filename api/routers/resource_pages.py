@@ -11,6 +11,7 @@ Also /api/opening-hours/check: the server's own check of an opening-hours text, 
 to say as one types whether it reads."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -138,6 +139,14 @@ def _editable(session: Session, principal: Principal, resource_id: uuid.UUID) ->
     return resource
 
 
+def _editor_page(request: Request, session: Session, principal: Principal,
+                 resource_id: uuid.UUID, render: Callable[[Resource], Response]) -> Response:
+    """A page for the resource's editors: sign in first, then `render` the resource if this
+    reader may edit it."""
+    redirect = _sign_in_first(request, principal)
+    return redirect or render(_editable(session, principal, resource_id))
+
+
 def _home(session: Session, resource: Resource) -> dict[str, Any]:
     slugs = sorted(t.slug for t in resource.territories)
     return _territory(session, slugs[0])
@@ -146,14 +155,10 @@ def _home(session: Session, resource: Resource) -> dict[str, Any]:
 @router.get("/resources/{resource_id}/edit", response_class=HTMLResponse)
 def edit_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
                   lang: LangDep, principal: PagePrincipalDep) -> Response:
-    redirect = _sign_in_first(request, principal)
-    if redirect:
-        return redirect
-    resource = _editable(session, principal, resource_id)
-    values = rf.from_snapshot(session, resources.snapshot(resource))
-    return _form_page(request, session, lang, values, {}, territory=_home(session, resource),
-                      action=f"/resources/{resource_id}/edit{_q(lang)}",
-                      resource_id=resource_id, version=resource.version)
+    return _editor_page(request, session, principal, resource_id, lambda resource: _form_page(
+        request, session, lang, rf.from_snapshot(session, resources.snapshot(resource)), {},
+        territory=_home(session, resource), action=f"/resources/{resource_id}/edit{_q(lang)}",
+        resource_id=resource_id, version=resource.version))
 
 
 @router.post("/resources/{resource_id}/edit", response_class=HTMLResponse)
@@ -224,12 +229,9 @@ def _conflict(request: Request, session: Session, lang: str, principal: Principa
 @router.get("/resources/{resource_id}/delete", response_class=HTMLResponse)
 def confirm_delete(request: Request, resource_id: uuid.UUID, session: SessionDep,
                    lang: LangDep, principal: PagePrincipalDep) -> Response:
-    redirect = _sign_in_first(request, principal)
-    if redirect:
-        return redirect
-    resource = _editable(session, principal, resource_id)
-    return templates.TemplateResponse(request, "resource_delete.html", context(
-        lang, r=resource, version=resource.version))
+    return _editor_page(request, session, principal, resource_id, lambda resource:
+                        templates.TemplateResponse(request, "resource_delete.html", context(
+                            lang, r=resource, version=resource.version)))
 
 
 @router.post("/resources/{resource_id}/delete", response_class=HTMLResponse)

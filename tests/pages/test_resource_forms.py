@@ -6,14 +6,12 @@ opening-hours check. The browser journeys are in tests/pages/test_resource_forms
 
 import re
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from carto import resources, tokens
 from carto.db import transaction
-from carto.models import Resource
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -50,14 +48,8 @@ class Web:
 
 
 @pytest.fixture(scope="module")
-def made(migrated: str) -> Iterator[list[uuid.UUID]]:
-    """The resources the tests add, deleted at the end (the demo's counts stay as they are)."""
-    ids: list[uuid.UUID] = []
-    yield ids
-    with transaction(migrated) as session:
-        for rid in ids:
-            if session.get(Resource, rid).deleted_at is None:  # type: ignore[union-attr]
-                resources.delete(session, rid, "test", None)
+def made(added_resources: list[uuid.UUID]) -> list[uuid.UUID]:
+    return added_resources
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from carto import resources, tokens
 from carto.db import transaction
-from carto.models import Resource
 from tests.browser import LOCALE, Visit, browser, screenshot, watch
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -25,14 +24,9 @@ def chromium() -> Iterator[Browser]:
         yield b
 
 
-@pytest.fixture
-def made(migrated: str) -> Iterator[list[uuid.UUID]]:
-    ids: list[uuid.UUID] = []
-    yield ids
-    with transaction(migrated) as session:
-        for rid in ids:
-            if session.get(Resource, rid).deleted_at is None:  # type: ignore[union-attr]
-                resources.delete(session, rid, "test", None)
+@pytest.fixture(scope="module")
+def made(added_resources: list[uuid.UUID]) -> list[uuid.UUID]:
+    return added_resources
 
 
 def _signed_in(chromium: Browser, base: str, migrated: str, width: int, height: int,
