@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api import assets
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
+from api.session import PagePrincipalDep
 from api.http import csv_response
 from api.templating import context, templates
 from carto import indicators as ind
@@ -158,7 +159,8 @@ MAP_LINKS = 5000  # links drawn on the page's map, the strongest first
 
 @router.get("/territories/{slug}/cooperation", response_class=HTMLResponse,
             include_in_schema=False)
-def cooperation_page(request: Request, slug: str, session: SessionDep, principal: PrincipalDep,
+def cooperation_page(request: Request, slug: str, session: SessionDep,
+                     principal: PagePrincipalDep,
                      lang: LangDep, at: AtQ = None,
                      from_: Annotated[str | None, Query(alias="from")] = None,
                      to: Annotated[str | None, Query()] = None) -> HTMLResponse:

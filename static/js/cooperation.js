@@ -1,13 +1,13 @@
 /* The cooperation page: the network on a Leaflet map (served by the app, no CDN), the
-   opportunities shown on it on demand, and for an editor the one-step declaration of a link
-   (POST /api/links with the token kept in this tab's sessionStorage only).
+   opportunities shown on it on demand, and for a signed-in facilitator the one-step
+   declaration of a link: a form posted to /territories/{slug}/links/new with the session's
+   anti-CSRF value (it works without this script, which only keeps the reader on the page).
    Every text comes from the page's data (the message catalogue); names are set as text, never
    as HTML. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("coop-data").textContent);
   var T = data.texts;
-  var TOKEN_KEY = "terreau.token";
   var map = null;
   var focus = null;
   var markers = {};
@@ -17,16 +17,6 @@
     var span = document.createElement("span");
     span.textContent = value;
     return span;
-  }
-
-  function tokenGet() {
-    try { return window.sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
-  }
-  function tokenSet(value) {
-    try {
-      if (value) { window.sessionStorage.setItem(TOKEN_KEY, value); }
-      else { window.sessionStorage.removeItem(TOKEN_KEY); }
-    } catch (e) { /* private mode: the token lives as long as the page */ }
   }
 
   function buildMap() {
@@ -119,45 +109,45 @@
     for (var i = 0; i < items.length; i++) { items[i].classList.toggle("coop-focus", i === index); }
   }
 
-  function declare(button) {
-    var index = Number(button.getAttribute("data-index"));
-    var o = data.opportunities[index];
-    var status = button.parentNode.querySelector(".coop-declared");
-    var token = tokenGet();
-    if (!token) { status.textContent = T.token_needed; return; }
+  /* The form posted from this page (same origin, the session cookie and the form's anti-CSRF
+     value): a 303 to the new link's page means declared; a refusal is the form page again,
+     whose field errors are read as text. */
+  function declare(form) {
+    var button = form.querySelector("button");
+    var status = form.parentNode.querySelector(".coop-declared");
     button.disabled = true;
     status.textContent = T.sending;
-    fetch("/api/links", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
-      body: JSON.stringify({ source: o.a.id, target: o.b.id, category: o.category, level: 1,
-                             territory: data.territory, description: o.why })
-    }).then(function (r) {
-      if (r.status === 201) {
-        status.textContent = T.declared;
-        button.hidden = true;
-        return null;
-      }
-      return r.json().then(function (p) {
-        button.disabled = false;
-        status.textContent = T.declare_failed + " " + (p.detail || p.title || r.status);
+    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+      .then(function (r) {
+        if (r.ok && r.redirected && r.url.indexOf("/links/") !== -1) {
+          status.textContent = T.declared + " ";
+          var a = document.createElement("a");
+          a.href = r.url;
+          a.textContent = T.see_link;
+          status.appendChild(a);
+          form.hidden = true;
+          form.style.display = "none";  /* form.inline would show it still */
+          return null;
+        }
+        return r.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var said = doc.querySelector(".error") || doc.querySelector("main > h1 + p");
+          button.disabled = false;
+          status.textContent = T.declare_failed + " " + (said ? said.textContent.trim() : r.status);
+        });
       }, function () {
         button.disabled = false;
-        status.textContent = T.declare_failed + " " + r.status;
+        status.textContent = T.offline;
       });
-    }, function () {
-      button.disabled = false;
-      status.textContent = T.offline;
-    });
   }
 
-  function refreshEditor() {
-    var has = !!tokenGet();
-    var buttons = document.querySelectorAll(".coop-declare");
-    for (var i = 0; i < buttons.length; i++) { buttons[i].hidden = !has; }
-    var state = document.getElementById("coop-token-state");
-    if (state) { state.textContent = has ? T.token_kept : ""; }
-  }
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form instanceof HTMLFormElement && form.classList.contains("coop-declare-form")) {
+      ev.preventDefault();
+      declare(form);
+    }
+  });
 
   document.addEventListener("click", function (ev) {
     var target = ev.target;
@@ -165,15 +155,7 @@
     var btn = target.closest("button");
     if (!btn) { return; }
     if (btn.classList.contains("coop-show")) { show(Number(btn.getAttribute("data-index"))); }
-    else if (btn.classList.contains("coop-declare")) { declare(btn); }
-    else if (btn.id === "coop-token-save") {
-      var input = document.getElementById("coop-token");
-      tokenSet(input.value.trim());
-      input.value = "";
-      refreshEditor();
-    } else if (btn.id === "coop-token-forget") { tokenSet(""); refreshEditor(); }
   });
 
   buildMap();
-  refreshEditor();
 }());

@@ -4,7 +4,6 @@
   "use strict";
   var form = document.getElementById("imp-form");
   var T = JSON.parse(document.getElementById("imp-text").textContent);
-  var territory = form.dataset.territory, lang = form.dataset.lang;
   var status = document.getElementById("imp-status");
   var result = document.getElementById("imp-result");
 
@@ -12,18 +11,22 @@
   function say(text, isError) { status.textContent = text; status.className = "imp-status" + (isError ? " error" : ""); }
 
   function send(dryRun, report) {
+    // the page's own form post: the session cookie and the form's anti-CSRF value (no token
+    // in the page); the answer is the API's JSON, or the report file
     var body = new FormData();
+    body.append("csrf", form.elements.csrf.value);
     body.append("file", document.getElementById("imp-file").files[0]);
     var links = document.getElementById("imp-links").files[0];
     if (links) body.append("links", links);
-    var url = "/api/imports?territory=" + encodeURIComponent(territory) + "&dry_run=" + dryRun +
-      "&lang=" + lang + (report ? "&report=" + report : "");
-    return fetch(url, {method: "POST", body: body,
-                       headers: {"Authorization": "Bearer " + document.getElementById("imp-token").value}});
+    body.append("dry_run", dryRun ? "1" : "0");
+    if (report) body.append("report", report);
+    return fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+                               headers: {"Accept": "application/json"}});
   }
   function problem(resp) {
     return resp.json().then(function (p) {
-      var detail = p.detail || p.title || resp.status;
+      var detail = (p.errors && p.errors.length ? p.errors.map(function (e) { return e.message; }).join(" ; ") : "") ||
+        p.detail || p.title || resp.status;
       say(detail, true);
     }, function () { say(T.failed + " (" + resp.status + ")", true); });
   }
@@ -54,6 +57,7 @@
     result.hidden = false;
   }
 
+  document.getElementById("imp-now").hidden = true;  // the script checks first, then confirms
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     say(T.checking);

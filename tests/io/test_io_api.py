@@ -1,8 +1,10 @@
 """POST /api/imports, the template, and the import page (upload → dry-run table → confirm)."""
 
 import io
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -138,9 +140,12 @@ def test_the_import_page_checks_then_confirms(live_server: str, world: World, mi
     try:
         with browser() as b:
             for width, height in ((390, 844), (1024, 768), (1440, 900)):
-                visit = open_page(b, live_server + "/territories/api-a/import", width, height)
+                visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", width, height)
                 page = visit.page
-                page.fill("#imp-token", world.editor)
+                with page.expect_navigation():  # the cookie session: no token in the page
+                    page.get_by_role("button", name="Se connecter").click()
+                page.goto(live_server + "/territories/api-a/import", wait_until="networkidle")
+                assert page.locator("#imp-sign-in").count() == 0
                 page.set_input_files("#imp-file", str(path))
                 page.click("#imp-check")
                 page.wait_for_selector("#imp-table tbody tr")
@@ -160,3 +165,43 @@ def test_the_import_page_checks_then_confirms(live_server: str, world: World, mi
             s.execute(text("DELETE FROM change_log WHERE entity_id IN (SELECT id FROM resource "
                            "WHERE source_name = 'liste.csv')"))
             s.execute(text("DELETE FROM resource WHERE source_name = 'liste.csv'"))
+
+
+def test_the_import_page_posts_with_the_session_without_a_script(live_server: str, world: World,
+                                                                 migrated: str) -> None:
+    """No script: the form posts the file with the session cookie and its anti-CSRF value; the
+    report comes back as the page. A forged cross-site post and a post without the value are
+    refused; the page's post is the API's import (an anonymous one is a 401)."""
+    with httpx.Client(base_url=live_server, headers={"Accept": "text/html"}) as web:
+        anonymous = web.post("/territories/api-a/import", files={"file": ("liste.csv", CSV)},
+                             data={"dry_run": "1"}, headers={"Origin": live_server})
+        assert anonymous.status_code == 401
+        assert web.post("/sign-in", data={"token": world.editor, "next": "/"},
+                        headers={"Origin": live_server}).status_code == 303
+        page = web.get("/territories/api-a/import")
+        assert 'id="imp-token"' not in page.text and 'id="imp-sign-in"' not in page.text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
+        files = {"file": ("liste.csv", CSV), "links": ("", b"")}
+        evil = web.post("/territories/api-a/import", files=files,
+                        data={"csrf": csrf, "dry_run": "0"},
+                        headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert evil.status_code == 403
+        no_csrf = web.post("/territories/api-a/import", files=files, data={"dry_run": "0"},
+                           headers={"Origin": live_server})
+        assert no_csrf.status_code == 403
+        assert _count(migrated) == 0
+        trial = web.post("/territories/api-a/import", files=files,
+                         data={"csrf": csrf, "dry_run": "1"}, headers={"Origin": live_server})
+        assert trial.status_code == 200 and 'id="imp-table"' in trial.text
+        assert trial.text.count('<tr class="rejected">') == 1 and "Essai terminé" in trial.text
+        assert _count(migrated) == 0
+        try:
+            done = web.post("/territories/api-a/import", files=files,
+                            data={"csrf": csrf, "dry_run": "0"}, headers={"Origin": live_server})
+            assert done.status_code == 201 and "Import terminé" in done.text
+            assert _count(migrated) == 2
+        finally:
+            with transaction(migrated) as s:
+                s.execute(text("DELETE FROM change_log WHERE entity_id IN (SELECT id FROM "
+                               "resource WHERE source_name = 'liste.csv')"))
+                s.execute(text("DELETE FROM resource WHERE source_name = 'liste.csv'"))

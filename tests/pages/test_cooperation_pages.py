@@ -88,7 +88,8 @@ def test_cooperation_page_in_chromium(live_server: str, width: int, height: int)
         page.locator(".coop-show").first.click()
         page.wait_for_selector("#coop-map path.coop-focus-line", state="attached")
         assert page.locator(".coop-opp.coop-focus").count() == 1
-        assert page.locator(".coop-declare").first.is_hidden()  # no token: no declare button
+        assert page.locator(".coop-declare").count() == 0  # not signed in: no declare button
+        assert page.locator("#coop-sign-in").is_visible()
         page.wait_for_timeout(1200)  # the smooth scroll to the map
         screenshot(page, f"cooperation-vauvert-opportunity-{width}x{height}")
         assert visit.console_errors == [] and visit.dialogs == []
@@ -124,21 +125,25 @@ def editor_token(migrated: str, live_server: str) -> Iterator[str]:
 def test_editor_declares_an_opportunity_in_one_step(live_server: str, editor_token: str,
                                                     migrated: str) -> None:
     with browser() as b:
-        visit = open_page(b, live_server + "/territories/vauvert/cooperation", 1024, 768)
+        # signed in with the cookie session (no token pasted into the page)
+        visit = open_page(b, f"{live_server}/sign-in?token={editor_token}", 1024, 768)
         page = visit.page
+        with page.expect_navigation():
+            page.get_by_role("button", name="Se connecter").click()
+        page.goto(live_server + "/territories/vauvert/cooperation", wait_until="networkidle")
+        assert page.locator("#coop-sign-in").count() == 0
         first = page.locator(".coop-opp").first
         a_name, b_name = first.locator("strong").all_inner_texts()
-        page.locator("#coop-editor summary").click()
-        page.fill("#coop-token", editor_token)
-        page.click("#coop-token-save")
-        declare = first.locator(".coop-declare")
+        declare = first.get_by_role("button", name="Déclarer une coopération")
         assert declare.is_visible()
         declare.click()
         page.wait_for_function(
             "() => document.querySelector('.coop-opp .coop-declared').textContent.includes('déclaré')")
         assert declare.is_hidden()
+        assert first.get_by_role("link", name="Voir la coopération").is_visible()
         screenshot(page, "cooperation-declared")
         assert visit.console_errors == []
+        assert _outside(visit.requests, live_server) == []
     with transaction(migrated) as session:
         row = session.execute(text("""
             SELECT s.name, t.name, l.level, l.moderation, tr.slug FROM link l
