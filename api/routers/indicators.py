@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from api import assets
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
-from api.session import PagePrincipalDep
 from api.http import csv_response
+from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import indicators as ind
 from carto import vocab
