@@ -331,13 +331,16 @@ def coefficients_unset(override_id: Annotated[int, typer.Argument(help="Override
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="CSV, XLSX, ODS, GeoJSON, GeoPackage or zipped "
-                                              "shapefile.")],
+    file: Annotated[Path, typer.Argument(help="CSV, XLSX, ODS, GeoJSON, GeoPackage, zipped "
+                                              "shapefile, data·inclusion (JSON or CSV), "
+                                              "OpenStreetMap (Overpass) or GoGoCarto.")],
     territory: Annotated[str, typer.Option(help="Territory slug the resources belong to.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write "
                                                             "nothing.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx, ods, geojson, gpkg, "
-                                                             "shp or datainclusion (guessed)")]
+                                                             "shp, datainclusion, osm (an "
+                                                             "Overpass result) or gogocarto "
+                                                             "(elements.json); guessed")]
     = None,
     report: Annotated[Path | None, typer.Option(help="Write the per-row report here (.csv or "
                                                      ".xlsx).")] = None,

@@ -41,7 +41,8 @@ def _lines(report: Report | None) -> dict[str, Any] | None:
 
 
 @router.post("/api/imports", summary="Import resources (and links) from a file into a territory "
-             "(editors): CSV, XLSX, ODS, GeoJSON, GeoPackage, zipped shapefile")
+             "(editors): CSV, XLSX, ODS, GeoJSON, GeoPackage, zipped shapefile, data·inclusion, "
+             "OpenStreetMap (Overpass), GoGoCarto")
 def post_import(
     session: SessionDep,
     principal: PrincipalDep,
@@ -50,8 +51,10 @@ def post_import(
     territory: Annotated[str, Query(description="territory slug")],
     links: Annotated[UploadFile | None, File(description="links, in another file")] = None,
     dry_run: Annotated[bool, Query(description="report only; write nothing")] = True,
-    format: Annotated[str | None, Query(description="csv, xlsx, ods, geojson, gpkg or shp "
-                                                    "(guessed from the name)")] = None,
+    format: Annotated[str | None, Query(description="csv, xlsx, ods, geojson, gpkg, shp, "
+                                                    "datainclusion, osm (an Overpass result) or "
+                                                    "gogocarto (elements.json); guessed from "
+                                                    "the name and the content")] = None,
     report: Annotated[str | None, Query(pattern="^(csv|xlsx)$",
                                         description="answer the per-row report as a file")]
     = None,
@@ -121,7 +124,8 @@ def _import_page(request: Request, session: Session, lang: str, slug: str,
     texts |= {f"status_{s}": t(f"import.status.{s}", lang) for s in STATUSES}
     texts["links"] = t("import.report.links_sheet_name", lang)
     return templates.TemplateResponse(request, "import.html", context(
-        lang, territory={"slug": place.slug, "name": place.name}, texts=texts, answer=answer),
+        lang, territory={"slug": place.slug, "name": place.name}, texts=texts, answer=answer,
+        formats=readers.FORMATS),
         status_code=200 if answer is None or answer["dry_run"] else 201)
 
 
@@ -136,6 +140,7 @@ def import_from_page(
     principal: PagePrincipalDep, file: Annotated[UploadFile, File()],
     links: Annotated[UploadFile | None, File()] = None, csrf: Annotated[str, Form()] = "",
     dry_run: Annotated[str, Form()] = "1", report: Annotated[str, Form()] = "",
+    format: Annotated[str, Form()] = "",
 ) -> Response:
     """The page's form, signed in with the session cookie (no token pasted): the same import
     as POST /api/imports. Its script asks for JSON (or the report file); without a script the
@@ -146,6 +151,6 @@ def import_from_page(
     trial = dry_run != "0"
     wanted = report if report in ("csv", "xlsx") else None
     if wanted or "application/json" in request.headers.get("accept", ""):
-        return _run(session, principal, lang, slug, file, links, trial, None, wanted)
-    result = _imported(session, principal, lang, slug, file, links, trial, None)
+        return _run(session, principal, lang, slug, file, links, trial, format or None, wanted)
+    result = _imported(session, principal, lang, slug, file, links, trial, format or None)
     return _import_page(request, session, lang, slug, _answer(result, slug, trial))

@@ -171,7 +171,7 @@ def raise_rejections(report: Report, max_errors: int = 50) -> None:
 
 
 def _label(row: Row) -> str:
-    for key in ("name", "nom", "key", "commune"):
+    for key in ("name", "nom", "key", "commune", "external_id"):
         value = row.values.get(key)
         if value:
             return str(value)[:80]

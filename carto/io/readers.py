@@ -16,6 +16,11 @@ from carto.i18n import msg
 from carto.io.pipeline import Row
 
 EXTRA = "__extra__"  # the cells past the last column
+# A reader that translates a row of another vocabulary (OSM tags, GoGoCarto categories) says
+# which texts may name its kind, tried in order by the importer when it gives none, and the
+# (field, reason) of the rejection when none does.
+KIND_CANDIDATES = "__kind_candidates__"
+KIND_UNKNOWN = "__kind_unknown__"
 DELIMITERS = (";", ",", "\t")
 CHUNK = 1 << 20
 
@@ -100,7 +105,7 @@ def open_binary(path: Any) -> IO[bytes]:
 
 # --- Spreadsheets, GeoJSON, GIS files ---------------------------------------------------------
 
-FORMATS = ("csv", "xlsx", "ods", "geojson", "gpkg", "shp", "datainclusion")
+FORMATS = ("csv", "xlsx", "ods", "geojson", "gpkg", "shp", "datainclusion", "osm", "gogocarto")
 HEADER_SEARCH = 10  # a title row (often merged cells) may sit above the header
 
 
@@ -226,13 +231,42 @@ def feature_rows(features: Iterator[dict[str, Any]] | list[dict[str, Any]],
         yield Row(i, values, name)
 
 
-def geojson_table(stream: IO[bytes]) -> Table:
+def _json(stream: IO[bytes]) -> Any:
     import json
 
     try:
-        data = json.load(stream)
+        return json.load(stream)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid.field("file", msg("error.import.bad_json", reason=str(exc))) from exc
+
+
+def json_format(data: Any) -> str:
+    """Which JSON this is: a data·inclusion document, an Overpass result (Overpass JSON, or
+    GeoJSON with OSM ids), a GoGoCarto elements.json, else plain GeoJSON."""
+    from carto.io import gogocarto, osm
+
+    if isinstance(data, dict) and isinstance(data.get("structures"), list):
+        return "datainclusion"
+    if osm.looks_like_overpass(data) or osm.looks_like_geojson(data):
+        return "osm"
+    if gogocarto.looks_like(data):
+        return "gogocarto"
+    return "geojson"
+
+
+def json_table(stream: IO[bytes], fmt: str | None = None) -> Table:
+    """A JSON file as the format says, or (`geojson`, guessed from a name) as it reads."""
+    from carto.io import datainclusion, gogocarto, osm
+
+    data = _json(stream)
+    if fmt in (None, "geojson"):
+        fmt = json_format(data)
+    if fmt == "osm":
+        return osm.table(data)  # type: ignore[no-any-return]
+    if fmt == "gogocarto":
+        return gogocarto.table(data)  # type: ignore[no-any-return]
+    if fmt == "datainclusion":
+        return datainclusion.rows(data)
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list):
         raise Invalid.field("file", msg("error.import.not_geojson"))
@@ -284,25 +318,14 @@ def open_tables(stream: IO[bytes], filename: str = "", fmt: str | None = None,
                                           allowed=", ".join(FORMATS)))
     if fmt in ("xlsx", "ods"):
         return spreadsheet_tables(stream, score)
-    if fmt == "datainclusion":
-        return [_datainclusion_table(stream)]
-    if fmt == "geojson":
-        head = stream.read(4096)
-        stream.seek(0)
-        if b'"structures"' in head:  # a data·inclusion document, not GeoJSON
-            return [_datainclusion_table(stream)]
-        return [geojson_table(stream)]
+    if fmt in ("geojson", "osm", "gogocarto") or (
+            fmt == "datainclusion" and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")):
+        return [json_table(stream, fmt)]
     if fmt in ("gpkg", "shp"):
         return [gis_table(stream, fmt)]
-    return [csv_table(stream)]
-
-
-def _datainclusion_table(stream: IO[bytes]) -> Table:
-    import json
-
     from carto.io import datainclusion
 
-    try:
-        return datainclusion.rows(json.load(stream))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid.field("file", msg("error.import.bad_json", reason=str(exc))) from exc
+    table = csv_table(stream)
+    if fmt == "datainclusion" or datainclusion.is_structures_header(table.header):
+        return [datainclusion.csv_rows(table)]  # the published structures.csv
+    return [table]

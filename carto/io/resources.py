@@ -26,7 +26,7 @@ from carto.i18n import Message, msg
 from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
-from carto.io.readers import Table, unneutralised
+from carto.io.readers import KIND_CANDIDATES, KIND_UNKNOWN, Table, unneutralised
 from carto.visibility import EDITOR, Principal
 
 STAGING = "resource_import_staging"
@@ -159,7 +159,7 @@ class ResourceImport:
         raw_kind = v.get("kind", "")
         kind = self.kinds.get(key(raw_kind)) if raw_kind else None
         if kind is None:
-            raise Rejected("kind", msg("error.import.unknown_kind", value=raw_kind))
+            kind = self._translated_kind(row, raw_kind)
         commune = self._commune(v.get("insee", ""), v.get("commune", ""))
         lon, lat, precision, note = self._position(v, commune)
         given = v.get("location_precision", "")
@@ -190,6 +190,18 @@ class ResourceImport:
         return (row.line, row.sheet, name, kind, description, address, commune,
                 precision, note, products, access, hours, phone, email, website,
                 external_id, source, licence, lon, lat)
+
+    def _translated_kind(self, row: Row, raw_kind: str) -> str:
+        """The kind of a row a reader translated (OSM, GoGoCarto): its first candidate that
+        names a kind, else the reader's reason (or the unknown kind)."""
+        for candidate in row.values.get(KIND_CANDIDATES) or ():
+            kind = self.kinds.get(key(candidate))
+            if kind is not None:
+                return kind
+        unknown = row.values.get(KIND_UNKNOWN)
+        if unknown is not None:
+            raise Rejected(*unknown)
+        raise Rejected("kind", msg("error.import.unknown_kind", value=raw_kind))
 
     def _checked(self, check: Any, raw: str | None, field: str,
                  errors: validation.Collector) -> str | None:

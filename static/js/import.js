@@ -20,6 +20,8 @@
     if (links) body.append("links", links);
     body.append("dry_run", dryRun ? "1" : "0");
     if (report) body.append("report", report);
+    var format = document.getElementById("imp-format").value;
+    if (format) body.append("format", format);
     return fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
                                headers: {"Accept": "application/json"}});
   }
