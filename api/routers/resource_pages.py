@@ -27,7 +27,7 @@ from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
 from carto import history, maps, permissions, resources, territories, tokens, vocab
 from carto.config import map_settings
-from carto.errors import Invalid, PreconditionFailed
+from carto.errors import Invalid, NotFound, PreconditionFailed
 from carto.i18n import msg
 from carto.models import Resource
 from carto.validation import reject_nul
@@ -52,7 +52,7 @@ def _form_page(request: Request, session: Session, lang: str, values: rf.Values,
                errors: dict[str, str], *, territory: dict[str, Any], action: str,
                resource_id: uuid.UUID | None = None, version: int | None = None,
                pending: bool = False, conflict: dict[str, Any] | None = None,
-               status: int = 200) -> HTMLResponse:
+               may_force: bool = False, gone: bool = False, status: int = 200) -> HTMLResponse:
     settings = map_settings()
     kinds = [(k.code, k.label, k.icon, k.color) for k in maps.kinds(session, lang)]
     labels = {"name": "rform.name", "kind": "rform.kind", "commune": "rform.commune",
@@ -63,6 +63,7 @@ def _form_page(request: Request, session: Session, lang: str, values: rf.Values,
     return templates.TemplateResponse(request, "resource_form.html", context(
         lang, v=values, errors=errors, kinds=kinds, territory=territory, action=action,
         resource_id=resource_id, version=version, pending=pending, conflict=conflict,
+        may_force=may_force, gone=gone,
         food_groups=vocab.food_groups(), crop_groups=vocab.crop_groups(),
         options=rf.options(lang), error_labels=labels,
         tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
@@ -97,24 +98,25 @@ def add_resource(request: Request, slug: str, session: SessionDep, lang: LangDep
     check_post(request, text(form, "csrf"))
     territory = _territory(session, slug)
     values = rf.from_form(form)
+    force = bool(text(form, "force"))
     try:
-        resource = attempt(session, lambda: _create(session, values, slug, principal, lang),
-                           lang, rf.form_field)
+        resource = attempt(session, lambda: _create(session, values, slug, principal, lang,
+                                                    force), lang, rf.form_field)
     except Refused as refused:
-        state = "pending" if not principal.is_editor else "validated"
         return _form_page(request, session, lang, values, refused.errors, territory=territory,
                           action=f"/territories/{slug}/resources/new{_q(lang)}",
-                          pending=state == "pending", status=refused.status)
+                          pending=not principal.is_editor, may_force=principal.is_editor,
+                          status=refused.status)
     return RedirectResponse(f"/resources/{resource.id}{_q(lang)}", status_code=303)
 
 
 def _create(session: Session, values: rf.Values, slug: str, principal: Principal,
-            lang: str) -> Resource:
+            lang: str, force: bool) -> Resource:
     data, problems = rf.payload(session, values, territory=slug)
     reject_nul(data)
     if problems:
         _refuse_all(session, data, problems, lang)
-    return resources.create(session, data, principal)
+    return resources.create(session, data, principal, force=force)
 
 
 def _refuse_all(session: Session, data: dict[str, Any], problems: list[Any], lang: str,
@@ -173,18 +175,22 @@ def save_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
         reject_nul(data)
         if problems:
             _refuse_all(session, data, problems, lang, partial=True)
-        return resources.update(session, resource_id, data, principal, opened_at)
+        return resources.update(session, resource_id, data, principal, opened_at,
+                                force=bool(text(form, "force")))
 
     try:
         attempt(session, write, lang, rf.form_field)
-    except PreconditionFailed:
+    except (PreconditionFailed, NotFound):
+        if resources.get(session, resource_id, include_deleted=True).deleted_at is not None:
+            return _gone(request, session, lang, principal, resource_id, values, opened_at)
         return _conflict(request, session, lang, principal, resource_id, values, opened_at)
     except Refused as refused:
         resource = _editable(session, principal, resource_id)
         return _form_page(request, session, lang, values, refused.errors,
                           territory=_home(session, resource),
                           action=f"/resources/{resource_id}/edit{_q(lang)}",
-                          resource_id=resource_id, version=opened_at, status=refused.status)
+                          resource_id=resource_id, version=opened_at, may_force=True,
+                          status=refused.status)
     return RedirectResponse(f"/resources/{resource_id}{_q(lang)}", status_code=303)
 
 
@@ -222,6 +228,17 @@ def _conflict(request: Request, session: Session, lang: str, principal: Principa
                       action=f"/resources/{resource_id}/edit{_q(lang)}",
                       resource_id=resource_id, version=resource.version, conflict=conflict,
                       status=409)
+
+
+def _gone(request: Request, session: Session, lang: str, principal: Principal,
+          resource_id: uuid.UUID, values: rf.Values, opened_at: int) -> HTMLResponse:
+    """Deleted meanwhile: for its editors, the form comes back with what they typed and says
+    so (restoring it from the record page, then saving, keeps the text); others get the 404."""
+    resource = resources.get(session, resource_id, include_deleted=True)
+    permissions.edit_resource(session, principal)(resource)
+    return _form_page(request, session, lang, values, {}, territory=_home(session, resource),
+                      action=f"/resources/{resource_id}/edit{_q(lang)}",
+                      resource_id=resource_id, version=opened_at, gone=True, status=409)
 
 
 # --- deleting, restoring --------------------------------------------------------------------

@@ -52,7 +52,7 @@
       precision.value = 'exact';
       if (atCommune) atCommune.checked = false;
       show(y, x);
-      byId('picker-hint').textContent = T.fmt(said('placed'), { lat: lat.value, lon: lon.value });
+      byId('picker-status').textContent = T.fmt(said('placed'), { lat: lat.value, lon: lon.value });
     };
     var y0 = parseFloat((lat.value || '').replace(',', '.'));
     var x0 = parseFloat((lon.value || '').replace(',', '.'));

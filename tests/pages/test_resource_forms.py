@@ -237,3 +237,31 @@ def test_the_territory_page_offers_to_add_a_resource_to_its_writers(
     assert 'id="add-resource"' not in editor.get("/territories/vauvert").text
     assert 'id="add-resource"' not in httpx.get(f"{live_server}/territories/pezenas",
                                                 headers={"Accept": "text/html"}).text
+
+
+def test_a_far_point_is_confirmed_by_an_editor(editor: Web, made: list[uuid.UUID],
+                                               migrated: str) -> None:
+    page = editor.get("/territories/pezenas/resources/new")
+    far = {"name": "Loin d'ici", "kind": "market", "lat": "48.8566", "lon": "2.3522"}
+    refused = editor.post("/territories/pezenas/resources/new", far, _csrf(page.text))
+    assert refused.status_code == 422 and 'id="lon-error"' in refused.text
+    assert 'name="force"' in refused.text  # an editor may confirm
+    rid = _id(editor.post("/territories/pezenas/resources/new", far | {"force": "1"},
+                          _csrf(page.text)))
+    made.append(rid)
+    assert _picture(migrated, rid)["lat"] == pytest.approx(48.8566)
+
+
+def test_a_resource_deleted_meanwhile_keeps_what_was_typed(
+        editor: Web, made: list[uuid.UUID], live_server: str, migrated: str) -> None:
+    rid = _add(editor, made, name="Supprimé pendant la saisie", kind="market")
+    form = editor.get(f"/resources/{rid}/edit")
+    token = _token(migrated, "editor", "pezenas", "Collègue pressé")
+    gone = httpx.delete(f"{live_server}/api/resources/{rid}",
+                        headers={"Authorization": f"Bearer {token}", "If-Match": '"1"'})
+    assert gone.status_code == 204
+    answer = editor.post(f"/resources/{rid}/edit",
+                         {"name": "Mon texte précieux", "kind": "market", "commune": "pezenas",
+                          "version": "1"}, _csrf(form.text))
+    assert answer.status_code == 409 and 'id="gone"' in answer.text
+    assert 'value="Mon texte précieux"' in answer.text

@@ -136,6 +136,7 @@ def test_an_editor_adds_edits_through_a_conflict_deletes_and_restores(
         page.goto(f"{live_server}{path}", wait_until="networkidle")
     page.goto(f"{live_server}/resources/{rid}/history", wait_until="networkidle")
     expect(page.locator("#history li")).to_have_count(5)  # create, 2 updates, delete, restore
+    screenshot(page, "resource-history-tablet")
     _clean(visit, live_server)
     _clean(other, live_server)
     context.close()
