@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from api.forms import number, plain, text, texts
 from carto import opening, places, vocab
 from carto.errors import FieldError, Invalid
+from carto.gap import report
 from carto.i18n import msg, t
 
 Values = dict[str, Any]
@@ -68,22 +69,37 @@ def from_form(form: FormData) -> Values:
     return values
 
 
-def from_snapshot(session: Session, picture: dict[str, Any]) -> Values:
-    """The form as it opens on a resource (its change-log picture, carto.resources.snapshot)."""
+def shown(value: float | None, lang: str, digits: int) -> str:
+    """A number as the reader writes it, in a field or a sentence ("1 200,5", "43,4592" in
+    French: carto.gap.report.number; "1200.5" in English), without trailing zeros;
+    `api.forms.number` reads it back."""
+    if value is None:
+        return ""
+    # English without a thousands separator: "1,200" would read back as 1.2
+    text = report.number(float(value), lang, digits) if lang == "fr" \
+        else f"{float(value):.{digits}f}"
+    point = "," if lang == "fr" else "."
+    return text.rstrip("0").rstrip(point) if point in text else text
+
+
+def from_snapshot(session: Session, picture: dict[str, Any], lang: str = "fr") -> Values:
+    """The form as it opens on a resource (its change-log picture, carto.resources.snapshot),
+    its numbers in the reader's language."""
     values = empty(picture.get("kind") or "")
     for key in ("name", "location_precision", "visibility", "status", *OPTIONAL):
         values[key] = plain(picture.get(key))
-    values["lon"], values["lat"] = plain(picture.get("lon")), plain(picture.get("lat"))
+    values["lon"] = shown(picture.get("lon"), lang, 6)
+    values["lat"] = shown(picture.get("lat"), lang, 6)
     values["commune"] = places.commune_label(session, picture.get("commune"))
     values["at_commune"] = picture.get("location_precision") == "commune"
     for key in LISTS:
         values[key] = list(picture.get(key) or [])
     values["is_private"] = bool(picture.get("is_private"))
     outputs = picture.get("outputs") or []
-    values["outputs"] = {o["food_group"]: plain(o["kg_per_year"]) for o in outputs}
+    values["outputs"] = {o["food_group"]: shown(o["kg_per_year"], lang, 1) for o in outputs}
     values["sources"] = {o["food_group"]: o["source"] for o in outputs if o.get("source")}
     values["output_year"] = plain(next((o["year"] for o in outputs if o.get("year")), None))
-    values["surfaces"] = {s["crop_group"]: plain(s["hectares"])
+    values["surfaces"] = {s["crop_group"]: shown(s["hectares"], lang, 2)
                           for s in picture.get("surfaces") or []}
     return values
 
@@ -248,7 +264,8 @@ def words(session: Session, values: Values, group: str, lang: str) -> str:
         p = values["location_precision"]
         said = precisions[p].label(lang) if p in precisions else p
         if values["lat"] and values["lon"]:
-            return f"{values['lat']}, {values['lon']} ({said})"
+            return t("rform.position_words", lang, lat=values["lat"], lon=values["lon"],
+                     precision=said)
         return said or none
     if group == "products":
         return _labels(values["products"], vocab.food_groups(), lang) or none

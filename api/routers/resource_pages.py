@@ -157,10 +157,13 @@ def _home(session: Session, resource: Resource) -> dict[str, Any]:
 @router.get("/resources/{resource_id}/edit", response_class=HTMLResponse)
 def edit_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
                   lang: LangDep, principal: PagePrincipalDep) -> Response:
-    return _editor_page(request, session, principal, resource_id, lambda resource: _form_page(
-        request, session, lang, rf.from_snapshot(session, resources.snapshot(resource)), {},
-        territory=_home(session, resource), action=f"/resources/{resource_id}/edit{_q(lang)}",
-        resource_id=resource_id, version=resource.version))
+    def render(resource: Resource) -> Response:
+        values = rf.from_snapshot(session, resources.snapshot(resource), lang)
+        return _form_page(request, session, lang, values, {}, territory=_home(session, resource),
+                          action=f"/resources/{resource_id}/edit{_q(lang)}",
+                          resource_id=resource_id, version=resource.version)
+
+    return _editor_page(request, session, principal, resource_id, render)
 
 
 @router.post("/resources/{resource_id}/edit", response_class=HTMLResponse)
@@ -208,9 +211,9 @@ def _conflict(request: Request, session: Session, lang: str, principal: Principa
     saving again is your decision."""
     resource = _editable(session, principal, resource_id)
     current = resources.snapshot(resource)
-    theirs = rf.from_snapshot(session, current)
+    theirs = rf.from_snapshot(session, current, lang)
     opened = history.version_picture(session, "resource", resource_id, opened_at)
-    base = rf.from_snapshot(session, opened) if opened is not None else theirs
+    base = rf.from_snapshot(session, opened, lang) if opened is not None else theirs
     merged, changed, clashes = rf.merge(base, theirs, yours)
     if opened is None:  # nothing to tell who changed what: show every difference
         changed = rf.changed_groups(theirs, yours)
@@ -280,8 +283,8 @@ def resource_history(request: Request, resource_id: uuid.UUID, session: SessionD
     permissions.read_history(principal, permissions.resource_territories(resource))
     entries = []
     for e in reversed(history.entries(session, "resource", resource_id)):
-        before = rf.from_snapshot(session, e.before) if e.before else None
-        after = rf.from_snapshot(session, e.after) if e.after else None
+        before = rf.from_snapshot(session, e.before, lang) if e.before else None
+        after = rf.from_snapshot(session, e.after, lang) if e.after else None
         groups = rf.changed_groups(before, after) if before and after else []
         if e.action == "create" and after is not None:
             groups = [g for g in rf.GROUPS if rf.words(session, after, g, lang) != "—"]

@@ -47,8 +47,10 @@
       }
     };
     var place = function (y, x) {
-      lat.value = y.toFixed(6);
-      lon.value = x.toFixed(6);
+      // in the reader's way of writing decimals (43,461190 in French); the server reads both
+      var decimal = function (v) { var s = v.toFixed(6); return lang === 'fr' ? s.replace('.', ',') : s; };
+      lat.value = decimal(y);
+      lon.value = decimal(x);
       precision.value = 'exact';
       if (atCommune) atCommune.checked = false;
       show(y, x);

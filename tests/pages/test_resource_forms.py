@@ -108,6 +108,11 @@ def test_a_point_tapped_on_the_map_is_exact_and_finds_its_commune(
     assert got["outputs"] == [{"food_group": "vegetables", "kg_per_year": 1200.5, "year": 2025,
                                "source": None}]
     assert got["surfaces"][0]["crop_group"] == "vegetables" and got["surfaces"][0]["hectares"] == 2
+    form = editor.get(f"/resources/{rid}/edit").text  # numbers the French way, read back
+    assert 'value="43,4592"' in form and 'value="3,4231"' in form
+    assert 'value="1\u202f200,5"' in form and 'name="surf_vegetables" value="2"' in form
+    english = editor.get(f"/resources/{rid}/edit?lang=en").text
+    assert 'value="43.4592"' in english and 'value="1200.5"' in english
 
 
 def test_errors_are_next_to_their_fields_and_what_was_typed_is_kept(editor: Web) -> None:
