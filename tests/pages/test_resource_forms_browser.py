@@ -4,6 +4,7 @@ the way), edits it while a second tab saves a change and resolves the conflict, 
 restores it; its name `<img src=x onerror=alert(1)>` stays text on every page; no console
 error, no request outside the app. Without JavaScript the same form creates a resource."""
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from carto.db import transaction
 from tests.browser import LOCALE, Visit, browser, screenshot, watch
 
 XSS = "<img src=x onerror=alert(1)>"
+RECORD = re.compile(r"/resources/[0-9a-f-]{36}$")  # a record page (not .../resources/new)
 pytestmark = pytest.mark.browser
 
 
@@ -90,7 +92,7 @@ def test_an_editor_adds_edits_through_a_conflict_deletes_and_restores(
     page.get_by_label("Nom", exact=True).focus()
     screenshot(page, "resource-form-tablet")
     page.get_by_role("button", name="Enregistrer").click()
-    page.wait_for_url("**/resources/*")
+    page.wait_for_url(RECORD)
     rid = _record_id(page.url)
     made.append(rid)
     expect(page.locator("#record-name")).to_have_text(XSS)
@@ -163,11 +165,41 @@ def test_without_javascript_the_form_creates_a_resource(
     page.get_by_label("Commune", exact=True).fill("Pézenas")
     page.get_by_label("Horaires (syntaxe OpenStreetMap)").fill("Sa 09:00-12:00")
     page.get_by_role("button", name="Enregistrer").click()
-    page.wait_for_url("**/resources/*")
+    page.wait_for_url(RECORD)
     rid = _record_id(page.url)
     made.append(rid)
     expect(page.locator("#record-name")).to_have_text("Jardin sans script")
     with transaction(migrated) as session:
         got = resources.snapshot(resources.get(session, rid))
     assert got["location_precision"] == "commune" and got["kind"] == "shared_garden"
+    context.close()
+
+
+def test_the_form_is_usable_with_the_keyboard(chromium: Browser, live_server: str,
+                                              migrated: str, made: list[uuid.UUID]) -> None:
+    """No mouse: the kind with the arrow keys, a commune from the suggestions with ↓ and
+    Entrée, the map placed with Entrée, the form sent with Entrée on « Enregistrer »."""
+    context, visit = _signed_in(chromium, live_server, migrated, 1024, 768)
+    page = visit.page
+    page.goto(f"{live_server}/territories/pezenas/resources/new", wait_until="networkidle")
+    page.get_by_label("Nom", exact=True).focus()
+    page.keyboard.type("Marché au clavier")
+    page.keyboard.press("Tab")  # into the kinds: the first pictogram
+    page.keyboard.press("ArrowRight")  # the second one, chosen
+    assert page.locator("input[name=kind]:checked").get_attribute("value") == "shared_garden"
+    page.get_by_label("Commune", exact=True).focus()
+    page.keyboard.type("pezen")
+    expect(page.get_by_role("option", name="Pézenas (34)")).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Commune", exact=True)).to_have_value("Pézenas (34)")
+    page.locator("#picker").focus()
+    page.keyboard.press("Enter")  # placed at the map's centre
+    expect(page.locator("#picker-status")).not_to_be_empty()
+    page.get_by_role("button", name="Enregistrer").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(RECORD)
+    made.append(_record_id(page.url))
+    expect(page.locator("#record-name")).to_have_text("Marché au clavier")
+    _clean(visit, live_server)
     context.close()
