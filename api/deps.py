@@ -1,7 +1,7 @@
 """Typed dependencies shared by the routers."""
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from carto.i18n import negotiate
 
 READS = ("GET", "HEAD")
+T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -42,6 +43,14 @@ async def get_async_reads(request: Request) -> AsyncIterator[AsyncSession]:
     sent, so the connection goes back to the pool at once."""
     async with request.app.state.async_reads() as session:
         yield session
+
+
+async def read_briefly(request: Request, fn: Callable[[Session], T]) -> T:
+    """One short read on the async engine for a handler that outlives its dependencies (a
+    live stream, issue 14): the connection is taken for `fn` and given back at once, so an
+    idle stream holds none of the pool's (ASYNC_POOL_SIZE) connections."""
+    async with request.app.state.async_reads() as session:
+        return await session.run_sync(fn)
 
 
 def get_lang(request: Request,

@@ -36,6 +36,7 @@ from api.routers import (
     tiles,
     tokens,
     vocab,
+    workshops,
 )
 from carto import ROOT
 from carto.config import app_settings
@@ -88,7 +89,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
                    nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
-                   moderation_page, pages):
+                   moderation_page, pages, workshops):
         app.include_router(module.router)
     app.include_router(resource_pages.router)  # issue 13: resource forms, delete, history
     app.include_router(resource_pages.api_router)  # /api/opening-hours/check

@@ -6,6 +6,8 @@ library: a moving window per client and per limit, 429 with Retry-After past it.
   in a worker thread, so that cheap reads always find a thread (docs/benchmarks.md, "Gap
   under load"); past `gap_wait_s` they get a 503 with Retry-After;
 - `NearbyRateDep`: /api/nearby, cheap but anonymous and easy to script;
+- `JoinRateDep` / `VoteRateDep`: joining a workshop (anonymous: per address) and voting (per
+  participant token), issue 14;
 - `RateLimiter.check_token_attempts` / `.failed_token`: wrong bearer tokens per client
   address (called by api.auth); past the limit every token from that address is refused
   until the window moves, so guessing cannot go on at request speed.
@@ -30,6 +32,7 @@ from carto.i18n import msg
 from carto.visibility import Principal
 
 GAP, NEARBY, FAILED_TOKENS = "gap", "nearby", "failed_tokens"
+JOIN, VOTE = "workshop_join", "workshop_vote"
 
 
 class RateLimiter:
@@ -41,7 +44,8 @@ class RateLimiter:
             storage.storage_from_string(settings.storage_uri))
         self.items: dict[str, RateLimitItem] = {
             GAP: parse(settings.gap), NEARBY: parse(settings.nearby),
-            FAILED_TOKENS: parse(settings.failed_tokens)}
+            FAILED_TOKENS: parse(settings.failed_tokens),
+            JOIN: parse(settings.workshop_join), VOTE: parse(settings.workshop_vote)}
         self.gap_slots = asyncio.Semaphore(max(1, settings.gap_concurrency))
 
     def retry_after(self, name: str, key: str) -> int:
@@ -117,5 +121,15 @@ async def nearby_rate(request: Request) -> None:
     limiter(request).hit(NEARBY, address(request))
 
 
+def join_rate(request: Request) -> None:
+    limiter(request).hit(JOIN, address(request))
+
+
+def vote_rate(request: Request, principal: PrincipalDep) -> None:
+    limiter(request).hit(VOTE, client_key(request, principal))
+
+
+JoinRateDep = Annotated[None, Depends(join_rate)]
+VoteRateDep = Annotated[None, Depends(vote_rate)]
 GapRateDep = Annotated[None, Depends(gap_rate, scope="function")]
 NearbyRateDep = Annotated[None, Depends(nearby_rate)]

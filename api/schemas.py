@@ -77,3 +77,37 @@ class KindPatchIn(BaseModel):
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     icon: str | None = Field(default=None, min_length=1, max_length=60)
     sort_order: int | None = Field(default=None, ge=0, le=1000, strict=True)
+
+
+# --- workshops (issue 14) -----------------------------------------------------------------------
+
+class WorkshopIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "territory": "frontignan", "title": "Cartographie des solidarités alimentaires",
+        "date": "2026-12-05", "place": "Salle des fêtes", "ends_at": "2026-12-05T18:00:00+01:00",
+    }})
+    territory: str = Field(max_length=100, description="territory slug")
+    title: str = Field(min_length=1, max_length=200)
+    date: str = Field(max_length=10, description="the day (YYYY-MM-DD)")
+    place: str | None = Field(default=None, max_length=300)
+    ends_at: str = Field(max_length=40, description="ISO 8601 date-time with its offset: the "
+                                                    "participants' tokens stop writing then")
+
+
+class JoinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"pseudonym": "Lou"}})
+    pseudonym: str = Field(min_length=1, max_length=40,
+                           description="a pseudonym only: no name, no e-mail asked")
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "text": "Par quelle coopération commençons-nous ?",
+        "options": ["Dons d'invendus", "Jardin partagé", "Épicerie mobile"]}})
+    text: str = Field(min_length=1, max_length=300)
+    options: list[str] = Field(min_length=2, max_length=20)
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"option": 0}})
+    option: int = Field(ge=0, le=19, description="the option's index (0 for the first)")

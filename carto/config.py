@@ -92,6 +92,10 @@ class RateLimitSettings(BaseSettings):
     gap: str = "30/minute"  # every gap analysis: JSON, CSV, choropleth, the page
     nearby: str = "600/minute"  # cheap (about 10 ms) but anonymous and scriptable
     failed_tokens: str = "10/minute"  # wrong bearer tokens; past it, every token is refused
+    # Workshops (issue 14): joining is anonymous, counted per address; a village hall's tablets
+    # share one, so the limit holds a room of thirty joining at once. Votes count per token.
+    workshop_join: str = "60/minute"
+    workshop_vote: str = "30/minute"
     storage_uri: str = "memory://"
     # At most this many gap computations at once per process; the others wait on the event
     # loop (holding no worker thread) up to `gap_wait_s`, then get a 503 with Retry-After.

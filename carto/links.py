@@ -218,7 +218,8 @@ def create(
     link = Link(id=link_id or uuid.uuid4(),
                 moderation=moderation or permissions.moderation_for(principal),
                 created_by=principal.actor, updated_by=principal.actor, version=1, stakes=[],
-                status="active", directed=False, provenance="workshop", level=values["level"])
+                status="active", directed=False, provenance="workshop", level=values["level"],
+                workshop_id=principal.workshop_id)  # a participant's addition: its workshop
     _apply(link, values)
     prior = lifecycle.existing(session, ENTITY, link_id)
     if prior is not None:

@@ -159,6 +159,7 @@ class Resource(_Tracked, Base):
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(Text, default="active")
     illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))  # provenance
 
     territories: Mapped[list[Territory]] = relationship(secondary="resource_territory")
     outputs: Mapped[list["ResourceOutput"]] = relationship(
@@ -213,6 +214,7 @@ class Link(_Tracked, Base):
     status: Mapped[str] = mapped_column(Text, default="active")
     directed: Mapped[bool] = mapped_column(Boolean, default=False)
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"))
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))  # provenance
 
     source: Mapped[Resource] = relationship(foreign_keys=[source_id])
     target: Mapped[Resource] = relationship(foreign_keys=[target_id])
@@ -272,8 +274,11 @@ class ApiToken(Base):
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))
 
     territory: Mapped[Territory | None] = relationship()
+    # Read with the token, in the same query: a workshop's token writes only while it is open.
+    workshop: Mapped["Workshop | None"] = relationship(lazy="joined")
 
 
 class ContextFeature(Base):
@@ -289,3 +294,61 @@ class ContextFeature(Base):
     source: Mapped[str] = mapped_column(Text)
     licence: Mapped[str] = mapped_column(Text)
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
+
+
+# --- workshops (issue 14; migration 0006) ------------------------------------------------------
+
+class Workshop(Base):
+    """A mapping workshop: joined by its code, its tokens write until it closes or ends."""
+
+    __tablename__ = "workshop"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territory.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    held_on: Mapped[date] = mapped_column(Date)
+    place: Mapped[str | None] = mapped_column(Text)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    territory: Mapped[Territory] = relationship()
+
+
+class WorkshopParticipant(Base):
+    __tablename__ = "workshop_participant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    pseudonym: Mapped[str] = mapped_column(Text)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"),
+                                          unique=True)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkshopQuestion(Base):
+    __tablename__ = "workshop_question"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkshopVote(Base):
+    """One vote per participant and question: voting again replaces it."""
+
+    __tablename__ = "workshop_vote"
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop_question.id", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop_participant.id", ondelete="CASCADE"), primary_key=True)
+    option: Mapped[int] = mapped_column(SmallInteger)
+    voted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -56,10 +56,27 @@ def require(principal: Principal, role: str, territory_ids: Iterable[int] | None
     territories concerned (None: no territory concerned)."""
     if principal.role == READER:
         raise Unauthenticated(msg("error.auth.token_needed", role=role))
+    if principal.workshop_id is not None and principal.workshop_state != "open":
+        raise Forbidden(msg("error.workshops.token_closed") if principal.workshop_state == "closed"
+                        else msg("error.workshops.token_ended"))
     if RANK[principal.role] < RANK[role]:
         raise Forbidden(msg("error.auth.role", role=principal.role, needed=role))
     if territory_ids is not None and not may_write_in(principal, territory_ids):
         raise Forbidden(msg("error.auth.territory"))
+
+
+def facilitate(principal: Principal, territory_id: int) -> None:
+    """Creating, closing and running a workshop (questions, moderation of what it added): the
+    editors of its territory (an admin anywhere)."""
+    require(principal, EDITOR, {territory_id})
+
+
+def vote(principal: Principal, workshop_id: int) -> None:
+    """One person, one vote: only a participant's token of this workshop votes, while the
+    workshop is open (a facilitator who wants a voice joins as a participant)."""
+    require(principal, CONTRIBUTOR)
+    if principal.workshop_id != workshop_id:
+        raise Forbidden(msg("error.workshops.not_participant"))
 
 
 def may_write_in(principal: Principal, territory_ids: Iterable[int]) -> bool:

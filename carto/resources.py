@@ -306,6 +306,7 @@ def create(
         status="active",
         illustrative=False,
         provenance="workshop",
+        workshop_id=principal.workshop_id,  # a participant's addition carries its workshop
     )
     _apply(resource, values)
     if not force:

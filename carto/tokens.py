@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,8 +52,21 @@ def create(session: Session, role: str, territory: str | None, name: str = "") -
 def principal(row: ApiToken) -> Principal:
     """Who a token acts as: the same for a Bearer header (api.auth) and a browser session
     (api.session)."""
+    workshop = row.workshop
     return Principal(role=row.role, territory_id=row.territory_id,
-                     actor=f"token:{row.id}:{row.name}", token_id=row.id)
+                     actor=f"token:{row.id}:{row.name}", token_id=row.id,
+                     workshop_id=workshop.id if workshop else None,
+                     workshop_state=workshop_state(workshop) if workshop else None)
+
+
+def workshop_state(workshop: Any) -> str:
+    """"open" until the facilitator closes the workshop ("closed") or its end time passes
+    ("ended"): its participants' tokens write only while it is open (carto.permissions)."""
+    if workshop.closed_at is not None:
+        return "closed"
+    if workshop.ends_at <= datetime.now(UTC):
+        return "ended"
+    return "open"
 
 
 def sign_in_link(base_url: str, token: str) -> str:

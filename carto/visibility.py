@@ -4,7 +4,9 @@
   only at their commune's centre;
 - a contributor also sees, in its territory, members-only resources and its own pending items;
 - an editor sees everything of its territory, pending included, and exact private locations;
-- an admin sees everything.
+- an admin sees everything;
+- a workshop participant (a contributor token of a workshop, issue 14) also sees what the other
+  participants of its workshop added while it waits for an editor ("à valider").
 Every list, single read, export, map and nearby query goes through these predicates.
 """
 
@@ -20,6 +22,8 @@ class Principal:
     territory_id: int | None = None
     actor: str = "anonymous"
     token_id: int | None = None
+    workshop_id: int | None = None  # a workshop participant's token (carto.workshops)
+    workshop_state: str | None = None  # "open", "closed" or "ended": it writes while "open"
 
     @property
     def is_editor(self) -> bool:
@@ -41,6 +45,8 @@ def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dic
               f"AND {a}.visibility = 'public' AND {a}.status <> 'draft')")
     params: dict[str, Any] = {"vis_territory": principal.territory_id,
                               "vis_actor": principal.actor}
+    if principal.workshop_id is not None:
+        params["vis_workshop"] = principal.workshop_id
     if principal.role == ADMIN:
         return f"({a}.deleted_at IS NULL)", params
     if principal.role == EDITOR:
@@ -49,6 +55,10 @@ def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dic
         own_or_members = (f"({a}.deleted_at IS NULL AND {_in_territory(a)} AND "
                           f"(({a}.moderation = 'validated' AND {a}.visibility = 'members') "
                           f"OR ({a}.moderation = 'pending' AND {a}.created_by = :vis_actor)))")
+        if principal.workshop_id is not None:
+            own_or_members = (f"({own_or_members} OR ({a}.deleted_at IS NULL "
+                              f"AND {a}.moderation = 'pending' "
+                              f"AND {a}.workshop_id = :vis_workshop))")
         return f"({public} OR {own_or_members})", params
     return public, params
 
@@ -66,6 +76,9 @@ def link_predicate(principal: Principal, link: str = "l", source: str = "s",
     elif principal.role == CONTRIBUTOR:
         own = (f"({lk}.moderation = 'validated' OR ({lk}.moderation = 'pending' "
                f"AND {lk}.created_by = :vis_actor AND {lk}.territory_id = :vis_territory))")
+        if principal.workshop_id is not None:
+            own = (f"({own} OR ({lk}.moderation = 'pending' "
+                   f"AND {lk}.workshop_id = :vis_workshop))")
     else:
         own = f"{lk}.moderation = 'validated'"
     return f"({lk}.deleted_at IS NULL AND {own} AND {src} AND {tgt})", params

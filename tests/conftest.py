@@ -29,6 +29,8 @@ os.environ.setdefault("TERREAU_RATE_GAP", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_NEARBY", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_FAILED_TOKENS", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_GAP_CONCURRENCY", "4")
+os.environ.setdefault("TERREAU_RATE_WORKSHOP_JOIN", "100000/minute")
+os.environ.setdefault("TERREAU_RATE_WORKSHOP_VOTE", "100000/minute")
 
 
 def _libpq(url: str) -> str:
