@@ -36,6 +36,7 @@ from api.routers import (
     tiles,
     tokens,
     vocab,
+    workshop_pages,
     workshops,
 )
 from carto import ROOT
@@ -89,7 +90,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
                    nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
-                   moderation_page, pages, workshops):
+                   moderation_page, pages, workshops, workshop_pages):
         app.include_router(module.router)
     app.include_router(resource_pages.router)  # issue 13: resource forms, delete, history
     app.include_router(resource_pages.api_router)  # /api/opening-hours/check

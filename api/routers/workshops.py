@@ -107,6 +107,16 @@ def close_question(code: str, question_id: int, session: SessionDep,
     return JSONResponse(votes.tally(session, workshop, question))
 
 
+def stream_principal(request: Request, session: SessionDep) -> Principal:
+    """A Bearer token (a participant's page reads the stream with fetch), else the page's
+    session cookie (the facilitator's projector and moderation pages, with EventSource).
+    A GET that changes nothing: no anti-CSRF value needed, and no CORS header lets another
+    site read it."""
+    if request.headers.get("authorization"):
+        return current_principal(request, session)
+    return web.page_principal(request, session)
+
+
 def _feed(session: Session, principal: Principal, code: str) -> dict[str, Any]:
     workshop = sessions.get(session, code)
     out = feed.items(session, principal, workshop.id)
@@ -120,7 +130,10 @@ def _feed(session: Session, principal: Principal, code: str) -> dict[str, Any]:
 @router.get("/{code}/feed", summary="What the workshop added, as the caller may see it "
                                     "(participants: the others' additions waiting too); "
                                     "poll it, or follow /events")
-def get_feed(code: str, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+def get_feed(code: str, session: SessionDep,
+             principal: Annotated[Principal, Depends(stream_principal)]) -> JSONResponse:
+    """The twin of /events, for polling: with a Bearer token, else the page's session cookie
+    (the projector's fallback)."""
     return JSONResponse(jsonable(_feed(session, principal, code)))
 
 
@@ -140,16 +153,6 @@ def workshop_summary(code: str, session: SessionDep) -> JSONResponse:
 
 
 # --- live: server-sent events --------------------------------------------------------------------
-
-def stream_principal(request: Request, session: SessionDep) -> Principal:
-    """A Bearer token (a participant's page reads the stream with fetch), else the page's
-    session cookie (the facilitator's projector and moderation pages, with EventSource).
-    A GET that changes nothing: no anti-CSRF value needed, and no CORS header lets another
-    site read it."""
-    if request.headers.get("authorization"):
-        return current_principal(request, session)
-    return web.page_principal(request, session)
-
 
 class _Markers:
     """The last marker of each workshop, per app, shared by the streams of this process: a

@@ -84,12 +84,23 @@ def _all(fetch: Any) -> list[dict[str, Any]]:
     return out
 
 
-def collect(session: Session, principal: Principal, slug: str) -> Export:
-    """Everything of the territory the principal may read."""
+def _of_workshop(session: Session, table: str, workshop_id: int) -> set[str]:
+    """The ids of what a workshop added (migration 0006), to keep only those."""
+    return set(session.scalars(text(
+        f"SELECT id::text FROM {table} WHERE workshop_id = :w"), {"w": workshop_id}))
+
+
+def collect(session: Session, principal: Principal, slug: str,
+            workshop_id: int | None = None) -> Export:
+    """Everything of the territory the principal may read (only what one workshop added,
+    with `workshop_id`: its output, issue 14)."""
     place = territories.get(session, slug)
     flt = search.ResourceFilter(territory=slug)
     raw = _all(lambda after: search.list_resources(session, principal, flt, search.MAX_LIMIT,
                                                    after))
+    if workshop_id is not None:
+        kept = _of_workshop(session, "resource", workshop_id)
+        raw = [r for r in raw if str(r["id"]) in kept]
     resources = []
     for r in raw:
         resources.append({**r, "identifier": r.get("external_id") or str(r["id"]),
@@ -102,6 +113,9 @@ def collect(session: Session, principal: Principal, slug: str) -> Export:
     ident = {r["id"]: r["identifier"] for r in resources}
     links_raw = _all(lambda after: search.list_links(
         session, principal, search.LinkFilter(territory=slug), search.MAX_LIMIT, after))
+    if workshop_id is not None:
+        kept_links = _of_workshop(session, "link", workshop_id)
+        links_raw = [k for k in links_raw if str(k["id"]) in kept_links]
     links = []
     for k in links_raw:
         links.append({**k, "source": ident.get(str(k["source_id"]), str(k["source_id"])),
@@ -116,8 +130,10 @@ def collect(session: Session, principal: Principal, slug: str) -> Export:
                AS changed_on, h.note
         FROM link_level_history h JOIN link l ON l.id = h.link_id
         JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
-        WHERE l.territory_id = :tid AND {visible} ORDER BY l.id, h.changed_on, h.id"""),
-        params | {"tid": place.id}).mappings()]
+        WHERE l.territory_id = :tid AND {visible}
+          AND (CAST(:w AS integer) IS NULL OR l.workshop_id = :w)
+        ORDER BY l.id, h.changed_on, h.id"""),
+        params | {"tid": place.id, "w": workshop_id}).mappings()]
     geometry = json.loads(session.scalar(text(
         "SELECT ST_AsGeoJSON(geom, 6) FROM territory WHERE id = :id"), {"id": place.id}))
     territory = {"slug": place.slug, "name": place.name, "level": place.level,
@@ -265,13 +281,13 @@ def to_gpkg(data: Export, lang: str = "fr") -> bytes:
 
 
 def export(session: Session, principal: Principal, slug: str, fmt: str,
-           lang: str = "fr") -> bytes:
+           lang: str = "fr", workshop_id: int | None = None) -> bytes:
     from carto.errors import Invalid
     from carto.i18n import msg
 
     if fmt not in FORMATS:
         raise Invalid.field("format", msg("error.import.format", value=fmt,
                                           allowed=", ".join(FORMATS)))
-    data = collect(session, principal, slug)
+    data = collect(session, principal, slug, workshop_id)
     writer = {"gpkg": to_gpkg, "geojson": to_geojson, "csv": to_csv_zip, "xlsx": to_xlsx}[fmt]
     return writer(data, lang)  # type: ignore[no-any-return,operator]

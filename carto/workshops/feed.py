@@ -135,3 +135,12 @@ def summary(session: Session, workshop: Workshop) -> dict[str, Any]:
         "rejected": by_state.get("rejected", 0),
         "added": sum(by_state.values()),
     }
+
+
+def outline(session: Session, territory_id: int) -> dict[str, Any]:
+    """The territory's boundary, simplified for a tablet's map, and its bounding box."""
+    row = session.execute(text("""
+        SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0005), 5) AS shape,
+               ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
+        FROM territory WHERE id = :t"""), {"t": territory_id}).one()
+    return {"shape": row.shape, "bbox": [row.x0, row.y0, row.x1, row.y1]}
