@@ -4,4 +4,4 @@ MODULES lists the modules whose `@benchmark` functions `python -m bench` runs, i
 """
 
 MODULES = ["nearby", "api_pages", "gap", "gap_contention", "maps", "imports", "indicators", "ogc",
-           "tiles"]
+           "tiles", "workshop"]
