@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import assets
 from api import session as web
-from api.deps import LangDep, SessionDep
+from api.deps import AsyncReadsDep, LangDep, SessionDep
+from api.http import jsonable
+from api.routers import workshops as live_api
 from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import moderation, permissions, resources, vocab
@@ -138,6 +140,22 @@ def project_page(request: Request, code: str, session: SessionDep, lang: LangDep
                  leaflet_js=assets.LEAFLET_JS, leaflet_css=assets.LEAFLET_CSS,
                  join_url=f"{str(request.base_url).rstrip('/')}/join/{workshop.code}",
                  texts=_texts(lang, JS_TEXTS))
+
+
+# --- live, for the pages signed in by cookie (the projector, the moderation page) ---------------
+
+@router.get("/workshops/{code}/events")
+async def page_events(request: Request, code: str, reads: AsyncReadsDep,
+                      principal: PagePrincipalDep) -> Response:
+    """/api/workshops/{code}/events for a page whose reader is its session cookie (EventSource
+    sends no header): a GET that changes nothing, which no other site may read (no CORS)."""
+    return await live_api.live(request, code, reads, principal)
+
+
+@router.get("/workshops/{code}/feed.json")
+def page_feed(code: str, session: SessionDep, principal: PagePrincipalDep) -> Response:
+    """The polling twin of /workshops/{code}/events."""
+    return JSONResponse(jsonable(live_api.feed_body(session, principal, code)))
 
 
 # --- QR codes ------------------------------------------------------------------------------------

@@ -6,15 +6,15 @@ rate-limited (api.ratelimit)."""
 import asyncio
 import json
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sse_starlette.sse import EventSourceResponse
 
-from api import session as web
-from api.auth import PrincipalDep, WriterDep, current_principal
+from api.auth import PrincipalDep, WriterDep
 from api.deps import AsyncReadsDep, SessionDep, read_briefly
 from api.http import jsonable
 from api.ratelimit import JoinRateDep, VoteRateDep
@@ -107,17 +107,7 @@ def close_question(code: str, question_id: int, session: SessionDep,
     return JSONResponse(votes.tally(session, workshop, question))
 
 
-def stream_principal(request: Request, session: SessionDep) -> Principal:
-    """A Bearer token (a participant's page reads the stream with fetch), else the page's
-    session cookie (the facilitator's projector and moderation pages, with EventSource).
-    A GET that changes nothing: no anti-CSRF value needed, and no CORS header lets another
-    site read it."""
-    if request.headers.get("authorization"):
-        return current_principal(request, session)
-    return web.page_principal(request, session)
-
-
-def _feed(session: Session, principal: Principal, code: str) -> dict[str, Any]:
+def feed_body(session: Session, principal: Principal, code: str) -> dict[str, Any]:
     workshop = sessions.get(session, code)
     out = feed.items(session, principal, workshop.id)
     out["marker"] = feed.marker(session, workshop.id)
@@ -130,11 +120,10 @@ def _feed(session: Session, principal: Principal, code: str) -> dict[str, Any]:
 @router.get("/{code}/feed", summary="What the workshop added, as the caller may see it "
                                     "(participants: the others' additions waiting too); "
                                     "poll it, or follow /events")
-def get_feed(code: str, session: SessionDep,
-             principal: Annotated[Principal, Depends(stream_principal)]) -> JSONResponse:
-    """The twin of /events, for polling: with a Bearer token, else the page's session cookie
-    (the projector's fallback)."""
-    return JSONResponse(jsonable(_feed(session, principal, code)))
+def get_feed(code: str, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+    """The twin of /events, for polling (the pages' twins, with the session cookie:
+    /workshops/{code}/feed.json and /workshops/{code}/events)."""
+    return JSONResponse(jsonable(feed_body(session, principal, code)))
 
 
 @router.get("/{code}/moderation", summary="What the workshop added that waits for a decision, "
@@ -176,12 +165,19 @@ MARKERS = _Markers()
 
 @router.get("/{code}/events", include_in_schema=False)
 async def workshop_events(request: Request, code: str, reads: AsyncReadsDep,
-                          principal: Annotated[Principal, Depends(stream_principal)]) -> Response:
+                          principal: PrincipalDep) -> Response:
     """`text/event-stream`: an event `feed` (the body of /feed) at once and whenever the
-    workshop changes. The handler runs on the event loop (docs/conventions.md, "Which engine
-    serves what"); between reads the stream holds no connection (api.deps.read_briefly).
+    workshop changes; a participant's page reads it with fetch (its token in the header).
     Left out of the OpenAPI document: it never ends, which a schema-driven client cannot
     test; /feed is its documented twin."""
+    return await live(request, code, reads, principal)
+
+
+async def live(request: Request, code: str, reads: AsyncSession,
+               principal: Principal) -> Response:
+    """The stream, for the API (Bearer) and the pages (session cookie). The handler runs on
+    the event loop (docs/conventions.md, "Which engine serves what"); between reads the
+    stream holds no connection (api.deps.read_briefly)."""
     workshop_id = await reads.run_sync(lambda s: sessions.get(s, code).id)
     await reads.close()  # nothing held while the stream is open
 
@@ -190,7 +186,7 @@ async def workshop_events(request: Request, code: str, reads: AsyncReadsDep,
         while not await request.is_disconnected():
             current = await MARKERS.get(request, workshop_id)
             if current != last:
-                body = await read_briefly(request, lambda s: _feed(s, principal, code))
+                body = await read_briefly(request, lambda s: feed_body(s, principal, code))
                 last = current
                 yield {"event": "feed", "id": current,
                        "data": json.dumps(jsonable(body), ensure_ascii=False)}

@@ -214,8 +214,12 @@
     draw(feed);
   }
 
+  // A participant reads the API with its token; the projector, signed in by its session
+  // cookie, reads the pages' twins (the API ignores cookies).
+  var liveBase = token ? '/api/workshops/' + code : '/workshops/' + code;
+
   function poll() {
-    return fetch('/api/workshops/' + code + '/feed', { headers: headers(), credentials: 'same-origin' })
+    return fetch(liveBase + (token ? '/feed' : '/feed.json'), { headers: headers() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (feed) { if (feed) receive(feed); })
       .catch(function () { /* offline: keep what is drawn */ });
@@ -238,7 +242,7 @@
   }
 
   function stream() {
-    var url = '/api/workshops/' + code + '/events';
+    var url = liveBase + '/events';
     if (!token && window.EventSource) {   // the projector: its session cookie
       var source = new EventSource(url);
       source.addEventListener('feed', function (e) { live(texts.live); receive(JSON.parse(e.data)); });
