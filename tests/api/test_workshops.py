@@ -253,3 +253,20 @@ def _events(lines: Any) -> Any:
         elif not line.strip() and data:
             yield json.loads("\n".join(data))
             data = []
+
+
+def test_idle_streams_hold_no_pooled_connection(live_server: str, world: World) -> None:
+    """More open streams than the async pool has connections (ASYNC_POOL_SIZE, 8): the
+    event-loop reads (/api/nearby) still answer at once, not after the pool's timeout."""
+    from contextlib import ExitStack
+
+    with httpx.Client(base_url=live_server, timeout=30) as http, ExitStack() as streams:
+        code = new_workshop(http, world)["code"]
+        auth = join(http, code, "Lou")
+        for _ in range(12):
+            stream = streams.enter_context(http.stream("GET", f"/api/workshops/{code}/events",
+                                                       headers=auth))
+            assert next(_events(stream.iter_lines()))["resources"] == []
+        with httpx.Client(base_url=live_server, timeout=30) as other:
+            nearby = other.get("/api/nearby", params={"commune": "34301", "kind": "food_aid"})
+            assert nearby.status_code == 200, nearby.text
