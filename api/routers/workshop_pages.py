@@ -8,7 +8,6 @@ in an address."""
 
 import contextlib
 import io
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from carto.config import map_settings
 from carto.errors import CartoError
 from carto.i18n import t
 from carto.io import exports
+from carto.maps import script_json
 from carto.models import Territory, Workshop
 from carto.visibility import ADMIN, Principal
 from carto.workshops import feed, sessions, votes
@@ -46,13 +46,13 @@ def _page(request: Request, name: str, lang: str, status: int = 200, **values: A
 
 def _texts(lang: str, keys: list[str]) -> str:
     """The sentences a page script shows, from the catalogue (a JSON island, not a literal)."""
-    return json.dumps({k: t(f"workshop.js.{k}", lang) for k in keys}, ensure_ascii=False)
+    return script_json({k: t(f"workshop.js.{k}", lang) for k in keys})
 
 
 def _map_config(session: Session, workshop: Workshop, lang: str) -> str:
     settings = map_settings()
     kinds = vocab.resource_kinds(session)
-    return json.dumps({
+    return script_json({
         "code": workshop.code,
         "territory": workshop.territory.slug,
         "outline": feed.outline(session, workshop.territory_id),
@@ -61,7 +61,7 @@ def _map_config(session: Session, workshop: Workshop, lang: str) -> str:
                   for k, v in kinds.items()},
         "categories": {k: v.label(lang) for k, v in vocab.categories().items()},
         "levels": {str(k): v.label(lang) for k, v in vocab.levels().items()},
-    }, ensure_ascii=False)
+    })
 
 
 def _territories_for(session: Session, principal: Principal) -> list[Territory]:

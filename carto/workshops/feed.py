@@ -89,20 +89,23 @@ def pending(session: Session, principal: Principal, workshop: Workshop) -> dict[
     """The moderation queue of a workshop, with each author's pseudonym: its facilitators only
     (the editors of its territory)."""
     permissions.facilitate(principal, workshop.territory_id)
+    visible, params = resource_predicate(principal, "r")
+    geom = shown_geom(principal, "r")
     resources = session.execute(text(f"""
         SELECT r.id::text AS id, r.name, r.kind, r.description, r.version,
-               ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat, {_AUTHOR.format(alias="r")} AS pseudonym,
+               ST_X({geom}) AS lon, ST_Y({geom}) AS lat, {_AUTHOR.format(alias="r")} AS pseudonym,
                r.created_at
         FROM resource r
-        WHERE r.workshop_id = :w AND r.moderation = 'pending' AND r.deleted_at IS NULL
-        ORDER BY r.created_at, r.id"""), {"w": workshop.id}).mappings().all()
+        WHERE r.workshop_id = :w AND r.moderation = 'pending' AND {visible}
+        ORDER BY r.created_at, r.id"""), params | {"w": workshop.id}).mappings().all()
+    lvisible, lparams = link_predicate(principal, "l", "s", "t")
     links = session.execute(text(f"""
         SELECT l.id::text AS id, s.name AS source_name, t.name AS target_name, l.category,
                l.level, l.description, l.version, {_AUTHOR.format(alias="l")} AS pseudonym,
                l.created_at
         FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
-        WHERE l.workshop_id = :w AND l.moderation = 'pending' AND l.deleted_at IS NULL
-        ORDER BY l.created_at, l.id"""), {"w": workshop.id}).mappings().all()
+        WHERE l.workshop_id = :w AND l.moderation = 'pending' AND {lvisible}
+        ORDER BY l.created_at, l.id"""), lparams | {"w": workshop.id}).mappings().all()
     return {"resources": [_plain(r) for r in resources], "links": [_plain(r) for r in links]}
 
 
