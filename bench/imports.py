@@ -1,5 +1,5 @@
-"""Imports (issue 18): the farmland importer against `COPY` into the same table with the same
-indexes, and its memory against the same importer on a tenth of the file.
+"""Imports (issue 18): the farmland and resource importers against `COPY` into the same table
+with the same indexes, and their memory against the same importer on a tenth of the file.
 
 Data: a CSV of 1,000,000 farmland rows (`commune,crop_group,hectares,year,source`: the 1,100
 communes of 30, 34, 43, 48 x 7 crop groups x 36 years x 4 sources), written to a temporary
@@ -194,7 +194,7 @@ def run_resources(ctx: Context) -> list[Figure]:
     from carto.db import transaction
     from carto.territories import TerritorySpec
 
-    rows = ctx.size(50_000, minimum=100)
+    rows = ctx.size(100_000, minimum=100)
     with transaction(ctx.url) as session:
         codes = [c for (c,) in session.execute(
             text("SELECT code FROM commune WHERE department = '34'"))]
@@ -202,26 +202,34 @@ def run_resources(ctx: Context) -> list[Figure]:
             slug=RESOURCE_SLUG, name="Import synthétique (Hérault)",
             description="Données synthétiques pour les mesures de performance."), codes)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ressources.csv"
+        path, tenth = Path(tmp) / "ressources.csv", Path(tmp) / "ressources-dixieme.csv"
         written = write_resources_csv(ctx.url, path, rows)
+        write_resources_csv(ctx.url, tenth, max(rows // 10, 10))
         analyze(ctx.url)
-        ours, ref = [], []
+        ours, ref, peaks = [], [], []
         for _ in range(2):
             empty_resources(ctx.url)
             ref.append(copy_resources(ctx.url, path))
             empty_resources(ctx.url)
-            seconds, _ = importer(ctx.url, path, "import", "--territory", RESOURCE_SLUG)
+            seconds, peak = importer(ctx.url, path, "import", "--territory", RESOURCE_SLUG)
             ours.append(seconds)
+            peaks.append(peak)
             with psycopg.connect(_libpq(ctx.url)) as conn:
                 imported = conn.execute("SELECT count(*) FROM resource").fetchone()
             if not imported or imported[0] != written:  # a figure of rejected rows is no figure
                 raise RuntimeError(f"the importer wrote {imported} of {written} rows")
         empty_resources(ctx.url)
+        _, small_peak = importer(ctx.url, tenth, "import", "--territory", RESOURCE_SLUG)
+        empty_resources(ctx.url)
     ctx.details.append(f"{written:,} resources (CSV with French headers, ';'); two alternating "
-                       "rounds into an emptied table, medians.")
+                       "rounds into an emptied table, medians; peak memory above the child's "
+                       f"start: {max(peaks):.0f} MB (whole file), {small_peak:.0f} MB (a tenth).")
     return [Figure("imports.resources_s", f"`carto import FILE --territory` of {written:,} rows",
                    statistics.median(ours), statistics.median(ref),
-                   "`COPY` into resource, same indexes", "s", at_most=2)]
+                   "`COPY` into resource, same indexes", "s", at_most=2),
+            Figure("imports.resources_mb", "resource import, peak memory above start",
+                   max(peaks), max(small_peak, 1.0), "same importer, a tenth of the file", "MB",
+                   at_most=2)]
 
 
 if __name__ == "__main__":

@@ -76,6 +76,13 @@ class Report:
         if status == REJECTED and len(self.rejections) < KEPT_REJECTIONS:
             self.rejections.append(Line(line, status, label, field, reason, sheet))
 
+    def add_fates(self, lines: Iterable[tuple[int, str, str, str | None]]) -> None:
+        """`add` for many rows that were not rejected: (line, status, label, sheet) each."""
+        counts, write = self.counts, self._writer.writerow
+        for line, status, label, sheet in lines:
+            counts[status] += 1
+            write((line, status, label, "", "", sheet or ""))
+
     @property
     def rows(self) -> int:
         return sum(self.counts.values())
