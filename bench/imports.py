@@ -13,8 +13,13 @@ file; the database holds the communes only.
 - memory: the importer's peak resident memory above what the child held before the import,
   on the whole file, against the same on a tenth of it. Bounded by a batch, it does not grow
   with the file. Target: <= 2x.
+- `resource_import`: 100,000 resources (French headers, ';') spread over Hérault, each with its
+  identifier: `carto import FILE --territory` (staging COPY, checks, the merge, the territory
+  rows and a change-log row per resource) against psycopg's `COPY resource (...)` of the same
+  rows; memory as above.
 
     python -m bench imports
+    python -m bench resource_import
 """
 
 import csv
