@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -134,6 +135,13 @@ class ResourceImport:
             self.communes[code] = (name, lon, lat)
             self.commune_names.setdefault(key(name), []).append(code)
         self.fields = plan.fields
+        # the territory simplified and widened by 0.3° (under 35 km at these latitudes, so
+        # surely within 50 km): a point inside it is near, tested a batch at a time in Python
+        # (shapely, prepared); the others are measured in SQL (check_all)
+        self._near = shapely.from_wkb(session.scalar(text(
+            "SELECT ST_AsBinary(ST_Buffer(ST_SimplifyPreserveTopology(geom, 0.01), 0.3)) "
+            "FROM territory WHERE id = :tid"), {"tid": self.territory.id}))
+        shapely.prepare(self._near)
         self._mapping = tuple(plan.mapping.items())
         self._seen: dict[tuple[str, str], tuple[Any, list[Any]]] = {}
         session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
@@ -143,7 +151,8 @@ class ResourceImport:
             location_precision text NOT NULL, location_note text, products text[],
             access_conditions text[], opening_hours text, phone text, email text, website text,
             external_id text, source_name text, licence text, lon float8 NOT NULL,
-            lat float8 NOT NULL, id uuid NOT NULL DEFAULT gen_random_uuid(), match_id uuid,
+            lat float8 NOT NULL, near boolean NOT NULL,
+            id uuid NOT NULL DEFAULT gen_random_uuid(), match_id uuid,
             fate text NOT NULL DEFAULT '{CREATED}') ON COMMIT DROP"""))
 
     # --- check: one row, in Python ------------------------------------------------------------
@@ -285,30 +294,29 @@ class ResourceImport:
         if not batch:
             return
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
-        with cursor.copy(f"COPY {STAGING} (line, sheet, {', '.join(WRITTEN)}, lon, lat) "
+        near = shapely.contains_xy(self._near, [v[-2] for _, v in batch],
+                                   [v[-1] for _, v in batch]).tolist()
+        with cursor.copy(f"COPY {STAGING} (line, sheet, {', '.join(WRITTEN)}, lon, lat, near) "
                          "FROM STDIN") as copy:
             copy.set_types(["int4", "text", "text", "text", "text", "text", "varchar", "text",
                             "text", "text[]", "text[]", "text", "text", "text", "text", "text",
-                            "text", "text", "float8", "float8"])
-            for _, values in batch:
-                copy.write_row(values)
+                            "text", "text", "float8", "float8", "bool"])
+            for (_, values), inside in zip(batch, near, strict=True):
+                copy.write_row((*values, inside))
 
     # --- check_all: what needs the whole file ------------------------------------------------
 
     def check_all(self, session: Session, report: Report) -> None:
         session.execute(text(f"ANALYZE {STAGING} (external_id, name, lon, lat, line)"))
         rejected: list[tuple[int, str | None, str, Message]] = []
-        # far from the territory: most points are inside a simplified territory widened by
-        # 0.3° (under 35 km at these latitudes, so surely within 50 km), a test PostGIS answers
-        # with a prepared geometry; then a planar test (0.45° is under 50 km both ways), the
-        # geodesic distance only for the rows neither clears
+        # far from the territory: the points `stage` did not find near, a planar test first
+        # (0.45° is under 50 km both ways at these latitudes), the geodesic distance only for
+        # the rows it does not clear
         for line, sheet, name, km in session.execute(text(f"""
-                WITH t AS (SELECT geom, ST_Buffer(ST_SimplifyPreserveTopology(geom, 0.01), 0.3)
-                                  AS near FROM territory WHERE id = :tid)
                 SELECT s.line, s.sheet, s.name, ST_Distance(t.geom::geography,
                        ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) / 1000 AS km
-                FROM {STAGING} s, t
-                WHERE NOT ST_Intersects(t.near, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+                FROM {STAGING} s, territory t
+                WHERE t.id = :tid AND NOT s.near
                   AND NOT ST_DWithin(t.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), 0.45)
                   AND NOT ST_DWithin(t.geom::geography,
                           ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, :far)"""),

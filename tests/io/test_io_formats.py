@@ -328,3 +328,31 @@ def test_the_record_page_shows_the_odbl_provenance(client: TestClient, world: Wo
         with transaction(migrated) as s:
             s.execute(text("DELETE FROM change_log WHERE entity_id = :id"), {"id": rid})
             s.execute(text("DELETE FROM resource WHERE id = :id"), {"id": rid})
+
+
+def test_the_import_page_posts_the_chosen_format(live_server: str, world: World) -> None:
+    """The page's form (session cookie) passes its format choice to the same import: a
+    GoGoCarto export under a name that says nothing is read as GoGoCarto when chosen."""
+    import re
+
+    import httpx
+
+    sete = json.dumps(GOGOCARTO).replace("43.4", "43.40").replace("3.75", "3.69") \
+        .replace("3.76", "3.69").replace("3.74", "3.69").encode()
+    with httpx.Client(base_url=live_server) as web:
+        assert web.post("/sign-in", data={"token": world.editor, "next": "/"},
+                        headers={"Origin": live_server}).status_code == 303
+        page = web.get("/territories/api-a/import")
+        assert '<option value="gogocarto">' in page.text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
+        files = {"file": ("export.txt", sete), "links": ("", b"")}
+        for fmt, status in (("gogocarto", 200), ("", 422)):  # a .txt is a CSV unless told
+            resp = web.post("/territories/api-a/import", files=files,
+                            data={"csrf": csrf, "dry_run": "1", "format": fmt},
+                            headers={"Origin": live_server, "Accept": "application/json"})
+            assert resp.status_code == status, resp.text
+        assert resp.status_code == 422
+        chosen = web.post("/territories/api-a/import", files=files,
+                          data={"csrf": csrf, "dry_run": "1", "format": "gogocarto"},
+                          headers={"Origin": live_server, "Accept": "application/json"})
+        assert chosen.json()["resources"]["counts"]["created"] == 4
