@@ -279,20 +279,28 @@ def append_history(rows: list[dict[str, str]], path: Path = HISTORY) -> None:
         writer.writerows(rows)
 
 
+def _block_marks(name: str) -> tuple[str, str]:
+    return f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+
+
 def results_markdown(results: list[Result], m: dict[str, str], when: dt.datetime, sha: str,
                      command: str, scale: float) -> str:
-    lines = [
+    """One block per benchmark, each with its own run line (date, commit, machine, load):
+    `write_docs` replaces the blocks of the benchmarks that ran and keeps the others', so
+    `python -m bench nearby` does not erase the figures of the rest."""
+    run_line = (
         f"Run {when:%Y-%m-%d %H:%M} UTC, commit `{sha}`, scale {scale:g}"
-        + ("" if scale == 1 else " (reduced sizes: not comparable with the targets)") + ".",
-        f"Command: `{command}`.",
+        + ("" if scale == 1 else " (reduced sizes: not comparable with the targets)") + ". "
+        f"Command: `{command}`. "
         f"Machine: `nproc` = {m['nproc']}; `lscpu`: {m['lscpu']}; {m['kernel']}; "
         f"Python {m['python']}; PostgreSQL {m['postgresql']} + PostGIS {m['postgis']}; "
-        f"load average {m['load']} at the end of the run.",
-        "",
-        "| benchmark | figure | value | reference (same run) | ratio | target | verdict |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        f"load average {m['load']} at the end of the run.")
+    blocks = []
     for r in results:
+        begin, end = _block_marks(r.benchmark.name)
+        lines = [begin, f"### `{r.benchmark.name}`: {r.benchmark.title}", "", run_line, "",
+                 "| benchmark | figure | value | reference (same run) | ratio | target | verdict |",
+                 "|---|---|---|---|---|---|---|"]
         if r.error:
             lines.append(f"| {r.benchmark.name} | **did not run**: {r.error} | | | | | FAIL |")
         for f in r.figures:
@@ -301,26 +309,37 @@ def results_markdown(results: list[Result], m: dict[str, str], when: dt.datetime
                 f"| {r.benchmark.name} | {f.label} | {_fmt(f.value)} {f.unit} | "
                 f"{_fmt(f.reference)} {f.unit}: {f.reference_label} | {f.ratio:.2f}x | "
                 f"{f.target} | {verdict} |")
-    notes = [(r.benchmark.name, line) for r in results for line in r.details]
-    notes += [(r.benchmark.name, f.note) for r in results for f in r.figures if f.note]
-    if notes:
-        lines.append("")
-        lines += [f"- {name}: {line}" for name, line in notes]
-    lines.append("")
-    lines.append("Durations: " + ", ".join(f"{r.benchmark.name} {r.seconds:.0f} s"
-                                           for r in results) + ".")
-    return "\n".join(lines)
+        notes = list(r.details) + [f.note for f in r.figures if f.note]
+        if notes:
+            lines.append("")
+            lines += [f"- {line}" for line in notes]
+        lines += ["", f"Duration: {r.seconds:.0f} s.", end]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _blocks(section: str) -> dict[str, str]:
+    """The per-benchmark blocks of a results section, by name (text outside them dropped:
+    only an old single-table section has any)."""
+    found: dict[str, str] = {}
+    for match in re.finditer(r"<!-- bench:([\w-]+) -->.*?<!-- /bench:\1 -->", section, re.S):
+        found[match.group(1)] = match.group(0)
+    return found
 
 
 def write_docs(section: str, path: Path = DOCS) -> None:
-    """Replace what lies between the markers of docs/benchmarks.md (added at the top if
-    missing); the prose around them is people's."""
+    """Put the section's benchmark blocks between the markers of docs/benchmarks.md (added at
+    the top if missing), replacing those of the same benchmarks and keeping the others', in
+    registry order; the prose around the markers is people's."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section}\n{END}"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+        old, tail = rest.split(END, 1)
     else:
         first, _, rest = text.partition("\n")
-        text = f"{first}\n\n{block}\n{rest}"
-    path.write_text(text, encoding="utf-8")
+        head, old, tail = f"{first}\n\n", "", f"\n{rest}"
+    blocks = _blocks(old) | _blocks(section)
+    order = {name: i for i, name in enumerate(REGISTRY)}
+    names = sorted(blocks, key=lambda n: (order.get(n, len(order)), n))
+    body = "\n\n".join(blocks[n] for n in names)
+    path.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}", encoding="utf-8")

@@ -62,7 +62,8 @@ def test_bench_runs_end_to_end_and_writes_rows(tmp_path: Path, broken: object) -
     assert "broken_for_test | **did not run**: RuntimeError: on purpose" in section
     assert "`nproc` = " in section and "PostgreSQL 15" in section
 
-    # A second run appends rows under the same header and replaces the section, once.
+    # A second run of one benchmark appends rows under the same header and replaces that
+    # benchmark's block only: the other benchmark's figures stay.
     result = harness.Result(harness.REGISTRY["nearby"], [Figure("nearby.http_rps", "again", 1,
                                                                 2, "ref", "req/s")], 1.0)
     m = harness.machine(DatabaseSettings().database_url)
@@ -73,8 +74,10 @@ def test_bench_runs_end_to_end_and_writes_rows(tmp_path: Path, broken: object) -
     lines = history.read_text(encoding="utf-8").splitlines()
     assert lines[0] == ",".join(harness.HISTORY_FIELDS) and len(lines) == 4
     again = docs.read_text(encoding="utf-8")
-    assert again.count(harness.BEGIN) == 1 and "broken_for_test" not in again
+    assert again.count(harness.BEGIN) == 1 and again.count("<!-- bench:nearby -->") == 1
+    assert "broken_for_test | **did not run**: RuntimeError: on purpose" in again
     assert "| nearby | again | 1.00 req/s |" in again and "Prose people wrote." in again
+    assert "| nearby | nearby server time, median |" not in again
 
 
 def test_figure_ratio_and_verdict() -> None:
