@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
     docs,
+    duplicates,
     exports,
     gap,
     health,
@@ -89,6 +90,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                            expose_headers=["ETag", "Link", "Retry-After"], max_age=600)
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
+                   duplicates,
                    nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
                    moderation_page, pages, workshops, workshop_pages):
         app.include_router(module.router)

@@ -53,6 +53,7 @@ OTHER_BODIES = {("get", "/api/imports/template"): (XLSX, "text/csv"),
                 ("post", "/api/imports"): (XLSX, "text/csv")}
 RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
 VERSIONED = ("/api/resources/{", "/api/links/{")
+VERSIONED_POSTS = {"/api/resources/{resource_id}/merge"}  # If-Match required on a POST
 
 
 def _problem(status: int) -> dict[str, Any]:
@@ -73,7 +74,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     anonymous = method == "post" and path in RATE_LIMITED  # analyses need no token
     if method in ("post", "put", "patch", "delete") and path.startswith("/api/") and not anonymous:
         statuses |= {401, 403}
-    if method in ("patch", "delete") and path.startswith(VERSIONED):
+    if method in ("patch", "delete") and path.startswith(VERSIONED) \
+            or method == "post" and path in VERSIONED_POSTS:
         statuses |= {412, 428}
     if any(path.startswith(p) for p in RATE_LIMITED):
         statuses.add(429)

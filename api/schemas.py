@@ -1,5 +1,6 @@
 """Request shapes (they document the API in /docs; the domain checks the values)."""
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,3 +112,12 @@ class QuestionIn(BaseModel):
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"option": 0}})
     option: int = Field(ge=0, le=19, description="the option's index (0 for the first)")
+
+
+class MergeIn(BaseModel):
+    """Merge the resource of the path into `into` (carto.duplicates.merge); If-Match carries
+    the merged resource's version."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "into": "00000000-0000-0000-0000-000000000002"}})
+    into: uuid.UUID

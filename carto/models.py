@@ -160,6 +160,8 @@ class Resource(_Tracked, Base):
     status: Mapped[str] = mapped_column(Text, default="active")
     illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
     workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))  # provenance
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("resource.id"))  # carto.duplicates.merge
 
     territories: Mapped[list[Territory]] = relationship(secondary="resource_territory")
     outputs: Mapped[list["ResourceOutput"]] = relationship(

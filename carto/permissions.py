@@ -157,6 +157,12 @@ def edit_resource(session: Session, principal: Principal) -> Guard:
     return check
 
 
+def merge_resources(session: Session, principal: Principal) -> Guard:
+    """A merge (carto.duplicates) changes both resources: the check run on each locked row is
+    an edit's (editors of its territories; a 404 for what they may not see)."""
+    return edit_resource(session, principal)
+
+
 def move_resource(principal: Principal, before: set[int], after: set[int]) -> None:
     """Changing a resource's territories: it stays in one of the writer's, and no territory
     but the writer's own is added."""

@@ -101,6 +101,9 @@ def snapshot(resource: Resource) -> dict[str, Any]:
         ],
         "version": resource.version,
         "deleted": resource.deleted_at is not None,
+        # only on a merged row (carto.duplicates): bulk writes never touch those, so the SQL
+        # twin (carto.io.resources.SNAPSHOT) has no need of it
+        **({"merged_into": str(resource.merged_into)} if resource.merged_into else {}),
     }
 
 
@@ -261,7 +264,7 @@ def _apply(resource: Resource, values: dict[str, Any]) -> None:
 
 def _content(picture: dict[str, Any]) -> dict[str, Any]:
     """What a client sent, out of a snapshot: without what the server counts."""
-    return {k: v for k, v in picture.items() if k not in ("version", "deleted")}
+    return {k: v for k, v in picture.items() if k not in ("version", "deleted", "merged_into")}
 
 
 def _replay(session: Session, prior: Resource, candidate: Resource, actor: str) -> Resource:
@@ -361,6 +364,7 @@ def restore(
                           deleted=True) as resource:
         resource.deleted_at = None
         resource.deleted_by = None
+        resource.merged_into = None  # a merged one comes back alone: its links stay moved
     return resource
 
 

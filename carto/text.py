@@ -16,6 +16,18 @@ def fold(value: str) -> str:
     return _SEPARATORS.sub(" ", stripped.casefold()).strip()
 
 
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def name_key(value: str) -> str:
+    """The key two names share when only accents, case, punctuation and word order differ:
+    "Épicerie solidaire du Lez" and "LEZ (du) solidaire, epicerie" -> "du epicerie lez solidaire".
+    The duplicate search compares it; its SQL twin is `terreau_name_key` (migration 0007, a
+    test holds them equal)."""
+    folded = fold(value).replace("œ", "oe").replace("æ", "ae")  # as unaccent writes them
+    return " ".join(sorted(_WORDS.findall(folded)))
+
+
 def slugify(value: str) -> str:
     return fold(value).replace(" ", "-")
 
