@@ -38,7 +38,7 @@ MAX_PAIRS = 200
 
 
 def _pairs_sql(principal: Principal, territory_id: int | None) -> tuple[str, dict[str, Any]]:
-    """Candidate pairs (a_id, b_id), written for their plans (tests/test_duplicates.py):
+    """Candidate pairs (a_id, b_id), written for their plans (tests/domain/test_duplicates.py):
     - the same name key: the keys that repeat are found first (a GROUP BY on the name key of
       the live rows), then their rows by the index on the key, and the pairs within the radius;
     - the same external id: the same, on the external id;
