@@ -1,19 +1,28 @@
 """Duplicates for the editors: the flagged pairs of a territory and the merge of one resource
-into another (carto.duplicates). The moderation pages show the same pairs."""
+into another (carto.duplicates), in the API and on the moderators' pages (/moderation/duplicates,
+and the section templates/_duplicates.html that /moderation and a workshop's moderation page
+include through `page_context`)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from api.auth import PrincipalDep, WriterDep
-from api.deps import SessionDep
+from api.deps import LangDep, SessionDep
 from api.http import expected_version, jsonable
+from api.routers.session import _local as local_path
 from api.schemas import MergeIn
+from api.session import PagePrincipalDep, check_post
+from api.templating import context, templates
 from carto import duplicates, territories
-from carto.errors import Invalid
-from carto.i18n import msg
+from carto.errors import Invalid, NotFound
+from carto.i18n import msg, t
+from carto.models import Resource
+from carto.visibility import Principal
 
 router = APIRouter(tags=["moderation"])
 
@@ -41,3 +50,81 @@ def merge_resource(request: Request, resource_id: uuid.UUID, body: MergeIn,
     report = duplicates.merge(session, resource_id, body.into, principal,
                               expected_version(request))
     return JSONResponse(report.as_dict())
+
+
+# --- the moderators' pages ----------------------------------------------------------------
+# /moderation/duplicates shows the pairs; any moderation page may include the same section
+# (templates/_duplicates.html) with `page_context`. The merge is a form post (cookie session +
+# anti-CSRF value) that comes back to the page it was sent from, saying what it did.
+
+REPORT_KEYS = ("merged", "into", "moved", "self_links", "repeats")
+
+
+def _count(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def _report(session: Session, request: Request, lang: str) -> str | None:
+    """The words of the merge just made, from the query of the redirect that followed it."""
+    q = request.query_params
+    try:
+        merged, kept = (session.get(Resource, uuid.UUID(q.get(k, ""))) for k in ("merged", "into"))
+    except ValueError:
+        return None
+    if merged is None or kept is None:
+        return None
+    parts = [t("duplicates.done", lang, merged=merged.name, kept=kept.name)]
+    for key, word in (("moved", "duplicates.done_moved"), ("self_links", "duplicates.done_self"),
+                      ("repeats", "duplicates.done_repeats")):
+        if _count(q.get(key)):
+            parts.append(t(word, lang, n=_count(q.get(key))))
+    return " ".join(parts)
+
+
+def page_context(request: Request, session: Session, principal: Principal,
+                 territory_id: int | None, lang: str, back: str | None = None) -> dict[str, Any]:
+    """`duplicates` for templates/_duplicates.html: the pairs (editors only: carto.duplicates),
+    the last merge in words, and the address the merge forms come back to (`back`, else this
+    page's own address)."""
+    if back is None:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k not in REPORT_KEYS]
+        back = request.url.path + (f"?{urlencode(kept)}" if kept else "")
+    found = duplicates.pairs(session, principal, territory_id)
+    for pair in found:
+        for side in (pair["keep"], pair["merge"]):
+            side["author"] = str(side["created_by"]).rsplit(":", 1)[-1]  # token:{id}:{label}
+    return {"duplicates": {"pairs": found, "radius": duplicates.RADIUS_M, "back": back,
+                           "report": _report(session, request, lang)}}
+
+
+@router.get("/moderation/duplicates", response_class=HTMLResponse, include_in_schema=False)
+def duplicates_page(request: Request, session: SessionDep, lang: LangDep,
+                    principal: PagePrincipalDep, territory: str | None = None) -> HTMLResponse:
+    territory_id = territories.id_of(session, territory) if territory else None
+    if territory and territory_id is None:
+        raise NotFound(msg("error.territories.unknown", slug=territory))
+    name = next((s["name"] for s in territories.summaries(session, territory)), None) \
+        if territory else None
+    return templates.TemplateResponse(request, "duplicates.html", context(
+        lang, territory_name=name,
+        **page_context(request, session, principal, territory_id, lang)))
+
+
+@router.post("/moderation/duplicates/merge", include_in_schema=False)
+def merge_from_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
+                    csrf: Annotated[str, Form()] = "", resource: Annotated[str, Form()] = "",
+                    into: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
+                    back: Annotated[str, Form()] = "/moderation/duplicates") -> Response:
+    check_post(request, csrf)
+    try:
+        merged_id, into_id = uuid.UUID(resource), uuid.UUID(into)
+    except ValueError as exc:
+        raise Invalid.field("resource", msg("error.lifecycle.client_id", value=resource)) from exc
+    report = duplicates.merge(session, merged_id, into_id, principal,
+                              int(version) if version.isdigit() else None)
+    done = {"merged": report.merged, "into": report.into, "moved": len(report.repointed),
+            "self_links": len(report.removed_self_links),
+            "repeats": len(report.removed_duplicates)}
+    target = local_path(back)
+    joiner = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{joiner}{urlencode(done)}#duplicates", status_code=303)

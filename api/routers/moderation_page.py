@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import session as web
 from api.deps import LangDep, SessionDep
+from api.routers.duplicates import page_context as duplicates_context
 from api.templating import context, templates
 from carto import moderation, permissions, territories, vocab
 from carto.errors import CartoError, Conflict, Invalid, NotFound, PreconditionFailed
@@ -109,7 +110,10 @@ def _page(request: Request, session: Session, lang: str, principal: Principal,
         territories=summaries if principal.role == "admin" else [],
         kinds=vocab.resource_kinds(session), categories=vocab.categories(),
         levels=vocab.levels(), field_labels=fields, errors=errors or {}, typed=typed or {},
-        done=done, resource_edit=_has_route(request, "/resources/{resource_id}/edit")),
+        done=done, resource_edit=_has_route(request, "/resources/{resource_id}/edit"),
+        **duplicates_context(request, session, principal, territory_id, lang, back="/moderation?"
+                             + urlencode({"territory": territory or ""}
+                                         | ({"lang": "en"} if lang == "en" else {})))),
         status_code=status)
 
 

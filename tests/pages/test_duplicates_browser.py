@@ -1,0 +1,77 @@
+"""Duplicates in Chromium (issue 14): an editor signed in opens the moderation page, sees a
+contributor's addition flagged beside the record it repeats, and merges it there; the page says
+what moved, the pair is gone, the merged record points to the kept one and its link moved."""
+
+import math
+import uuid
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.apiworld import SETE, World, feature
+from tests.browser import browser, open_page, screenshot
+
+
+def _shift(point: tuple[float, float], east_m: float) -> tuple[float, float]:
+    return (point[0] + east_m / (111_320 * math.cos(math.radians(point[1]))), point[1])
+
+
+def _post(base: str, token: str, path: str, body: dict) -> str:
+    answer = httpx.post(base + path, json=body, headers=World.auth(token))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_an_editor_merges_a_duplicate_from_the_moderation_page(live_server: str, migrated: str,
+                                                               world: World) -> None:
+    tag = uuid.uuid4().hex[:6]
+    point = _shift(SETE, 1500 + int(tag, 16) % 1500)
+    kept = _post(live_server, world.editor, "/api/resources",
+                 feature(name=f"Épicerie {tag} du Môle", point=point))
+    twin = _post(live_server, world.contributor, "/api/resources",
+                 feature(name=f"mole du EPICERIE {tag}", point=_shift(point, 60)))
+    other = _post(live_server, world.editor, "/api/resources",
+                  feature(name=f"Banque {tag}", point=_shift(point, 500)))
+    link = _post(live_server, world.editor, "/api/links", {
+        "source": twin, "target": other, "category": "aid_associations", "level": 2})
+    with browser() as b:
+        visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", 1024, 768)
+        page = visit.page
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_load_state("networkidle")
+        page.goto(f"{live_server}/moderation?territory=api-a", wait_until="networkidle")
+        pair = page.locator(f"li.duplicate-pair[data-merge='{twin}']")
+        assert "même nom" in (pair.text_content() or "")
+        assert "à valider" in (pair.text_content() or "")
+        pair.scroll_into_view_if_needed()
+        screenshot(page, "duplicates-1024x768")
+        page.set_viewport_size({"width": 390, "height": 844})
+        pair.scroll_into_view_if_needed()
+        screenshot(page, "duplicates-390x844")
+        page.set_viewport_size({"width": 1024, "height": 768})
+        pair.get_by_role("button", name=f"Fusionner « mole du EPICERIE {tag} »").click()
+        page.wait_for_load_state("networkidle")
+        notice = page.text_content("#duplicates .notice") or ""
+        assert f"« mole du EPICERIE {tag} » est fusionnée dans « Épicerie {tag} du Môle »" \
+            in notice and "Coopérations déplacées : 1." in notice
+        assert page.locator(f"li.duplicate-pair[data-merge='{twin}']").count() == 0
+        assert page.url.startswith(f"{live_server}/moderation?territory=api-a")
+        screenshot(page, "duplicates-merged-1024x768")
+        # the same section on a page of its own
+        page.goto(f"{live_server}/moderation/duplicates?territory=api-a",
+                  wait_until="networkidle")
+        assert page.locator("#duplicates h2").count() == 1
+        assert page.locator(f"li.duplicate-pair[data-merge='{twin}']").count() == 0
+        assert not visit.console_errors
+        assert all(u.startswith(live_server) for u in visit.requests), visit.requests
+    engine = create_engine(migrated)
+    try:
+        with engine.connect() as c:
+            merged_into, deleted = c.execute(text(
+                "SELECT merged_into, deleted_at IS NOT NULL FROM resource WHERE id = :i"),
+                {"i": twin}).one()
+            source = c.execute(text("SELECT source_id FROM link WHERE id = :i"),
+                               {"i": link}).scalar_one()
+    finally:
+        engine.dispose()
+    assert str(merged_into) == kept and deleted and str(source) == kept
