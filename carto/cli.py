@@ -1,6 +1,7 @@
 """The `carto` command: thin wrappers that parse, call carto.*, print, and exit non-zero on error."""
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from carto.config import app_settings, database_settings
 from carto.db import session_factory, transaction
 from carto.errors import CartoError
 from carto.geo import unwrap_feature
+from carto.i18n import DEFAULT_LANG, LANGS, Message, msg, render, t
 
 app = typer.Typer(help="Terreau: food-solidarity resources and cooperation, mapped.",
                   no_args_is_help=True)
@@ -29,8 +31,37 @@ app.add_typer(territory_app, name="territory")
 app.add_typer(token_app, name="token")
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"Erreur : {message}", fg=typer.colors.RED, err=True)
+def cli_lang(requested: str | None = None) -> str:
+    """The language the command speaks: `--lang`, else TERREAU_LANG, else the locale's (LANG,
+    e.g. en_GB.UTF-8), else French. A value that is neither fr nor en is passed over."""
+    for value in (requested, os.environ.get("TERREAU_LANG"), os.environ.get("LANG")):
+        code = (value or "").split(".")[0].split("_")[0].split("-")[0].lower()
+        if code in LANGS:
+            return code
+    return DEFAULT_LANG
+
+
+_RUN = {"lang": DEFAULT_LANG}  # this run's language, set once by the callback below
+
+
+@app.callback()
+def _main(lang: Annotated[str | None, typer.Option(
+        help="fr or en (default: TERREAU_LANG, then LANG, then fr).")] = None) -> None:
+    _RUN["lang"] = cli_lang(lang)
+
+
+def _say(key: str, /, **values: object) -> str:
+    """A catalogue sentence in this run's language."""
+    return t(key, _RUN["lang"], **values)
+
+
+def _echo(key: str, /, **values: object) -> None:
+    typer.echo(_say(key, **values))
+
+
+def _fail(message: Message | str) -> None:
+    typer.secho(_say("cli.error", message=render(message, _RUN["lang"])), fg=typer.colors.RED,
+                err=True)
     raise typer.Exit(code=1)
 
 
@@ -39,10 +70,10 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except CartoError as exc:
-        _fail(exc.detail)
+        _fail(exc.detail_in(_RUN["lang"]))
     except OperationalError as exc:
         url = database_settings().database_url
-        _fail(f"base de données injoignable ({url.rsplit('@', 1)[-1]}) : {exc.orig}")
+        _fail(msg("cli.db_unreachable", where=url.rsplit("@", 1)[-1], reason=str(exc.orig)))
 
 
 @contextmanager
@@ -61,8 +92,12 @@ def _unit(dry_run: bool) -> Iterator[Session]:
         session.close()
 
 
-def _step(message: str) -> None:
-    typer.echo(f"→ {message}")
+def _step(key: str, /, **values: object) -> None:
+    typer.echo(f"→ {_say(key, **values)}")
+
+
+def _dry_run_note(dry_run: bool) -> str:
+    return " " + _say("cli.dry_run") if dry_run else ""
 
 
 @db_app.command("upgrade")
@@ -71,30 +106,28 @@ def db_upgrade() -> None:
     from carto import migrate
 
     with _errors():
-        _step("migrations, vocabulaires et communes…")
+        _step("cli.step.upgrade")
         migrate.upgrade()
-        typer.echo("Base à jour.")
+        _echo("cli.upgraded")
 
 
 @demo_app.command("load")
 def demo_load() -> None:
     """Load (or refresh) the six territories, their actors and cooperation links."""
     with _errors(), transaction() as session:
-        _step("territoires…")
+        _step("cli.step.territories")
         report = demo.LoadReport()
         report.territories = demo.load_territories(session)
-        _step(f"{report.territories} territoires ; ressources…")
+        _step("cli.step.resources", count=report.territories)
         demo.load_resources(session, report)
-        _step("liens de coopération…")
+        _step("cli.step.links")
         demo.load_links(session, report)
-        _step("couches de contexte (Montpellier)…")
+        _step("cli.step.context")
         report.context_features = demo.load_context_layers(session)
     for kind in ("resource", "link"):
-        typer.echo(
-            f"{kind}s : {report.created[kind]} créés, {report.updated[kind]} mis à jour, "
-            f"{report.unchanged[kind]} inchangés"
-        )
-    typer.echo(f"couches de contexte : {report.context_features} entités")
+        _echo(f"cli.demo.{kind}s", created=report.created[kind], updated=report.updated[kind],
+              unchanged=report.unchanged[kind])
+    _echo("cli.demo.context", count=report.context_features)
 
 
 @app.command()
@@ -104,7 +137,7 @@ def backup(file: Annotated[Path, typer.Argument(help="Where to write the dump.")
 
     with _errors():
         backups.backup(database_settings().database_url, file)
-    typer.echo(f"Sauvegarde écrite : {file} (schéma {backups.dump_revision(file)})")
+    _echo("cli.backup.written", file=file, revision=backups.dump_revision(file))
 
 
 @app.command()
@@ -115,7 +148,7 @@ def restore(file: Annotated[Path, typer.Argument(help="A dump made by `carto bac
 
     with _errors():
         revision = backups.restore(database_settings().database_url, file)
-    typer.echo(f"Base restaurée depuis {file} (schéma {revision}).")
+    _echo("cli.restore.done", file=file, revision=revision)
 
 
 @app.command()
@@ -144,7 +177,7 @@ def territory_create(
 ) -> None:
     """Create a territory from a list of communes or from a polygon."""
     if (communes is None) == (geojson is None):
-        _fail("donnez soit --communes, soit --geojson")
+        _fail(msg("cli.territory.communes_or_geojson"))
     spec = territories.TerritorySpec(slug=slug, name=name, level=level, population=population,
                                      population_source=population_source)
     with _errors(), transaction() as session:
@@ -156,15 +189,16 @@ def territory_create(
             territory = territories.create_from_polygon(
                 session, spec, _read_geometry(geojson), replace=replace)
         population = territory.population
-        shown = "non renseignée" if population is None else str(population)
-        typer.echo(f"Territoire {territory.slug} : {territory.name}, population {shown}")
+        shown = _say("cli.territory.no_population") if population is None else str(population)
+        _echo("cli.territory.created", slug=territory.slug, name=territory.name,
+              population=shown)
 
 
 def _read_geometry(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        _fail(f"fichier GeoJSON illisible ({path}) : {exc}")
+        _fail(msg("cli.territory.bad_geojson", path=str(path), reason=str(exc)))
     return unwrap_feature(data)[0]
 
 
@@ -173,8 +207,8 @@ def territory_list() -> None:
     """List territories with their counts."""
     with _errors(), transaction() as session:
         for row in territories.summaries(session):
-            typer.echo(f"{row['slug']:<26} {row['name']:<45} {row['resources']:>5} ressources "
-                       f"{row['links']:>5} liens")
+            _echo("cli.territory.row", slug=row["slug"], name=row["name"],
+                  resources=row["resources"], links=row["links"])
 
 
 @token_app.command("create")
@@ -189,8 +223,8 @@ def token_create(
     last line."""
     with _errors(), transaction() as session:
         new = tokens.create(session, role, territory, name)
-    typer.echo(f"Jeton {new.id} ({new.role}, {new.territory or 'tous territoires'}) "
-               "— gardez-le, il ne sera plus affiché :")
+    _echo("cli.token.created", id=new.id, role=new.role,
+          territory=new.territory or _say("cli.token.all_territories"))
     typer.echo(tokens.sign_in_link(app_settings().public_url, new.token) if link else new.token)
 
 
@@ -218,16 +252,17 @@ def gap_command(
     = 0.0,
     sources: Annotated[bool, typer.Option("--sources", help="List every coefficient.")] = False,
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
-    lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
+    lang: Annotated[str | None, typer.Option(help="fr or en (default: the command's).")] = None,
 ) -> None:
     """How far local production is from the territory's food needs, per food group."""
     from carto import gap
     from carto.gap import report
 
     if (slug is None) == (communes is None):
-        _fail("donnez soit un territoire (SLUG), soit --communes")
+        _fail(msg("cli.gap.slug_or_communes"))
     if output not in ("table", "json", "csv"):
-        _fail(f"--format : table, json ou csv attendu, pas {output!r}")
+        _fail(msg("cli.gap.format", value=output))
+    lang = lang or _RUN["lang"]
     with _errors(), transaction() as session:
         sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
         per = (gap.territory_perimeter(session, slug) if slug is not None
@@ -262,14 +297,16 @@ def farmland_import(
             if len(exc.errors) > 10:  # the message lists the first ten; show them all
                 _print_field_errors(exc)
             raise
-    typer.echo(f"{report.rows} lignes : {report.inserted} ajoutées, {report.updated} mises à jour, "
-               f"{report.unchanged} inchangées ({len(report.communes)} communes, "
-               f"{report.hectares:.2f} ha)" + (" — essai, rien n'a été écrit" if dry_run else ""))
+    typer.echo(_say("cli.farmland.done", rows=report.rows, inserted=report.inserted,
+                    updated=report.updated, unchanged=report.unchanged,
+                    communes=len(report.communes), hectares=report.hectares)
+               + _dry_run_note(dry_run))
 
 
 def _print_field_errors(exc: CartoError) -> None:
     for err in exc.errors:
-        typer.secho(f"  {err.field} : {err.message}", fg=typer.colors.RED, err=True)
+        typer.secho("  " + _say("cli.field_error", field=err.field,
+                                message=err.text(_RUN["lang"])), fg=typer.colors.RED, err=True)
 
 
 @coefficients_app.command("list")
@@ -285,12 +322,13 @@ def coefficients_list(
         gap.scenario(diet=diet)  # checks the diet
         coefs = gap.coefficients_in_force(session, territory)
         for c in coefs.used(diet):
-            flag = f"  [remplacée : {c.override}, au lieu de {c.default:g}]" if c.overridden else ""
+            flag = ("  " + _say("cli.coefficients.overridden", override=c.override,
+                                default=c.default)) if c.overridden else ""
             typer.echo(f"{c.parameter:<20} {c.product:<18} {c.value:>10g}  [{c.mark}] {c.source}"
-                       f" ({c.year or 's.d.'}){flag}")
+                       f" ({c.year or _say('cli.coefficients.no_year')}){flag}")
         for o in gap.list_overrides(session):
-            typer.echo(f"override #{o.id}: {o.parameter} {o.product} = {o.value:g} ({o.scope_label};"
-                       f" {o.source})")
+            _echo("cli.override.row", id=o.id, parameter=o.parameter, product=o.product,
+                  value=o.value, scope=o.scope_label, source=o.source)
 
 
 @coefficients_app.command("set")
@@ -313,7 +351,8 @@ def coefficients_set(
         tid = territories.get(session, territory).id if territory else None
         new_id = gap.set_override(session, parameter, product, value, source, "cli", year, tid,
                                   department)
-        typer.echo(f"override #{new_id} : {gap.get_override(session, new_id).scope_label}")
+        _echo("cli.override.created", id=new_id,
+              scope=gap.get_override(session, new_id).scope_label)
 
 
 @coefficients_app.command("unset")
@@ -323,7 +362,7 @@ def coefficients_unset(override_id: Annotated[int, typer.Argument(help="Override
 
     with _errors(), transaction() as session:
         gap.delete_override(session, override_id)
-        typer.echo(f"override #{override_id} supprimé")
+        _echo("cli.override.removed", id=override_id)
 
 
 # --- Imports and exports (issue 15): `carto import`, `carto export` ---------------------------
@@ -359,14 +398,15 @@ def import_command(
     def tables_read(tables: list[Any]) -> None:
         nonlocal bar
         total = next((t.total for t in tables if t.total), None)
-        bar = typer.progressbar(length=total or 0, label="lignes", file=sys.stderr)
+        bar = typer.progressbar(length=total or 0, label=_say("cli.import.lines"),
+                                file=sys.stderr)
         bar.__enter__()
 
     with _errors():
         try:
             with _unit(dry_run) as session:
                 result = importer.import_file(
-                    session, file, territory, "cli", fmt=fmt, dry_run=dry_run,
+                    session, file, territory, "cli", fmt=fmt, dry_run=dry_run, lang=_RUN["lang"],
                     source_name=source, on_tables=tables_read, links_path=links,
                     progress=lambda n: bar.update(n) if bar is not None else None)
         finally:
@@ -374,11 +414,11 @@ def import_command(
                 bar.__exit__(None, None, None)
     for part in (result.resources, result.links):
         for line in part.rejections[:20] if part is not None else ():
-            typer.secho(f"  ligne {line.line} ({line.label}) : {line.reason}",
-                        fg=typer.colors.YELLOW, err=True)
+            typer.secho("  " + _say("cli.import.rejected", line=line.line, label=line.label,
+                                    reason=line.reason), fg=typer.colors.YELLOW, err=True)
     if report is not None:
         reports.save(result.resources, report, links=result.links)
-    typer.echo(result.summary() + (" — essai, rien n'a été écrit" if dry_run else ""))
+    typer.echo(result.summary() + _dry_run_note(dry_run))
 
 
 
@@ -406,7 +446,7 @@ def export_command(
                                          ensure_ascii=False, indent=1), encoding="utf-8")
         else:
             output.write_bytes(exports.export(session, principal, territory, fmt))
-    typer.echo(f"{output} écrit")
+    _echo("cli.export.written", file=output)
 
 
 if __name__ == "__main__":  # python -m carto.cli (the tests run it in a child process)

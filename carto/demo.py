@@ -149,7 +149,7 @@ class _DemoImport:
             return resource_payload(row.values) if self.kind == "resource" \
                 else link_payload(row.values)
         except (KeyError, ValueError) as exc:
-            raise Rejected(None, f"ligne illisible : {exc}") from exc
+            raise Rejected(None, msg("error.demo.unreadable_row", reason=str(exc))) from exc
 
     def stage(self, session: Session, batch: list[tuple[Row, Any]], report: Report) -> None:
         for row, payload in batch:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.errors import FieldError, Invalid
+from carto.i18n import msg
 from carto.io import pipeline, readers
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
 from carto.io.readers import EXTRA
@@ -62,9 +63,9 @@ def check_header(header: list[str]) -> None:
     if "commune" not in header and "territory" not in header:
         missing.insert(0, "commune")
     if missing:
-        raise Invalid(f"colonnes manquantes : {', '.join(missing)} (attendues : commune, "
-                      "crop_group, hectares, year, source)",
-                      [FieldError(f"ligne 1, colonne {c}", "colonne manquante") for c in missing])
+        raise Invalid(msg("error.farmland.missing_columns", columns=", ".join(missing)),
+                      [FieldError(f"ligne 1, colonne {c}", msg("error.farmland.missing_column"))
+                       for c in missing])
 
 
 class FarmlandImport:
@@ -87,34 +88,33 @@ class FarmlandImport:
     def check(self, row: Row) -> tuple[Any, ...]:
         v = row.values
         if v.get(EXTRA):
-            raise Rejected(self.last, f"{len(v[EXTRA])} cellule(s) de trop après la dernière "
-                                      "colonne")
+            raise Rejected(self.last, msg("error.farmland.extra_cells", count=len(v[EXTRA])))
         commune, slug = v.get("commune") or "", v.get("territory") or ""
         if bool(commune) == bool(slug):
-            raise Rejected("commune", "un code INSEE (commune) ou un territoire (territory), "
-                           "pas les deux" if commune else "code INSEE manquant")
+            raise Rejected("commune", msg("error.farmland.commune_or_territory") if commune
+                           else msg("error.farmland.no_commune"))
         if commune and commune not in self.codes:
-            raise Rejected("commune", f"code INSEE inconnu : {commune!r}")
+            raise Rejected("commune", msg("error.farmland.unknown_commune", value=commune))
         if slug and slug not in self.territories:
-            raise Rejected("territory", f"territoire inconnu : {slug!r}")
+            raise Rejected("territory", msg("error.farmland.unknown_territory", value=slug))
         crop = v.get("crop_group") or ""
         if crop not in self.crops:
-            raise Rejected("crop_group", f"groupe de cultures inconnu : {crop!r} (attendus : "
-                                         f"{', '.join(self.crops)})")
+            raise Rejected("crop_group", msg("error.farmland.unknown_crop", value=crop,
+                                             allowed=", ".join(self.crops)))
         raw = v.get("hectares") or ""
         hectares = number(raw)
         if hectares is None or hectares != hectares:
-            raise Rejected("hectares", f"nombre attendu : {raw!r}")
+            raise Rejected("hectares", msg("error.farmland.bad_number", value=raw))
         if not 0 <= hectares < 1e8:
-            raise Rejected("hectares", f"surface positive attendue : {raw!r}")
+            raise Rejected("hectares", msg("error.farmland.negative", value=raw))
         year = v.get("year") or ""
         if not (year.isdigit() and 1900 <= int(year) <= 2100):
-            raise Rejected("year", f"année attendue (ex. 2023) : {year!r}")
+            raise Rejected("year", msg("error.farmland.bad_year", value=year))
         source = v.get("source") or ""
         if not source:
-            raise Rejected("source", "la source est obligatoire (ex. « RPG 2023, IGN »)")
+            raise Rejected("source", msg("error.farmland.no_source"))
         if len(source) > 500:
-            raise Rejected("source", "500 caractères au plus")
+            raise Rejected("source", msg("error.farmland.source_too_long"))
         # hectares rounded to 2 decimals by the staging column (numeric(12,2)), as in farmland
         return (row.line, commune or None, self.territories.get(slug), crop, hectares,
                 int(year), source)
@@ -141,7 +141,7 @@ class FarmlandImport:
                  AND s.crop = d.crop AND s.year = d.year AND s.source = d.source
                 WHERE s.line <> d.first ORDER BY 1 LIMIT :n"""), {"n": MAX_ERRORS}):
             report.add(line, REJECTED, "", "crop_group",
-                       f"doublon de la ligne {first} (même commune, groupe, année et source)")
+                       msg("error.farmland.duplicate", line=first))
 
     def write(self, session: Session, report: Report) -> None:
         totals = session.execute(text(f"""SELECT coalesce(sum(ha), 0), array_remove(
@@ -194,7 +194,7 @@ def import_stream(session: Session, stream: IO[bytes], dry_run: bool = False,
     lines = pipeline.run(session, importer, table.rows, dry_run=dry_run, all_or_nothing=True,
                          max_errors=MAX_ERRORS, progress=progress)
     if lines.rows == 0:
-        raise Invalid.field("ligne 2", "le fichier ne contient aucune ligne de données")
+        raise Invalid.field("ligne 2", msg("error.farmland.no_rows"))
     out = importer.totals
     out.rows, out.lines = lines.rows, lines
     out.inserted, out.updated, out.unchanged = (lines.counts[CREATED], lines.counts[UPDATED],

@@ -23,6 +23,8 @@ from tests.apiworld import World, build
 # Pages under test fetch no basemap tiles from the internet: without a tile URL the maps show
 # the communes as background (tests/pages/test_maps_browser.py serves or breaks tiles on purpose).
 os.environ.setdefault("TERREAU_MAP_TILE_URL", "")
+# The CLI speaks the locale's language (LANG); the suite reads its French, whatever the machine's.
+os.environ.setdefault("TERREAU_LANG", "fr")
 # The suite asks for hundreds of analyses and sends wrong tokens on purpose from one address:
 # its limits are high, except in tests/api/test_gap_limits.py, which gives its own app low ones.
 os.environ.setdefault("TERREAU_RATE_GAP", "100000/minute")

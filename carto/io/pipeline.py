@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from carto.errors import FieldError, Invalid
-from carto.i18n import Message, msg
+from carto.i18n import Message, msg, t
 from carto.text import SpreadsheetWriter
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
@@ -105,8 +105,8 @@ class Report:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"{self.rows} lignes : {c[CREATED]} créées, {c[UPDATED]} mises à jour, "
-                f"{c[UNCHANGED]} inchangées, {c[REJECTED]} rejetées")
+        return t("import.summary", self.lang, rows=self.rows, created=c[CREATED],
+                 updated=c[UPDATED], unchanged=c[UNCHANGED], rejected=c[REJECTED])
 
     def close(self) -> None:
         self._spool.close()

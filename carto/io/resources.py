@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import lifecycle, permissions, territories, validation, vocab
-from carto.i18n import Message, msg
+from carto.i18n import Message, msg, t
 from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
@@ -459,7 +459,7 @@ class ImportResult:
     def summary(self) -> str:
         out = self.resources.summary()
         if self.links is not None:
-            out += " ; liens — " + self.links.summary()
+            out += t("import.summary_links", self.resources.lang, links=self.links.summary())
         return out
 
 

@@ -53,3 +53,23 @@ def test_territory_create_from_communes_and_geojson(migrated: str, demo_loaded: 
     assert again.exit_code == 1 and "existe déjà" in again.output
     with transaction(migrated) as session:
         session.execute(text("DELETE FROM territory WHERE slug LIKE 'cli-%'"))
+
+
+def test_the_command_speaks_french_or_english_from_the_catalogue(migrated: str,
+                                                                 demo_loaded: object) -> None:
+    """Issue 11, Messages: the CLI's own sentences and the domain's errors come from the
+    catalogue; French by default, English with --lang en, TERREAU_LANG or an English locale."""
+    args = ["territory", "create", "--slug", "cli-x", "--name", "X"]
+    french = runner.invoke(app, args, env={"TERREAU_LANG": None, "LANG": "C.UTF-8"})
+    assert french.exit_code == 1
+    assert "Erreur : donnez soit --communes, soit --geojson" in french.output
+    for how in ({"args": ["--lang", "en"], "env": {}},
+                {"args": [], "env": {"TERREAU_LANG": "en"}},
+                {"args": [], "env": {"TERREAU_LANG": None, "LANG": "en_GB.UTF-8"}}):
+        english = runner.invoke(app, [*how["args"], *args], env=how["env"])
+        assert english.exit_code == 1
+        assert "Error: give either --communes or --geojson" in english.output, how
+    unknown = runner.invoke(app, ["--lang", "en", "token", "create", "--role", "editor",
+                                  "--territory", "nowhere"])
+    assert unknown.exit_code == 1 and "Error: " in unknown.output
+    assert "inconnu" not in unknown.output  # the domain's message, in English too
