@@ -26,6 +26,7 @@ from carto.i18n import msg
 from carto.io import pipeline, readers
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
 from carto.io.readers import EXTRA
+from carto.numbers import decimal
 
 REQUIRED = ("crop_group", "hectares", "year", "source")
 MAX_ERRORS = 50
@@ -41,21 +42,6 @@ class ImportReport:
     hectares: float = 0.0
     communes: set[str] = field(default_factory=set)
     lines: Report | None = None  # the per-row report of the pipeline
-
-
-def number(raw: str) -> float | None:
-    """A decimal written the French or the English way (`3,25`, `3.25`, `1 234,5`)."""
-    try:
-        return float(raw)  # the common case, fast
-    except ValueError:
-        pass
-    value = raw.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "")
-    if value.count(",") == 1 and "." not in value:
-        value = value.replace(",", ".")
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 def check_header(header: list[str]) -> None:
@@ -102,8 +88,8 @@ class FarmlandImport:
             raise Rejected("crop_group", msg("error.farmland.unknown_crop", value=crop,
                                              allowed=", ".join(self.crops)))
         raw = v.get("hectares") or ""
-        hectares = number(raw)
-        if hectares is None or hectares != hectares:
+        hectares = decimal(raw)
+        if hectares is None:
             raise Rejected("hectares", msg("error.farmland.bad_number", value=raw))
         if not 0 <= hectares < 1e8:
             raise Rejected("hectares", msg("error.farmland.negative", value=raw))

@@ -14,8 +14,8 @@ from html import escape
 from typing import Any
 
 from carto.gap.method import Gap
-from carto.gap.report import number, percent
 from carto.i18n import t
+from carto.numbers import number, percent
 from carto.vocab import food_groups
 
 DEMAND, PRODUCERS, FARMLAND, SHORT = "#8d8a7a", "#2e7d32", "#a0642c", "#c0392b"

@@ -11,6 +11,7 @@ from carto.gap.analysis import Analysis
 from carto.gap.method import GroupResult, rounded
 from carto.gap.supply import PRODUCING_KINDS
 from carto.i18n import t
+from carto.numbers import number, percent  # the gap page reads them as fmt.number, fmt.percent
 from carto.text import SpreadsheetWriter
 
 
@@ -105,16 +106,6 @@ def to_csv(a: Analysis, lang: str = "fr") -> str:
     return buf.getvalue()
 
 
-def number(value: float | None, lang: str = "fr", digits: int = 0) -> str:
-    """12 345,6 in French (narrow no-break space, decimal comma), 12,345.6 in English."""
-    if value is None:
-        return "–"
-    text = f"{value:,.{digits}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
-
-
 def about(value: float, lang: str = "fr") -> str:
     """A figure rounded the way one says it: 3,5 · 84 · 870 · 12 000."""
     if value <= 0:
@@ -125,17 +116,6 @@ def about(value: float, lang: str = "fr") -> str:
         return number(round(value), lang)
     magnitude = 10 ** (int(math.floor(math.log10(value))) - 1)
     return number(round(value / magnitude) * magnitude, lang)
-
-
-def percent(fraction: float | None, lang: str = "fr") -> str:
-    """0.04 → « 4 % »; under 1 % but not zero → « moins de 1 % »."""
-    if fraction is None:
-        return "–"
-    pct = fraction * 100
-    nbsp = "\u202f" if lang == "fr" else ""
-    if 0 < pct < 1:
-        return t("gap.less_than_one_percent", lang)
-    return f"{number(round(pct), lang)}{nbsp}%"
 
 
 def _group(result: Analysis, code: str) -> GroupResult:

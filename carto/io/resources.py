@@ -13,7 +13,6 @@ change-log picture of a resource is `SNAPSHOT`, the SQL twin of `carto.resources
 (tests/io/test_io_resources.py holds them equal).
 """
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from carto.io import columns, pipeline
 from carto.io.columns import key
 from carto.io.pipeline import CREATED, REJECTED, UNCHANGED, UPDATED, Rejected, Report, Row
 from carto.io.readers import KIND_CANDIDATES, KIND_UNKNOWN, Table, unneutralised
+from carto.numbers import decimal
 from carto.visibility import EDITOR, Principal
 
 STAGING = "resource_import_staging"
@@ -47,23 +47,6 @@ FIELD_COLUMNS = {"name": ("name",), "kind": ("kind",), "description": ("descript
                  "website": ("website",), "external_id": ("external_id",),
                  "source_name": ("source_name",), "licence": ("licence",)}
 LOCATION_FIELDS = ("lat", "lon", "commune", "insee")
-
-
-def number(raw: str) -> float | None:
-    """A decimal written the French or the English way: `43,4476`, `43.4476`, `1 234,5`."""
-    try:  # the common case, at C speed
-        out = float(raw)
-        return out if math.isfinite(out) else None
-    except ValueError:
-        pass
-    value = raw.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "")
-    if value.count(",") == 1 and "." not in value:
-        value = value.replace(",", ".")
-    try:
-        out = float(value)
-    except ValueError:
-        return None
-    return out if math.isfinite(out) else None
 
 
 def _in_france(lon: float, lat: float) -> bool:
@@ -262,7 +245,7 @@ class ResourceImport:
         unambiguous), else the commune's centre with precision `commune`."""
         raw_lat, raw_lon = v.get("lat", ""), v.get("lon", "")
         if raw_lat or raw_lon:
-            lat, lon = number(raw_lat), number(raw_lon)
+            lat, lon = decimal(raw_lat), decimal(raw_lon)
             if lat is None or lon is None:
                 bad = "latitude" if lat is None else "longitude"
                 raise Rejected(bad, msg("error.import.bad_number",

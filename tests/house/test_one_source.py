@@ -190,3 +190,33 @@ def test_nearby_statements_keep_sqlalchemy_escapes(session: Session) -> None:
     rows = nearby._rows(session, r"SELECT 'à 10\:30' AS s, CAST(:x AS int) + 1 AS x, '5%' AS p",
                         {"x": 1})
     assert [tuple(r) for r in rows] == [("à 10:30", 2, "5%")]
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def test_numbers_have_one_home() -> None:
+    """`number`, `percent` and the reading of a typed decimal live in carto/numbers.py; pages
+    get the formatters as template globals (api/templating.py), the gap and the importers
+    import them."""
+    from api.templating import templates
+    from carto import numbers
+    from carto.gap import charts, report
+
+    assert templates.env.globals["number"] is numbers.number
+    assert templates.env.globals["percent"] is numbers.percent
+    assert report.number is numbers.number and charts.percent is numbers.percent
+    copies = []
+    for path in sorted([*ROOT.joinpath("carto").rglob("*.py"), *ROOT.joinpath("api").rglob("*.py")]):
+        if path.name == "numbers.py" or path.relative_to(ROOT) == Path("carto/params.py"):
+            continue  # params.number reads a query parameter (strict, a point, a 400 naming it)
+        source = path.read_text(encoding="utf-8")
+        if re.search(r"^def (number|percent|decimal)\(", source, re.M) \
+                or 'replace(",", ".")' in source:
+            copies.append(str(path.relative_to(ROOT)))
+    assert copies == []
+    percent_macros = [p.name for p in ROOT.joinpath("templates").glob("*.html")
+                      if re.search(r'format\([^)]*\* ?100\) *}} *%', p.read_text("utf-8"))]
+    assert percent_macros == [], "a page formats percentages with `percent(v, lang)`"
+    assert numbers.percent(0.5, "fr") == "50\u202f%" and numbers.percent(0.5, "en") == "50%"
+    assert numbers.decimal("1 234,5") == 1234.5 and numbers.decimal("inf") is None
