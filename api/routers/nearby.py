@@ -136,8 +136,6 @@ def nearby_suggest(
 ) -> Response:
     if q is None:
         raise Invalid.field("q", msg("error.nearby.q_required"))
-    if "\x00" in q:
-        raise Invalid.field("q", msg("error.validation.nul"))
     n = params.limit(limit, 6, 20)  # per group, clamped to 20
     items = places.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})

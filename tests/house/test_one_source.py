@@ -220,3 +220,13 @@ def test_numbers_have_one_home() -> None:
     assert percent_macros == [], "a page formats percentages with `percent(v, lang)`"
     assert numbers.percent(0.5, "fr") == "50\u202f%" and numbers.percent(0.5, "en") == "50%"
     assert numbers.decimal("1 234,5") == 1234.5 and numbers.decimal("inf") is None
+
+
+def test_nearby_leaves_the_unknown_parameter_rule_to_api_query() -> None:
+    """One home for "an unknown query parameter is a 400 naming it": api/query.py. /api/nearby
+    reads its raw query string, so what it documents (openapi_extra) must be what it reads."""
+    from api.routers.nearby import NEARBY_PARAMETERS
+
+    source = ROOT.joinpath("carto", "nearby", "query.py").read_text(encoding="utf-8")
+    assert "error.param.unknown" not in source and "\\x00" not in source
+    assert sorted(p["name"] for p in NEARBY_PARAMETERS) == sorted(nearby.PARAMETERS)
