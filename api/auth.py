@@ -1,8 +1,11 @@
 """Bearer tokens → a Principal. No token is a reader; a bad or revoked token is a 401."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from carto import permissions, tokens
@@ -30,6 +33,19 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+T = TypeVar("T")
+
+
+async def read(request: Request, session: AsyncSession, fn: Callable[[Session, Principal], T]) -> T:
+    """The general read path (api.deps.AsyncReadsDep, docs/conventions.md "Which engine"):
+    `fn(session, principal)` runs the synchronous domain code on the async engine's connection
+    (`run_sync`), the caller's token looked up on that same connection, in the handler's
+    `async def` on the event loop: no thread hop, no second connection."""
+    def work(sync_session: Session) -> T:
+        return fn(sync_session, current_principal(request, sync_session))
+
+    return await session.run_sync(work)
 
 
 # The write rules live in carto.permissions (HTTP, CLI, importers and workshops share them).

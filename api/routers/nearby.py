@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from api import assets
-from api.auth import PrincipalDep, current_principal
+from api import assets, auth
+from api.auth import PrincipalDep
 from api.deps import AsyncReadsDep, LangDep, SessionDep
 from api.geojson import FastGeoJSONResponse, GeoJSONResponse
 from api.ratelimit import nearby_rate
@@ -18,6 +18,7 @@ from carto import maps, nearby, params, places, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
+from carto.visibility import Principal
 
 router = APIRouter(tags=["nearby"])
 
@@ -113,13 +114,12 @@ async def nearby_api(request: Request, session: AsyncReadsDep) -> Response:
     ~15 % more requests (docs/benchmarks.md, Nearby)."""
     params = _params(request)
 
-    def work(session: Session) -> Response:
-        principal = current_principal(request, session)
+    def work(session: Session, principal: Principal) -> Response:
         query = nearby.parse(session, principal, params)  # Invalid: a 400 (api.problems)
         result = nearby.search(session, principal, query)
         return FastGeoJSONResponse(result.as_geojson(), headers={"Cache-Control": "private, max-age=30"})
 
-    return await session.run_sync(work)
+    return await auth.read(request, session, work)
 
 
 @router.get(

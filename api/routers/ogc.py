@@ -1,5 +1,9 @@
 """/ogc: OGC API – Features, Part 1 (Core), for QGIS, GDAL/OGR, OWSLib and browsers.
 
+Many small requests from map clients: every handler is `async def` on the general read path
+(api.deps.AsyncReadsDep through api.auth.read: the domain code synchronous, run on the async
+engine's connection by `run_sync`), as docs/conventions.md ("Which engine") says.
+
 JSON (GeoJSON for features) by default, HTML when `f=html` or when the browser asks for
 text/html. Every query parameter is checked by `carto.ogc.query`; errors carry `{code,
 description}` (api.problems). The OpenAPI document at /ogc/api is OpenAPI 3.0.3, written by
@@ -12,18 +16,21 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from api.auth import PrincipalDep
-from api.deps import SessionDep
+from api import auth
+from api.deps import AsyncReadsDep
 from api.geojson import GEOJSON
 from api.routers import links as link_routes
 from api.routers import resources as resource_routes
+from api.session import _signed_in
 from api.templating import context, templates
 from carto import search
 from carto.errors import NotFound
 from carto.i18n import msg, pick_lang
 from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, catalogue, features, openapi, query
 from carto.ogc.catalogue import LINKS, RESOURCES, Collection
+from carto.visibility import Principal
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
 
@@ -68,12 +75,17 @@ def _json(body: Any, media: str = JSON) -> Response:
     return Response(orjson.dumps(body), media_type=media)
 
 
-def _html(request: Request, template: str, lang: str, **values: Any) -> HTMLResponse:
+def _html(request: Request, session: Session | None, template: str, lang: str,
+          **values: Any) -> HTMLResponse:
+    """A page; its header's reader (a session cookie) is read on the handler's connection,
+    not by the template on a connection of the other engine."""
+    if session is not None and request.cookies:
+        _signed_in(request, session)
     return templates.TemplateResponse(request, template, context(lang, **values))
 
 
 @router.get("")
-def landing(request: Request) -> Response:
+async def landing(request: Request, session: AsyncReadsDep) -> Response:
     html, lang = _page_format(request)
     base = _base(request)
     links = [
@@ -88,25 +100,26 @@ def landing(request: Request) -> Response:
                            "food-solidarity resources and cooperation links, Occitanie",
             "links": links}
     if html:
-        return _html(request, "ogc_landing.html", lang, base=base, links=links,
-                     conformance=CONFORMANCE)
+        return await session.run_sync(lambda s: _html(
+            request, s, "ogc_landing.html", lang, base=base, links=links, conformance=CONFORMANCE))
     return _json(body)
 
 
 @router.get("/conformance")
-def conformance(request: Request) -> Response:
+async def conformance(request: Request, session: AsyncReadsDep) -> Response:
     html, lang = _page_format(request)
     if html:
-        return _html(request, "ogc_landing.html", lang, base=_base(request), links=[],
-                     conformance=CONFORMANCE)
+        return await session.run_sync(lambda s: _html(
+            request, s, "ogc_landing.html", lang, base=_base(request), links=[],
+            conformance=CONFORMANCE))
     return _json({"conformsTo": CONFORMANCE})
 
 
 @router.get("/api")
-def api_definition(request: Request, session: SessionDep) -> Response:
+async def api_definition(request: Request, session: AsyncReadsDep) -> Response:
     query.check_known(_params(request), PAGE_PARAMS)
-    doc = openapi.document(_base(request), catalogue.collections(session))
-    return _json(doc, OPENAPI_TYPE)
+    collections = await session.run_sync(catalogue.collections)
+    return _json(openapi.document(_base(request), collections), OPENAPI_TYPE)
 
 
 def _interval(values: list[datetime | None]) -> list[str | None]:
@@ -135,34 +148,41 @@ def _collection_json(base: str, c: Collection, lang: str,
 
 
 @router.get("/collections")
-def list_collections(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+async def list_collections(request: Request, session: AsyncReadsDep) -> Response:
     html, lang = _page_format(request)
     base = _base(request)
-    extents = catalogue.extents(session, principal)
-    collections = [_collection_json(base, c, lang, extents.get(c.id))
-                   for c in catalogue.collections(session)]
-    if html:
-        return _html(request, "ogc_collections.html", lang, base=base, collections=collections,
-                     one=False)
-    return _json({"links": [_link(f"{base}/collections", "self", JSON),
-                            _link(f"{base}/collections?f=html", "alternate", HTML)],
-                  "collections": collections})
+
+    def work(s: Session, principal: Principal) -> Response:
+        extents = catalogue.extents(s, principal)
+        collections = [_collection_json(base, c, lang, extents.get(c.id))
+                       for c in catalogue.collections(s)]
+        if html:
+            return _html(request, s, "ogc_collections.html", lang, base=base,
+                         collections=collections, one=False)
+        return _json({"links": [_link(f"{base}/collections", "self", JSON),
+                                _link(f"{base}/collections?f=html", "alternate", HTML)],
+                      "collections": collections})
+
+    return await auth.read(request, session, work)
 
 
 @router.get("/collections/{collection_id}")
-def describe_collection(request: Request, collection_id: str, session: SessionDep,
-                        principal: PrincipalDep) -> Response:
-    c = catalogue.get(session, collection_id)
-    html, lang = _page_format(request)
-    base = _base(request)
-    body = _collection_json(base, c, lang, catalogue.extents(session, principal).get(c.id))
-    if html:
-        return _html(request, "ogc_collections.html", lang, base=base, collections=[body],
-                     one=True, filters=c.filters)
-    return _json(body)
+async def describe_collection(request: Request, collection_id: str,
+                              session: AsyncReadsDep) -> Response:
+    def work(s: Session, principal: Principal) -> Response:
+        c = catalogue.get(s, collection_id)
+        html, lang = _page_format(request)
+        base = _base(request)
+        body = _collection_json(base, c, lang, catalogue.extents(s, principal).get(c.id))
+        if html:
+            return _html(request, s, "ogc_collections.html", lang, base=base,
+                         collections=[body], one=True, filters=c.filters)
+        return _json(body)
+
+    return await auth.read(request, session, work)
 
 
-def _page(request: Request, session: SessionDep, principal: PrincipalDep, c: Collection,
+def _page(request: Request, session: Session, principal: Principal, c: Collection,
           q: query.ItemsQuery) -> tuple[list[str], str | None, int | None]:
     if c.source == RESOURCES:
         page = features.resources(session, principal, c, q)
@@ -176,8 +196,13 @@ def _page(request: Request, session: SessionDep, principal: PrincipalDep, c: Col
 
 
 @router.get("/collections/{collection_id}/items")
-def items(request: Request, collection_id: str, session: SessionDep,
-          principal: PrincipalDep) -> Response:
+async def items(request: Request, collection_id: str, session: AsyncReadsDep) -> Response:
+    return await auth.read(request, session, lambda s, principal: _items(
+        request, s, principal, collection_id))
+
+
+def _items(request: Request, session: Session, principal: Principal,
+           collection_id: str) -> Response:
     c = catalogue.get(session, collection_id)
     q = query.parse_items(c, _params(request))
     texts, next_cursor, matched = _page(request, session, principal, c, q)
@@ -193,7 +218,8 @@ def items(request: Request, collection_id: str, session: SessionDep,
     lang = pick_lang(request.query_params.get("lang"))
     if _wants_html(request, q.format):
         rows = [orjson.loads(t) for t in texts]
-        return _html(request, "ogc_items.html", lang, base=base, collection=c, features=rows,
+        return _html(request, session, "ogc_items.html", lang, base=base, collection=c,
+                     features=rows,
                      matched=matched, next_url=next_url and str(
                          request.url.include_query_params(cursor=next_cursor, f="html")),
                      one=False)
@@ -211,7 +237,7 @@ def items(request: Request, collection_id: str, session: SessionDep,
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
 
 
-def _one(session: SessionDep, principal: PrincipalDep, c: Collection, feature_id: str) -> str:
+def _one(session: Session, principal: Principal, c: Collection, feature_id: str) -> str:
     if c.source == RESOURCES:
         row = search.get_resource(session, principal, features.parse_uuid(feature_id))
         if c.kind is not None and row["kind"] != c.kind:
@@ -224,8 +250,14 @@ def _one(session: SessionDep, principal: PrincipalDep, c: Collection, feature_id
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}")
-def item(request: Request, collection_id: str, feature_id: str, session: SessionDep,
-         principal: PrincipalDep) -> Response:
+async def item(request: Request, collection_id: str, feature_id: str,
+               session: AsyncReadsDep) -> Response:
+    return await auth.read(request, session, lambda s, principal: _item(
+        request, s, principal, collection_id, feature_id))
+
+
+def _item(request: Request, session: Session, principal: Principal, collection_id: str,
+          feature_id: str) -> Response:
     c = catalogue.get(session, collection_id)
     html, lang = _page_format(request)
     feature = orjson.loads(_one(session, principal, c, feature_id))
@@ -234,6 +266,6 @@ def item(request: Request, collection_id: str, feature_id: str, session: Session
     feature["links"] = [_link(href, "self", GEOJSON), _link(f"{href}?f=html", "alternate", HTML),
                         _link(f"{base}/collections/{c.id}", "collection", JSON)]
     if html:
-        return _html(request, "ogc_items.html", lang, base=base, collection=c,
+        return _html(request, session, "ogc_items.html", lang, base=base, collection=c,
                      features=[feature], matched=None, next_url=None, one=True)
     return _json(feature, GEOJSON)

@@ -3,6 +3,9 @@
 Tiles carry an ETag (a hash of their bytes: a client revalidating gets a 304 without the body)
 and `Cache-Control: max-age`; what a token may see differs from what a reader sees, so a tile
 read with a token is `private` and every tile varies on Authorization.
+
+Map clients ask for tiles by the dozen: both handlers are `async def` on the general read path
+(api.deps.AsyncReadsDep through api.auth.read), docs/conventions.md ("Which engine").
 """
 
 import hashlib
@@ -10,13 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-from api.auth import PrincipalDep
-from api.deps import SessionDep
+from api import auth
+from api.deps import AsyncReadsDep
 from carto.errors import InvalidParameter
 from carto.i18n import msg
 from carto.ogc import catalogue, tiles
-from carto.visibility import READER
+from carto.visibility import READER, Principal
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -31,21 +35,26 @@ def _codes(value: str | None) -> list[str] | None:
 @router.get("/{layer}/{z}/{x}/{y}.pbf", response_class=Response,
             summary="A vector tile (MVT) of resources or links, positions as shown to the caller",
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"}})
-def tile(request: Request, session: SessionDep, principal: PrincipalDep,
-         layer: Annotated[str, Path(description="resources or links")],
-         z: int, x: int, y: int,
-         territory: Annotated[str | None, Query(description="territory slug")] = None,
-         kind: Annotated[str | None, Query(description="resources: kind codes, commas")] = None,
-         ) -> Response:
+async def tile(request: Request, session: AsyncReadsDep,
+               layer: Annotated[str, Path(description="resources or links")],
+               z: int, x: int, y: int,
+               territory: Annotated[str | None, Query(description="territory slug")] = None,
+               kind: Annotated[str | None, Query(description="resources: kind codes, commas")]
+               = None,
+               ) -> Response:
     tiles.layer(layer)
-    if layer == "resources":
-        body = tiles.resources_tile(session, principal, z, x, y, _codes(kind), territory)
-    else:
-        if kind is not None:
-            raise InvalidParameter.field("kind", msg("error.tiles.kind_on_links"))
-        body = tiles.links_tile(session, principal, z, x, y, territory)
+    if layer != "resources" and kind is not None:
+        raise InvalidParameter.field("kind", msg("error.tiles.kind_on_links"))
+
+    def work(s: Session, principal: Principal) -> tuple[bytes, str]:
+        if layer == "resources":
+            return (tiles.resources_tile(s, principal, z, x, y, _codes(kind), territory),
+                    principal.role)
+        return tiles.links_tile(s, principal, z, x, y, territory), principal.role
+
+    body, role = await auth.read(request, session, work)
     tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    scope = "public" if principal.role == READER else "private"
+    scope = "public" if role == READER else "private"
     headers = {"ETag": tag, "Cache-Control": f"{scope}, max-age={MAX_AGE}",
                "Vary": "Authorization"}
     if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -54,11 +63,11 @@ def tile(request: Request, session: SessionDep, principal: PrincipalDep,
 
 
 @router.get("/{layer}.json", summary="TileJSON 3.0.0 of a tile layer (resources or links)")
-def tilejson(request: Request, layer: str, session: SessionDep,
-             principal: PrincipalDep) -> JSONResponse:
+async def tilejson(request: Request, layer: str, session: AsyncReadsDep) -> JSONResponse:
     spec = tiles.layer(layer)
     base = str(request.base_url).rstrip("/")
-    extent = catalogue.extents(session, principal).get(layer)
+    extent = await auth.read(request, session,
+                             lambda s, principal: catalogue.extents(s, principal).get(layer))
     bounds = extent[0] if extent and extent[0] else [-180.0, -85.0511, 180.0, 85.0511]
     return JSONResponse({
         "tilejson": "3.0.0", "name": f"terreau-{layer}", "scheme": "xyz",

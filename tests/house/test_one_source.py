@@ -230,3 +230,36 @@ def test_nearby_leaves_the_unknown_parameter_rule_to_api_query() -> None:
     source = ROOT.joinpath("carto", "nearby", "query.py").read_text(encoding="utf-8")
     assert "error.param.unknown" not in source and "\\x00" not in source
     assert sorted(p["name"] for p in NEARBY_PARAMETERS) == sorted(nearby.PARAMETERS)
+
+
+# ---------------------------------------------------------------------------- engines
+
+
+def test_ogc_tiles_and_nearby_are_served_on_the_async_read_path() -> None:
+    """docs/conventions.md, "Which engine": /ogc, /tiles and /api/nearby (many small reads)
+    run `async def` on AsyncReadsDep; none takes the thread pool's SessionDep."""
+    import asyncio
+
+    from fastapi.routing import APIRoute
+
+    from api.deps import get_async_reads, get_session
+    from api.routers import nearby as nearby_routes
+    from api.routers import ogc, tiles
+
+    def calls(dependant) -> set:  # type: ignore[no-untyped-def]
+        found = {dependant.call}
+        for sub in dependant.dependencies:
+            found |= calls(sub)
+        return found
+
+    wrong, seen = [], 0
+    for route in [*ogc.router.routes, *tiles.router.routes, *nearby_routes.router.routes]:
+        if not isinstance(route, APIRoute) or not route.path.startswith(
+                ("/ogc", "/tiles", "/api/nearby")) or route.path == "/api/nearby/suggest":
+            continue
+        seen += 1
+        used = calls(route.dependant)
+        if not asyncio.iscoroutinefunction(route.endpoint) or get_session in used \
+                or get_async_reads not in used:
+            wrong.append(route.path)
+    assert seen >= 9 and wrong == []
