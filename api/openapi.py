@@ -1,7 +1,8 @@
 """The OpenAPI document says what the API really answers (issue 10 §6): every error is
 application/problem+json with one schema (`Problem`), a bad query parameter is a 400 (not
 FastAPI's default 422 "HTTPValidationError", which this API never sends), writes list their
-401/403/409/412/413/428, and the operations with `format=csv` declare their text/csv body.
+401/403/409/412/413/428, and every success documents its body (api/responses.py: JSON Schema
+for the JSON and GeoJSON bodies, text/csv, XLSX, GeoPackage, MVT...).
 
 FastAPI builds the document from the routes; the statuses that follow from the house rules
 (api.problems, api.limits, api.ratelimit, api.query) are added here, once, rather than on
@@ -11,6 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from api.responses import SUCCESS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -46,11 +49,7 @@ DESCRIPTIONS = {
     503: "The database is unreachable or every connection is busy; see Retry-After",
 }
 
-CSV = {("get", "/api/resources"), ("get", "/api/links"), ("get", "/api/gap"),
-       ("post", "/api/gap"), ("get", "/api/territories/{slug}/gap")}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OTHER_BODIES = {("get", "/api/imports/template"): (XLSX, "text/csv"),
-                ("post", "/api/imports"): (XLSX, "text/csv")}
+SUCCESS_WORDS = {200: "OK", 201: "Created"}
 RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
 VERSIONED = ("/api/resources/{", "/api/links/{")
 VERSIONED_POSTS = {"/api/resources/{resource_id}/merge"}  # If-Match required on a POST
@@ -98,15 +97,9 @@ def document(app: FastAPI) -> dict[str, Any]:
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
             for status in sorted(_statuses(path, method, operation)):
                 responses.setdefault(str(status), _problem(status))
-            for kind in OTHER_BODIES.get((method, path), ()):
-                ok = responses.setdefault("200", {"description": "OK"})
-                ok.setdefault("content", {})[kind] = {"schema": {"type": "string",
-                                                                 "format": "binary"}}
-            if (method, path) in CSV:
-                ok = responses.setdefault("200", {"description": "OK"})
-                ok.setdefault("content", {})["text/csv"] = {
-                    "schema": {"type": "string"},
-                    "description": "with format=csv: UTF-8, a header row, formulas neutralised"}
+            for status, content in SUCCESS.get((method, path), {}).items():
+                ok = responses.setdefault(str(status), {"description": SUCCESS_WORDS[status]})
+                ok["content"] = content  # the bodies it really sends, each with its schema
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     app.openapi_schema = spec

@@ -75,3 +75,92 @@ def test_real_errors_match_the_documented_schema(client: TestClient, world: Worl
         assert r.status_code >= 400 and r.headers["content-type"].startswith(
             "application/problem+json"), (r.request.url, r.status_code)
         assert _matches(r.json(), PROBLEM_SCHEMA) == [], r.request.url
+
+
+# ------------------------------------------------------------------ success responses
+
+NO_BODY = {"204", "304"}
+
+
+def test_every_success_documents_its_body_with_a_schema(spec: dict[str, Any]) -> None:
+    """Each 2xx of each operation (a 204 aside) names its media types, each with a schema;
+    api/responses.py lists no operation that does not exist."""
+    from api.responses import SUCCESS
+
+    missing, seen = [], set()
+    for path, method, op in _operations(spec):
+        seen.add((method, path))
+        for code, response in op["responses"].items():
+            if not code.startswith("2") or code in NO_BODY:
+                continue
+            content = response.get("content") or {}
+            if not content or any("schema" not in body for body in content.values()):
+                missing.append(f"{method.upper()} {path} {code}")
+    assert missing == []
+    assert sorted(set(SUCCESS) - seen) == []
+    # bodies that are not JSON are named as what they are
+    network = spec["paths"]["/api/territories/{slug}/network"]["get"]["responses"]["200"]
+    assert set(network["content"]) == {"application/gexf+xml", "application/graphml+xml"}
+    template = spec["paths"]["/api/imports/template"]["get"]["responses"]["200"]["content"]
+    assert "application/json" not in template
+
+
+def _samples(session: Any) -> dict[str, str]:
+    from sqlalchemy import text
+
+    rid = session.scalar(text("SELECT r.id FROM resource r JOIN resource_territory rt ON "
+                              "rt.resource_id = r.id JOIN territory t ON t.id = rt.territory_id "
+                              "WHERE t.slug = 'frontignan' AND r.deleted_at IS NULL LIMIT 1"))
+    lid = session.scalar(text("SELECT l.id FROM link l JOIN territory t ON t.id = l.territory_id "
+                              "WHERE t.slug = 'frontignan' AND l.deleted_at IS NULL LIMIT 1"))
+    return {"slug": "frontignan", "resource_id": str(rid), "link_id": str(lid),
+            "layer": "resources", "z": "0", "x": "0", "y": "0", "code": "producer"}
+
+
+# what each read needs to answer 200 on the demo
+QUERIES = {
+    "/api/moderation": {"territory": "frontignan"},
+    "/api/gap": {"communes": "34108"},
+    "/api/gap/communes": {"territory": "frontignan"},
+    "/api/nearby": {"commune": "34108"},
+    "/api/nearby/suggest": {"q": "mont"},
+    "/api/territories/{slug}/evolution": {"from": "2019-01-01"},
+    "/api/territories/{slug}/export": {"format": "geojson"},
+    "/territories/{slug}/map/features.json": {"bbox": "3.6,43.4,3.9,43.5"},
+    "/territories/{slug}/map/search.json": {"q": "a"},
+}
+
+
+def test_real_successes_match_their_documented_schemas(client: TestClient, world: World,
+                                                       session: Any,
+                                                       spec: dict[str, Any]) -> None:
+    """Every GET of the OpenAPI, with an admin's token on the demo: a 200 whose JSON body
+    validates against the schema documented for its media type."""
+    import jsonschema
+
+    values = _samples(session)
+    checked, wrong = 0, []
+    for path, method, op in _operations(spec):
+        if method != "get" or path.startswith("/ogc"):
+            continue
+        url = path
+        for name, value in values.items():
+            url = url.replace("{" + name + "}", value)
+        r = client.get(url, params=QUERIES.get(path, {}), headers=World.auth(world.admin))
+        if r.status_code != 200:
+            wrong.append(f"{path}: {r.status_code} {r.text[:200]}")
+            continue
+        media = r.headers["content-type"].split(";")[0]
+        documented = op["responses"]["200"]["content"]
+        if media not in documented:
+            wrong.append(f"{path}: {media} not documented ({sorted(documented)})")
+            continue
+        if media.endswith("json"):
+            schema = documented[media]["schema"]
+            errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(
+                r.json())]
+            if errors:
+                wrong.append(f"{path}: {errors[:3]}")
+        checked += 1
+    assert wrong == []
+    assert checked >= 35
