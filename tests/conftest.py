@@ -92,29 +92,11 @@ def client(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def live_server(demo_loaded: demo.LoadReport, migrated: str) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, for the browser tests."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from api.main import create_app
+    from tests.servers import serve
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(migrated), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(migrated)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
