@@ -2,9 +2,11 @@
 anonymous, with a contributor's and with an admin's token, a few generated requests each.
 
 Checks: every default check of schemathesis (no 500, documented status codes, content types
-and headers, response schemas, Allow on 405...) except `positive_data_acceptance`: many query
-parameters are documented as plain strings while the domain refuses most strings (a bbox, a
-commune code); until their schemas say so, a 400 for a schema-valid string is expected.
+and headers, response bodies against the schemas of api/responses.py, Allow on 405...), and
+`positive_data_acceptance` (what the OpenAPI says is valid is accepted) on every operation but
+those of `NOT_YET`: their parameters or bodies are documented looser than the domain checks them
+(an empty `bbox=`, a commune code as any string, PATCH/DELETE without their If-Match header...).
+That list only gets shorter: an operation whose schemas are tightened leaves it.
 
 It runs in a database of its own: the admin's generated writes (kinds, tokens, resources) must
 not change the demo that the other tests count."""
@@ -53,10 +55,28 @@ def fuzz_world(migrated: str) -> Iterator[World]:
             c.execute(f'DROP DATABASE IF EXISTS "{FUZZ_URL.database}" WITH (FORCE)')
 
 
+NOT_YET = {
+    "GET /territories/{slug}/map/features.json", "GET /api/resources", "POST /api/resources",
+    "PATCH /api/resources/{resource_id}", "DELETE /api/resources/{resource_id}",
+    "GET /api/links", "POST /api/links", "PATCH /api/links/{link_id}",
+    "DELETE /api/links/{link_id}", "GET /api/moderation", "POST /api/tokens",
+    "GET /api/territories/{slug}/gap", "GET /api/gap", "POST /api/gap", "GET /api/gap/communes",
+    "POST /api/gap/overrides", "GET /api/nearby", "GET /api/nearby/suggest", "POST /api/imports",
+    "GET /api/territories/{slug}/evolution",
+}
+
+
 @schema.parametrize()
 @settings(max_examples=2, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_contract(case: schemathesis.Case, fuzz_world: World) -> None:
     for token in (None, fuzz_world.contributor, fuzz_world.admin):  # each request, each role
+        excluded = ([schemathesis.checks.positive_data_acceptance]
+                    if case.operation.label in NOT_YET else [])
         case.call_and_validate(headers=World.auth(token) if token else {},
-                               excluded_checks=[schemathesis.checks.positive_data_acceptance])
+                               excluded_checks=excluded)
+
+
+def test_the_operations_left_out_of_positive_data_acceptance_exist() -> None:
+    labels = {op.ok().label for op in schema.get_all_operations()}
+    assert labels >= NOT_YET and len(NOT_YET) <= 20
