@@ -147,3 +147,42 @@ def test_test_files_named_in_the_docs_exist() -> None:
             if not ROOT.joinpath(found).exists():
                 named.append((str(path.relative_to(ROOT)), found))
     assert named == []
+
+
+def _tree() -> str:
+    conventions = ROOT.joinpath("docs", "conventions.md").read_text(encoding="utf-8")
+    return conventions.split("## The tree", 1)[1].split("```", 2)[1]
+
+
+def test_the_tree_in_the_conventions_names_every_module() -> None:
+    """docs/conventions.md's tree has a line per module of carto/ and api/, and a package's
+    line (and the lines under it) names each of its modules."""
+    lines = _tree().splitlines()
+    names = {line.split()[0] for line in lines if line.strip()}
+    missing = []
+    for top in ("carto", "api"):
+        for path in sorted(ROOT.joinpath(top).iterdir()):
+            if path.suffix == ".py" and path.stem != "__init__" and path.name not in names:
+                missing.append(f"{top}/{path.name}")
+            elif path.is_dir() and path.joinpath("__init__.py").exists():
+                if f"{path.name}/" not in names:
+                    missing.append(f"{top}/{path.name}/")
+                    continue
+                if path.name == "routers":
+                    continue  # one module per resource or page family, named by their routes
+                start = next(i for i, line in enumerate(lines)
+                             if line.split() and line.split()[0] == f"{path.name}/")
+                block = " ".join([lines[start], *[x for x in lines[start + 1:start + 4]
+                                                  if x.startswith(" " * 10)]])
+                missing += [f"{top}/{path.name}/{m.stem}" for m in sorted(path.glob("*.py"))
+                            if m.stem != "__init__" and not re.search(rf"\b{m.stem}\b", block)]
+    assert missing == []
+
+
+def test_the_readme_says_what_is_where() -> None:
+    readme = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    table = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
+    expected = [f"`carto/{p.name}/`" for p in sorted(ROOT.joinpath("carto").iterdir())
+                if p.is_dir() and p.joinpath("__init__.py").exists()]
+    expected += ["`api/`", "`tests/`", "`bench/`", "`migrations/`", "`docs/`"]
+    assert [e for e in expected if e not in table] == []
