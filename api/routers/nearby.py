@@ -16,8 +16,6 @@ from api.ratelimit import nearby_rate
 from api.templating import context, templates
 from carto import maps, nearby, params, places, vocab
 from carto.config import map_settings
-from carto.errors import Invalid
-from carto.i18n import msg
 from carto.visibility import Principal
 
 router = APIRouter(tags=["nearby"])
@@ -129,13 +127,12 @@ async def nearby_api(request: Request, session: AsyncReadsDep) -> Response:
 def nearby_suggest(
     session: SessionDep,
     principal: PrincipalDep,
-    q: Annotated[str | None, Query(description="At least 2 characters")] = None,
-    limit: Annotated[str | None,
-                     Query(description="Per group, at least 1, clamped to 20 (default 6)")] = None,
+    q: Annotated[str, Query(min_length=2, max_length=100, pattern=r"^\s*[^\s\x00][^\x00]*[^\s\x00]\s*$",
+                            description="2 to 100 characters of a name (spaces around ignored)")],
+    limit: Annotated[int | None,
+                     Query(ge=1, description="Per group, at least 1, clamped to 20 (default 6)")] = None,
     lang: Annotated[str | None, Query(description="fr (default) or en")] = None,
 ) -> Response:
-    if q is None:
-        raise Invalid.field("q", msg("error.nearby.q_required"))
     n = params.limit(limit, 6, 20)  # per group, clamped to 20
     items = places.suggest(session, principal, q, n, "en" if lang == "en" else "fr")
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
