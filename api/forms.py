@@ -72,17 +72,6 @@ def texts(form: FormData, name: str) -> list[str]:
     return [v for v in form.getlist(name) if isinstance(v, str) and v]
 
 
-def number(value: str) -> float | None:
-    """A number as people type it: "1 200,5", "1200.5", "1 200" (spaces, narrow spaces and a
-    decimal comma); None when it is not one."""
-    cleaned = value.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    try:
-        found = float(cleaned)
-    except ValueError:
-        return None
-    return found if found == found and found not in (float("inf"), float("-inf")) else None
-
-
 def plain(value: Any) -> str:
     """A value shown back in a field: numbers without a useless ".0"."""
     if value is None:

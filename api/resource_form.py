@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.forms import number, plain, text, texts
+from api.forms import plain, text, texts
 from carto import opening, places, vocab
 from carto.errors import FieldError, Invalid
 from carto.gap import report
 from carto.i18n import msg, t
+from carto.numbers import decimal as number  # a number as people type it (1 200,5)
 
 Values = dict[str, Any]
 
