@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.forms import plain, text, texts
-from carto import opening, places, vocab
+from carto import numbers, opening, places, vocab
 from carto.errors import FieldError, Invalid
-from carto.gap import report
 from carto.i18n import msg, t
 from carto.numbers import decimal as number  # a number as people type it (1 200,5)
 
@@ -72,12 +71,12 @@ def from_form(form: FormData) -> Values:
 
 def shown(value: float | None, lang: str, digits: int) -> str:
     """A number as the reader writes it, in a field or a sentence ("1 200,5", "43,4592" in
-    French: carto.gap.report.number; "1200.5" in English), without trailing zeros;
+    French: carto.numbers.number; "1200.5" in English), without trailing zeros;
     `api.forms.number` reads it back."""
     if value is None:
         return ""
     # English without a thousands separator: "1,200" would read back as 1.2
-    text = report.number(float(value), lang, digits) if lang == "fr" \
+    text = numbers.number(float(value), lang, digits) if lang == "fr" \
         else f"{float(value):.{digits}f}"
     point = "," if lang == "fr" else "."
     return text.rstrip("0").rstrip(point) if point in text else text
