@@ -72,7 +72,7 @@ def from_form(form: FormData) -> Values:
 def shown(value: float | None, lang: str, digits: int) -> str:
     """A number as the reader writes it, in a field or a sentence ("1 200,5", "43,4592" in
     French: carto.numbers.number; "1200.5" in English), without trailing zeros;
-    `api.forms.number` reads it back."""
+    `carto.numbers.decimal` reads it back."""
     if value is None:
         return ""
     # English without a thousands separator: "1,200" would read back as 1.2
