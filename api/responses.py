@@ -175,6 +175,8 @@ SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     ("get", "/api/links/{link_id}/history"): {200: _json(HISTORY)},
     ("get", "/api/links/{link_id}/levels"): {200: _json(LEVELS)},
     ("get", "/api/moderation"): {200: _json(MODERATION)},
+    ("get", "/api/moderation/duplicates"): {200: _json(obj({"pairs": ARRAY}))},
+    ("post", "/api/resources/{resource_id}/merge"): {200: _json(OBJECT)},
     ("get", "/api/tokens"): {200: _json(array(TOKEN))},
     ("post", "/api/tokens"): {201: _json(NEW_TOKEN)},
     ("get", "/api/kinds"): {200: _json(array(KIND))},
