@@ -28,6 +28,7 @@ from api.routers import (
     moderation_page,
     nearby,
     ogc,
+    outbox,
     pages,
     records,
     resource_pages,
@@ -90,7 +91,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                            expose_headers=["ETag", "Link", "Retry-After"], max_age=600)
     app.add_middleware(security.SecurityHeaders)  # outermost: every answer gets the headers
     for module in (health, docs, territories, resources, links, moderation, tokens, vocab, gap,
-                   duplicates,
+                   duplicates, outbox,
                    nearby, imports, exports, ogc, tiles, indicators, session, records, link_pages,
                    moderation_page, pages, workshops, workshop_pages):
         app.include_router(module.router)

@@ -24,6 +24,7 @@ from api import session as web
 from api.deps import AsyncReadsDep, LangDep, SessionDep
 from api.http import jsonable
 from api.routers import workshops as live_api
+from api.routers.duplicates import page_context as duplicates_context
 from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import moderation, permissions, resources, vocab
@@ -195,7 +196,11 @@ def _moderation_page(request: Request, session: Session, lang: str, principal: P
                             for q in votes.questions(session, workshop)] if may else [],
                  additions=feed.items(session, principal, workshop.id) if may else None,
                  kinds=vocab.resource_kinds(session), categories=vocab.categories(),
-                 levels=vocab.levels(), texts=_texts(lang, ["live", "polling"]))
+                 levels=vocab.levels(), texts=_texts(lang, ["live", "polling"]),
+                 **(duplicates_context(request, session, principal, workshop.territory_id, lang,
+                                       back=f"/workshops/{workshop.code}/moderation"
+                                       + ("?lang=en" if lang == "en" else ""))
+                    if may else {"duplicates": None}))
 
 
 @router.get("/workshops/{code}/moderation", response_class=HTMLResponse)

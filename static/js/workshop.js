@@ -6,9 +6,11 @@
  * send one; the projector, signed in by its cookie, uses EventSource). When the stream fails
  * the page polls /feed every POLL_MS and tries the stream again later.
  *
- * Writes: every addition goes through TerreauWorkshop.send(path, body), which posts with the
- * participant's token and a client-generated UUID as the id (the API answers a replay with
- * the row it has); the offline outbox wraps this one function.
+ * Writes: every addition of a participant goes through the offline outbox
+ * (static/js/terreau-outbox.js): kept in IndexedDB with a client-generated UUID as its id, sent
+ * with the participant's token, again when the network returns (the API answers a replay with
+ * the row it has); the outbox's counter says what waits. Without the outbox (an old page),
+ * TerreauWorkshop.send(path, body) posts directly.
  *
  * Text from the data goes in with textContent only.
  */
@@ -291,7 +293,19 @@
     }
   };
 
+  function label(path, body) {
+    if (body.properties) return body.properties.name;
+    return ((resourcesById[body.source] || {}).name || '?') + ' ↔ ' +
+           ((resourcesById[body.target] || {}).name || '?');
+  }
+
   function submit(form, path, body) {
+    if (outbox) {
+      return outbox.submit(path, body, label(path, body)).then(function () {
+        form.reset();
+        form.hidden = true;
+      });
+    }
     var button = form.querySelector('button[type=submit]');
     button.disabled = true;
     return api.send(path, body).then(function (response) {
@@ -313,6 +327,7 @@
       .then(function () { button.disabled = false; });
   }
 
+  var outbox = mode === 'participant' && window.TerreauOutbox ? window.TerreauOutbox : null;
   var picked = null, pickMarker = null;
   function fillEnds() {
     ['ws-source', 'ws-target'].forEach(function (id) {
@@ -380,6 +395,35 @@
       if (note) body.description = note;
       submit(linkForm, '/api/links', body);
     });
+    if (outbox) {
+      document.addEventListener('terreau-outbox:sent', function () { say(texts.saved, false); poll(); });
+      document.addEventListener('terreau-outbox:refused', function (event) {
+        say(event.detail.item.error || texts.refused, true);
+      });
+      // a refused addition back in its form, to correct and send again (under a new id)
+      document.addEventListener('terreau-outbox:edit', function (event) {
+        var body = event.detail.item.body;
+        if (body.properties) {
+          linkForm.hidden = true;
+          resourceForm.hidden = false;
+          resourceForm.elements.name.value = body.properties.name || '';
+          resourceForm.elements.kind.value = body.properties.kind || resourceForm.elements.kind.value;
+          resourceForm.elements.description.value = body.properties.description || '';
+          picked = L.latLng(body.geometry.coordinates[1], body.geometry.coordinates[0]);
+          if (pickMarker) pickMarker.setLatLng(picked); else pickMarker = L.marker(picked).addTo(map);
+        } else {
+          resourceForm.hidden = true;
+          linkForm.hidden = false;
+          linkForm.elements.source.value = body.source;
+          linkForm.elements.target.value = body.target;
+          linkForm.elements.category.value = body.category;
+          var level = linkForm.querySelector('input[name=level][value="' + body.level + '"]');
+          if (level) level.checked = true;
+          linkForm.elements.description.value = body.description || '';
+        }
+      });
+      outbox.start({ token: function () { return token; }, lang: lang });
+    }
     loadTerritory();
   }
   poll();
