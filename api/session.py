@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 
+from api.auth import current_principal
 from api.deps import SessionDep
 from carto import permissions, tokens
 from carto.errors import CartoError, Forbidden
@@ -84,6 +85,18 @@ def page_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PagePrincipalDep = Annotated[Principal, Depends(page_principal)]
+
+
+def reader_principal(request: Request, session: SessionDep) -> Principal:
+    """The reader of the data a page loads by script (the map's features and popups): a Bearer
+    token when one is sent (QGIS, another client), else the page's session cookie. Reads only:
+    no write is ever authenticated this way."""
+    if request.headers.get("authorization"):
+        return current_principal(request, session)
+    return page_principal(request, session)
+
+
+ReaderDep = Annotated[Principal, Depends(reader_principal)]
 
 
 def same_origin(request: Request) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from api import assets
-from api.auth import PrincipalDep
+from api.session import ReaderDep
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
 from carto import maps, params, vocab
@@ -52,14 +52,14 @@ def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
 
 def build_map(request: Request, session: Session, summary: dict[str, Any], lang: str,
               standalone: bool = False, panel: str | None = None,
-              ) -> tuple[maps.MapParts, maps.MapView]:
+              principal: Principal = ANONYMOUS) -> tuple[maps.MapParts, maps.MapView]:
     """The map's three HTML pieces, with every asset local (inlined later for a download)."""
     settings = map_settings()
     embed = standalone or summary["resources"] <= settings.embed_limit
     if standalone and summary["resources"] > maps.DOWNLOAD_LIMIT:
         raise Invalid.field("download", msg("map.download_too_big",
                                             n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
-    view = map_view(session, summary, lang, embed)
+    view = map_view(session, summary, lang, embed, principal)
     m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone), lang,
                    settings.tile_url, settings.tile_attribution, settings.embed_limit,
                    standalone=standalone, panel=panel)
@@ -67,15 +67,20 @@ def build_map(request: Request, session: Session, summary: dict[str, Any], lang:
     return maps.render(m), view
 
 
-def page_context(request: Request, session: Session, slug: str, lang: str) -> dict[str, Any]:
-    """Everything templates/territory.html needs: the map and the lists under it."""
+def page_context(request: Request, session: Session, slug: str, lang: str,
+                 principal: Principal = ANONYMOUS) -> dict[str, Any]:
+    """Everything templates/territory.html needs: the map and the lists under it, as this
+    reader may see them (a contributor's own pending items included, marked)."""
     summary = mapdata.territory_summary(session, slug)
-    parts, view = build_map(request, session, summary, lang, panel="#tm-panel")
+    parts, view = build_map(request, session, summary, lang, panel="#tm-panel",
+                            principal=principal)
     if view.content is not None:
         resources, links = view.content.resources, view.content.links
     else:
-        resources = mapdata.territory_resources(session, summary["id"], limit=TABLE_ROWS_LARGE)
-        links = mapdata.territory_links(session, summary["id"], limit=TABLE_ROWS_LARGE)
+        resources = mapdata.territory_resources(session, summary["id"], principal,
+                                                limit=TABLE_ROWS_LARGE)
+        links = mapdata.territory_links(session, summary["id"], principal,
+                                        limit=TABLE_ROWS_LARGE)
     return context(lang, territory=summary, map=parts, mode=view.mode, resources=resources,
                    links=links, by_kind=summary["by_kind"], by_level=summary["by_level"],
                    kinds=view.kinds, context_layers=sorted(view.context),
@@ -112,7 +117,7 @@ def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] |
             summary="What the map shows in a bounding box: points, or grid clusters when there "
                     "are too many, with the links touching the points")
 def features(
-    slug: str, session: SessionDep, principal: PrincipalDep,
+    slug: str, session: SessionDep, principal: ReaderDep,
     bbox: Annotated[str, Query(description="west,south,east,north (WGS84)")],
     zoom: Annotated[int, Query(ge=0, le=22)] = 12,
     kinds: Annotated[str | None, Query(description="comma-separated kind codes")] = None,
@@ -136,7 +141,7 @@ def features(
 
 @router.get("/territories/{slug}/map/search.json",
             summary="Resources of the territory whose name contains the text (accents ignored)")
-def search(slug: str, session: SessionDep, principal: PrincipalDep,
+def search(slug: str, session: SessionDep, principal: ReaderDep,
            q: Annotated[str, Query(max_length=200)] = "") -> JSONResponse:
     tid = mapdata.territory_id(session, slug)
     return JSONResponse({"results": mapdata.search(session, tid, q, principal=principal)})
@@ -145,7 +150,7 @@ def search(slug: str, session: SessionDep, principal: PrincipalDep,
 @router.get("/territories/{slug}/map/resources/{resource_id}.json",
             summary="One resource as its map popup shows it, with its links")
 def resource_popup(slug: str, resource_id: str, session: SessionDep,
-                   principal: PrincipalDep) -> JSONResponse:
+                   principal: ReaderDep) -> JSONResponse:
     tid = mapdata.territory_id(session, slug)
     return JSONResponse(mapdata.resource_detail(session, tid, resource_id, principal))
 
@@ -153,6 +158,6 @@ def resource_popup(slug: str, resource_id: str, session: SessionDep,
 @router.get("/territories/{slug}/map/links/{link_id}.json",
             summary="One cooperation link as its map popup shows it, with its level history")
 def link_popup(slug: str, link_id: str, session: SessionDep,
-               principal: PrincipalDep) -> JSONResponse:
+               principal: ReaderDep) -> JSONResponse:
     tid = mapdata.territory_id(session, slug)
     return JSONResponse(mapdata.link_detail(session, tid, link_id, principal))

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import LangDep, SessionDep
+from api.session import PagePrincipalDep
 from api.routers import maps
 from api.templating import context, templates
 from carto import territories
@@ -18,7 +19,9 @@ def home(request: Request, session: SessionDep, lang: LangDep) -> HTMLResponse:
 
 
 @router.get("/territories/{slug}", response_class=HTMLResponse)
-def territory_page(request: Request, slug: str, session: SessionDep, lang: LangDep) -> HTMLResponse:
-    """The territory's map (api.routers.maps builds it), with its lists of resources and links."""
+def territory_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
+                   principal: PagePrincipalDep) -> HTMLResponse:
+    """The territory's map (api.routers.maps builds it), with its lists of resources and links,
+    for this reader (api.session: a contributor sees their own pending items, marked)."""
     return templates.TemplateResponse(request, "territory.html",
-                                      maps.page_context(request, session, slug, lang))
+                                      maps.page_context(request, session, slug, lang, principal))

@@ -109,6 +109,9 @@ def _outline(session: Session, territory_id: int
 
 
 MAP_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
+# A contribution still awaiting an editor (only its author and the editors read it, through
+# carto.visibility): true, else NULL, which the map data leaves out.
+PENDING = "CASE WHEN {a}.moderation = 'pending' THEN true END"
 
 
 def _resource_columns(principal: Principal) -> str:
@@ -120,7 +123,7 @@ def _resource_columns(principal: Principal) -> str:
         {shown_precision(principal, "r")} AS precision,
         r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
         {masked_columns(ANONYMOUS, "r", MAP_MASKED)},
-        r.illustrative, r.status"""
+        r.illustrative, r.status, {PENDING.format(a="r")} AS pending"""
 
 
 def _resource_dict(row: Any) -> dict[str, Any]:
@@ -184,7 +187,8 @@ def territory_links(session: Session, territory_id: int, principal: Principal = 
         SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
                s.name AS source_name, t.name AS target_name, s.kind AS source_kind,
                t.kind AS target_kind, l.category, l.level, l.stakes, l.description,
-               l.started_on, l.directed, l.status, {_HISTORY} AS history
+               l.started_on, l.directed, l.status, {_HISTORY} AS history,
+               {PENDING.format(a="l")} AS pending
         FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
         WHERE l.territory_id = :tid AND {visible}
         ORDER BY l.category, l.level DESC, s.name, t.name, l.id LIMIT :limit"""
@@ -389,7 +393,8 @@ def link_detail(session: Session, territory_id: int, link_id: str,
     row = session.execute(text(f"""
         SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
                l.category, l.level, l.stakes, l.description, l.started_on, l.directed,
-               l.status, {_HISTORY} AS history, s.name AS source_name, t.name AS target_name
+               l.status, {_HISTORY} AS history, s.name AS source_name, t.name AS target_name,
+               {PENDING.format(a="l")} AS pending
         FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
         WHERE l.id = CAST(:lid AS uuid) AND l.territory_id = :tid AND {visible}"""),
         params | {"tid": territory_id, "lid": lid}).mappings().first()

@@ -673,6 +673,7 @@
     add(box, el('h3', null, d.name));
     if (d.illustrative) add(box, el('p', 'tm-badge', T.illustrative));
     if (d.status === 'closed') add(box, el('p', 'tm-badge', T.closed));
+    if (d.pending) add(box, el('p', 'tm-badge tm-pending', T.pending));  // its author's view
     if (r.outside) add(box, el('p', 'tm-badge', T.outside));
     if (d.description) add(box, el('p', 'tm-desc', d.description));
     var dl = add(box, el('dl'));
@@ -768,6 +769,7 @@
     var title = add(box, el('h3'));
     title.appendChild(this._linkTitle({ data: d, source: d.source, target: d.target,
                                         level: d.level }, false));
+    if (d.pending) add(box, el('p', 'tm-badge tm-pending', T.pending));
     var dl = add(box, el('dl'));
     row(dl, T.category, this.vocab.categories[d.category] || d.category);
     var level = el('span');
@@ -796,6 +798,11 @@
         if (h[2]) add(li, el('div', 'tm-muted', h[2]));
       });
     }
+    /* the link's own page (the road travelled, and for editors its level, edit, delete) */
+    var page = add(box, el('p', 'tm-record'));
+    var to = add(page, el('a', null, T.link_record));
+    to.href = this.cfg.urls.record.replace('/resources/', '/links/').replace('{id}', encodeURIComponent(d.id || lk.id));
+    if (this.cfg.standalone || window.top !== window.self) to.target = '_blank';
   };
 
   P._linkPopup = function (lk) {

@@ -264,3 +264,27 @@ def test_forged_cross_site_posts_are_refused(editor: Web, garden: dict[str, str]
     forged_reject = editor.http.post(f"/moderation/links/{uuid.uuid4()}/reject",
                                      data={"reason": "x"}, headers={"Origin": live_server})
     assert forged_reject.status_code == 403
+
+
+def test_a_contributor_sees_their_own_pending_items_on_the_map_marked(
+        contributor: Web, reader: Web, editor: Web, garden: dict[str, str],
+        live_server: str) -> None:
+    """The territory page and the map's data read the page's reader (carto.visibility): the
+    contributor's pending link is on their map, marked, and on nobody else's but the editors'."""
+    link_id = _link_id(contributor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Secours Populaire de Pézenas",
+        "category": "aid_associations", "level": "1", "description": "Colis partagés"}))
+    assert link_id in contributor.get("/territories/pezenas").text
+    assert link_id not in reader.get("/territories/pezenas").text
+    popup = contributor.http.get(f"/territories/pezenas/map/links/{link_id}.json",
+                                 headers={"Accept": "application/json"})
+    assert popup.status_code == 200 and popup.json()["pending"] is True
+    assert reader.http.get(f"/territories/pezenas/map/links/{link_id}.json").status_code == 404
+    published = reader.http.get(f"/territories/pezenas/map/resources/{garden['id']}.json").json()
+    assert "pending" not in published  # a validated resource carries no mark
+    assert editor.http.get(f"/territories/pezenas/map/links/{link_id}.json").json()["pending"]
+    record = contributor.get(f"/resources/{garden['id']}").text
+    assert f'href="/links/{link_id}"' in record and "en attente de validation" in record
+    # a Bearer token still reads the map's data as before (QGIS and other clients)
+    assert httpx.get(f"{live_server}/territories/pezenas/map/links/{link_id}.json",
+                     headers={"Authorization": "Bearer terreau_wrong"}).status_code == 401

@@ -177,3 +177,31 @@ def test_a_contributor_s_resource_waits_until_the_editor_validates_it(
     finally:
         with transaction(migrated) as session:
             resources.delete(session, uuid.UUID(rid), "test", None)
+
+
+@pytest.mark.browser
+def test_the_map_popup_marks_a_pending_link_for_its_author(live_server: str, migrated: str,
+                                                          orchard: uuid.UUID) -> None:
+    with transaction(migrated) as session:
+        contributor = tokens.create(session, "contributor", "pezenas", "Bénévole carte").token
+        partner = session.execute(text(
+            "SELECT id FROM resource WHERE name = 'Ren''art'")).scalar_one()
+        link = links.create(session, {"source": str(orchard), "target": str(partner),
+                                      "category": "territorial_structures", "level": 1},
+                            tokens.principal(tokens.lookup(session, contributor)))
+        link_id = str(link.id)
+    with browser() as b:
+        visit = open_page(b, f"{live_server}/", 1024, 768)
+        page = visit.page
+        _sign_in(page, live_server, contributor)
+        page.goto(f"{live_server}/territories/pezenas", wait_until="networkidle")
+        page.wait_for_function("() => !!window.terreauMap")
+        page.evaluate(f"window.terreauMap.openLink({link_id!r})")
+        popup = page.locator(f".tm-popup-link[data-id='{link_id}']")
+        popup.wait_for()
+        assert "en attente de validation" in popup.inner_text()
+        assert popup.get_by_role("link", name="Voir la coopération").get_attribute("href") \
+            == f"/links/{link_id}"
+        screenshot(page, "map-pending-link-1024x768")
+        assert not visit.console_errors and not visit.dialogs
+        assert all(u.startswith(live_server) for u in visit.requests)
