@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from api import assets
-from api.session import ReaderDep
 from api.deps import LangDep, SessionDep
+from api.session import ReaderDep
 from api.templating import context, templates
 from carto import maps, params, vocab
 from carto.config import map_settings

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import LangDep, SessionDep
-from api.session import PagePrincipalDep
 from api.routers import maps
+from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import territories
 
