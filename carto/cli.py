@@ -301,6 +301,41 @@ def farmland_import(
                     updated=report.updated, unchanged=report.unchanged,
                     communes=len(report.communes), hectares=report.hectares)
                + _dry_run_note(dry_run))
+    _print_communes(report)
+
+
+def _print_communes(report: Any) -> None:
+    """The per-commune report of a farmland import (carto.farmland.CommuneReport)."""
+    for c in report.per_commune:
+        _echo("cli.farmland.commune", code=c.code or "—", name=c.name, lines=c.lines,
+              hectares=c.hectares, created=c.counts["created"], updated=c.counts["updated"],
+              unchanged=c.counts["unchanged"])
+
+
+@farmland_app.command("import-rpg")
+def farmland_import_rpg(
+    file: Annotated[Path, typer.Argument(help="RPG parcels (IGN/ASP): GeoPackage or zipped "
+                                              "shapefile with CODE_GROUP and SURF_PARC.")],
+    year: Annotated[int | None, typer.Option(help="The RPG's year (else read in the file name).")]
+    = None,
+    source: Annotated[str | None, typer.Option(help="Source cited (default: RPG YEAR, IGN/ASP "
+                                                    "(Licence Ouverte)).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report; write nothing.")]
+    = False,
+) -> None:
+    """Import the RPG farmland: each parcel's culture group mapped to a crop group, placed in
+    its commune, summed per commune and crop group; one transaction, a report per commune."""
+    from carto import farmland
+
+    with _errors(), _unit(dry_run) as session:
+        report = farmland.import_rpg(session, file, year, source, dry_run=dry_run)
+    typer.echo(_say("cli.farmland.rpg_done", rows=report.rows, communes=len(report.communes),
+                    hectares=report.hectares, inserted=report.inserted,
+                    updated=report.updated, unchanged=report.unchanged)
+               + (" " + _say("cli.farmland.rpg_ignored", count=report.ignored)
+                  if report.ignored else "")
+               + _dry_run_note(dry_run))
+    _print_communes(report)
 
 
 def _print_field_errors(exc: CartoError) -> None:

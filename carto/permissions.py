@@ -250,3 +250,11 @@ def shown_fields(principal: Principal, territory_ids: set[int], props: dict[str,
     if edits(principal, territory_ids):
         return props
     return {k: v for k, v in props.items() if k not in set(hidden)}
+
+
+# --- territories ----------------------------------------------------------------------------
+
+def edit_territory(principal: Principal, territory_id: int) -> None:
+    """A territory's own figures (its population with its source, its farmland surfaces):
+    entered by the editors of that territory (an admin anywhere)."""
+    require(principal, EDITOR, {territory_id})

@@ -7,7 +7,7 @@ from shapely import wkt as shapely_wkt
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from carto import vocab
+from carto import permissions, vocab
 from carto.cache import DbCache
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
@@ -15,7 +15,7 @@ from carto.i18n import msg
 from carto.models import Commune, Territory, TerritoryCommune
 from carto.referential import COMMUNE_POPULATION_SOURCE, COMMUNE_POPULATION_YEAR
 from carto.text import slugify
-from carto.visibility import ANONYMOUS, link_predicate, resource_predicate
+from carto.visibility import ANONYMOUS, Principal, link_predicate, resource_predicate
 
 
 @dataclass
@@ -202,3 +202,38 @@ def summaries(session: Session, slug: str | None = None) -> list[dict[str, Any]]
     if slug and not rows:
         raise NotFound(msg("error.territories.unknown", slug=slug))
     return [dict(r) for r in rows]
+
+
+POPULATION_MAX = 100_000_000
+
+
+def set_population(session: Session, principal: Principal, slug: str, population: Any,
+                   source: Any, year: Any = None) -> Territory:
+    """An editor enters a territory's population with where it comes from (a neighbourhood,
+    smaller than a commune, has none in the INSEE commune data): a whole number of inhabitants,
+    its source (required: every figure of the gap analysis names one) and optionally its year.
+    Values typed in a form arrive as text; every error names its field, all at once."""
+    territory = get(session, slug)
+    permissions.edit_territory(principal, territory.id)
+    errors: list[FieldError] = []
+    raw = str(population if population is not None else "").strip()
+    digits = raw.replace("\u202f", "").replace("\xa0", "").replace(" ", "")
+    if not digits.isdigit() or not 0 < int(digits) <= POPULATION_MAX:
+        errors.append(FieldError("population", msg("error.territories.population_number",
+                                                   value=raw)))
+    text_source = str(source or "").strip()
+    if not text_source:
+        errors.append(FieldError("population_source", msg("error.territories.population_source")))
+    elif len(text_source) > 500:
+        errors.append(FieldError("population_source", msg("error.territories.source_length")))
+    raw_year = str(year if year is not None else "").strip()
+    if raw_year and not (raw_year.isdigit() and 1900 <= int(raw_year) <= 2100):
+        errors.append(FieldError("population_year", msg("error.territories.population_year",
+                                                        value=raw_year)))
+    if errors:
+        raise Invalid(None, errors)
+    territory.population = int(digits)
+    territory.population_source = text_source
+    territory.population_year = int(raw_year) if raw_year else None
+    session.flush()
+    return territory

@@ -5,15 +5,16 @@ Validation and computation live in the `carto.gap` package; this module parses, 
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import session as web
 from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
 from api.ratelimit import gap_rate
 from api.templating import context, templates
-from carto import gap, territories
+from carto import farmland, gap, permissions, territories, vocab
 from carto.config import gap_settings, rate_limit_settings
 from carto.errors import Conflict, Invalid
 from carto.gap import charts, report
@@ -40,6 +41,64 @@ COSTLY: dict[str, Any] = {
                         **PROBLEM},
                   503: {"description": "Too many analyses at once (Retry-After)", **PROBLEM}},
 }
+
+class GapGroup(BaseModel):
+    """One food group. null means unknown, never zero: `coverage`, `shortfall_t` and
+    `land_to_close_ha` are null when no producer of the catchment declares anything (known.
+    producers false); the farmland figures are null when no farmland is imported."""
+
+    model_config = ConfigDict(extra="allow")
+    group: str
+    label: str
+    demand_t: float
+    land_needed_ha: float
+    supply_producers_t: float = Field(description="what mapped producers declare (t/year)")
+    supply_farmland_t: float | None
+    farmland_ha: float | None
+    coverage: float | None = Field(description="supply / demand as a fraction; null: unknown")
+    coverage_farmland: float | None
+    shortfall_t: float | None
+    land_to_close_ha: float | None
+
+
+class GapTotals(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    demand_t: float
+    land_needed_ha: float
+    farmland_ha: float | None
+    land_ratio_gross: float | None
+    land_ratio_capped: float | None
+    supply_producers_t: float
+    coverage_capped: float | None
+    shortfall_t: float | None
+    land_to_close_ha: float | None
+
+
+class GapKnown(BaseModel):
+    producers: bool = Field(description="a producer of the catchment declares an output or a "
+                                        "surface (else the coverage is unknown)")
+    farmland: bool = Field(description="farmland is imported for the perimeter")
+
+
+class GapOut(BaseModel):
+    """The analysis of one perimeter (JSON; `format=csv` gives the same as a spreadsheet)."""
+
+    model_config = ConfigDict(extra="allow")
+    population: int
+    population_source: str | None
+    groups: list[GapGroup]
+    totals: GapTotals
+    known: GapKnown
+    summary: list[str]
+    caveat: str
+
+
+ANALYSIS: dict[str, Any] = COSTLY | {"responses": COSTLY["responses"] | {
+    200: {"model": GapOut, "description": "The analysis; null figures are unknown, not zero"},
+    409: {"description": "The perimeter's population is unknown: the problem names the way to "
+                         "enter it (for a territory, its page /territories/{slug}/population)",
+          "content": {"application/problem+json": {
+              "schema": {"$ref": "#/components/schemas/Problem"}}}}}}
 
 RadiusQ = Annotated[float | None, Query(description="Catchment radius around the perimeter (km, "
                                                     "0 = producers inside only, at most "
@@ -69,7 +128,7 @@ def _format(fmt: str) -> str:
 
 @router.get("/api/territories/{slug}/gap",
             summary="Gap between local production and the territory's needs, per food group",
-            **COSTLY)
+            **ANALYSIS)
 def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang: LangDep,
                   radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                   relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
@@ -81,7 +140,7 @@ def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang:
 
 
 @router.get("/api/gap", summary="Gap analysis of a custom perimeter made of whole communes",
-            **COSTLY)
+            **ANALYSIS)
 def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                  communes: Annotated[str, Query(description="INSEE codes, comma-separated")],
                  radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
@@ -94,7 +153,7 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
 
 
 @router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)",
-             **COSTLY)
+             **ANALYSIS)
 def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 body: Annotated[Any, Body(description="GeoJSON Polygon/MultiPolygon or Feature; "
                                                       "properties may give name, population "
@@ -209,10 +268,17 @@ SHARES = (0, 0.1, 0.25, 0.5, 0.75, 1)
 @router.get("/territories/{slug}/gap", response_class=HTMLResponse, include_in_schema=False,
             dependencies=COSTLY["dependencies"])
 def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
+             principal: web.PagePrincipalDep,
              radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
              relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None
              ) -> HTMLResponse:
     sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
+    return _gap_page(request, session, lang, principal, slug, sc)
+
+
+def _gap_page(request: Request, session: SessionDep, lang: str, principal: Any, slug: str,
+              sc: gap.Scenario, upload: Any = None, upload_errors: list[str] | None = None,
+              status: int = 200) -> HTMLResponse:
     coefs = gap.load_coefficients()
     base = {"slug": slug, "scenario": sc, "radii": sorted({*RADII, sc.radius_km}),
             "shares": SHARES, "diets": coefs.diet_codes, "coefs": coefs}
@@ -226,16 +292,90 @@ def gap_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
     analysis = gap.analyse(session, per, sc, ANONYMOUS)
     layers = gap.map_layers(session, per, sc.radius_km)
     coverage = None
-    if len(per.communes) > 1:
+    known = {"producers": analysis.producers.counted > 0,
+             "farmland": analysis.farmland.scope != "none"}
+    legend = None
+    if len(per.communes) > 1 and known["producers"]:
         coverage = {r["code"]: r["coverage_capped"]
                     for r in gap.commune_coverage(session, per.communes, sc)}
+        legend = charts.coverage_legend(lang)
+    elif len(per.communes) > 1:  # nothing declared anywhere: each commune unknown, not "0 %"
+        coverage = dict.fromkeys(per.communes)
+        legend = charts.unknown_legend(lang)
     query = "&".join(f"{k}={v}" for k, v in sc.as_dict().items())
+    may_edit = per.territory_id is not None and permissions.edits(principal, {per.territory_id})
     return templates.TemplateResponse(request, "gap.html", context(
         lang, a=analysis, name=per.name, summary=report.summary(analysis, lang),
         overridden=report.overridden_lines(analysis, lang),
-        chart_tonnage=charts.tonnage_chart(analysis.gap, lang),
-        chart_land=charts.land_chart(analysis.gap, lang),
+        chart_tonnage=charts.tonnage_chart(analysis.gap, lang, known["producers"],
+                                           known["farmland"]),
+        chart_land=charts.land_chart(analysis.gap, lang, known["producers"]),
         map_svg=charts.catchment_map(layers, coverage, sc.radius_km, lang),
-        legend=charts.coverage_legend(lang) if coverage is not None else None,
+        legend=legend, may_edit=may_edit, upload=upload, upload_errors=upload_errors or [],
+        crop_groups=vocab.crop_groups(),
         n_points=len(layers["producers"]), query=query, fmt=report,
-        caveat=t("gap.caveat", lang), **base))
+        caveat=t("gap.caveat", lang), **base), status_code=status)
+
+
+@router.post("/territories/{slug}/gap/farmland", response_class=HTMLResponse,
+             include_in_schema=False)
+def gap_farmland_upload(request: Request, slug: str, session: SessionDep, lang: LangDep,
+                        principal: web.PagePrincipalDep, csrf: Annotated[str, Form()] = "",
+                        file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
+    """An editor's farmland CSV for this territory (the importer of `carto farmland import`,
+    all or nothing): the page again, with its figures recomputed and the per-commune report,
+    or the errors next to the file field (nothing written)."""
+    web.check_post(request, csrf)
+    sc = gap.scenario()
+    if file is None or not file.filename:
+        return _gap_page(request, session, lang, principal, slug, sc,
+                         upload_errors=[msg("error.farmland.no_file").render(lang)], status=422)
+    try:
+        with session.begin_nested():  # a refused file leaves nothing behind
+            result = farmland.import_for_territory(session, principal, slug, file.file, lang)
+    except Invalid as exc:
+        errors = [f"{e.field} : {e.text(lang)}" for e in exc.errors] or [exc.detail_in(lang)]
+        if exc.message is not None and exc.errors:
+            errors.insert(0, exc.detail_in(lang).split(" : ")[0])
+        return _gap_page(request, session, lang, principal, slug, sc, upload_errors=errors,
+                         status=422)
+    return _gap_page(request, session, lang, principal, slug, sc, upload=result)
+
+
+# --- a territory's population, entered by its editors (issue 12) ---------------------------
+
+def _population_page(request: Request, session: SessionDep, lang: str, principal: Any,
+                     slug: str, errors: dict[str, str] | None = None,
+                     typed: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    territory = territories.get(session, slug)
+    return templates.TemplateResponse(request, "population.html", context(
+        lang, territory=territory, may_edit=permissions.edits(principal, {territory.id}),
+        errors=errors or {}, typed=typed or {}), status_code=status)
+
+
+@router.get("/territories/{slug}/population", response_class=HTMLResponse,
+            include_in_schema=False)
+def population_page(request: Request, slug: str, session: SessionDep, lang: LangDep,
+                    principal: web.PagePrincipalDep) -> HTMLResponse:
+    """Says whether the population is known; its editors get the form to enter it."""
+    return _population_page(request, session, lang, principal, slug)
+
+
+@router.post("/territories/{slug}/population", response_class=HTMLResponse,
+             include_in_schema=False)
+def population_post(request: Request, slug: str, session: SessionDep, lang: LangDep,
+                    principal: web.PagePrincipalDep, csrf: Annotated[str, Form()] = "",
+                    population: Annotated[str, Form()] = "",
+                    population_source: Annotated[str, Form()] = "",
+                    population_year: Annotated[str, Form()] = "") -> Response:
+    web.check_post(request, csrf)
+    typed = {"population": population, "population_source": population_source,
+             "population_year": population_year}
+    try:
+        territories.set_population(session, principal, slug, population, population_source,
+                                   population_year)
+    except Invalid as exc:
+        errors = {e.field: e.text(lang) for e in exc.errors}
+        return _population_page(request, session, lang, principal, slug, errors, typed, 422)
+    suffix = "?lang=en" if lang == "en" else ""
+    return RedirectResponse(f"/territories/{slug}/gap{suffix}", status_code=303)

@@ -43,7 +43,15 @@ def _legend(items: Sequence[tuple[str, str]], x: float, y: float) -> str:
     return "".join(parts)
 
 
-def tonnage_chart(gap: Gap, lang: str = "fr") -> str:
+def _unknown(x: float, y: float, lang: str) -> str:
+    """Where a bar would say 0 for want of data: the word, in the muted style, no bar."""
+    return _text(x, y, t("gap.chart.unknown", lang), cls="value muted unknown")
+
+
+def tonnage_chart(gap: Gap, lang: str = "fr", producers_known: bool = True,
+                  farmland_known: bool = True) -> str:
+    """`producers_known` / `farmland_known` False: that source has no data at all, so its bar
+    is not drawn (an empty bar would read as a measured zero) and « inconnu » stands instead."""
     foods = food_groups()
     label_w, bar_w, value_w, row_h, bar_h = 190, 400, 170, 50, 12
     width = label_w + bar_w + value_w
@@ -57,7 +65,9 @@ def tonnage_chart(gap: Gap, lang: str = "fr") -> str:
                     (FARMLAND, t("gap.legend.farmland", lang))], 4, 16)]
     for i, r in enumerate(gap.groups):
         y = top + i * row_h
-        scale = max(r.demand_t, r.supply_producers_t, r.supply_farmland_t) or 1.0
+        known = (True, producers_known and r.coverage is not None, farmland_known)
+        scale = max(r.demand_t, r.supply_producers_t if known[1] else 0.0,
+                    r.supply_farmland_t if known[2] else 0.0) or 1.0
         label = foods[r.group].label(lang).split(" (")[0]
         out.append(f'<g class="row" data-group="{r.group}">')
         out.append(_text(label_w - 10, y + 2 * bar_h, label, "end", "label"))
@@ -66,6 +76,9 @@ def tonnage_chart(gap: Gap, lang: str = "fr") -> str:
                 (r.supply_producers_t, PRODUCERS, "gap.legend.producers"),
                 (r.supply_farmland_t, FARMLAND, "gap.legend.farmland"))):
             by = y + j * (bar_h + 2)
+            if not known[j]:
+                out.append(_unknown(label_w + 4, by + bar_h - 2, lang))
+                continue
             w = bar_w * value / scale
             tip = f"{t(key, lang)} : {number(value, lang, 1)} t"
             out.append(_bar(label_w, by, w, bar_h, color, tip))
@@ -84,30 +97,39 @@ def tonnage_chart(gap: Gap, lang: str = "fr") -> str:
     return "".join(out)
 
 
-def land_chart(gap: Gap, lang: str = "fr") -> str:
+def land_chart(gap: Gap, lang: str = "fr", producers_known: bool = True) -> str:
+    """Without any producer's data the land missing is unknown: only the land needed is drawn,
+    and the value says the rest is unknown."""
     foods = food_groups()
     label_w, bar_w, value_w, row_h, bar_h = 190, 400, 170, 24, 14
     width = label_w + bar_w + value_w
     top = 30
     height = top + row_h * len(gap.groups) + 6
     scale = max((r.land_needed_ha for r in gap.groups), default=0.0) or 1.0
+    legend = [(DEMAND, t("gap.legend.land_needed", lang))]
+    if producers_known:
+        legend.append((SHORT, t("gap.legend.land_to_close", lang)))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-land" '
            f'viewBox="0 0 {width} {height}" role="img" '
-           f'aria-label="{escape(t("gap.chart.land", lang))}">',
-           _legend([(DEMAND, t("gap.legend.land_needed", lang)),
-                    (SHORT, t("gap.legend.land_to_close", lang))], 4, 16)]
+           f'aria-label="{escape(t("gap.chart.land", lang))}">', _legend(legend, 4, 16)]
     for i, r in enumerate(gap.groups):
         y = top + i * row_h
         label = foods[r.group].label(lang).split(" (")[0]
+        out.append(f'<g class="row" data-group="{r.group}">')
         out.append(_text(label_w - 10, y + bar_h - 2, label, "end", "label"))
         out.append(_bar(label_w, y, bar_w * r.land_needed_ha / scale, bar_h, DEMAND,
                         f"{t('gap.legend.land_needed', lang)} : {number(r.land_needed_ha, lang)} ha"))
-        out.append(_bar(label_w, y + 3, bar_w * r.land_to_close_ha / scale, bar_h - 6, SHORT,
-                        f"{t('gap.legend.land_to_close', lang)} : "
-                        f"{number(r.land_to_close_ha, lang)} ha"))
-        out.append(_text(label_w + bar_w + 8, y + bar_h - 2,
-                         t("gap.chart.land_value", lang, missing=number(r.land_to_close_ha, lang),
-                           needed=number(r.land_needed_ha, lang)), cls="value"))
+        if producers_known and r.coverage is not None:
+            out.append(_bar(label_w, y + 3, bar_w * r.land_to_close_ha / scale, bar_h - 6, SHORT,
+                            f"{t('gap.legend.land_to_close', lang)} : "
+                            f"{number(r.land_to_close_ha, lang)} ha"))
+            value = t("gap.chart.land_value", lang, missing=number(r.land_to_close_ha, lang),
+                      needed=number(r.land_needed_ha, lang))
+        else:
+            value = t("gap.chart.land_value_unknown", lang,
+                      needed=number(r.land_needed_ha, lang))
+        out.append(_text(label_w + bar_w + 8, y + bar_h - 2, value, cls="value"))
+        out.append("</g>")
     out.append("</svg>")
     return "".join(out)
 
@@ -228,3 +250,8 @@ def coverage_legend(lang: str = "fr") -> list[tuple[str, str]]:
             out.append((color, f"{percent(low, lang) if low else '> 0 %'} – {percent(bound, lang)}"))
         low = bound
     return out
+
+
+def unknown_legend(lang: str = "fr") -> list[tuple[str, str]]:
+    """The choropleth's legend when no producer declares anything: one class, unknown."""
+    return [(coverage_color(None), t("gap.unknown_coverage", lang))]

@@ -25,13 +25,23 @@ def as_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
     """The JSON body: t to the kilogram (3 decimals), ha to 1/100, ratios as fractions."""
     g, per = a.gap, a.perimeter
     foods = vocab.food_groups()
+    # Unknown is null, never a misleading 0: no producer declaring anything leaves the
+    # coverage, the shortfall and the land to close unknown; no farmland, its figures.
+    supply, land = a.producers.counted > 0, a.farmland.scope != "none"
+
+    def known(value: float | None, digits: int, is_known: bool) -> float | None:
+        return rounded(value, digits) if is_known else None
+
     groups = [{
         "group": r.group, "label": foods[r.group].label(lang),
         "demand_t": round(r.demand_t, 3), "land_needed_ha": round(r.land_needed_ha, 2),
         "supply_producers_t": round(r.supply_producers_t, 3),
-        "supply_farmland_t": round(r.supply_farmland_t, 3), "farmland_ha": round(r.farmland_ha, 2),
-        "coverage": rounded(r.coverage, 4), "coverage_farmland": rounded(r.coverage_farmland, 4),
-        "shortfall_t": round(r.shortfall_t, 3), "land_to_close_ha": round(r.land_to_close_ha, 2),
+        "supply_farmland_t": known(r.supply_farmland_t, 3, land),
+        "farmland_ha": known(r.farmland_ha, 2, land),
+        "coverage": known(r.coverage, 4, supply),
+        "coverage_farmland": known(r.coverage_farmland, 4, land),
+        "shortfall_t": known(r.shortfall_t, 3, supply),
+        "land_to_close_ha": known(r.land_to_close_ha, 2, supply),
     } for r in g.groups]
     t = g.totals
     return {
@@ -44,12 +54,13 @@ def as_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
         "totals": {
             "demand_t": round(t.demand_t, 3), "land_needed_ha": round(t.land_needed_ha, 2),
             "land_needed_m2_per_person": round(t.land_needed_m2_per_person, 1),
-            "farmland_ha": round(t.farmland_ha, 2),
+            "farmland_ha": known(t.farmland_ha, 2, land),
             "land_ratio_gross": rounded(t.land_ratio_gross, 4),
             "land_ratio_capped": rounded(t.land_ratio_capped, 4),
             "supply_producers_t": round(t.supply_producers_t, 3),
-            "coverage_capped": rounded(t.coverage_capped, 4),
-            "shortfall_t": round(t.shortfall_t, 3), "land_to_close_ha": round(t.land_to_close_ha, 2),
+            "coverage_capped": known(t.coverage_capped, 4, supply),
+            "shortfall_t": known(t.shortfall_t, 3, supply),
+            "land_to_close_ha": known(t.land_to_close_ha, 2, supply),
             "vines_ha": round(t.vines_ha, 2), "low_productivity_ha": round(t.excluded_ha, 2),
             "other_ha": round(t.other_ha, 2),
         },
@@ -62,6 +73,7 @@ def as_dict(a: Analysis, lang: str = "fr") -> dict[str, Any]:
         "producers": a.producers.as_dict() | {"radius_km": g.scenario.radius_km,
                                               "kinds": list(PRODUCING_KINDS)},
         "farmland": {"scope": a.farmland.scope, "sources": a.farmland.sources},
+        "known": {"producers": supply, "farmland": land},
         "sources": [c.as_dict() for c in a.coefs.used(g.scenario.diet)],
         "overridden": [c.as_dict() for c in a.coefs.overridden()],
         "caveat": caveat(lang),
@@ -84,9 +96,10 @@ def to_csv(a: Analysis, lang: str = "fr") -> str:
     for row in body["groups"]:
         w.writerow([row[c] if row[c] is not None else "" for c in CSV_COLUMNS])
     t = body["totals"]
-    w.writerow(["total", "", t["demand_t"], t["land_needed_ha"], t["supply_producers_t"], "",
-                t["farmland_ha"], t["coverage_capped"] if t["coverage_capped"] is not None else "",
-                "", t["shortfall_t"], t["land_to_close_ha"]])
+    total = ["total", "", t["demand_t"], t["land_needed_ha"], t["supply_producers_t"], "",
+             t["farmland_ha"], t["coverage_capped"], "",
+             t["shortfall_t"], t["land_to_close_ha"]]
+    w.writerow(["" if v is None else v for v in total])
     w.writerow([])
     w.writerow(["note", "value", "detail"])
     w.writerow(["population", body["population"], body["population_source"] or ""])

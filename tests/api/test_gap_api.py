@@ -32,7 +32,11 @@ def test_territory_gap_json(client: TestClient) -> None:
     assert all(set(g) >= FIELDS for g in body["groups"])
     veg = body["groups"][0]
     assert veg["demand_t"] == round(24136 * 97.3 / 1000, 3)
-    assert veg["coverage"] == 0.0  # the demo's producers declare no output yet
+    # the demo's producers declare no output yet: coverage unknown (null), not a measured 0
+    assert veg["coverage"] is None and veg["shortfall_t"] is None
+    assert veg["land_to_close_ha"] is None and body["totals"]["coverage_capped"] is None
+    assert veg["farmland_ha"] is None and body["known"] == {"producers": False,
+                                                             "farmland": False}
     assert {"demand_t", "land_needed_ha", "farmland_ha", "land_ratio_gross",
             "land_ratio_capped"} <= set(body["totals"])
     assert body["totals"]["land_ratio_gross"] is None  # no farmland imported: unknown, not 0
@@ -66,6 +70,7 @@ def test_no_population_is_a_409_saying_what_to_enter(client: TestClient) -> None
     body = response.json()
     assert body["errors"][0]["field"] == "population"
     assert "population" in body["detail"] and "source" in body["detail"]
+    assert "/territories/montpellier-centre/population" in body["detail"]  # the way, named
     assert client.get("/api/territories/atlantis/gap").status_code == 404
 
 
@@ -208,7 +213,8 @@ def test_the_page_in_french_with_the_plain_words_summary(client: TestClient) -> 
 def test_the_page_explains_a_missing_population(client: TestClient) -> None:
     response = client.get("/territories/montpellier-centre/gap")
     assert response.status_code == 409
-    assert "Population à saisir" in response.text and "--population" in response.text
+    assert "Population à saisir" in response.text and "--population" not in response.text
+    assert 'href="/territories/montpellier-centre/population"' in response.text
     bad = client.get("/territories/frontignan/gap?organic_share=2",
                      headers={"accept": "text/html"})
     assert bad.status_code == 400 and "organic_share" in bad.text

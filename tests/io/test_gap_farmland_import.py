@@ -60,7 +60,7 @@ def test_errors_name_line_and_column_and_nothing_is_written(session: Session) ->
 """
     with pytest.raises(Invalid) as err:
         farmland.import_text(session, bad)
-    fields = [(e.field, e.message) for e in err.value.errors]
+    fields = [(e.field, e.text()) for e in err.value.errors]
     assert fields[0][0] == "ligne 5, colonne commune" and "99999" in fields[0][1]
     assert [f for f, _ in fields[1:]] == [
         "ligne 6, colonne crop_group", "ligne 7, colonne hectares", "ligne 8, colonne hectares",

@@ -15,7 +15,8 @@ from tests.browser import browser, open_page
 PAGES = ["/", "/territories/frontignan", "/territories/frontignan/map.html",
          "/territories/frontignan/gap", "/nearby?commune=34172&kind=food_aid", "/docs",
          "/territories/frontignan/cooperation", "/compare", "/territories/frontignan/import",
-         "/ogc", "/territories/nowhere", "/workshops/new"]
+         "/ogc", "/territories/nowhere", "/workshops/new",
+         "/territories/montpellier-centre/population"]
 # every page at a tablet's size; the phone and the wide screen where the layout differs
 VISITS = [(path, 1024, 768) for path in PAGES] + [
     (path, width, height) for width, height in ((390, 844), (1440, 900))
