@@ -186,6 +186,7 @@ def _sign_in_in_chromium(page: object, base: str, token: str) -> None:
     page.wait_for_url(f"{base}/")  # type: ignore[attr-defined]
 
 
+@pytest.mark.browser
 def test_upload_and_population_forms_in_chromium(live_server: str, migrated: str,
                                                  upload_territory: str, ecusson: str,
                                                  tmp_path: Path) -> None:
