@@ -46,6 +46,7 @@ from carto.visibility import Principal
 REQUIRED = ("crop_group", "hectares", "year", "source")
 MAX_ERRORS = 50
 STAGING = "farmland_staging"
+FATE = "farmland_fate"  # each staged line's fate (created, updated, unchanged)
 
 
 @dataclass
@@ -83,11 +84,14 @@ def check_header(header: list[str]) -> None:
 
 
 def _create_staging(session: Session) -> None:
-    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGING}, {FATE}"))
     session.execute(text(f"""CREATE TEMP TABLE {STAGING} (
         line integer NOT NULL, commune varchar(5), tid integer, crop text NOT NULL,
         ha numeric(12,2) NOT NULL, year smallint NOT NULL, source text NOT NULL)
         ON COMMIT DROP"""))
+    session.execute(text(f"""CREATE TEMP TABLE {FATE} (
+        line integer NOT NULL, commune varchar(5), crop text NOT NULL,
+        ha numeric(12,2) NOT NULL, status text NOT NULL) ON COMMIT DROP"""))
 
 
 def _write_rows(copy: Any, batch: list[tuple[Row, Any]]) -> None:
@@ -95,44 +99,45 @@ def _write_rows(copy: Any, batch: list[tuple[Row, Any]]) -> None:
         copy.write_row(values)
 
 
+def copy_lines(session: Session, report: Report, select: str,
+               counts: dict[str, int] | None = None) -> None:
+    """Report lines straight from the database: `select` gives (line, status, label) per row,
+    COPYed in the report's own CSV form into its spool, with their counts (given, or from one
+    aggregate) — a million-row merge is reported without a Python call per row."""
+    if counts is None:
+        counts = dict(session.execute(text(
+            f"SELECT status, count(*) FROM ({select}) r GROUP BY status")).all())
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
+    with cursor.copy(f"COPY (SELECT line, status, label, NULL, NULL, NULL FROM ({select}) r "
+                     "ORDER BY line) TO STDOUT (FORMAT csv)") as copy:
+        report.add_copied(copy, counts)
+
+
 class _Merge:
     """The end both importers share: the staging table merged into farmland in one statement
-    (a dry run: classified only), each line's fate reported, the totals per commune."""
+    (a dry run: classified only), each row's fate kept in a temporary table, reported from it
+    (the lines by COPY, the totals per commune by one aggregate)."""
 
     totals: ImportReport
 
-    def _merge(self, session: Session, report: Report) -> dict[tuple[str, str], str]:
-        """Merge (or classify); report each staging line; answer the status of each
-        (commune, crop) key."""
-        sql = CLASSIFY + f"SELECT line, commune, crop, ha, {STATUS} FROM cls" \
-            if report.dry_run else MERGE
+    def _merge(self, session: Session, report: Report) -> None:
+        if report.dry_run:
+            session.execute(text(CLASSIFY + FATE_INSERT))
+        else:
+            session.execute(text(MERGE))
         per: dict[str, CommuneReport] = {}
-        statuses: dict[tuple[str, str], str] = {}
-        total = 0.0
-        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
-        for line, commune, crop, ha, status in cursor.stream(sql, size=pipeline.BATCH):
-            code = commune or ""
-            entry = per.get(code)
-            if entry is None:
-                entry = per[code] = CommuneReport(code)
-            entry.lines += 1
+        for code, name, status, n, ha in session.execute(text(f"""
+                SELECT coalesce(f.commune, ''), coalesce(c.name, ''), f.status, count(*),
+                       sum(f.ha)
+                FROM {FATE} f LEFT JOIN commune c ON c.code = f.commune
+                GROUP BY 1, 2, 3 ORDER BY 1""")):
+            entry = per.setdefault(code, CommuneReport(code, name))
+            entry.lines += int(n)
             entry.hectares += float(ha)
-            entry.counts[status] += 1
-            total += float(ha)
-            statuses[(code, crop)] = status
-            self._reported(report, line, status)
-        names: dict[str, str] = dict(session.execute(text(
-            "SELECT code, name FROM commune WHERE code = ANY(:c)"),
-            {"c": [c for c in per if c]}).all())
-        for code, entry in per.items():
-            entry.name = names.get(code, "")
+            entry.counts[status] += int(n)
         self.totals.per_commune = [per[c] for c in sorted(per)]
-        self.totals.hectares = round(total, 2)
+        self.totals.hectares = round(sum(c.hectares for c in per.values()), 2)
         self.totals.communes = {c for c in per if c}
-        return statuses
-
-    def _reported(self, report: Report, line: int, status: str) -> None:
-        report.add(line, status)
 
 
 class FarmlandImport(_Merge):
@@ -215,6 +220,11 @@ class FarmlandImport(_Merge):
 
     def write(self, session: Session, report: Report) -> None:
         self._merge(session, report)
+        counts: Counter[str] = Counter()
+        for entry in self.totals.per_commune:
+            counts.update(entry.counts)
+        copy_lines(session, report, f"SELECT line, status, NULL AS label FROM {FATE}",
+                   dict(counts))
 
 
 # The staging rows, each with the farmland row of the same key if there is one (the join is
@@ -229,9 +239,11 @@ CLASSIFY = f"""
 """
 STATUS = (f"CASE WHEN fid IS NULL THEN '{CREATED}' WHEN old = ha THEN '{UNCHANGED}' "
           f"ELSE '{UPDATED}' END")
-# One statement: insert the new keys, update the changed hectares, answer each line's fate.
+# One statement: insert the new keys, update the changed hectares, keep each line's fate.
 # ON CONFLICT covers a concurrent import of the same key between the join and the insert.
-MERGE = CLASSIFY + f""",
+FATE_INSERT = (f"INSERT INTO {FATE} (line, commune, crop, ha, status) "
+               f"SELECT line, commune, crop, ha, {STATUS} FROM cls")
+MERGE = CLASSIFY + """,
     ins AS (
       INSERT INTO farmland (commune_code, territory_id, crop_group, hectares, year, source)
       SELECT commune, tid, crop, ha, year, source FROM cls WHERE fid IS NULL
@@ -241,7 +253,7 @@ MERGE = CLASSIFY + f""",
     upd AS (
       UPDATE farmland f SET hectares = c.ha FROM cls c
       WHERE f.id = c.fid AND f.hectares <> c.ha)
-    SELECT line, commune, crop, ha, {STATUS} FROM cls"""
+    """ + FATE_INSERT
 
 
 def import_stream(session: Session, stream: IO[bytes], dry_run: bool = False,
@@ -403,21 +415,16 @@ class RpgImport(_Merge):
             {"year": self.year, "source": self.source})
 
     def write(self, session: Session, report: Report) -> None:
-        statuses = self._merge(session, report)
-        # each parcel gets the fate of its commune's crop-group row
-        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
-        for line, commune, crop in cursor.stream(
-                f"SELECT line, commune, crop FROM {RPG_STAGING} WHERE commune IS NOT NULL "
-                "ORDER BY line", size=pipeline.BATCH):
-            report.add(line, statuses[(commune, crop)], commune)
+        self._merge(session, report)
+        # each parcel gets the fate of its commune's crop-group row (one row each)
+        copy_lines(session, report, f"""
+            SELECT r.line, f.status, r.commune AS label FROM {RPG_STAGING} r
+            JOIN {FATE} f ON f.commune = r.commune AND f.crop = r.crop""")
         parcels: dict[str, int] = dict(session.execute(text(
             f"SELECT commune, count(*) FROM {RPG_STAGING} WHERE commune IS NOT NULL "
             "GROUP BY commune")).all())
         for entry in self.totals.per_commune:
             entry.lines = int(parcels.get(entry.code, 0))  # parcels, not summed rows
-
-    def _reported(self, report: Report, line: int, status: str) -> None:
-        pass  # the parcels are reported, not the sums
 
 
 def import_rpg(session: Session, path: Path, year: int | None = None,
