@@ -3,7 +3,6 @@ CSV (the importer of `carto farmland import`, the per-commune report shown, erro
 field, nothing written on an error), and enters the population of a territory that has none
 (Écusson) with its source. Against the real server (httpx) and in Chromium, at three sizes."""
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,12 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from carto import territories, tokens
+from carto import territories
 from carto.db import transaction
 from carto.errors import Forbidden, Invalid, Unauthenticated
 from carto.territories import TerritorySpec
 from carto.visibility import ANONYMOUS
 from tests.browser import browser, open_page, screenshot
+from tests.sessions import csrf, sign_in, token
 
 SLUG = "gapdata-upload"
 SOURCE = "Relevé test gap page (supprimé après le test)"
@@ -28,17 +28,6 @@ GOOD = f"""commune;crop_group;hectares;year;source
 34301;cereals;60;2023;{SOURCE}
 """
 SIZES = ((390, 844), (1024, 768), (1440, 900))
-
-
-def _token(url: str, role: str, territory: str | None, name: str) -> str:
-    with transaction(url) as session:
-        return tokens.create(session, role, territory, name).token
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, "no anti-CSRF field in the page"
-    return found.group(1)
 
 
 def _farmland_rows(url: str) -> int:
@@ -83,43 +72,43 @@ def _signed_in(base: str, token: str) -> Iterator[httpx.Client]:
 
 def test_an_editor_uploads_farmland_and_the_figures_change(
         live_server: str, migrated: str, upload_territory: str) -> None:
-    editor = _token(migrated, "editor", upload_territory, "Éditrice test upload")
+    editor = token(migrated, "editor", upload_territory, "Éditrice test upload")
     with _signed_in(live_server, editor) as web:
         before = web.get(f"/territories/{upload_territory}/gap")
         assert before.status_code == 200 and 'id="farmland-form"' in before.text
         assert '<dd id="ratio-gross">–</dd>' in before.text  # unknown before
-        csrf = _csrf(before.text)
+        anti_csrf = csrf(before.text)
         url = f"/territories/{upload_territory}/gap/farmland"
-        done = web.post(url, data={"csrf": csrf},
+        done = web.post(url, data={"csrf": anti_csrf},
                         files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
         assert done.status_code == 200, done.text[-2000:]
         assert 'id="farmland-report"' in done.text and "3 lignes importées" in done.text
         assert 'data-code="34108"' in done.text and "Frontignan (34108)" in done.text
         assert '<dd id="ratio-gross">–</dd>' not in done.text  # the figures include it
         assert _farmland_rows(migrated) == 3
-        again = web.post(url, data={"csrf": csrf},
+        again = web.post(url, data={"csrf": anti_csrf},
                          files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
         assert "0 ajoutées, 0 mises à jour, 3 inchangées" in again.text  # idempotent
         # a wrong line: the errors next to the field, nothing written
         bad = GOOD.replace("60;2023", "beaucoup;2023") + f"34172;vegetables;3;2023;{SOURCE}\n"
-        refused = web.post(url, data={"csrf": csrf},
+        refused = web.post(url, data={"csrf": anti_csrf},
                            files={"file": ("surfaces.csv", bad.encode(), "text/csv")})
         assert refused.status_code == 422
         errors = refused.text.split('id="farmland-errors"')[1].split("</div>")[0]
         assert "ligne 4, colonne hectares" in errors and "beaucoup" in errors
         assert "ligne 5, colonne commune" in errors and "pas une commune de ce territoire" in errors
         assert _farmland_rows(migrated) == 3
-        empty = web.post(url, data={"csrf": csrf})
+        empty = web.post(url, data={"csrf": anti_csrf})
         assert empty.status_code == 422 and "choisissez un fichier" in empty.text
         forged = web.post(url, data={"csrf": "0" * 64},
                           files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
         assert forged.status_code == 403
-    other = _token(migrated, "editor", "pezenas", "Éditeur autre territoire (test)")
+    other = token(migrated, "editor", "pezenas", "Éditeur autre territoire (test)")
     with _signed_in(live_server, other) as web:
         page = web.get(f"/territories/{upload_territory}/gap")
         assert 'id="farmland-form"' not in page.text
         refused = web.post(f"/territories/{upload_territory}/gap/farmland",
-                           data={"csrf": _csrf(page.text)},
+                           data={"csrf": csrf(page.text)},
                            files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
         assert refused.status_code == 403
     with httpx.Client(base_url=live_server) as anonymous:
@@ -158,18 +147,18 @@ def test_ecusson_says_its_population_is_unknown_and_an_editor_enters_it(
         assert 'id="population-form"' not in page.text and 'id="population-sign-in"' in page.text
         api = anonymous.get(f"/api/territories/{ecusson}/gap").json()
         assert f"/territories/{ecusson}/population" in api["detail"]
-    editor = _token(migrated, "editor", ecusson, "Éditrice Écusson (test)")
+    editor = token(migrated, "editor", ecusson, "Éditrice Écusson (test)")
     with _signed_in(live_server, editor) as web:
         page = web.get(f"/territories/{ecusson}/population")
-        csrf = _csrf(page.text)
+        anti_csrf = csrf(page.text)
         refused = web.post(f"/territories/{ecusson}/population",
-                           data={"csrf": csrf, "population": "douze", "population_source": ""})
+                           data={"csrf": anti_csrf, "population": "douze", "population_source": ""})
         assert refused.status_code == 422
         assert 'id="population-error"' in refused.text
         assert 'id="population_source-error"' in refused.text
         assert 'value="douze"' in refused.text  # what was typed stays
         saved = web.post(f"/territories/{ecusson}/population",
-                         data={"csrf": csrf, "population": "7 300",
+                         data={"csrf": anti_csrf, "population": "7 300",
                                "population_source": "INSEE, recensement 2021 à l'IRIS (test)",
                                "population_year": "2021"})
         assert saved.status_code == 303
@@ -179,26 +168,19 @@ def test_ecusson_says_its_population_is_unknown_and_an_editor_enters_it(
         assert web.get(f"/api/territories/{ecusson}/gap").json()["population"] == 7300
 
 
-def _sign_in_in_chromium(page: object, base: str, token: str) -> None:
-    page.goto(f"{base}/sign-in")  # type: ignore[attr-defined]
-    page.fill("#token", token)  # type: ignore[attr-defined]
-    page.click("#sign-in-form button[type=submit]")  # type: ignore[attr-defined]
-    page.wait_for_url(f"{base}/")  # type: ignore[attr-defined]
-
-
 @pytest.mark.browser
 def test_upload_and_population_forms_in_chromium(live_server: str, migrated: str,
                                                  upload_territory: str, ecusson: str,
                                                  tmp_path: Path) -> None:
     with transaction(migrated) as session:
         session.execute(text("DELETE FROM farmland WHERE source = :s"), {"s": SOURCE})
-    editor = _token(migrated, "editor", upload_territory, "Éditrice Chromium upload")
+    editor = token(migrated, "editor", upload_territory, "Éditrice Chromium upload")
     csv_file = tmp_path / "surfaces.csv"
     csv_file.write_text(GOOD, encoding="utf-8")
     with browser() as b:
         visit = open_page(b, f"{live_server}/", 1024, 768)
         page = visit.page
-        _sign_in_in_chromium(page, live_server, editor)
+        sign_in(page, live_server, editor)
         page.goto(f"{live_server}/territories/{upload_territory}/gap")
         assert page.locator("#ratio-gross").inner_text() == "–"
         page.set_input_files("#farmland-file", str(csv_file))
@@ -224,13 +206,13 @@ def test_upload_and_population_forms_in_chromium(live_server: str, migrated: str
         # the refused file's 422 is the one console line (Chromium logs every 4xx)
         assert [e for e in visit.console_errors if "422" not in e] == []
 
-    ecusson_editor = _token(migrated, "editor", ecusson, "Éditrice Chromium Écusson")
+    ecusson_editor = token(migrated, "editor", ecusson, "Éditrice Chromium Écusson")
     with browser() as b:
         visit = open_page(b, f"{live_server}/territories/{ecusson}", 390, 844)
         page = visit.page
         page.click("#gap-link")
         page.wait_for_selector("#population-unknown")
-        _sign_in_in_chromium(page, live_server, ecusson_editor)
+        sign_in(page, live_server, ecusson_editor)
         page.goto(f"{live_server}/territories/{ecusson}/population")
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from carto import links, resources, tokens
 from carto.db import transaction
 from tests.browser import browser, open_page, screenshot
+from tests.sessions import sign_in as _sign_in
 
 XSS = "<img src=x onerror=alert(1)>"
 SIZES = ((1024, 768), (390, 844))
@@ -38,12 +39,6 @@ def orchard(live_server: str, migrated: str) -> Iterator[uuid.UUID]:
                 "AND deleted_at IS NULL"), {"r": rid}).scalars().all():
             links.delete(session, link_id, "test", None)
         resources.delete(session, rid, "test", None)
-
-
-def _sign_in(page: Page, base: str, token: str) -> None:
-    page.goto(f"{base}/sign-in?token={token}")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Se connecter").click()
 
 
 def _tap_a_demo_actor(page: Page, avoid: str) -> str:

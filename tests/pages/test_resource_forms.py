@@ -10,21 +10,12 @@ import uuid
 import httpx
 import pytest
 
-from carto import resources, tokens
+from carto import resources
 from carto.db import transaction
+from tests.sessions import csrf as _csrf
+from tests.sessions import token as _token
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def _token(url: str, role: str, territory: str | None, name: str) -> str:
-    with transaction(url) as session:
-        return tokens.create(session, role, territory, name).token
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, "no anti-CSRF field in the page"
-    return found.group(1)
 
 
 class Web:
