@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -45,7 +46,10 @@ def _sign_in_first(request: Request, principal: Principal) -> Response | None:
     """Nobody signed in: the sign-in page, coming back here after."""
     if principal.role != READER:
         return None
-    return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    lang = request.query_params.get("lang")
+    return RedirectResponse("/sign-in?" + urlencode(
+        {"next": here, **({"lang": lang} if lang in ("fr", "en") else {})}), status_code=303)
 
 
 def _form_page(request: Request, session: Session, lang: str, values: rf.Values,

@@ -140,6 +140,10 @@ def test_the_forms_are_for_writers_of_the_territory(live_server: str, migrated: 
     anonymous = httpx.get(f"{live_server}/territories/pezenas/resources/new",
                           headers={"Accept": "text/html"})
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/sign-in")
+    english = httpx.get(f"{live_server}/territories/pezenas/resources/new?lang=en",
+                        headers={"Accept": "text/html"})
+    assert english.headers["location"] == \
+        "/sign-in?next=%2Fterritories%2Fpezenas%2Fresources%2Fnew%3Flang%3Den&lang=en"
     other = Web(live_server, _token(migrated, "editor", "vauvert", "Ailleurs"))
     assert other.get("/territories/pezenas/resources/new").status_code == 403
     forged = other.http.post("/territories/vauvert/resources/new",
