@@ -19,6 +19,8 @@ from carto.errors import CartoError
 from carto.geo import unwrap_feature
 from carto.i18n import DEFAULT_LANG, LANGS, Message, msg, render, t
 
+LOCAL_URL = "http://127.0.0.1:8000"  # `carto serve`'s address, when TERREAU_PUBLIC_URL is unset
+
 app = typer.Typer(help="Terreau: food-solidarity resources and cooperation, mapped.",
                   no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -128,6 +130,10 @@ def demo_load() -> None:
         _echo(f"cli.demo.{kind}s", created=report.created[kind], updated=report.updated[kind],
               unchanged=report.unchanged[kind])
     _echo("cli.demo.context", count=report.context_features)
+    with transaction() as session:
+        n = territories.totals(session)
+    # The pages count differently (issue 12): say why, next to the number created.
+    _echo("cli.demo.totals", **n)
 
 
 @app.command()
@@ -225,7 +231,7 @@ def token_create(
         new = tokens.create(session, role, territory, name)
     _echo("cli.token.created", id=new.id, role=new.role,
           territory=new.territory or _say("cli.token.all_territories"))
-    typer.echo(tokens.sign_in_link(app_settings().public_url, new.token) if link else new.token)
+    typer.echo(tokens.sign_in_link(app_settings().public_url or LOCAL_URL, new.token) if link else new.token)
 
 
 # --- Gap analysis (issue 6): `carto gap`, `carto farmland import`, `carto coefficients` -------

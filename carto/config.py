@@ -58,9 +58,10 @@ class AppSettings(BaseSettings):
     # looks the global providers up in the environment on every request (~3 % of a nearby
     # request's Python time). TERREAU_TELEMETRY=true uses the global OTel providers.
     telemetry: bool = False
-    # The address people open, for sign-in links (`carto token create --link`, /admin/tokens
-    # uses the request's own address instead).
-    public_url: str = "http://127.0.0.1:8000"
+    # The address people open, e.g. https://terreau.example: sign-in links (`carto token
+    # create --link`; /admin/tokens uses the request's own address instead) and the links of a
+    # downloaded offline map ("Voir la fiche", "Ouvrir dans Terreau"), left out when unset.
+    public_url: str = ""
 
 
 

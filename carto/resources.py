@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from carto import lifecycle, permissions, validation, vocab
+from carto import lifecycle, permissions, places, validation, vocab
 from carto.errors import Invalid, NotFound
 from carto.geo import check_lon_lat, lon_lat, point_element
 from carto.i18n import msg
@@ -312,6 +312,9 @@ def create(
         workshop_id=principal.workshop_id,  # a participant's addition carries its workshop
     )
     _apply(resource, values)
+    if resource.commune_code is None and "lon" in values:  # the commune holding the point
+        place = places.commune_at(session, values["lon"], values["lat"])
+        resource.commune_code = place.code if place else None
     if not force:
         check_near_territories(session, resource)
     prior = lifecycle.existing(session, ENTITY, resource_id)

@@ -15,7 +15,7 @@ from api.deps import LangDep, SessionDep
 from api.session import ReaderDep
 from api.templating import context, templates
 from carto import maps, params, vocab
-from carto.config import map_settings
+from carto.config import app_settings, map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
 from carto.maps import data as mapdata
@@ -27,15 +27,22 @@ TABLE_ROWS_LARGE = 100  # rows listed under the map of a territory loaded by vie
 CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
-def _urls(request: Request, slug: str, lang: str, absolute: bool) -> maps.MapUrls:
+def _urls(request: Request, slug: str, lang: str, absolute: bool,
+          standalone: bool = False) -> maps.MapUrls:
+    """Where the map fetches and links to. A downloaded file is opened far from the server that
+    wrote it: its links go to TERREAU_PUBLIC_URL, and are left out when that is unset."""
     base = str(request.base_url).rstrip("/") if absolute else ""
+    if standalone:
+        base = app_settings().public_url.strip().rstrip("/")
     suffix = "?lang=en" if lang == "en" else ""
     root = f"{base}/territories/{slug}"
+    linked = bool(base) or not standalone
     return maps.MapUrls(
         features=f"{root}/map/features.json", search=f"{root}/map/search.json",
         resource=f"{root}/map/resources/{{id}}.json", link=f"{root}/map/links/{{id}}.json",
-        record=f"{base}/resources/{{id}}{suffix}", api_record=f"{base}/api/resources/{{id}}",
-        page=f"{root}{suffix}")
+        record=f"{base}/resources/{{id}}{suffix}" if linked else "",
+        api_record=f"{base}/api/resources/{{id}}" if linked else "",
+        page=f"{root}{suffix}" if linked else "")
 
 
 def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
@@ -60,7 +67,8 @@ def build_map(request: Request, session: Session, summary: dict[str, Any], lang:
         raise Invalid.field("download", msg("map.download_too_big",
                                             n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
     view = map_view(session, summary, lang, embed, principal)
-    m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone), lang,
+    m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone,
+                         standalone=standalone), lang,
                    settings.tile_url, settings.tile_attribution, settings.embed_limit,
                    standalone=standalone, panel=panel)
     assets.localize(m)
@@ -98,7 +106,7 @@ def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
     page = templates.get_template("map_alone.html").render(context(
         lang, request=request, territory=summary, map=parts, mode=view.mode, standalone=download,
         kinds=view.kinds, context_layers=sorted(view.context), settings=map_settings(),
-        today=date.today(), page_url=_urls(request, slug, lang, absolute=True).page))
+        today=date.today(), page_url=_urls(request, slug, lang, absolute=True, standalone=download).page))
     if not download:
         return HTMLResponse(page)
     html = assets.inline_html(page)

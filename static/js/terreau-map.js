@@ -721,6 +721,8 @@
       add(item, el('span', 'tm-muted', ' — ' + (self.vocab.levels[String(lk.level)] || [''])[0] +
         ' (' + (self.vocab.categories[lk.category] || lk.category) + ')'));
     });
+    // A downloaded file without a public address (TERREAU_PUBLIC_URL) links nowhere.
+    if (!this.cfg.urls.record) return;
     var foot = add(box, el('p', 'tm-record'));
     var rec = add(foot, el('a', null, T.record));
     rec.href = this.cfg.urls.record.replace('{id}', encodeURIComponent(r.id));

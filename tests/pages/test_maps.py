@@ -129,8 +129,27 @@ def test_download_is_one_self_contained_file(client: TestClient) -> None:
     assert assets.remote_assets(html) == [] and not CDN.search(html)
     cfg = config_of(html)
     assert cfg["standalone"] is True and cfg["mode"] == "embedded"
-    assert cfg["urls"]["record"] == "http://testserver/resources/{id}"  # the record page
+    # No public address (TERREAU_PUBLIC_URL): the file does not link to the server that wrote it.
+    assert cfg["urls"]["record"] == cfg["urls"]["page"] == "" and "testserver" not in html
+    assert "Ouvrir dans Terreau" not in html
     assert len(html) < 1_500_000
+
+
+def test_download_links_to_the_public_address(client: TestClient,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from carto.config import app_settings
+
+    monkeypatch.setenv("TERREAU_PUBLIC_URL", "https://terreau.example/")
+    app_settings.cache_clear()
+    try:
+        html = client.get("/territories/frontignan/map.html?download=1").text
+    finally:
+        monkeypatch.delenv("TERREAU_PUBLIC_URL")
+        app_settings.cache_clear()
+    cfg = config_of(html)
+    assert cfg["urls"]["record"] == "https://terreau.example/resources/{id}"  # Voir la fiche
+    assert 'href="https://terreau.example/territories/frontignan"' in html  # Ouvrir dans Terreau
+    assert "testserver" not in html
 
 
 def test_assets_are_served_by_the_app(client: TestClient) -> None:

@@ -255,6 +255,8 @@ def test_standalone_file_opens_offline(chromium: Browser, live_server: str, migr
     assert page.evaluate("document.fonts.check('900 14px \"Font Awesome 6 Free\"')")
     page.locator(".tm-marker").first.click()
     assert page.locator(".leaflet-popup-content h3").count() == 1
+    # No TERREAU_PUBLIC_URL: no "Voir la fiche" pointing at the server that wrote the file.
+    assert page.locator(".leaflet-popup-content .tm-record").count() == 0
     page.close()
 
 
