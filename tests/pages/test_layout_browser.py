@@ -72,7 +72,7 @@ def pages(url: str) -> list[str]:
                 break
             choices = [c.replace("{" + name + "}", v) for c in choices for v in samples[name]]
         found += choices
-    assert missing == [], "add a sample value to tests/test_layout_browser.py:_samples"
+    assert missing == [], "add a sample value to tests/pages/test_layout_browser.py:_samples"
     found += OGC_PAGES + ["/territories/nowhere", "/nearby?commune=34172&kind=food_aid",
                           "/territories/frontignan/map.html?lang=en"]
     return sorted(set(found))
