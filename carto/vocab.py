@@ -106,6 +106,8 @@ def access_conditions() -> dict[str, Term]:
 
 
 TERRITORY_LEVELS = ("commune", "intercommunality", "neighbourhood", "custom")
+# Positions that are not the place itself (data/vocab/precisions.csv): a centre stands for it.
+APPROXIMATE_PRECISIONS = ("commune", "neighbourhood", "approximate")
 VISIBILITIES = ("public", "members")
 RESOURCE_STATUSES = ("active", "closed", "draft")
 LINK_STATUSES = ("active", "ended")

@@ -16,6 +16,7 @@ from api.ratelimit import nearby_rate
 from api.templating import context, templates
 from carto import maps, nearby, params, places, vocab
 from carto.config import map_settings
+from carto.maps import data as mapdata
 from carto.visibility import Principal
 
 router = APIRouter(tags=["nearby"])
@@ -138,6 +139,16 @@ def nearby_suggest(
     return JSONResponse({"q": q, "suggestions": items}, headers={"Cache-Control": "private, max-age=60"})
 
 
+@router.get("/nearby/communes.json", include_in_schema=False)
+def nearby_communes(
+    session: SessionDep,
+    bbox: Annotated[str | None, Query(description="west,south,east,north (WGS84)")] = None,
+) -> JSONResponse:
+    """The page map's background without tiles: the communes in view (carto.maps.data)."""
+    return JSONResponse(mapdata.communes_in_box(session, params.box(bbox)),
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
 def page_config(session: Session, lang: str) -> dict[str, Any]:
     """Everything the page script needs, as data: labels, pictograms, colours, tiles. Kinds
     come from the one cache of the table (carto.vocab.resource_kinds), colours and icons
@@ -150,6 +161,7 @@ def page_config(session: Session, lang: str) -> dict[str, Any]:
         "lang": lang,
         "api": "/api/nearby",
         "suggest": "/api/nearby/suggest",
+        "communes": "/nearby/communes.json",
         "tiles": {"url": settings.tile_url or "", "attribution": settings.tile_attribution},
         "kinds": [{"code": k.code, "label": k.label, "colour": k.color, "icon": k.icon}
                   for k in kinds if k.code not in NOT_ON_PAGE],

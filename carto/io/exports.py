@@ -17,36 +17,44 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import search, territories
+from carto import search, territories, vocab
 from carto.i18n import t
 from carto.text import SpreadsheetWriter, spreadsheet_safe
 from carto.visibility import Principal, link_predicate
 
-FORMATS = ("gpkg", "geojson", "csv", "xlsx")
+FORMATS = ("gpkg", "geojson", "csv", "csv-fr", "xlsx")
 MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
-         "csv": "application/zip",
+         "csv": "application/zip", "csv-fr": "application/zip",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-EXTENSION = {"gpkg": "gpkg", "geojson": "geojson", "csv": "zip", "xlsx": "xlsx"}
+EXTENSION = {"gpkg": "gpkg", "geojson": "geojson", "csv": "zip", "csv-fr": "zip", "xlsx": "xlsx"}
+# The file's name: the territory, the day, and for the French-Excel CSV what it is for.
+SUFFIX = {"csv-fr": "-excel"}
 
 # (field in the layer, header key in the catalogue). The headers are the import's column
 # labels (data/io/columns.csv) where the import reads the field.
 RESOURCE_FIELDS = (
     ("identifier", "export.col.identifier"), ("name", "export.col.name"),
-    ("kind", "export.col.kind"), ("description", "export.col.description"),
+    ("kind", "export.col.kind"), ("kind_label", "export.col.kind_label"),
+    ("description", "export.col.description"),
     ("address", "export.col.address"), ("commune_code", "export.col.insee"),
     ("commune_name", "export.col.commune"), ("lat", "export.col.lat"),
     ("lon", "export.col.lon"), ("location_precision", "export.col.precision"),
+    ("precision_label", "export.col.precision_label"),
+    ("same_point", "export.col.same_point"),
     ("location_note", "export.col.location_note"), ("products", "export.col.products"),
+    ("products_label", "export.col.products_label"),
     ("opening_hours", "export.col.hours"), ("phone", "export.col.phone"),
     ("email", "export.col.email"), ("website", "export.col.website"),
-    ("access_conditions", "export.col.access"), ("source_name", "export.col.source"),
+    ("access_conditions", "export.col.access"), ("access_label", "export.col.access_label"),
+    ("source_name", "export.col.source"),
     ("licence", "export.col.licence"), ("status", "export.col.status"),
     ("visibility", "export.col.visibility"), ("moderation", "export.col.moderation"),
     ("territories", "export.col.territories"), ("id", "export.col.terreau_id"),
     ("updated_at", "export.col.updated_at"))
 LINK_FIELDS = (
     ("source", "export.col.link_source"), ("target", "export.col.link_target"),
-    ("category", "export.col.category"), ("level", "export.col.level"),
+    ("category", "export.col.category"), ("category_label", "export.col.category_label"),
+    ("level", "export.col.level"), ("level_label", "export.col.level_label"),
     ("description", "export.col.description"), ("identifier", "export.col.identifier"),
     ("source_resource", "export.col.source_resource"),
     ("target_resource", "export.col.target_resource"), ("status", "export.col.status"),
@@ -91,9 +99,10 @@ def _of_workshop(session: Session, table: str, workshop_id: int) -> set[str]:
 
 
 def collect(session: Session, principal: Principal, slug: str,
-            workshop_id: int | None = None) -> Export:
+            workshop_id: int | None = None, lang: str = "fr") -> Export:
     """Everything of the territory the principal may read (only what one workshop added,
-    with `workshop_id`: its output, issue 14)."""
+    with `workshop_id`: its output, issue 14), codes with their labels in `lang` (a
+    spreadsheet reader reads "Épicerie solidaire", an import reads the code)."""
     place = territories.get(session, slug)
     flt = search.ResourceFilter(territory=slug)
     raw = _all(lambda after: search.list_resources(session, principal, flt, search.MAX_LIMIT,
@@ -110,6 +119,7 @@ def collect(session: Session, principal: Principal, slug: str,
                           "id": str(r["id"]),
                           "updated_at": r["updated_at"].isoformat() if r.get("updated_at")
                           else None})
+    _labels(session, resources, lang)
     ident = {r["id"]: r["identifier"] for r in resources}
     links_raw = _all(lambda after: search.list_links(
         session, principal, search.LinkFilter(territory=slug), search.MAX_LIMIT, after))
@@ -140,8 +150,35 @@ def collect(session: Session, principal: Principal, slug: str,
                  "population": place.population, "population_source": place.population_source,
                  "geometry_source": place.geometry_source,
                  "exported_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    categories, levels = vocab.categories(), vocab.levels()
+    for k in links:
+        k["category_label"] = categories[k["category"]].label(lang) \
+            if k.get("category") in categories else None
+        k["level_label"] = levels[k["level"]].label(lang) if k.get("level") in levels else None
     return Export(territory, geometry, resources, links, history,
                   _sources(place, resources, links))
+
+
+def _labels(session: Session, resources: list[dict[str, Any]], lang: str) -> None:
+    """Labels beside the codes, and how many rows share each row's point: eleven resources
+    of Pézenas placed at the commune's centre share one coordinate, and say so."""
+    kinds, precisions = vocab.resource_kinds(session), vocab.precisions()
+    foods, access = vocab.food_groups(), vocab.access_conditions()
+
+    def names(codes: str, table: Any) -> str:
+        return ", ".join(table[c].label(lang) if c in table else c for c in codes.split(";") if c)
+
+    points: dict[tuple[Any, Any], int] = {}
+    for r in resources:
+        points[(r.get("lon"), r.get("lat"))] = points.get((r.get("lon"), r.get("lat")), 0) + 1
+    for r in resources:
+        kind, precision = r.get("kind"), r.get("location_precision")
+        r["kind_label"] = kinds[kind].label(lang) if kind in kinds else kind
+        r["precision_label"] = precisions[precision].label(lang) \
+            if precision in precisions else precision
+        r["same_point"] = points[(r.get("lon"), r.get("lat"))]
+        r["products_label"] = names(r["products"], foods)
+        r["access_label"] = names(r["access_conditions"], access)
 
 
 def _sources(place: Any, resources: list[dict[str, Any]],
@@ -196,17 +233,28 @@ def to_xlsx(data: Export, lang: str = "fr") -> bytes:
     return out.getvalue()
 
 
-def to_csv_zip(data: Export, lang: str = "fr") -> bytes:
-    """A zip with one CSV per layer (UTF-8 with BOM) and a SOURCES.txt."""
+def _french_cell(value: Any) -> Any:
+    """A number as French Excel reads it: a decimal comma (43,45), no thousands separator."""
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    return value
+
+
+def to_csv_zip(data: Export, lang: str = "fr", french_excel: bool = False) -> bytes:
+    """A zip with one CSV per layer (UTF-8 with BOM) and a SOURCES.txt. `french_excel`
+    (format csv-fr): `;` between cells and decimal commas, what Excel set to French opens
+    into columns with a double click; the plain CSV (`,` and points) stays for other tools."""
     out = io.BytesIO()
+    options: dict[str, Any] = {"delimiter": ";"} if french_excel else {}
+    cell = _french_cell if french_excel else (lambda v: v)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for (_name, (header, rows)), file in zip(_layers(data, lang), (
                 "territoire", "ressources", "liens", "historique_niveaux", "sources"),
                 strict=True):
             buffer = io.StringIO()
-            writer = SpreadsheetWriter(buffer, lineterminator="\r\n")
+            writer = SpreadsheetWriter(buffer, lineterminator="\r\n", **options)
             writer.writerow(header)
-            writer.writerows([["" if v is None else v for v in row] for row in rows])
+            writer.writerows([["" if v is None else cell(v) for v in row] for row in rows])
             archive.writestr(f"{file}.csv", "\ufeff" + buffer.getvalue())
         archive.writestr("SOURCES.txt", _sources_text(data, lang))
     return out.getvalue()
@@ -288,6 +336,13 @@ def export(session: Session, principal: Principal, slug: str, fmt: str,
     if fmt not in FORMATS:
         raise Invalid.field("format", msg("error.import.format", value=fmt,
                                           allowed=", ".join(FORMATS)))
-    data = collect(session, principal, slug, workshop_id)
+    data = collect(session, principal, slug, workshop_id, lang)
+    if fmt == "csv-fr":
+        return to_csv_zip(data, lang, french_excel=True)
     writer = {"gpkg": to_gpkg, "geojson": to_geojson, "csv": to_csv_zip, "xlsx": to_xlsx}[fmt]
     return writer(data, lang)  # type: ignore[no-any-return,operator]
+
+
+def file_name(slug: str, fmt: str, day: Any) -> str:
+    """terreau-pezenas-2026-12-01.xlsx: the territory and the day the data is from."""
+    return f"terreau-{slug}-{day.isoformat()}{SUFFIX.get(fmt, '')}.{EXTENSION[fmt]}"

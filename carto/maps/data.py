@@ -108,6 +108,29 @@ def _outline(session: Session, territory_id: int
             [(code, name, geometry, bool(inside)) for code, name, geometry, inside in rows])
 
 
+COMMUNES_IN_BOX = 400  # outlines one answer draws; a wider view gets none (and says so)
+
+
+def communes_in_box(session: Session, box: Box) -> dict[str, Any]:
+    """The communes' outlines and names in a box, simplified to the box's size: the background
+    of a map without tiles (the nearby page, as the territory maps draw theirs). At most
+    COMMUNES_IN_BOX; beyond that the answer is empty with `too_many` (zoom in)."""
+    extent = max(box.east - box.west, box.north - box.south, 0.001)
+    params = {"x0": box.west, "y0": box.south, "x1": box.east, "y1": box.north,
+              "tol": extent / 1500, "digits": 5 if extent < 0.5 else 4,
+              "cap": COMMUNES_IN_BOX + 1}
+    rows = session.execute(text("""
+        SELECT c.code, c.name,
+               ST_AsGeoJSON(ST_SimplifyPreserveTopology(c.geom, :tol), :digits) AS geometry
+        FROM commune c WHERE c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)
+        ORDER BY c.code LIMIT :cap"""), params).all()
+    if len(rows) > COMMUNES_IN_BOX:
+        return {"type": "FeatureCollection", "features": [], "too_many": True}
+    return {"type": "FeatureCollection", "too_many": False, "features": [
+        {"type": "Feature", "id": code, "geometry": json.loads(geometry),
+         "properties": {"code": code, "name": name}} for code, name, geometry in rows]}
+
+
 MAP_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
 # A contribution still awaiting an editor (only its author and the editors read it, through
 # carto.visibility): true, else NULL, which the map data leaves out.

@@ -39,7 +39,7 @@ from carto.maps.data import CONTEXT_LAYERS, MapContent, TerritoryGeometry
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
 ICON_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
 LEVEL_WEIGHTS = {1: 2.5, 2: 3.5, 3: 5, 4: 6.5, 5: 8}
-APPROXIMATE = ("commune", "neighbourhood", "approximate")
+APPROXIMATE = vocab.APPROXIMATE_PRECISIONS
 DOWNLOAD_LIMIT = 20_000  # resources in one standalone file (a USB stick, a tablet's memory)
 MAX_ZOOM = 19
 

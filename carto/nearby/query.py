@@ -94,6 +94,7 @@ class NearbyResult:
     without_hours_exact: bool
     moment: datetime  # the time opening statuses refer to
     stats: dict[str, int] = field(default_factory=dict)  # batches and rows read (bench)
+    closed: int | None = None  # with open_at: matches within the radius closed at that time
 
     def as_geojson(self) -> dict[str, Any]:
         return {
@@ -105,6 +106,7 @@ class NearbyResult:
             "matched_exact": self.matched_exact,
             "returned": len(self.features),
             "without_hours": self.without_hours,
+            "closed": self.closed,
             "without_hours_exact": self.without_hours_exact if self.without_hours is not None else None,
             "opening_reference": self.moment.isoformat(timespec="minutes"),
         }

@@ -118,6 +118,7 @@ def search(
     rows = _rows(session, sql, params)
     matched, exact = len(hits) + far, complete
     without_hours: int | None = 0 if q.open_at is not None else None
+    closed: int | None = 0 if q.open_at is not None else None  # give hours, closed then
     hours_exact = True
     if count_needed:
         counted = scanned = 0
@@ -131,6 +132,8 @@ def search(
                 without_hours = (without_hours or 0) + row.inside
             elif keep(row.oh):
                 counted += row.inside
+            else:
+                closed = (closed or 0) + row.inside
         hours_exact = scanned < count_cap(q) or max_pd * win.m_min > q.radius_m
         if not complete:
             matched, exact = max(counted, len(hits)), hours_exact
@@ -146,12 +149,15 @@ def search(
         elif keep(row.oh):
             matched += 1
             top.append(_Hit(row.id, float(row.d), row.oh))
+        else:
+            closed = (closed or 0) + 1
     top.sort(key=lambda h: (h.d, h.id))
     top = top[: q.limit]
 
     moment = q.open_at or opening.local(now or datetime.now(opening.TIMEZONE))
     features = _features(session, principal, q, top, moment)
-    return NearbyResult(q, features, matched, exact, without_hours, hours_exact and exact, moment, stats)
+    return NearbyResult(q, features, matched, exact, without_hours, hours_exact and exact, moment,
+                        stats, closed)
 
 
 def _features(
@@ -183,6 +189,8 @@ def _features(
             "kind": r["kind"],
             "kind_label": kind.label(lang) if kind else r["kind"],
             "distance_m": round_distance(hit.d),
+            # Placed at a commune's or neighbourhood's centre: the distance is to that centre.
+            "distance_approximate": r["location_precision"] in vocab.APPROXIMATE_PRECISIONS,
             "bearing": bearing(r["azimuth"]) if hit.d >= 5 else None,
             "description": r["description"],
             "address": r["address"],  # NULL where concealed (visibility.masked_columns)

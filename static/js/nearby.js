@@ -27,6 +27,7 @@
   var state = {
     origin: null,  // {type: commune|resource|point|place, code|id, lat, lon, label}
     kinds: ['producer'],
+    kindsChosen: false,  // the pre-selected kind: a first tap replaces it, further taps add
     products: [],
     radius: cfg.default_radius,
     open: false,
@@ -56,6 +57,21 @@
   function distance(m) {
     if (m < 1000) return fmt(T.m, { d: number(m, 0) });
     return fmt(T.km, { d: number(m / 1000, m < 10000 ? 1 : 0) });
+  }
+
+  // Placed at a commune's or neighbourhood's centre: the distance is to that centre, so it is
+  // shown rounded and marked "≈" (700 m, not a measured 680 m).
+  function shownDistance(p) {
+    if (!p.distance_approximate) return distance(p.distance_m);
+    var m = p.distance_m < 1000 ? Math.max(100, Math.round(p.distance_m / 100) * 100)
+      : p.distance_m < 10000 ? Math.round(p.distance_m / 100) * 100 : Math.round(p.distance_m / 1000) * 1000;
+    return fmt(T.approx_distance, { d: distance(m) });
+  }
+
+  function approxWhere(p) {
+    if (p.location_precision === 'commune') return T.approx_commune;
+    if (p.location_precision === 'neighbourhood') return T.approx_neighbourhood;
+    return T.approx_other;
   }
 
   var ARROWS = ['\u2191', '\u2197', '\u2192', '\u2198', '\u2193', '\u2199', '\u2190', '\u2196'];
@@ -98,7 +114,10 @@
       state.origin = { type: from === 'place' ? 'place' : 'map', lat: lat, lon: lon,
                        label: from === 'place' ? (p.get('label') || '') : '' };
     }
-    if (p.get('kind')) state.kinds = p.get('kind').split(',').filter(function (k) { return k in cfg.all_kinds; });
+    if (p.get('kind')) {
+      state.kinds = p.get('kind').split(',').filter(function (k) { return k in cfg.all_kinds; });
+      state.kindsChosen = true;
+    }
     if (p.get('product')) state.products = p.get('product').split(',').filter(Boolean);
     var r = parseFloat(p.get('radius_km'));
     if (isFinite(r) && r > 0 && r <= 200) state.radius = r;
@@ -183,7 +202,12 @@
   document.getElementById('nb-kinds').addEventListener('click', function (e) {
     var b = e.target.closest('.nb-kind');
     if (!b) return;
-    toggle('kinds', b.dataset.kind);
+    if (!state.kindsChosen) {
+      state.kinds = [b.dataset.kind];  // a first tap chooses
+      state.kindsChosen = true;
+    } else {
+      toggle('kinds', b.dataset.kind);  // further taps add or remove
+    }
     syncControls();
     run();
   });
@@ -358,16 +382,60 @@
     map = L.map(box, { zoomControl: true, attributionControl: true })
       .setView([DEFAULT_VIEW.lat, DEFAULT_VIEW.lon], DEFAULT_VIEW.zoom);
     if (cfg.tiles && cfg.tiles.url) {
-      L.tileLayer(cfg.tiles.url, { maxZoom: 19, attribution: cfg.tiles.attribution }).addTo(map);
+      var tiles = L.tileLayer(cfg.tiles.url, { maxZoom: 19, attribution: cfg.tiles.attribution }).addTo(map);
+      var errors = 0;
+      tiles.on('tileerror', function () { errors += 1; if (errors >= 2) communesBackground(T.tiles_failed); });
+      tiles.on('tileload', function () { errors = 0; });
     } else {
-      box.classList.add('nb-no-tiles');
-      map.attributionControl.addAttribution(T.tiles_off);
+      communesBackground(T.tiles_off);
     }
     layer = L.layerGroup().addTo(map);
     originLayer = L.layerGroup().addTo(map);
     map.on('click', function (e) {
       setOrigin({ type: 'map', lat: e.latlng.lat, lon: e.latlng.lng, label: T.origin_map });
     });
+  }
+
+  // Without tiles (none configured, or unreachable) the communes are the background, as on the
+  // territory maps: outlines and names of the communes in view (/nearby/communes.json).
+  var communes = null;
+
+  function communesBackground(note) {
+    if (communes || !map) return;
+    var box = $('nb-map');
+    box.classList.add('nb-no-tiles');
+    box.setAttribute('data-background', 'communes');
+    map.attributionControl.addAttribution(note);
+    map.createPane('nb-communes');
+    map.getPane('nb-communes').style.zIndex = 150;
+    map.getPane('nb-communes').style.pointerEvents = 'none';
+    communes = L.geoJSON(null, {
+      pane: 'nb-communes', interactive: false,
+      style: { color: '#9a9a8a', weight: 1, fillColor: '#efeadb', fillOpacity: 0.9 },
+      onEachFeature: function (f, l) {
+        l.bindTooltip(el('span', null, f.properties.name), { permanent: true, direction: 'center',
+          className: 'nb-commune-label', pane: 'nb-communes', interactive: false });
+      }
+    }).addTo(map);
+    var ctrl = null, timer = null;
+    function load() {
+      if (ctrl) ctrl.abort();
+      ctrl = window.AbortController ? new AbortController() : null;
+      var b = map.getBounds().pad(0.1);
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(4); }).join(',');
+      fetch(cfg.communes + '?bbox=' + bbox, { signal: ctrl ? ctrl.signal : undefined, headers: { Accept: 'application/json' } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          communes.clearLayers();
+          communes.addData(body);
+          box.setAttribute('data-communes', String(body.features.length));
+          // Names only when the map is close enough for them to fit.
+          box.classList.toggle('nb-commune-names', map.getZoom() >= 11);
+        }).catch(function () {});
+    }
+    map.on('moveend', function () { clearTimeout(timer); timer = setTimeout(load, 150); });
+    load();
   }
 
   function pinIcon(label, colour) {
@@ -381,7 +449,8 @@
     var box = el('div', 'nb-popup-entry');
     box.appendChild(el('strong', null, n + '. ' + p.name));
     box.appendChild(el('div', 'nb-popup-kind', (p.kind_label || kindInfo(p.kind).label) + ' · ' +
-      distance(p.distance_m) + (p.bearing ? ' ' + bearing(p.bearing) : '')));
+      shownDistance(p) + (p.bearing ? ' ' + bearing(p.bearing) : '')));
+    if (p.distance_approximate) box.appendChild(el('div', 'nb-approx', approxWhere(p)));
     if (p.opening_hours) box.appendChild(el('div', p.open ? 'nb-open' : 'nb-closed', p.opening_status));
     var go = el('button', 'nb-linkish', T.from_here);
     go.type = 'button';
@@ -417,6 +486,9 @@
       var marker = L.marker([g.lat, g.lon], { icon: pinIcon(label, kindInfo(first.f.properties.kind).colour),
         title: names, riseOnHover: true });
       var content = el('div', 'nb-popup');
+      if (g.items.length > 1) {
+        content.appendChild(el('p', 'nb-popup-shared', fmt(T.same_point_n, { n: g.items.length })));
+      }
       g.items.forEach(function (x) { content.appendChild(popupEntry(x.f, x.n)); });
       marker.bindPopup(content, { maxHeight: 260 });
       marker.addTo(layer);
@@ -461,7 +533,7 @@
     window.scrollTo({ top: 0, behavior: 'smooth' });
   }
 
-  function card(f, n) {
+  function card(f, n, sharing) {
     var p = f.properties, k = kindInfo(p.kind);
     var li = el('li', 'nb-card');
     li.style.setProperty('--c', safeColour(k.colour));
@@ -477,17 +549,25 @@
     titles.appendChild(kind);
     head.appendChild(titles);
     var dist = el('span', 'nb-dist');
-    dist.appendChild(el('span', null, distance(p.distance_m)));
+    dist.appendChild(el('span', null, shownDistance(p)));
     if (p.bearing) dist.appendChild(el('small', null, bearing(p.bearing)));
     head.appendChild(dist);
     li.appendChild(head);
 
     var where = [];
     if (p.commune_name) where.push(p.commune_name);
-    if (p.location_precision === 'commune') where.push(T.precision_commune);
-    else if (p.location_precision === 'approximate') where.push(T.precision_approx);
     if (p.address) where.unshift(p.address);
     if (where.length) li.appendChild(el('p', 'nb-where-line', where.join(' · ')));
+    if (p.distance_approximate) {
+      var approx = el('p', 'nb-approx');
+      approx.appendChild(document.createTextNode(approxWhere(p)));
+      // Several results at one centre: say which, so they do not read as neighbours.
+      if (sharing && sharing.length) {
+        approx.appendChild(document.createTextNode(' — ' + fmt(sharing.length === 1 ? T.same_point_one
+          : T.same_point, { others: sharing.join(', ') })));
+      }
+      li.appendChild(approx);
+    }
 
     if (p.opening_hours) {
       var hours = el('p', 'nb-hours ' + (p.open ? 'nb-open' : 'nb-closed'));
@@ -542,17 +622,43 @@
 
   function clearList() { while (list.firstChild) list.removeChild(list.firstChild); }
 
+  function count(n, one, many) { return fmt(n === 1 ? one : many, { n: n }); }
+
+  // "Ouvert maintenant": how many were left out, and why (closed then, or no hours given).
+  function leftOut(answer) {
+    var parts = [];
+    if (answer.closed) parts.push(count(answer.closed, T.left_closed_one, T.left_closed));
+    if (answer.without_hours) parts.push(count(answer.without_hours, T.left_no_hours_one, T.left_no_hours));
+    if (!parts.length) return '';
+    return fmt(answer.without_hours_exact === false ? T.left_out_more : T.left_out,
+               { parts: parts.join(', ') });
+  }
+
   function summary(answer) {
     var o = originLabel(state.origin, answer);
     var r = number(state.radius, state.radius % 1 ? 1 : 0);
     var n = answer.matched;
+    if (state.open && answer.without_hours !== null && answer.without_hours !== undefined) {
+      if (!answer.features.length) {
+        var text0 = fmt(T.open_none, { r: r, origin: o });
+        var out = leftOut(answer);
+        if (out) text0 += ' ' + out;
+        if (answer.without_hours && !answer.closed) text0 += ' ' + T.open_uncheck;
+        else if (!out) text0 += ' ' + T.none_hint;
+        return text0;
+      }
+    }
     if (!answer.features.length) return fmt(T.none, { r: r, origin: o }) + ' ' + T.none_hint;
     var text = answer.matched_exact
       ? fmt(n === 1 ? T.matched_one : T.matched, { n: n, r: r, origin: o })
       : fmt(T.matched_more, { n: n, r: r, origin: o });
     if (!answer.matched_exact || answer.returned < n) text += ' — ' + fmt(T.shown, { n: answer.returned });
-    if (answer.without_hours) text += ' (' + fmt(T.without_hours, { n: answer.without_hours }) + ')';
-    return text + '.';
+    text += '.';
+    if (state.open) {
+      var left = leftOut(answer);
+      if (left) text += ' ' + left;
+    }
+    return text;
   }
 
   /* ------------------------------------------------------------------ search */
@@ -606,7 +712,15 @@
         writeUrl();
       }
       clearList();
-      answer.features.forEach(function (f, i) { list.appendChild(card(f, i + 1)); });
+      var atPoint = {};
+      answer.features.forEach(function (f, i) {
+        var key = f.geometry.coordinates.join(',');
+        (atPoint[key] = atPoint[key] || []).push(i + 1);
+      });
+      answer.features.forEach(function (f, i) {
+        var others = atPoint[f.geometry.coordinates.join(',')].filter(function (k) { return k !== i + 1; });
+        list.appendChild(card(f, i + 1, others));
+      });
       setStatus(summary(answer), answer.features.length ? 'ok' : 'empty');
       shareBtn.hidden = false;
       drawMap(answer);

@@ -19,6 +19,9 @@
   var EXPAND_MAX = 40;        // resources spread on a ring/spiral; more become a bubble
   var GROUP_PX = 22;          // markers closer than this (screen pixels) are grouped
   var MARKER_PX = 30;
+  // A popup opens below the search box (top right, ~44 px), not under it (issue 12).
+  var POPUP_OPTIONS = { maxWidth: 340, minWidth: 240, autoPanPaddingTopLeft: L.point(20, 64),
+                        autoPanPaddingBottomRight: L.point(20, 30) };
   var el = Terreau.el, fmt = Terreau.fmt, safeColour = Terreau.safeColour,
     safeIcon = Terreau.safeIcon;
 
@@ -204,6 +207,8 @@
     close.type = 'button';
     close.setAttribute('aria-label', this.text.close);
     close.addEventListener('click', function () { box.remove(); });
+    this.map.on('popupopen', function () { box.classList.add('tm-notice-hidden'); });
+    this.map.on('popupclose', function () { box.classList.remove('tm-notice-hidden'); });
     this.map.getContainer().appendChild(box);
     L.DomEvent.disableClickPropagation(box);
   };
@@ -286,7 +291,7 @@
     r.marker.bindTooltip(function () { return el('span', null, r.name); },
                          { direction: 'right', className: 'tm-tooltip' });
     r.marker.bindPopup(function () { return self._resourcePopup(r); },
-                       { maxWidth: 340, minWidth: 240, autoPanPadding: [20, 20] });
+                       POPUP_OPTIONS);
     return r;
   };
 
@@ -320,20 +325,20 @@
                ends: d.ends ? [L.latLng(d.ends[0], d.ends[1]), L.latLng(d.ends[2], d.ends[3])]
                  : null };
     lk.line = L.polyline([[0, 0], [0, 0]], {
-      color: safeColour(lv[1]), weight: lv[2], opacity: 0.92, lineCap: 'round',
-      dashArray: d.level === 1 ? '2 7' : null, interactive: false,
+      color: safeColour(lv[1]), weight: lv[2], opacity: 0.92, lineCap: 'round', interactive: false,
       className: 'tm-link tm-level-' + Number(d.level)
     });
     lk.casing = L.polyline([[0, 0], [0, 0]], {
       color: '#2b2b2b', weight: lv[2] + 2.5, opacity: 0.35, lineCap: 'round', interactive: false,
-      dashArray: d.level === 1 ? '2 7' : null, className: 'tm-link-casing'
+      className: 'tm-link-casing'
     });
     lk.hit = L.polyline([[0, 0], [0, 0]], {
       weight: 14, opacity: 0, className: 'tm-link-hit', bubblingMouseEvents: false
     });
     lk.hit.bindTooltip(function () { return self._linkTitle(lk, true); },
                        { sticky: true, className: 'tm-tooltip' });
-    lk.hit.bindPopup(function () { return self._linkPopup(lk); }, { maxWidth: 360 });
+    lk.hit.bindPopup(function () { return self._linkPopup(lk); },
+                     L.extend({}, POPUP_OPTIONS, { maxWidth: 360 }));
     lk.hit.on('mouseover', function () { lk.line.setStyle({ opacity: 1, weight: lv[2] + 2 }); });
     lk.hit.on('mouseout', function () { lk.line.setStyle({ opacity: 0.92, weight: lv[2] }); });
     return lk;
@@ -462,17 +467,85 @@
     return out;
   }
 
+  // Is a point inside the territory's boundary (its outer rings, screen pixels at zoom z)?
+  P._inside = function (p, z) {
+    var rings = this._boundaryRings(z), inside = false;
+    rings.forEach(function (ring) {
+      for (var i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+        if ((ring[i].y > p.y) !== (ring[j].y > p.y) &&
+            p.x < (ring[j].x - ring[i].x) * (p.y - ring[i].y) / (ring[j].y - ring[i].y) + ring[i].x) {
+          inside = !inside;
+        }
+      }
+    });
+    return inside;
+  };
+
+  P._boundaryRings = function (z) {
+    if (this._ringsZoom === z) return this._rings;
+    var map = this.map, rings = [];
+    this.boundaryLayer.eachLayer(function (layer) {
+      var geom = layer.feature && layer.feature.geometry;
+      if (!geom) return;
+      var polys = geom.type === 'Polygon' ? [geom.coordinates] :
+        geom.type === 'MultiPolygon' ? geom.coordinates : [];
+      polys.forEach(function (poly) {
+        rings.push(poly[0].map(function (c) { return map.project([c[1], c[0]], z); }));
+      });
+    });
+    this._ringsZoom = z;
+    this._rings = rings;
+    return rings;
+  };
+
+  // Where the ring goes: around the shared point, or, when some of its markers would fall
+  // outside the territory although the point is inside, moved (up to three times its radius)
+  // to the nearest place where they all fit, drawn tighter if need be (markers touching),
+  // else where the fewest fall outside. The legs still join each marker to the true point.
+  P._ringPlace = function (g, z, offsets) {
+    var self = this, none = { at: g.p, offsets: offsets };
+    if (!this._boundaryRings(z).length || !this._inside(g.p, z)) return none;
+    function outside(c, offs) {
+      var n = 0;
+      offs.forEach(function (o) { if (!self._inside(c.add(L.point(o[0], o[1])), z)) n += 1; });
+      return n;
+    }
+    var best = none, fewest = outside(g.p, offsets);
+    if (!fewest) return none;
+    var radius = 0;
+    offsets.forEach(function (o) { radius = Math.max(radius, Math.sqrt(o[0] * o[0] + o[1] * o[1])); });
+    var scales = [1, 0.82];
+    for (var s = 0; s < scales.length; s += 1) {
+      var offs = offsets.map(function (o) { return [o[0] * scales[s], o[1] * scales[s]]; });
+      for (var step = 0; step <= 12; step += 1) {
+        var d = radius * step / 4;
+        for (var k = 0; k < (step ? 24 : 1); k += 1) {
+          var a = 2 * Math.PI * k / 24;
+          var c = g.p.add(L.point(d * Math.cos(a), d * Math.sin(a)));
+          var n = outside(c, offs);
+          if (!n) return { at: c, offsets: offs };
+          if (n < fewest) { best = { at: c, offsets: offs }; fewest = n; }
+        }
+      }
+    }
+    return best;
+  };
+
   P._ring = function (g, z) {
     var self = this, map = this.map;
     var centre = map.unproject(g.p, z);
     var offsets = ringOffsets(g.members.length);
     var approx = 0;
+    var place = this.cfg.mode === 'embedded' ? this._ringPlace(g, z, offsets)
+      : { at: g.p, offsets: offsets };
+    var ringAt = place.at;
+    offsets = place.offsets;
     g.members.forEach(function (r, i) {
-      var pos = map.unproject(g.p.add(L.point(offsets[i][0], offsets[i][1])), z);
+      var pos = map.unproject(ringAt.add(L.point(offsets[i][0], offsets[i][1])), z);
       self._show(r, pos);
       if (self._isApprox(r.precision)) approx += 1;
       self.legs.addLayer(L.polyline([centre, pos], {
-        color: '#4d584d', weight: 1, opacity: 0.45, dashArray: '1 3', interactive: false,
+        color: '#4d584d', weight: 1.2, opacity: 0.6, interactive: false,
         className: 'tm-leg'
       }));
     });
@@ -612,20 +685,29 @@
       (pairs[key] = pairs[key] || []).push(lk);
       lk.a = a.at;
       lk.b = b.at;
+      lk.aKey = a.key;
       drawn.push(lk);
     });
     Object.keys(pairs).forEach(function (key) {
       var list = pairs[key];
+      // Several links between the same two ends are drawn as arcs bowing apart (a parallel
+      // shift of a few pixels left thick lines on top of each other: Marvejols's two).
+      list.sort(function (x, y) { return x.id < y.id ? -1 : 1; });
       list.forEach(function (lk, i) {
         var pa = map.project(lk.a, z), pb = map.project(lk.b, z);
-        var shift = (i - (list.length - 1) / 2) * 7;
-        if (shift) {
+        var latlngs = [lk.a, lk.b];
+        if (list.length > 1) {
           var d = pb.subtract(pa), len = Math.sqrt(d.x * d.x + d.y * d.y) || 1;
-          var nx = -d.y / len * shift, ny = d.x / len * shift;
-          pa = pa.add(L.point(nx, ny));
-          pb = pb.add(L.point(nx, ny));
+          // the same side for everyone: measured from the end with the smaller key
+          var sign = key.indexOf(lk.aKey + '|') === 0 ? 1 : -1;
+          var bow = sign * (i - (list.length - 1) / 2) * Math.max(28, len * 0.3);
+          var nx = -d.y / len * bow, ny = d.x / len * bow;
+          latlngs = [];
+          for (var t = 0; t <= 16; t += 1) {
+            var u = t / 16, w = 2 * u * (1 - u);  // quadratic Bézier, control point at 2×bow
+            latlngs.push(map.unproject(L.point(pa.x + d.x * u + 2 * nx * w, pa.y + d.y * u + 2 * ny * w), z));
+          }
         }
-        var latlngs = [map.unproject(pa, z), map.unproject(pb, z)];
         [lk.casing, lk.line, lk.hit].forEach(function (line) {
           line.setLatLngs(latlngs);
           if (!self.linksLayer.hasLayer(line)) self.linksLayer.addLayer(line);
@@ -699,8 +781,9 @@
       web.rel = 'noopener noreferrer';
     }
     if (contacts.childNodes.length) row(dl, T.contacts, contacts);
+    // One wording for approximate positions, the legend's: "Position approximative : …".
     var where = el('span', this._isApprox(d.precision) ? 'tm-approx' : null,
-                   this.vocab.precisions[d.precision] || d.precision);
+                   T['approx_' + d.precision] || this.vocab.precisions[d.precision] || d.precision);
     if (d.commune_name) where.appendChild(document.createTextNode(' — ' + d.commune_name));
     row(dl, T.location, where);
 
@@ -852,8 +935,9 @@
       this.layout();
     }
     if (lk.shown) {
-      var ll = lk.hit.getLatLngs();
-      lk.hit.openPopup(L.latLng((ll[0].lat + ll[1].lat) / 2, (ll[0].lng + ll[1].lng) / 2));
+      var ll = lk.hit.getLatLngs(), mid = ll[Math.floor(ll.length / 2)];
+      lk.hit.openPopup(ll.length > 2 ? mid :
+        L.latLng((ll[0].lat + ll[1].lat) / 2, (ll[0].lng + ll[1].lng) / 2));
     }
     return true;
   };
@@ -999,6 +1083,9 @@
         var anchor = add(res, el('div', 'tm-legend-row'));
         add(anchor, el('span', 'tm-sample tm-sample-anchor'));
         add(anchor, el('span', null, T.legend_anchor));
+        var leg = add(res, el('div', 'tm-legend-row'));
+        add(leg, el('span', 'tm-sample tm-sample-leg'));
+        add(leg, el('span', null, T.legend_leg));
         var bubble = add(res, el('div', 'tm-legend-row'));
         add(bubble, el('span', 'tm-sample tm-sample-bubble', '12'));
         add(bubble, el('span', null, T.legend_bubble));
@@ -1031,7 +1118,6 @@
           line.setAttribute('stroke', safeColour(V.levels[n][1]));
           line.setAttribute('stroke-width', String(V.levels[n][2]));
           line.setAttribute('stroke-linecap', 'round');
-          if (n === '1') line.setAttribute('stroke-dasharray', '2 7');
           svg.appendChild(line);
           li.appendChild(svg);
           add(li, el('span', 'tm-ramp-n', n));

@@ -246,6 +246,7 @@ def test_nearest_matching_found_beyond_many_nearer_non_matching(session: Session
     result = query(session, lat=lat0, lon=lon0, radius_km=10, open_at="2025-07-19T15:00")
     assert ids(result) == [str(far_open)]
     assert result.matched == 1 and result.without_hours == 0
+    assert result.closed == 100 and not result.without_hours_exact  # counted up to the cap
 
 
 # ------------------------------------------------------------------ opening hours
@@ -288,6 +289,8 @@ def test_open_at_with_osm_hours(session: Session, moment: str) -> None:
     assert {by_id[i] for i in ids(result)} == OPEN[moment]
     assert result.matched == len(OPEN[moment])
     assert result.without_hours == 2  # no hours, unreadable hours: counted apart
+    assert result.closed == len(HOURS) - len(OPEN[moment])  # gave hours, closed then
+    assert result.as_geojson()["closed"] == result.closed
     assert all(f["properties"]["open"] is True for f in result.features)
     without = query(session, lat=lat0, lon=lon0, radius_km=5)
     assert without.matched == 6 and without.without_hours is None

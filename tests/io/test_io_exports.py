@@ -109,7 +109,7 @@ def test_xlsx_geojson_and_zipped_csv(client: TestClient, world: World,
     assert book.sheetnames == ["Territoire", "Ressources", "Liens", "Historique des niveaux",
                                "Sources et licences"]
     header = [c.value for c in book["Ressources"][1]]
-    assert header[:4] == ["Identifiant", "Nom", "Type", "Description"]
+    assert header[:5] == ["Identifiant", "Nom", "Type", "Type (libellé)", "Description"]
     names = {row[1] for row in book["Ressources"].iter_rows(min_row=2, values_only=True)}
     assert "'=Épicerie export" in names  # neutralised: a spreadsheet shows it, never runs it
     geo = client.get(f"/api/territories/{SLUG}/export?format=geojson").json()
