@@ -120,17 +120,23 @@
 
   /* ---------- background: mask outside the territory, communes, tiles failing ---------- */
 
-  P._mask = function () {
-    var holes = [];
+  // The boundary's outer rings as [lat, lng] lists (the mask's holes, the ring's limits).
+  P._outerRings = function () {
+    var rings = [];
     this.boundaryLayer.eachLayer(function (layer) {
       var geom = layer.feature && layer.feature.geometry;
       if (!geom) return;
       var polys = geom.type === 'Polygon' ? [geom.coordinates] :
         geom.type === 'MultiPolygon' ? geom.coordinates : [];
       polys.forEach(function (poly) {
-        holes.push(poly[0].map(function (c) { return [c[1], c[0]]; }));
+        rings.push(poly[0].map(function (c) { return [c[1], c[0]]; }));
       });
     });
+    return rings;
+  };
+
+  P._mask = function () {
+    var holes = this._outerRings();
     if (!holes.length) return;
     var world = [[-85, -180], [85, -180], [85, 180], [-85, 180]];
     L.polygon([world].concat(holes), {
@@ -483,15 +489,9 @@
 
   P._boundaryRings = function (z) {
     if (this._ringsZoom === z) return this._rings;
-    var map = this.map, rings = [];
-    this.boundaryLayer.eachLayer(function (layer) {
-      var geom = layer.feature && layer.feature.geometry;
-      if (!geom) return;
-      var polys = geom.type === 'Polygon' ? [geom.coordinates] :
-        geom.type === 'MultiPolygon' ? geom.coordinates : [];
-      polys.forEach(function (poly) {
-        rings.push(poly[0].map(function (c) { return map.project([c[1], c[0]], z); }));
-      });
+    var map = this.map;
+    var rings = this._outerRings().map(function (ring) {
+      return ring.map(function (ll) { return map.project(ll, z); });
     });
     this._ringsZoom = z;
     this._rings = rings;

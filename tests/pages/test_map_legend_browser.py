@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from carto.config import map_settings
 from tests.browser import LOCALE, browser, screenshot
 
 
@@ -85,14 +84,6 @@ def test_the_ring_stays_inside_the_territory_where_it_fits(chromium: Browser,
         screenshot(page, f"map-haut-allier-ring-{width}")
         page.close()
 
-
-@pytest.fixture
-def unreachable_tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TERREAU_MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png")
-    map_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    map_settings.cache_clear()
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import text
 
-from carto.config import map_settings
 from carto.db import transaction
 from tests.browser import browser, open_page, screenshot
 
@@ -24,14 +23,6 @@ def _outside(requests: list[str], origin: str) -> list[str]:
     host = urlparse(origin).netloc
     return [u for u in requests if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != host]
 
-
-@pytest.fixture
-def no_tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TERREAU_MAP_TILE_URL", "")
-    map_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    map_settings.cache_clear()
 
 
 @pytest.fixture
