@@ -70,7 +70,10 @@ def pages(url: str) -> list[str]:
                 missing.append(f"{path}: no sample for {{{name}}}")
                 choices = []
                 break
-            choices = [c.replace("{" + name + "}", v) for c in choices for v in samples[name]]
+            # every territory page (their tables differ), one territory for the others
+            values = samples[name] if path == "/territories/{slug}" or name != "slug" \
+                else samples[name][:1]
+            choices = [c.replace("{" + name + "}", v) for c in choices for v in values]
         found += choices
     assert missing == [], "add a sample value to tests/pages/test_layout_browser.py:_samples"
     found += OGC_PAGES + ["/territories/nowhere", "/nearby?commune=34172&kind=food_aid",
@@ -120,4 +123,4 @@ def test_no_page_scrolls_sideways_at_three_sizes(live_server: str, migrated: str
         wide += _too_wide(b, live_server, ["/", "/admin/tokens", "/territories/vauvert",
                                            "/territories/frontignan/import"], cookie=admin,
                           shots=("admin-tokens",))
-    assert wide == []
+    assert wide == [], "\n".join(wide)
