@@ -43,8 +43,20 @@ def _samples(url: str) -> dict[str, list[str]]:
                                       "AND moderation = 'validated' ORDER BY name LIMIT 1"))
                        .scalar_one())
         link = str(s.execute(_sql("SELECT id FROM link ORDER BY id LIMIT 1")).scalar_one())
+        code = s.execute(_sql("SELECT code FROM workshop ORDER BY id LIMIT 1")).scalar()
+        if code is None:  # a workshop of issue 14, for /join/{code} and /workshops/{code}
+            from datetime import UTC, datetime, timedelta
+
+            from carto import permissions
+            from carto.workshops import sessions
+
+            code = sessions.create(s, {
+                "territory": "frontignan", "title": "Atelier (mise en page)",
+                "date": datetime.now(UTC).date().isoformat(),
+                "ends_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+                permissions.system("test:layout")).code
     return {"slug": DEMO, "resource_id": [resource], "link_id": [link],
-            "feature_id": [resource], "collection_id": ["resources"]}
+            "feature_id": [resource], "collection_id": ["resources"], "code": [code]}
 
 
 def _sql(query: str) -> Any:
