@@ -77,9 +77,11 @@ LINK = feature(obj({"category": STRING, "level": {"type": "integer", "minimum": 
                     "source_id": STRING, "target_id": STRING, "version": INTEGER},
                    {"territory": STRING, "status": STRING}), "Link")
 NEARBY_FEATURE = feature(obj({"id": STRING, "name": STRING, "kind": STRING,
-                              "distance_m": NUMBER}), "NearbyResource")
+                              "distance_m": NUMBER},
+                             {"distance_approximate": BOOLEAN}), "NearbyResource")
 NEARBY = collection(NEARBY_FEATURE, "Nearby", origin=OBJECT, query=OBJECT, matched=INTEGER,
-                    returned=INTEGER)
+                    returned=INTEGER, without_hours=nullable(INTEGER),
+                    closed=nullable(INTEGER), without_hours_exact=nullable(BOOLEAN))
 EXPORT_GEOJSON = collection(feature(OBJECT, "ExportedFeature"), "TerritoryExport",
                             level_history=ARRAY, sources=ARRAY, licence=STRING)
 
