@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from api.security import request_nonce, with_nonce
 from api.session import signed_in
-from carto import ROOT, vocab
+from carto import ROOT, tokens, vocab
 from carto.i18n import t
 from carto.numbers import number, percent
 
@@ -43,6 +43,7 @@ def nonced(ctx: Context, html: str) -> Markup:
 templates.env.globals.update(t=t, vocab=vocab, csp_nonce=csp_nonce,
                              number=number, percent=percent)  # 0,105 · 4 % in French: carto.numbers
 templates.env.filters["nonced"] = nonced
+templates.env.filters["actor"] = tokens.actor_name  # "token:3:Animatrice" → "Animatrice"
 
 
 def context(lang: str, **values: Any) -> dict[str, Any]:

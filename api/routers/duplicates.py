@@ -18,7 +18,7 @@ from api.routers.session import _local as local_path
 from api.schemas import MergeIn
 from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
-from carto import duplicates, territories
+from carto import duplicates, territories, tokens
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg, t
 from carto.models import Resource
@@ -92,7 +92,7 @@ def page_context(request: Request, session: Session, principal: Principal,
     found = duplicates.pairs(session, principal, territory_id)
     for pair in found:
         for side in (pair["keep"], pair["merge"]):
-            side["author"] = str(side["created_by"]).rsplit(":", 1)[-1]  # token:{id}:{label}
+            side["author"] = tokens.actor_name(str(side["created_by"]))
     return {"duplicates": {"pairs": found, "radius": duplicates.RADIUS_M, "back": back,
                            "report": _report(session, request, lang)}}
 

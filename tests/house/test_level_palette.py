@@ -6,6 +6,8 @@ least MIN_DELTA_E for normal vision and simulated protanopia, deuteranopia and t
 orange-red ramp had levels 2 and 3 at ΔE 7.1 for deuteranopes."""
 
 import math
+import re
+from pathlib import Path
 
 from carto import vocab
 
@@ -101,3 +103,29 @@ def test_the_links_swatch_shows_the_palette() -> None:
     css = ROOT.joinpath("static/css/terreau-map.css").read_text()
     colours = [term.extra["color"] for _, term in sorted(vocab.levels().items())]
     assert f"linear-gradient(90deg, {', '.join(colours)})" in css
+
+
+def _relative_luminance(colour: str) -> float:
+    r, g, b = _linear(colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(one: str, two: str) -> float:
+    light, dark = sorted((_relative_luminance(one), _relative_luminance(two)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_level_numbers_are_readable_on_their_colour() -> None:
+    """The pages print each level's number on its colour (`.level-dot`, white text unless
+    static/css/terreau.css gives the level dark text): WCAG AA for normal text, 4.5:1."""
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "terreau.css").read_text()
+    rule = re.search(r"((?:\.level-dot\[data-level=\"\d\"\],?\s*)+)\{\s*color:\s*(#[0-9a-f]{6})",
+                     css)
+    assert rule, "the dark-text rule of .level-dot is gone"
+    dark_levels = {int(n) for n in re.findall(r"data-level=\"(\d)\"", rule.group(1))}
+    levels = vocab.levels()
+    assert dark_levels <= set(levels)
+    for level, term in levels.items():
+        text = rule.group(2) if int(level) in dark_levels else "#ffffff"
+        ratio = contrast(term.extra["color"], text)
+        assert ratio >= 4.5, (level, term.extra["color"], text, round(ratio, 2))

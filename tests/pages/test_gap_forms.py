@@ -82,7 +82,7 @@ def test_an_editor_uploads_farmland_and_the_figures_change(
         done = web.post(url, data={"csrf": anti_csrf},
                         files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
         assert done.status_code == 200, done.text[-2000:]
-        assert 'id="farmland-report"' in done.text and "3 lignes importées" in done.text
+        assert 'id="farmland-report"' in done.text and "Lignes importées : 3 " in done.text
         assert 'data-code="34108"' in done.text and "Frontignan (34108)" in done.text
         assert '<dd id="ratio-gross">–</dd>' not in done.text  # the figures include it
         assert _farmland_rows(migrated) == 3
@@ -186,7 +186,7 @@ def test_upload_and_population_forms_in_chromium(live_server: str, migrated: str
         page.set_input_files("#farmland-file", str(csv_file))
         page.click("#farmland-form button[type=submit]")
         page.wait_for_selector("#farmland-report")
-        assert "3 lignes importées" in page.locator("#farmland-report").inner_text()
+        assert "Lignes importées : 3 " in page.locator("#farmland-report").inner_text()
         assert page.locator("#farmland-communes tbody tr").count() == 2
         assert page.locator("#ratio-gross").inner_text() != "–"  # the figures changed
         for width, height in SIZES:

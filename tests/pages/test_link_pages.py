@@ -210,6 +210,7 @@ def test_a_contributor_s_cooperation_waits_for_the_editor(contributor: Web, edit
     assert "Bénévole Pézenas" in queue.text and "Ren&#39;art" in queue.text
     assert "Modifier puis valider" in queue.text
     item = queue.text.split(f'id="item-{link_id}"')[1].split("</article>")[0]
+    assert "token:" not in item  # the author by the token's name, not the change log's actor
     version = re.search(r'name="version" value="(\d+)"', item).group(1)  # type: ignore[union-attr]
     no_reason = editor.post(f"/moderation/links/{link_id}/reject",
                             {"version": version, "territory": "pezenas", "reason": " "})
