@@ -99,16 +99,22 @@ def commune_coverage(session: Session, codes: list[str], sc: Scenario,
         {"codes": codes}).all()
     out = []
     for code, name, population in rows:
+        # Unknown is null, never 0 (issue 12): a commune where no producer declares anything
+        # has no measured coverage, one without farmland no land ratio.
+        supply_known, land_known = bool(declared.get(code) or surfaces.get(code)), bool(
+            farm.get(code))
         entry: dict[str, Any] = {"code": code, "name": name, "population": population,
                                  "coverage_capped": None, "land_ratio_gross": None,
-                                 "land_ratio_capped": None, "supply_producers_t": 0.0}
+                                 "land_ratio_capped": None, "supply_producers_t": 0.0,
+                                 "known": {"producers": supply_known, "farmland": land_known}}
         if population:
             g = compute(population, coefs, sc, declared.get(code), surfaces.get(code),
                         farm.get(code))
-            entry.update(coverage_capped=rounded(g.totals.coverage_capped, 4),
-                         land_ratio_gross=rounded(g.totals.land_ratio_gross, 4),
-                         land_ratio_capped=rounded(g.totals.land_ratio_capped, 4),
-                         supply_producers_t=round(g.totals.supply_producers_t, 3))
+            entry.update(
+                coverage_capped=rounded(g.totals.coverage_capped, 4) if supply_known else None,
+                land_ratio_gross=rounded(g.totals.land_ratio_gross, 4) if land_known else None,
+                land_ratio_capped=rounded(g.totals.land_ratio_capped, 4) if land_known else None,
+                supply_producers_t=round(g.totals.supply_producers_t, 3))
         out.append(entry)
     return out
 

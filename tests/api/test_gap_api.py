@@ -140,6 +140,13 @@ def test_commune_coverage_for_choropleths(client: TestClient, migrated: str) -> 
     assert response.status_code == 200
     rows = response.json()["communes"]
     assert len(rows) == n and {"code", "population", "coverage_capped"} <= set(rows[0])
+    # unknown is null, not 0 %: no declaring producer → no coverage; no farmland → no ratio
+    for row in rows:
+        assert (row["coverage_capped"] is None) == (not row["known"]["producers"]
+                                                    or not row["population"])
+        assert (row["land_ratio_gross"] is None) == (not row["known"]["farmland"]
+                                                     or not row["population"])
+    assert any(not row["known"]["producers"] and row["population"] for row in rows)
     haut_allier = client.get("/api/gap/communes", params={"territory": "haut-allier"}).json()
     assert len(haut_allier["communes"]) == 10
     assert client.get("/api/gap/communes").status_code == 400

@@ -219,7 +219,9 @@ def test_commune_coverage(example: Session) -> None:
     frontignan = rows["34108"]
     assert frontignan["supply_producers_t"] == pytest.approx(50 + 56 + 3 + 10)  # A, B, C
     assert 0 < frontignan["coverage_capped"] < 0.01
-    assert rows["34172"]["coverage_capped"] == 0.0
+    # no producer of Montpellier declares anything: unknown (null), not a measured 0 % (issue 12)
+    assert rows["34172"]["coverage_capped"] is None
+    assert rows["34172"]["known"] == {"producers": False, "farmland": False}
 
 
 def test_catchment_query_uses_the_spatial_index(example: Session) -> None:

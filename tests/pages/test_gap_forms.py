@@ -88,7 +88,7 @@ def test_an_editor_uploads_farmland_and_the_figures_change(
         assert _farmland_rows(migrated) == 3
         again = web.post(url, data={"csrf": anti_csrf},
                          files={"file": ("surfaces.csv", GOOD.encode(), "text/csv")})
-        assert "0 ajoutées, 0 mises à jour, 3 inchangées" in again.text  # idempotent
+        assert "ajoutées : 0, mises à jour : 0, inchangées : 3" in again.text  # idempotent
         # a wrong line: the errors next to the field, nothing written
         bad = GOOD.replace("60;2023", "beaucoup;2023") + f"34172;vegetables;3;2023;{SOURCE}\n"
         refused = web.post(url, data={"csrf": anti_csrf},
