@@ -10,6 +10,11 @@
  * - Files under /static: the kept copy at once when there, refreshed from the network behind
  *   it for the next visit (a new release is seen one visit later); fetched and kept otherwise.
  * Anything else is left to the browser. Nothing is cached for another origin.
+ * - Signing out (the POST to /sign-out, seen here before it leaves) and leaving a workshop
+ *   (the page's "forget" message) drop every kept page and API answer first: they are what
+ *   this person saw (a moderation queue, their pending additions). The files under /static,
+ *   the same for everyone, stay. The outbox's unsent additions are the page's to warn about
+ *   (terreau-outbox.js), never silently dropped here.
  */
 "use strict";
 
@@ -69,12 +74,27 @@ function keptThenRefreshed(request) {
   });
 }
 
+/* Drop what this person saw: every kept entry but the files under /static. */
+function forget() {
+  return caches.open(CACHE).then(function (cache) {
+    return cache.keys().then(function (requests) {
+      return Promise.all(requests.filter(function (r) {
+        return new URL(r.url).pathname.indexOf("/static/") !== 0;
+      }).map(function (r) { return cache.delete(r); }));
+    });
+  });
+}
+
 /* A page asks to keep itself and its files now (terreau-outbox.js, at each visit): one visit is
    enough for the page to open offline, even the first, which this worker did not serve. */
 self.addEventListener("message", function (event) {
   var data = event.data || {};
-  if (data.type !== "keep" || !Array.isArray(data.urls)) return;
   var port = event.ports && event.ports[0];
+  if (data.type === "forget") {
+    event.waitUntil(forget().then(function () { if (port) port.postMessage({ forgotten: true }); }));
+    return;
+  }
+  if (data.type !== "keep" || !Array.isArray(data.urls)) return;
   var urls = data.urls.filter(function (u) {
     try { return new URL(u, self.location.href).origin === self.location.origin; }
     catch (e) { return false; }
@@ -90,6 +110,12 @@ self.addEventListener("message", function (event) {
 
 self.addEventListener("fetch", function (event) {
   var request = event.request;
+  if (request.method === "POST" && new URL(request.url).pathname === "/sign-out" &&
+      new URL(request.url).origin === self.location.origin) {
+    // forgotten before the server is asked: the page that follows is already a stranger's
+    event.respondWith(forget().catch(function () {}).then(function () { return fetch(request); }));
+    return;
+  }
   if (request.method !== "GET") return;
   // a live stream (server-sent events) is never kept: it does not end
   if ((request.headers.get("Accept") || "").indexOf("text/event-stream") !== -1) return;

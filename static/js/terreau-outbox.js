@@ -20,9 +20,19 @@
  * fills from the catalogue (`data-waiting`, `data-none`, `data-refused`, `data-edit`,
  * `data-discard`), `{n}` standing for the number. The token is asked from the page each time
  * (`token()`): the outbox stores none.
+ *
+ * Leaving: a person who signs out (every page's sign-out form, `[data-outbox-warning]`) or
+ * leaves a workshop (`TerreauOutbox.leave(...)`) leaves nothing behind: the outbox is emptied
+ * and the service worker drops the pages and answers it kept (`forget`). Additions still
+ * waiting or refused are never dropped silently: the person is told how many first, and may
+ * stay to send them.
+ *
+ * Loaded by base.html for a signed-in person and by the pages that write; the second copy
+ * does nothing.
  */
 (function () {
   "use strict";
+  if (window.TerreauOutbox) return;
 
   var DB_NAME = "terreau-outbox";
   var STORE = "items";
@@ -274,7 +284,55 @@
     return kept;
   }
 
+  /* Ask the service worker to drop what it kept for this person; resolves when it has (or
+     at once without a worker, or after two seconds if it does not answer). */
+  function forgetKept() {
+    if (!("serviceWorker" in navigator)) return Promise.resolve();
+    return navigator.serviceWorker.getRegistration("/").then(function (registration) {
+      var worker = registration && (registration.active || registration.waiting);
+      if (!worker) return undefined;
+      return new Promise(function (resolve) {
+        var channel = new MessageChannel();
+        channel.port1.onmessage = function () { resolve(); };
+        setTimeout(resolve, 2000);
+        worker.postMessage({ type: "forget" }, [channel.port2]);
+      });
+    }).catch(function () {});
+  }
+
+  /* Everything this person left: the outbox's items and the worker's kept pages. */
+  function forget() {
+    return tx("readwrite", function (store) { store.clear(); })
+      .catch(function () {}).then(forgetKept).then(render);
+  }
+
+  /* Leaving (signing out, leaving a workshop): with additions still in the outbox, `warning`
+     ({n}: how many) is asked first; resolves true once everything is forgotten, false when
+     the person chose to stay. */
+  function leave(warning) {
+    return all().catch(function () { return []; }).then(function (items) {
+      if (items.length && !window.confirm((warning || "").replace("{n}", String(items.length)))) {
+        return false;
+      }
+      return forget().then(function () { return true; });
+    });
+  }
+
+  function guardSignOut() {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-outbox-warning]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        leave(form.getAttribute("data-outbox-warning")).then(function (go) {
+          if (go) form.submit();  // submit() fires no second "submit" event
+        });
+      });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", guardSignOut);
+  else guardSignOut();
+
   window.TerreauOutbox = { start: start, submit: submit, flush: flush, take: take,
                            discard: discard, items: all, uuid: uuid, render: render, keep: keep,
-                           kept: function () { return kept; } };
+                           kept: function () { return kept; }, leave: leave, forget: forget };
 })();

@@ -396,6 +396,29 @@
       submit(linkForm, '/api/links', body);
     });
     if (outbox) {
+      // what waits in the outbox can already be an end of a cooperation: it is sent first
+      var waitingEnds = function () {
+        return outbox.items().then(function (items) {
+          items.forEach(function (item) {
+            var b = item.body;
+            if (!b.properties || !b.geometry || resourcesById[b.id]) return;
+            resourcesById[b.id] = { id: b.id, name: b.properties.name, kind: b.properties.kind,
+                                    lon: b.geometry.coordinates[0], lat: b.geometry.coordinates[1],
+                                    moderation: 'pending', mine: true };
+          });
+          fillEnds();
+        });
+      };
+      document.addEventListener('terreau-outbox:queued', waitingEnds);
+      waitingEnds();
+      // the first visit is not the service worker's yet: once it is, read again, so that it
+      // keeps the feed and the territory's resources too and the page reopens offline with them
+      if (navigator.serviceWorker && !navigator.serviceWorker.controller) {
+        navigator.serviceWorker.addEventListener('controllerchange', function () {
+          poll();
+          loadTerritory();
+        });
+      }
       document.addEventListener('terreau-outbox:sent', function () { say(texts.saved, false); poll(); });
       document.addEventListener('terreau-outbox:refused', function (event) {
         say(event.detail.item.error || texts.refused, true);
@@ -424,6 +447,14 @@
       });
       outbox.start({ token: function () { return token; }, lang: lang });
     }
+    // leaving: the token, the outbox and the pages kept offline go (told first what is unsent)
+    document.getElementById('ws-leave').addEventListener('click', function () {
+      (outbox ? outbox.leave(texts.leave_warning) : Promise.resolve(true)).then(function (go) {
+        if (!go) return;
+        localStorage.removeItem('terreau.workshop.' + code);
+        window.location.replace('/join/' + code + window.location.search);
+      });
+    });
     loadTerritory();
   }
   poll();
