@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 # The people Terreau serves read French; pages follow Accept-Language, so the browser says so.
 LOCALE = "fr-FR"
@@ -68,3 +68,19 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def local_only(page: Page) -> list[str]:
+    """Let the page load file: and data: URLs only, aborting anything else (a downloaded map
+    must need no network); returns the list of every URL it asked for, filled as it goes."""
+    requested: list[str] = []
+
+    def guard(route: Route) -> None:
+        requested.append(route.request.url)
+        if route.request.url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", guard)
+    return requested

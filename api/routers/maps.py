@@ -2,6 +2,7 @@
 data endpoints a large territory's map loads by viewport."""
 
 import re
+from collections import Counter
 from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any
@@ -46,10 +47,16 @@ def _urls(request: Request, slug: str, lang: str, absolute: bool,
 
 
 def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
-             principal: Principal = ANONYMOUS) -> maps.MapView:
+             principal: Principal = ANONYMOUS, workshop_id: int | None = None) -> maps.MapView:
+    """What the map shows; with `workshop_id`, only what that workshop added (its output),
+    counted from what is embedded rather than the territory's counts."""
     tid = summary["id"]
     geometry = mapdata.territory_geometry(session, tid)
-    content = mapdata.map_content(session, tid, principal) if embed else None
+    content = mapdata.map_content(session, tid, principal, workshop_id) if embed else None
+    if workshop_id is not None and content is not None:
+        summary["by_kind"] = dict(Counter(r["kind"] for r in content.resources))
+        summary["by_category"] = dict(Counter(lk["category"] for lk in content.links))
+        summary["resources"], summary["links"] = len(content.resources), len(content.links)
     return maps.MapView(
         territory=summary, geometry=geometry, kinds=maps.kinds(session, lang),
         kind_counts=summary["by_kind"], links_total=summary["links"],
@@ -59,14 +66,16 @@ def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
 
 def build_map(request: Request, session: Session, summary: dict[str, Any], lang: str,
               standalone: bool = False, panel: str | None = None,
-              principal: Principal = ANONYMOUS) -> tuple[maps.MapParts, maps.MapView]:
-    """The map's three HTML pieces, with every asset local (inlined later for a download)."""
+              principal: Principal = ANONYMOUS,
+              workshop_id: int | None = None) -> tuple[maps.MapParts, maps.MapView]:
+    """The map's three HTML pieces, with every asset local (inlined later for a download).
+    A workshop's map (`workshop_id`) is always embedded: a workshop adds a few dozen rows."""
     settings = map_settings()
-    embed = standalone or summary["resources"] <= settings.embed_limit
-    if standalone and summary["resources"] > maps.DOWNLOAD_LIMIT:
+    embed = standalone or workshop_id is not None or summary["resources"] <= settings.embed_limit
+    if standalone and workshop_id is None and summary["resources"] > maps.DOWNLOAD_LIMIT:
         raise Invalid.field("download", msg("map.download_too_big",
                                             n=f"{maps.DOWNLOAD_LIMIT:,}".replace(",", "\u202f")))
-    view = map_view(session, summary, lang, embed, principal)
+    view = map_view(session, summary, lang, embed, principal, workshop_id)
     m = maps.build(view, _urls(request, summary["slug"], lang, absolute=standalone,
                          standalone=standalone), lang,
                    settings.tile_url, settings.tile_attribution, settings.embed_limit,
@@ -102,16 +111,31 @@ def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
               download: Annotated[bool, Query(description="one self-contained HTML file")] = False,
               ) -> Response:
     summary = mapdata.territory_summary(session, slug)
-    parts, view = build_map(request, session, summary, lang, standalone=download)
-    page = templates.get_template("map_alone.html").render(context(
-        lang, request=request, territory=summary, map=parts, mode=view.mode, standalone=download,
-        kinds=view.kinds, context_layers=sorted(view.context), settings=map_settings(),
-        today=date.today(), page_url=_urls(request, slug, lang, absolute=True, standalone=download).page))
     if not download:
-        return HTMLResponse(page)
-    html = assets.inline_html(page)
-    name = f"terreau-{slug}-{date.today().isoformat()}.html"
-    return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return HTMLResponse(map_page(request, session, summary, lang, standalone=False))
+    return standalone_file(map_page(request, session, summary, lang, standalone=True),
+                           f"terreau-{slug}-{date.today().isoformat()}.html")
+
+
+def map_page(request: Request, session: Session, summary: dict[str, Any], lang: str,
+             standalone: bool, principal: Principal = ANONYMOUS, workshop_id: int | None = None,
+             title: str | None = None) -> str:
+    """templates/map_alone.html around the map: the territory's, or a workshop's output
+    (`workshop_id`, headed by `title`)."""
+    parts, view = build_map(request, session, summary, lang, standalone=standalone,
+                            principal=principal, workshop_id=workshop_id)
+    return templates.get_template("map_alone.html").render(context(
+        lang, request=request, territory=summary, map=parts, mode=view.mode,
+        standalone=standalone, kinds=view.kinds, context_layers=sorted(view.context),
+        settings=map_settings(), today=date.today(), title=title,
+        page_url=_urls(request, summary["slug"], lang, absolute=True,
+                       standalone=standalone).page))
+
+
+def standalone_file(page: str, name: str) -> HTMLResponse:
+    """One self-contained file (every asset inlined), downloaded under `name`."""
+    return HTMLResponse(assets.inline_html(page),
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] | None:

@@ -23,6 +23,7 @@ from api import assets
 from api import session as web
 from api.deps import AsyncReadsDep, LangDep, SessionDep
 from api.http import jsonable
+from api.routers import maps as territory_maps
 from api.routers import workshops as live_api
 from api.routers.duplicates import page_context as duplicates_context
 from api.session import PagePrincipalDep
@@ -32,6 +33,7 @@ from carto.config import map_settings
 from carto.errors import CartoError
 from carto.i18n import t
 from carto.io import exports
+from carto.maps import data as mapdata
 from carto.maps import script_json
 from carto.models import Territory, Workshop
 from carto.visibility import ADMIN, Principal
@@ -328,10 +330,15 @@ def output_xlsx(code: str, session: SessionDep, lang: LangDep,
 
 
 @router.get("/workshops/{code}/map.html")
-def offline_map(code: str, session: SessionDep, lang: LangDep) -> Response:
-    """The standalone offline map is the territory's (carto.maps, one self-contained file):
-    what the workshop added is on it once validated."""
+def offline_map(request: Request, code: str, session: SessionDep, lang: LangDep,
+                principal: PagePrincipalDep) -> Response:
+    """The workshop's output as one self-contained HTML file that opens without a network:
+    the territory's offline map (carto.maps, through api.routers.maps) kept to what the
+    workshop added, as the reader may see it (a facilitator: pending rows too, marked)."""
     workshop = sessions.get(session, code)
-    suffix = "&lang=en" if lang == "en" else ""
-    return RedirectResponse(f"/territories/{workshop.territory.slug}/map.html?download=1{suffix}",
-                            status_code=307)
+    summary = mapdata.territory_summary(session, workshop.territory.slug)
+    title = f"{workshop.title} — {workshop.held_on.strftime('%d/%m/%Y')}"
+    page = territory_maps.map_page(request, session, summary, lang, standalone=True,
+                                   principal=principal, workshop_id=workshop.id, title=title)
+    return territory_maps.standalone_file(
+        page, f"atelier-{workshop.code}-{workshop.held_on.isoformat()}.html")

@@ -160,8 +160,15 @@ def _resource_dict(row: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 
+def _of_workshop(alias: str, workshop_id: int | None) -> str:
+    """A workshop's output (issue 14): only what it added, when a workshop is named (no
+    condition otherwise, so the territory's plan stays what it was)."""
+    return "" if workshop_id is None else f" AND {alias}.workshop_id = :wid"
+
+
 def territory_resources(session: Session, territory_id: int, principal: Principal = ANONYMOUS,
-                        limit: int | None = None) -> list[dict[str, Any]]:
+                        limit: int | None = None,
+                        workshop_id: int | None = None) -> list[dict[str, Any]]:
     visible, params = resource_predicate(principal, "r")
     sql = f"""
         SELECT {_resource_columns(principal)}
@@ -169,9 +176,10 @@ def territory_resources(session: Session, territory_id: int, principal: Principa
         JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
         LEFT JOIN commune c ON c.code = r.commune_code
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
-        WHERE {visible}
+        WHERE {visible}{_of_workshop("r", workshop_id)}
         ORDER BY r.name, r.id LIMIT :limit"""
-    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit}).mappings()
+    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit,
+                                                "wid": workshop_id}).mappings()
     return [_resource_dict(r) for r in rows]
 
 
@@ -204,7 +212,8 @@ def _link_dict(row: Any) -> dict[str, Any]:
 
 
 def territory_links(session: Session, territory_id: int, principal: Principal = ANONYMOUS,
-                    limit: int | None = None) -> list[dict[str, Any]]:
+                    limit: int | None = None,
+                    workshop_id: int | None = None) -> list[dict[str, Any]]:
     visible, params = link_predicate(principal, "l", "s", "t")
     sql = f"""
         SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
@@ -213,16 +222,19 @@ def territory_links(session: Session, territory_id: int, principal: Principal = 
                l.started_on, l.directed, l.status, {_HISTORY} AS history,
                {PENDING.format(a="l")} AS pending
         FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
-        WHERE l.territory_id = :tid AND {visible}
+        WHERE l.territory_id = :tid AND {visible}{_of_workshop("l", workshop_id)}
         ORDER BY l.category, l.level DESC, s.name, t.name, l.id LIMIT :limit"""
-    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit}).mappings()
+    rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit,
+                                                "wid": workshop_id}).mappings()
     return [_link_dict(r) for r in rows]
 
 
-def map_content(session: Session, territory_id: int,
-                principal: Principal = ANONYMOUS) -> MapContent:
-    resources = territory_resources(session, territory_id, principal)
-    links = territory_links(session, territory_id, principal)
+def map_content(session: Session, territory_id: int, principal: Principal = ANONYMOUS,
+                workshop_id: int | None = None) -> MapContent:
+    """Everything the territory's map embeds, or only what a workshop added (`workshop_id`):
+    its links' other ends, when not its own, come as `outside` points."""
+    resources = territory_resources(session, territory_id, principal, workshop_id=workshop_id)
+    links = territory_links(session, territory_id, principal, workshop_id=workshop_id)
     known = {r["id"] for r in resources}
     missing = sorted({end for lk in links for end in (lk["source"], lk["target"])} - known)
     return MapContent(resources, links, _resources_by_id(session, missing, principal))

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, Route
 from carto.config import map_settings
 from carto.db import transaction
 from carto.maps import data as mapdata
-from tests.browser import LOCALE, SCREENSHOTS, Visit, browser, open_page, screenshot
+from tests.browser import LOCALE, SCREENSHOTS, Visit, browser, local_only, open_page, screenshot
 from tests.mapfixtures import LINK_DESCRIPTION, XSS_DESCRIPTION, XSS_NAME, XssTerritory, xss_territory
 
 __all__ = ["xss_territory"]  # the fixture, imported for pytest
@@ -231,16 +231,7 @@ def test_standalone_file_opens_offline(chromium: Browser, live_server: str, migr
     file = tmp_path / "celleneuve.html"
     file.write_text(response.text, encoding="utf-8")
     page = chromium.new_page(viewport={"width": 1100, "height": 800}, locale=LOCALE)
-    requested: list[str] = []
-
-    def guard(route: Route) -> None:
-        requested.append(route.request.url)
-        if route.request.url.startswith(("file:", "data:")):
-            route.continue_()
-        else:
-            route.abort()
-
-    page.route("**/*", guard)
+    requested = local_only(page)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))

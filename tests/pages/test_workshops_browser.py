@@ -13,16 +13,19 @@ workshop's token is refused."""
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.api.test_workshops import new_workshop
-from tests.apiworld import World
-from tests.browser import LOCALE, browser, screenshot
+from tests.api.test_workshops import join, new_workshop
+from tests.apiworld import World, feature
+from tests.browser import LOCALE, browser, local_only, screenshot
+from tests.pages.test_maps_browser import ready, shown
 from tests.servers import lossy_proxy
+from tests.sessions import csrf
 
 LIVE_MS = 15_000  # generous on a loaded machine: the stream itself polls every second
 PHONE, TABLET, DESKTOP = (390, 844), (820, 1180), (1440, 900)
@@ -228,9 +231,10 @@ def test_a_workshop_on_a_weak_network_from_join_to_validation_and_votes(
         for page in (lou, sam):
             expect(page.locator("#ws-question .ws-option")).to_have_count(2, timeout=LIVE_MS)
         lou.locator("#ws-question .ws-option").nth(0).click()
-        expect(lou.locator("#ws-question .ws-option.chosen")).to_have_count(1)
+        expect(lou.locator("#ws-question .ws-option.chosen")).to_have_count(1, timeout=LIVE_MS)
         lou.locator("#ws-question .ws-option").nth(1).click()
-        expect(lou.locator("#ws-question .ws-option").nth(1)).to_have_class(re.compile("chosen"))
+        expect(lou.locator("#ws-question .ws-option").nth(1)).to_have_class(re.compile("chosen"),
+                                                                            timeout=LIVE_MS)
         sam.locator("#ws-question .ws-option").nth(1).click()
         expect(projector.locator("#ws-question .ws-bar-count")).to_have_text(["0", "2"],
                                                                              timeout=LIVE_MS)
@@ -278,3 +282,60 @@ def test_a_workshop_on_a_weak_network_from_join_to_validation_and_votes(
     assert _count(migrated, "SELECT count(DISTINCT ST_AsText(geom)) FROM resource "
                             "WHERE workshop_id = %s", wid) == 2
 
+
+def test_the_workshops_own_offline_map_opens_without_a_network(
+        live_server: str, world: World, tmp_path: Path) -> None:
+    """The summary's "carte hors ligne" is the workshop's output as one file: what it added,
+    with its status (pending marked), nothing else of the territory, and no request out."""
+    with httpx.Client(base_url=live_server, timeout=30, headers={"Origin": live_server}) as web:
+        assert web.post("/sign-in", data={"token": world.editor}).status_code == 303
+        code = new_workshop(web, world, title="Atelier du verger")["code"]
+        lou = join(web, code, "Lou")
+        ids = [web.post("/api/resources", json=feature(name=name), headers=lou).json()["id"]
+               for name in ("Verger partagé", "Cantine du verger")]
+        linked = web.post("/api/links", json={"source": ids[0], "target": ids[1],
+                                               "territory": "api-a",
+                                               "category": "producers_suppliers", "level": 2},
+                          headers=lou)
+        assert linked.status_code == 201, linked.text
+        assert web.post("/api/resources", json=feature(name="Hors atelier"),
+                        headers=World.auth(world.editor)).status_code == 201
+        page = web.get(f"/workshops/{code}/moderation").text
+        validated = web.post(f"/workshops/{code}/moderation/resource/{ids[0]}/validate",
+                             data={"csrf": csrf(page)})
+        assert validated.status_code == 303
+        summary = web.get(f"/workshops/{code}/summary").text
+        assert f'href="/workshops/{code}/map.html"' in summary
+        download = web.get(f"/workshops/{code}/map.html")
+        public = httpx.get(f"{live_server}/workshops/{code}/map.html")
+    assert download.status_code == 200
+    assert f'filename="atelier-{code}-' in download.headers["content-disposition"]
+    assert "Hors atelier" not in download.text
+    # an anonymous reader's copy: what is validated only
+    assert "Verger partagé" in public.text and "Cantine du verger" not in public.text
+
+    file = tmp_path / "atelier.html"
+    file.write_text(download.text, encoding="utf-8")
+    with browser() as b:
+        page = b.new_page(viewport={"width": PHONE[0], "height": PHONE[1]}, locale=LOCALE)
+        requested = local_only(page)
+        page.context.set_offline(True)
+        errors = _watch(page)
+        page.goto(file.as_uri(), wait_until="load")
+        ready(page)
+        assert shown(page) == {"markers": 2, "inBubbles": 0, "links": 1}
+        expect(page.locator(".tm-embed-title")).to_contain_text("Atelier du verger")
+        statuses = page.evaluate("""async () => {
+            const out = {};
+            for (const m of document.querySelectorAll('.tm-marker:not(.is-outside)')) {
+                m.click();
+                await new Promise(r => setTimeout(r, 300));
+                const box = document.querySelector('.leaflet-popup-content');
+                out[box.querySelector('h3').textContent] = !!box.querySelector('.tm-pending');
+            }
+            return out;
+        }""")
+        assert statuses == {"Verger partagé": False, "Cantine du verger": True}
+        screenshot(page, "workshop-offline-map-390x844")
+        assert [u for u in requested if not u.startswith(("file:", "data:"))] == []
+        assert errors == []
