@@ -132,7 +132,7 @@ def workshop_page(request: Request, code: str, session: SessionDep, lang: LangDe
 
 JS_TEXTS = ["pending", "validated", "rejected", "saved", "refused", "failed", "tap_map",
             "choose_two", "voted", "no_token", "live", "polling", "closed", "ended",
-            "resources", "links", "leave_warning"]
+            "resources", "links", "leave_warning", "unsent"]
 
 
 @router.get("/workshops/{code}/project", response_class=HTMLResponse)

@@ -126,6 +126,23 @@
     question(feed.question);
     closed(feed.state);
     fillEnds();
+    drawUnsent();
+  }
+
+  // what this participant added and the outbox has not sent yet, at the end of the list
+  function drawUnsent() {
+    var list = document.getElementById('ws-additions');
+    if (!list || !outbox) return;
+    outbox.items().then(function (items) {
+      list.querySelectorAll('li.unsent').forEach(function (li) { li.remove(); });
+      items.filter(function (i) { return i.state !== 'refused'; }).forEach(function (item) {
+        var li = el('li', 'ws-item unsent' + (item.body.properties ? '' : ' link'));
+        li.setAttribute('data-id', item.id);
+        li.appendChild(el('span', 'ws-name', item.label || item.id));
+        li.appendChild(el('span', 'badge unsent', texts.unsent));
+        list.appendChild(li);
+      });
+    }).catch(function () {});
   }
 
   function counters(c) {
@@ -407,6 +424,7 @@
                                     moderation: 'pending', mine: true };
           });
           fillEnds();
+          drawUnsent();
         });
       };
       document.addEventListener('terreau-outbox:queued', waitingEnds);
@@ -419,7 +437,11 @@
           loadTerritory();
         });
       }
-      document.addEventListener('terreau-outbox:sent', function () { say(texts.saved, false); poll(); });
+      document.addEventListener('terreau-outbox:sent', function () {
+        say(texts.saved, false);
+        drawUnsent();
+        poll();
+      });
       document.addEventListener('terreau-outbox:refused', function (event) {
         say(event.detail.item.error || texts.refused, true);
       });

@@ -161,21 +161,26 @@ def test_a_workshop_on_a_weak_network_from_join_to_validation_and_votes(
         sam.context.set_offline(True)
         _add_resource(sam, "Épicerie du Quai", 60)
         expect(_counter(sam)).to_have_text("1 en attente d'envoi")
+        unsent = sam.locator("#ws-additions li.unsent")
+        expect(unsent).to_have_text(["Épicerie du Quaipas encore envoyé"])
         sam.reload(wait_until="load")  # offline: the service worker serves the page
         assert sam.evaluate("() => !!navigator.serviceWorker.controller")
         expect(_counter(sam)).to_have_text("1 en attente d'envoi")
+        expect(unsent).to_have_count(1)
         expect(sam.locator("#ws-additions li:not(.link)", has_text="Potager des Salins")
                ).to_be_visible(timeout=LIVE_MS)  # the kept feed
         # a cooperation with what he has not sent yet: it goes after it
         _add_link(sam, "Épicerie du Quai (à valider)", "Potager des Salins (à valider)",
                   "aid_associations", 3)
         expect(_counter(sam)).to_have_text("2 en attente d'envoi")
+        expect(unsent).to_have_count(2)
         screenshot(sam, "workshop-offline-820x1180")
         assert _rows(migrated, "Épicerie du Quai") == (0, 0)
 
         # the network is back: the outbox sends both, once
         sam.context.set_offline(False)
         expect(_counter(sam)).to_have_text("Tout est envoyé", timeout=LIVE_MS)
+        expect(unsent).to_have_count(0, timeout=LIVE_MS)
         expect(sam.locator("#ws-additions li.link")).to_have_count(1, timeout=LIVE_MS)
         assert _rows(migrated, "Épicerie du Quai") == (1, 1)
 
