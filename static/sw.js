@@ -42,9 +42,13 @@ function matches(list, path) {
   return list.some(function (re) { return re.test(path); });
 }
 
+// bumped by forget(): an answer asked for before it is not kept after it
+var generation = 0;
+
 function networkFirst(request) {
+  var asked = generation;
   return fetch(request).then(function (response) {
-    if (response.ok && response.type === "basic") {
+    if (response.ok && response.type === "basic" && asked === generation) {
       var copy = response.clone();
       caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
     }
@@ -76,6 +80,7 @@ function keptThenRefreshed(request) {
 
 /* Drop what this person saw: every kept entry but the files under /static. */
 function forget() {
+  generation += 1;
   return caches.open(CACHE).then(function (cache) {
     return cache.keys().then(function (requests) {
       return Promise.all(requests.filter(function (r) {

@@ -59,6 +59,7 @@
   }
 
   function loadTerritory() {
+    if (left) return Promise.resolve();
     return fetch('/api/resources?territory=' + encodeURIComponent(cfg.territory) + '&limit=2000',
                  { headers: headers() })
       .then(function (r) { return r.ok ? r.json() : { features: [] }; })
@@ -237,7 +238,9 @@
   // cookie, reads the pages' twins (the API ignores cookies).
   var liveBase = token ? '/api/workshops/' + code : '/workshops/' + code;
 
+  var left = false;  // leaving: nothing is read (and kept by the worker) any more
   function poll() {
+    if (left) return Promise.resolve();
     return fetch(liveBase + (token ? '/feed' : '/feed.json'), { headers: headers() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (feed) { if (feed) receive(feed); })
@@ -471,7 +474,9 @@
     }
     // leaving: the token, the outbox and the pages kept offline go (told first what is unsent)
     document.getElementById('ws-leave').addEventListener('click', function () {
+      left = true;  // the polls go on, reading nothing, until the person chooses to stay
       (outbox ? outbox.leave(texts.leave_warning) : Promise.resolve(true)).then(function (go) {
+        left = go;
         if (!go) return;
         localStorage.removeItem('terreau.workshop.' + code);
         window.location.replace('/join/' + code + window.location.search);
