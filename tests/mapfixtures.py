@@ -20,6 +20,8 @@ from carto.territories import TerritorySpec
 SLUG = "test-cartes-xss"
 XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_DESCRIPTION = 'Une description avec <script>alert("description")</script> dedans.'
+# Template syntax typed by a contributor: shown as typed, never evaluated by the server.
+TEMPLATE_TEXT = "Ouvert {{ 7*7 }} jours {% if true %}sur 7{% endif %} {# note #}"
 LINK_DESCRIPTION = "Un lien <script>alert('lien')</script> & « guillemets »."
 # Frontignan's commune (34108): real point of the private person, far from the commune centre.
 PRIVATE_LON, PRIVATE_LAT = 3.70, 43.44
@@ -52,7 +54,8 @@ def xss_territory(demo_loaded: Any, migrated: str) -> Iterator[XssTerritory]:
         xss = _create(session, name=XSS_NAME, description=XSS_DESCRIPTION, kind="food_aid",
                       lon=3.745, lat=43.447, opening_hours="Mo-Fr 09:00-12:00",
                       products=["vegetables"], phone="04 67 00 00 00")
-        other = _create(session, name="Voisin <b>gras</b>", lon=3.75, lat=43.45)
+        other = _create(session, name="Voisin <b>gras</b>", lon=3.75, lat=43.45,
+                        description=TEMPLATE_TEXT)
         private = _create(session, name="Habitante (personne privée)", is_private=True,
                           lon=PRIVATE_LON, lat=PRIVATE_LAT, phone="06 00 00 00 00",
                           address="12 rue Secrète")

@@ -24,9 +24,11 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import folium
+from branca.element import MacroElement
 from folium import plugins
 from folium.elements import JSCSSMixin
 from folium.template import Template
@@ -303,8 +305,51 @@ _FOLIUM_PAGE_STYLES = re.compile(r"<style>\s*html, body \{.*?</style>\s*<style>\
                                  re.S)
 
 
+# A Jinja opening (`{{`, `{%`, `{#`) in text a macro wrote: its `{` is written as an expression
+# that prints "{", so the second compilation below prints the text back unchanged.
+_JINJA_OPENING = re.compile(r"\{(?=[{%#])")
+
+
+def _inert(rendered: str) -> str:
+    return _JINJA_OPENING.sub("{{ '{' }}", rendered)
+
+
+class _InertMacros:
+    """An element's template whose macros' output is compiled as plain text.
+
+    Why: branca's `MacroElement.render` wraps what each macro wrote (layer names, attributions,
+    the map's data: text people typed) in `Element(output)`, which compiles it as a Jinja
+    template and renders it again, so a resource named `{{ 7*7 }}` would show 49 and
+    `{{ cycler.__init__.__globals__.os... }}` would run on the server."""
+
+    def __init__(self, template: Any) -> None:
+        self._template = template
+
+    @property
+    def module(self) -> Any:
+        macros = self._template.module.__dict__
+
+        def inert(macro: Any) -> Any:
+            return lambda *args, **kwargs: _inert(macro(*args, **kwargs))
+
+        return SimpleNamespace(**{name: inert(macros[name]) for name in ("header", "html", "script")
+                                  if name in macros})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
+
+
+def _make_inert(element: Any) -> None:
+    """Every macro element of the map (the map itself included) writes inert text."""
+    if isinstance(element, MacroElement) and not isinstance(element._template, _InertMacros):
+        element._template = _InertMacros(element._template)
+    for child in list(element._children.values()):
+        _make_inert(child)
+
+
 def render(m: folium.Map) -> MapParts:
     figure: Any = m.get_root()  # a branca Figure: header, html and script parts
+    _make_inert(m)
     figure.render()
     header = figure.header.render()
     # The page has its own viewport (pinch-zoom stays allowed) and layout.

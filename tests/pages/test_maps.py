@@ -16,7 +16,14 @@ from carto import maps
 from carto.config import map_settings
 from carto.maps import data as mapdata
 from carto.maps.layers import _kind_layer_name
-from tests.mapfixtures import PRIVATE_LAT, PRIVATE_LON, XSS_NAME, XssTerritory, xss_territory
+from tests.mapfixtures import (
+    PRIVATE_LAT,
+    PRIVATE_LON,
+    TEMPLATE_TEXT,
+    XSS_NAME,
+    XssTerritory,
+    xss_territory,
+)
 
 __all__ = ["xss_territory"]  # the fixture, imported for pytest
 
@@ -95,6 +102,26 @@ def test_user_text_is_escaped_in_page_and_data(client: TestClient,
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html  # the map's data, inert JSON
     assert "Test &lt;cartes&gt; &amp; échappement" in html
     assert config_of(html)["resources"][0]["name"]  # the JSON still parses
+
+
+def test_template_syntax_in_user_text_is_never_evaluated(
+        client: TestClient, session: Session, xss_territory: XssTerritory) -> None:
+    """folium compiles what its elements write as templates: text people typed must come out
+    as typed (a resource's description, a kind's label in the layer control)."""
+    html = client.get(f"/territories/{xss_territory.slug}").text
+    other = next(r for r in config_of(html)["resources"] if r["id"] == xss_territory.other_id)
+    assert other["description"] == TEMPLATE_TEXT
+    assert "Ouvert 49 jours" not in html
+    view = maps.MapView(
+        territory={"slug": "t", "name": "T"},
+        geometry=mapdata.TerritoryGeometry(boundary={"type": "FeatureCollection", "features": []},
+                                           bbox=(3.7, 43.4, 3.8, 43.5),
+                                           communes={"type": "FeatureCollection", "features": []}),
+        kinds=[maps.Kind("x", "Jardins {{ 6*7 }}", "#123456", "leaf")], kind_counts={"x": 1},
+        links_total=0, context={})
+    urls = maps.MapUrls(*["/u"] * 7)
+    parts = maps.render(maps.build(view, urls, "fr", "", "", 10, panel="#p"))
+    assert "Jardins {{ 6*7 }}" in parts.script and "Jardins 42" not in parts.script
 
 
 def test_kind_labels_in_the_layer_control_are_escaped(session: Session) -> None:
