@@ -52,13 +52,27 @@ class ResourceFilter:
     updated_to: datetime | None = None
 
 
+# What a resource offers the people it serves: the API's record and a map's popup
+# (carto.maps.data) read these same columns.
+OFFER_COLUMNS = "r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours"
+
+
+def resource_from(principal: Principal, join: str = "") -> str:
+    """`FROM resource r` with its commune (`c`) and the point shown to this principal (`sg.g`:
+    a private person at their commune's centre), for every read of resources with their place;
+    `join` is put right after `resource r` (e.g. the territory's `resource_territory`)."""
+    return f"""
+        FROM resource r {join}
+        LEFT JOIN commune c ON c.code = r.commune_code
+        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
+
+
 def _resource_columns(principal: Principal) -> str:
     return f"""
         r.id, r.name, r.kind, r.description, r.commune_code,
         c.name AS commune_name, ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
         {shown_precision(principal, "r")} AS location_precision,
-        {masked_columns(principal, "r")}, r.products, r.access_conditions, r.price_note,
-        r.documents_needed, r.opening_hours, r.visibility, r.is_private, r.status,
+        {masked_columns(principal, "r")}, {OFFER_COLUMNS}, r.visibility, r.is_private, r.status,
         r.moderation, r.moderation_note, r.illustrative, r.provenance, r.source_name,
         r.external_id, r.licence, r.created_by, r.created_at, r.updated_by, r.updated_at,
         r.version,
@@ -72,13 +86,6 @@ def _resource_columns(principal: Principal) -> str:
                  'hectares', s.hectares, 'year', s.year, 'source', s.source)
                  ORDER BY s.crop_group), '[]') FROM resource_surface s
            WHERE s.resource_id = r.id) AS surfaces"""
-
-
-def _from(principal: Principal) -> str:
-    return f"""
-        FROM resource r
-        LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
 
 
 def check_filter(session: Session, flt: ResourceFilter) -> int | None:
@@ -179,7 +186,7 @@ def list_resources(
     sql = f"""
         WITH page AS MATERIALIZED ({page_sql})
         SELECT {_resource_columns(principal)}
-        {_from(principal)}
+        {resource_from(principal)}
         WHERE r.id IN (SELECT id FROM page)
         ORDER BY r.id"""
     return _trim([dict(row) for row in session.execute(text(sql), params).mappings()], limit)
@@ -201,7 +208,7 @@ def list_resources_geojson(
     editor_view = permissions.editor_fields_sql(principal, "rows")
     sql = f"""
         WITH page AS MATERIALIZED ({page_sql}),
-        rows AS (SELECT {_resource_columns(principal)} {_from(principal)}
+        rows AS (SELECT {_resource_columns(principal)} {resource_from(principal)}
                  WHERE r.id IN (SELECT id FROM page))
         SELECT id, json_build_object(
                    'type', 'Feature', 'id', id,
@@ -220,7 +227,7 @@ def list_resources_geojson(
 
 def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID) -> dict[str, Any]:
     visible, params = resource_predicate(principal, "r")
-    sql = f"SELECT {_resource_columns(principal)} {_from(principal)} WHERE r.id = :id AND {visible}"
+    sql = f"SELECT {_resource_columns(principal)} {resource_from(principal)} WHERE r.id = :id AND {visible}"
     row = session.execute(text(sql), params | {"id": resource_id}).mappings().first()
     if row is None:
         raise NotFound(msg("error.resources.unknown", id=resource_id))

@@ -13,10 +13,12 @@ the bounding-box filter runs on that shown point, never on the real one: probing
 boxes must not reveal where someone lives. Their address and contacts never reach a map.
 """
 
+import dataclasses
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -25,7 +27,7 @@ from carto import territories
 from carto.errors import Invalid, NotFound
 from carto.i18n import msg
 from carto.params import Box
-from carto.search import territory_stats
+from carto.search import OFFER_COLUMNS, resource_from, territory_stats
 from carto.text import fold, like_escape
 from carto.visibility import (
     ANONYMOUS,
@@ -46,9 +48,20 @@ MAX_ZOOM_CLUSTERING = 17
 
 @dataclass
 class TerritoryGeometry:
-    boundary: dict[str, Any]
+    """The boundary and the communes around it as GeoJSON text, safe inside a `<script>` (the
+    map pages put it in as it is); `boundary` and `communes` parse it, for other uses."""
+
+    boundary_json: str
     bbox: tuple[float, float, float, float]  # minlon, minlat, maxlon, maxlat
-    communes: dict[str, Any]
+    communes_json: str
+
+    @functools.cached_property
+    def boundary(self) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.boundary_json))
+
+    @functools.cached_property
+    def communes(self) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.communes_json))
 
 
 @dataclass
@@ -64,25 +77,26 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+def script_safe(json_text: str) -> str:
+    """JSON text that may sit inside a <script> element (no `</script>`, no `<!--`, no line
+    separators): the one escaping of data put into map pages."""
+    return (json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
 def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry:
     """The boundary and the communes around it, simplified to what a screen can show: the
     tolerance follows the territory's size, so a neighbourhood keeps its streets' detail and
-    four departments stay a few hundred kilobytes. The SQL's output is kept per territory
-    (territories.OUTLINES); the dicts are built anew each time, since folium writes into them."""
+    four departments stay a few hundred kilobytes. Kept per territory (territories.OUTLINES)
+    as the text the page carries, so a map page neither parses nor writes 1,100 outlines."""
     outlines = territories.OUTLINES.get(session)
     found = outlines.get(territory_id)
     if found is None:
         found = outlines[territory_id] = _outline(session, territory_id)
-    bbox, boundary, rows = found
-    communes = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": code, "geometry": json.loads(geometry),
-         "properties": {"code": code, "name": name, "inside": inside}}
-        for code, name, geometry, inside in rows]}
-    return TerritoryGeometry(boundary=json.loads(boundary), bbox=bbox, communes=communes)
+    return dataclasses.replace(found)  # its own parsed dicts, which folium may write into
 
 
-def _outline(session: Session, territory_id: int
-             ) -> tuple[tuple[float, float, float, float], str, list[tuple[str, str, str, bool]]]:
+def _outline(session: Session, territory_id: int) -> TerritoryGeometry:
     row = session.execute(text("""
         SELECT ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, ST_YMax(geom) AS y1
         FROM territory WHERE id = :tid"""), {"tid": territory_id}).one()
@@ -104,8 +118,14 @@ def _outline(session: Session, territory_id: int
         {"tid": territory_id, "tol": extent / 1500, "digits": digits,
          "x0": row.x0 - margin, "y0": row.y0 - margin, "x1": row.x1 + margin,
          "y1": row.y1 + margin}).all()
-    return ((row.x0, row.y0, row.x1, row.y1), boundary,
-            [(code, name, geometry, bool(inside)) for code, name, geometry, inside in rows])
+    features = ",".join(
+        f'{{"type":"Feature","id":{json.dumps(code)},"geometry":{geometry},"properties":'
+        f'{{"code":{json.dumps(code)},"name":{json.dumps(name, ensure_ascii=False)},'
+        f'"inside":{"true" if inside else "false"}}}}}' for code, name, geometry, inside in rows)
+    communes = '{"type":"FeatureCollection","features":[' + features + "]}"
+    return TerritoryGeometry(boundary_json=script_safe(boundary),
+                             bbox=(row.x0, row.y0, row.x1, row.y1),
+                             communes_json=script_safe(communes))
 
 
 COMMUNES_IN_BOX = 400  # outlines one answer draws; a wider view gets none (and says so)
@@ -137,14 +157,16 @@ MAP_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_CO
 PENDING = "CASE WHEN {a}.moderation = 'pending' THEN true END"
 
 
+IN_TERRITORY = "JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid"
+
+
 def _resource_columns(principal: Principal) -> str:
     # A map is printed, embedded and downloaded: what could reach a private person is left out
     # of it whoever asks (the anonymous rule of carto.visibility), editors included.
     return f"""
         r.id::text AS id, r.name, r.kind, left(r.description, {DESCRIPTION_MAX + 1}) AS description,
         c.name AS commune_name, ST_Y(sg.g) AS lat, ST_X(sg.g) AS lon,
-        {shown_precision(principal, "r")} AS precision,
-        r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
+        {shown_precision(principal, "r")} AS precision, {OFFER_COLUMNS},
         {masked_columns(ANONYMOUS, "r", MAP_MASKED)},
         r.illustrative, r.status, {PENDING.format(a="r")} AS pending"""
 
@@ -171,11 +193,7 @@ def territory_resources(session: Session, territory_id: int, principal: Principa
                         workshop_id: int | None = None) -> list[dict[str, Any]]:
     visible, params = resource_predicate(principal, "r")
     sql = f"""
-        SELECT {_resource_columns(principal)}
-        FROM resource r
-        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
-        LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        SELECT {_resource_columns(principal)} {resource_from(principal, IN_TERRITORY)}
         WHERE {visible}{_of_workshop("r", workshop_id)}
         ORDER BY r.name, r.id LIMIT :limit"""
     rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit,
@@ -189,18 +207,17 @@ def _resources_by_id(session: Session, ids: list[str],
         return []
     visible, params = resource_predicate(principal, "r")
     sql = f"""
-        SELECT {_resource_columns(principal)}
-        FROM resource r
-        LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        SELECT {_resource_columns(principal)} {resource_from(principal)}
         WHERE r.id = ANY(CAST(:ids AS uuid[])) AND {visible}"""
     rows = session.execute(text(sql), params | {"ids": ids}).mappings()
     return [_resource_dict(r) for r in rows]
 
 
-_HISTORY = """(SELECT coalesce(json_agg(json_build_array(h.changed_on, h.level, h.note)
-                                       ORDER BY h.changed_on, h.id), '[]'::json)
-               FROM link_level_history h WHERE h.link_id = l.id)"""
+def _history(link: str) -> str:
+    """The level history of link row `link` (its alias), oldest first, as JSON."""
+    return f"""(SELECT coalesce(json_agg(json_build_array(h.changed_on, h.level, h.note)
+                                        ORDER BY h.changed_on, h.id), '[]'::json)
+                FROM link_level_history h WHERE h.link_id = {link}.id)"""
 
 
 def _link_dict(row: Any) -> dict[str, Any]:
@@ -215,15 +232,22 @@ def territory_links(session: Session, territory_id: int, principal: Principal = 
                     limit: int | None = None,
                     workshop_id: int | None = None) -> list[dict[str, Any]]:
     visible, params = link_predicate(principal, "l", "s", "t")
+    # The level history is read for the rows kept only (after the LIMIT), not for every link
+    # the sort looks at.
     sql = f"""
-        SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
-               s.name AS source_name, t.name AS target_name, s.kind AS source_kind,
-               t.kind AS target_kind, l.category, l.level, l.stakes, l.description,
-               l.started_on, l.directed, l.status, {_HISTORY} AS history,
-               {PENDING.format(a="l")} AS pending
-        FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
-        WHERE l.territory_id = :tid AND {visible}{_of_workshop("l", workshop_id)}
-        ORDER BY l.category, l.level DESC, s.name, t.name, l.id LIMIT :limit"""
+        SELECT v.id::text AS id, v.source, v.target, v.source_name, v.target_name,
+               v.source_kind, v.target_kind, v.category, v.level, v.stakes, v.description,
+               v.started_on, v.directed, v.status,
+               {_history("v")} AS history, v.pending
+        FROM (SELECT l.id, l.source_id::text AS source, l.target_id::text AS target,
+                     s.name AS source_name, t.name AS target_name, s.kind AS source_kind,
+                     t.kind AS target_kind, l.category, l.level, l.stakes, l.description,
+                     l.started_on, l.directed, l.status, {PENDING.format(a="l")} AS pending
+              FROM link l JOIN resource s ON s.id = l.source_id
+              JOIN resource t ON t.id = l.target_id
+              WHERE l.territory_id = :tid AND {visible}{_of_workshop("l", workshop_id)}
+              ORDER BY l.category, l.level DESC, s.name, t.name, l.id LIMIT :limit) v
+        ORDER BY v.category, v.level DESC, v.source_name, v.target_name, v.id"""
     rows = session.execute(text(sql), params | {"tid": territory_id, "limit": limit,
                                                 "wid": workshop_id}).mappings()
     return [_link_dict(r) for r in rows]
@@ -278,11 +302,7 @@ def _in_view_sql(principal: Principal, columns: str, extra_where: str = "") -> t
     their commune's centre)."""
     visible, params = resource_predicate(principal, "r")
     sql = f"""
-        SELECT {columns}
-        FROM resource r
-        JOIN resource_territory rt ON rt.resource_id = r.id AND rt.territory_id = :tid
-        LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        SELECT {columns} {resource_from(principal, IN_TERRITORY)}
         WHERE {visible} {extra_where} AND {shown_in(principal, ENVELOPE)}"""
     return sql, params
 
@@ -428,7 +448,7 @@ def link_detail(session: Session, territory_id: int, link_id: str,
     row = session.execute(text(f"""
         SELECT l.id::text AS id, l.source_id::text AS source, l.target_id::text AS target,
                l.category, l.level, l.stakes, l.description, l.started_on, l.directed,
-               l.status, {_HISTORY} AS history, s.name AS source_name, t.name AS target_name,
+               l.status, {_history("l")} AS history, s.name AS source_name, t.name AS target_name,
                {PENDING.format(a="l")} AS pending
         FROM link l JOIN resource s ON s.id = l.source_id JOIN resource t ON t.id = l.target_id
         WHERE l.id = CAST(:lid AS uuid) AND l.territory_id = :tid AND {visible}"""),

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from carto import vocab
 from carto.i18n import t
-from carto.maps.data import CONTEXT_LAYERS, MapContent, TerritoryGeometry
+from carto.maps.data import CONTEXT_LAYERS, MapContent, TerritoryGeometry, script_safe
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?$")
 ICON_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -51,9 +51,7 @@ OSM_ATTRIBUTION = ('© <a href="https://www.openstreetmap.org/copyright">'
 
 def script_json(value: Any) -> str:
     """JSON safe inside a <script> element (no `</script>`, no `<!--`, no line separators)."""
-    return (json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
 @dataclass
@@ -128,7 +126,7 @@ class TerreauLayers(JSCSSMixin):
                 {{ code|tojson }}: {{ layer.get_name() }},
             {%- endfor %}
             }
-        }, {{ this.config_json }});
+        }, {{ this.data_id|tojson }});
         {% endmacro %}
     """)
 
@@ -137,7 +135,8 @@ class TerreauLayers(JSCSSMixin):
                  control: Any):
         super().__init__()
         self._name = "TerreauLayers"
-        self.config_json = script_json(config)
+        self.data_id = f"tm-data-{self._id}"
+        self.config_json = config_json(config)
         self.tiles, self.boundary, self.communes, self.links = tiles, boundary, communes, links
         self.control = control
         self.kind_layers, self.context_layers = kind_layers, context_layers
@@ -172,6 +171,15 @@ def _vocabularies(view: MapView, lang: str) -> dict[str, Any]:
     }
 
 
+def config_json(cfg: dict[str, Any]) -> str:
+    """The script's data as JSON text; the outlines (`boundary_json`, `communes_json`: text
+    already safe in a script, kept per territory) are put in as they are, not re-encoded."""
+    rest = {k: v for k, v in cfg.items() if k not in ("boundary_json", "communes_json")}
+    text = script_json(rest)
+    return (text[:-1] + ',"boundary":' + cfg["boundary_json"] + ',"communes":'
+            + cfg["communes_json"] + "}")
+
+
 def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
            standalone: bool = False, panel: str | None = None) -> dict[str, Any]:
     tr = view.territory
@@ -192,12 +200,17 @@ def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
         "context": {layer: {"label": t(f"map.context.{layer}", lang),
                             "points": data["points"]}
                     for layer, data in view.context.items()},
+        "boundary_json": view.geometry.boundary_json,
+        "communes_json": view.geometry.communes_json,
     }
     if view.content is not None:
         out["resources"] = view.content.resources
         out["links"] = view.content.links
         out["outside"] = view.content.outside
     return out
+
+
+_EMPTY = {"type": "FeatureCollection", "features": []}
 
 
 def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attribution: str,
@@ -220,20 +233,15 @@ def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attributi
                                  max_zoom=MAX_ZOOM, max_native_zoom=19)
         tiles.add_to(m)
 
-    # Communes under the tiles: the background when tiles fail or are off.
+    # Communes under the tiles: the background when tiles fail or are off. Both layers are
+    # created empty: the script fills them from its data once the first view is set (drawn
+    # once, at the right zoom, after the markers' request has left) and styles them.
     folium.map.CustomPane("communes", z_index=150, pointer_events=False).add_to(m)
-    communes = folium.GeoJson(
-        view.geometry.communes, name=t("map.layer.communes", lang), control=False,
-        pane="communes", interactive=False,
-        style_function=lambda f: {"color": "#9a9a8a", "weight": 1, "fillColor": "#efeadb",
-                                  "fillOpacity": 1 if f["properties"]["inside"] else 0.55},
-    )
+    communes = folium.GeoJson(_EMPTY, name=t("map.layer.communes", lang), control=False,
+                              pane="communes", interactive=False)
     communes.add_to(m)
-    boundary = folium.GeoJson(
-        view.geometry.boundary, name=t("map.layer.boundary", lang), control=False,
-        interactive=False,
-        style_function=lambda f: {"color": "#2e5d34", "weight": 3, "fill": False},
-    )
+    boundary = folium.GeoJson(_EMPTY, name=t("map.layer.boundary", lang), control=False,
+                              interactive=False)
     boundary.add_to(m)
 
     kind_layers: dict[str, Any] = {}
@@ -292,11 +300,13 @@ def _zoom_for(width_deg: float, height_deg: float) -> int:
 
 @dataclass
 class MapParts:
-    """A rendered map in three pieces to place in a page: links and styles for <head>, the
-    map's <div>, and its script (after the div)."""
+    """A rendered map in four pieces to place in a page: links and styles for <head>, the
+    map's <div>, its data (a JSON `<script>` block, read by the script: the browser parses
+    JSON faster than a script literal) and its script (after the div and the data)."""
 
     header: str
     div: str
+    data: str
     script: str
 
 
@@ -355,4 +365,8 @@ def render(m: folium.Map) -> MapParts:
     # The page has its own viewport (pinch-zoom stays allowed) and layout.
     header = _VIEWPORT_META.sub("", header)
     header = _FOLIUM_PAGE_STYLES.sub("", header)
-    return MapParts(header=header, div=figure.html.render(), script=figure.script.render())
+    layers = next(e for e in m._children.values() if isinstance(e, TerreauLayers))
+    data = (f'<script type="application/json" id="{layers.data_id}">'
+            f"{layers.config_json}</script>")
+    return MapParts(header=header, div=figure.html.render(), data=data,
+                    script=figure.script.render())

@@ -15,6 +15,7 @@ from sqlalchemy.util import await_only
 from carto import places
 from carto.nearby.bounds import window
 from carto.nearby.query import COUNT_CAP, NearbyQuery
+from carto.search import OFFER_COLUMNS, resource_from
 from carto.visibility import (
     Principal,
     concealed,
@@ -215,14 +216,11 @@ def _details_sql(principal: Principal) -> str:
 
     return f"""
         SELECT r.id, r.name, r.kind, r.description, {masked_columns(principal, "r", NEARBY_MASKED)},
-               r.commune_code, c.name AS commune_name, c.department, r.products,
-               r.access_conditions, r.price_note, r.documents_needed, r.opening_hours,
+               r.commune_code, c.name AS commune_name, c.department, {OFFER_COLUMNS},
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
                degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
-        FROM resource r
-        LEFT JOIN commune c ON c.code = r.commune_code
-        CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg
+        {resource_from(principal)}
         WHERE r.id = ANY(:ids) AND {visible}"""
 
 

@@ -36,6 +36,15 @@
 
 
 
+  // After the browser has painted what is in the page now (a timer queued from the next frame).
+  function afterPaint(fn) {
+    if (window.requestAnimationFrame) {
+      window.requestAnimationFrame(function () { setTimeout(fn, 0); });
+    } else {
+      setTimeout(fn, 0);
+    }
+  }
+
   function fetchJSON(url, signal) {
     return fetch(url, { signal: signal, headers: { Accept: 'application/json' } })
       .then(function (response) {
@@ -76,10 +85,6 @@
     map.attributionControl.setPrefix(
       '<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
     L.control.scale({ imperial: false, position: 'bottomright' }).addTo(map);
-    this._mask();
-    this._background();
-    this._context();
-    this._searchControl();
     if (this.panel && this.control) {
       add(this.panel, el('h2', 'tm-panel-title', this.text.panel_layers));
       var layersBox = this.control.getContainer();
@@ -88,12 +93,9 @@
     } else if (this.control && this.large) {
       this.control.expand();
     }
-    this._legendControl();
-    this._printSupport();
 
-    map.on('zoomend', function () { self.layout(); });
-    map.on('overlayadd overlayremove', function (e) { self._overlayChanged(e); });
-
+    // The first view first: a large territory's request for it leaves before the outlines,
+    // labels and controls are built (they are drawn meanwhile, once, at the right zoom).
     this.homeBounds = L.latLngBounds(cfg.bounds);
     if (cfg.mode === 'embedded') {
       this._load(cfg.resources || [], cfg.links || [], cfg.outside || []);
@@ -108,10 +110,20 @@
       this.fitOptions.paddingBottomRight = [this.control.getContainer().offsetWidth + 40, 70];
     }
     map.fitBounds(this.homeBounds, this.fitOptions);
+    if (cfg.mode !== 'embedded') this._viewportLoading();
+
+    this._boundary();
+    this._mask();
+    this._context();
+    this._searchControl();
+    this._legendControl();
+    this._printSupport();
+
+    map.on('zoomend', function () { self.layout(); });
+    map.on('overlayadd overlayremove', function (e) { self._overlayChanged(e); });
     if (cfg.mode === 'embedded') {
       this.layout();
-    } else {
-      this._viewportLoading();
+      this._afterFirstView();
     }
     map.getContainer().setAttribute('data-mode', cfg.mode);
   }
@@ -133,6 +145,35 @@
       });
     });
     return rings;
+  };
+
+  // The boundary, from the page's data (folium created the layer empty): the rings keep
+  // spread markers inside the territory, so it is there before the first layout.
+  P._boundary = function () {
+    this.boundaryLayer.options.style = function () {
+      return { color: '#2e5d34', weight: 3, fill: false };
+    };
+    this.boundaryLayer.addData(this.cfg.boundary);
+  };
+
+  // The communes (hundreds of outlines) and their names come once the first markers are on
+  // screen: the browser paints those first. The map says it is ready (data-ready) after.
+  P._afterFirstView = function () {
+    var self = this;
+    if (this._backgroundPlanned) return;
+    this._backgroundPlanned = true;
+    afterPaint(function () {
+      self.communesLayer.options.style = function (feature) {
+        return { color: '#9a9a8a', weight: 1, fillColor: '#efeadb',
+                 fillOpacity: feature.properties.inside ? 1 : 0.55 };
+      };
+      // One canvas for the outlines, not an SVG element each (they take no clicks).
+      self.communesLayer.options.renderer = L.canvas({ pane: 'communes', padding: 0.3 });
+      self.communesLayer.addData(self.cfg.communes);
+      self._background();
+      self.backgroundDrawn = true;
+      self._updateStatus();
+    });
   };
 
   P._mask = function () {
@@ -1208,7 +1249,7 @@
     this._statusShort.textContent = line + extra;
     this.map.getContainer().setAttribute('data-shown-resources', String(s.resources));
     this.map.getContainer().setAttribute('data-shown-links', String(shownLinks));
-    this.map.getContainer().setAttribute('data-ready', 'true');
+    if (this.backgroundDrawn) this.map.getContainer().setAttribute('data-ready', 'true');
   };
 
   /* ---------- loading by viewport (large territories) ---------- */
@@ -1250,7 +1291,10 @@
         self.message = self.text.load_failed;
         self._updateStatus();
       })
-      .then(function () { map.getContainer().removeAttribute('data-loading'); });
+      .then(function () {
+        map.getContainer().removeAttribute('data-loading');
+        self._afterFirstView();
+      });
   };
 
   P._applyView = function (body) {
@@ -1335,7 +1379,9 @@
   };
 
   window.Terreau = {
+    // cfg: the data, or the id of the JSON <script> element that holds it (the pages).
     init: function (map, layers, cfg) {
+      if (typeof cfg === 'string') cfg = JSON.parse(document.getElementById(cfg).textContent);
       var instance = new TerreauMap(map, layers, cfg);
       window.terreauMap = instance;
       document.querySelectorAll('[data-tm-print]').forEach(function (button) {

@@ -263,3 +263,16 @@ def test_ogc_tiles_and_nearby_are_served_on_the_async_read_path() -> None:
                 or get_async_reads not in used:
             wrong.append(route.path)
     assert seen >= 9 and wrong == []
+
+
+# ---------------------------------------------------------------------------- resource reads
+
+
+def test_a_resource_place_and_offer_are_read_in_search_only() -> None:
+    """Bug: the columns of what a resource offers and the join to its commune and shown point
+    were written in search.py, maps/data.py and nearby/sql.py."""
+    copies = [str(p.relative_to(ROOT)) for p in _sources()
+              if re.search(r"r\.price_note,\s*r\.documents_needed|"
+                           r"LEFT JOIN commune c ON c\.code = r\.commune_code\s+CROSS JOIN LATERAL",
+                           p.read_text())]
+    assert copies == ["carto/search.py"]

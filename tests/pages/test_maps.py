@@ -28,6 +28,7 @@ from tests.mapfixtures import (
 __all__ = ["xss_territory"]  # the fixture, imported for pytest
 
 CDN = re.compile(r"cdn\.|unpkg|jsdelivr|cdnjs|bootstrapcdn|code\.jquery|googleapis", re.I)
+EMPTY = '{"type":"FeatureCollection","features":[]}'
 DEMO = ["frontignan", "vauvert", "pezenas", "montpellier-celleneuve", "montpellier-centre",
         "haut-allier", "marvejols"]
 
@@ -114,14 +115,28 @@ def test_template_syntax_in_user_text_is_never_evaluated(
     assert "Ouvert 49 jours" not in html
     view = maps.MapView(
         territory={"slug": "t", "name": "T"},
-        geometry=mapdata.TerritoryGeometry(boundary={"type": "FeatureCollection", "features": []},
-                                           bbox=(3.7, 43.4, 3.8, 43.5),
-                                           communes={"type": "FeatureCollection", "features": []}),
+        geometry=mapdata.TerritoryGeometry(boundary_json=EMPTY, bbox=(3.7, 43.4, 3.8, 43.5),
+                                           communes_json=EMPTY),
         kinds=[maps.Kind("x", "Jardins {{ 6*7 }}", "#123456", "leaf")], kind_counts={"x": 1},
         links_total=0, context={})
     urls = maps.MapUrls(*["/u"] * 7)
     parts = maps.render(maps.build(view, urls, "fr", "", "", 10, panel="#p"))
     assert "Jardins {{ 6*7 }}" in parts.script and "Jardins 42" not in parts.script
+
+
+def test_the_map_data_travels_as_json_beside_the_script(client: TestClient) -> None:
+    """The data (outlines included, put in as the text kept per territory) is a JSON element the
+    script reads by id: parsed as JSON by the browser, never compiled by folium's templates."""
+    html = client.get("/territories/frontignan").text
+    found = re.search(r'<script type="application/json" id="(tm-data-[0-9a-f]+)">(.*?)</script>',
+                      html, re.S)
+    assert found
+    data = json.loads(found.group(2))
+    assert data["communes"]["features"] and data["boundary"]["type"]
+    assert any(f["properties"]["inside"] for f in data["communes"]["features"])
+    script = html[html.index("Terreau.init("):]
+    assert f'"{found.group(1)}");' in script[:script.index("</script>")]
+    assert '"communes":' not in script[:script.index("</script>")]
 
 
 def test_kind_labels_in_the_layer_control_are_escaped(session: Session) -> None:
