@@ -31,7 +31,9 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carto import ROOT, permissions, territories, vocab
@@ -99,38 +101,55 @@ def _write_rows(copy: Any, batch: list[tuple[Row, Any]]) -> None:
         copy.write_row(values)
 
 
+LINES_PER_FETCH = 10_000
+# A label in the report's CSV form (quoted when it holds a comma, a quote or a line break).
+_CSV_LABEL = ("CASE WHEN label ~ '[\",\\r\\n]' THEN '\"' || replace(label, '\"', '\"\"') || '\"' "
+              "ELSE coalesce(label, '') END")
+
+
 def copy_lines(session: Session, report: Report, select: str,
                counts: dict[str, int] | None = None) -> None:
     """Report lines straight from the database: `select` gives (line, status, label) per row,
-    COPYed in the report's own CSV form into its spool, with their counts (given, or from one
-    aggregate) — a million-row merge is reported without a Python call per row."""
+    written by the server in the report's own CSV form, ten thousand lines per fetched row,
+    into its spool, with their counts (given, or from one aggregate) — a million-row merge is
+    reported without a Python call per row."""
     if counts is None:
         counts = dict(session.execute(text(
             f"SELECT status, count(*) FROM ({select}) r GROUP BY status")).all())
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore
-    with cursor.copy(f"COPY (SELECT line, status, label, NULL, NULL, NULL FROM ({select}) r "
-                     "ORDER BY line) TO STDOUT (FORMAT csv)") as copy:
-        report.add_copied(copy, counts)
+    chunks = session.execute(text(f"""
+        SELECT string_agg(line || ',' || status || ',' || {_CSV_LABEL} || E',,,\r\n', ''
+                          ORDER BY line)
+        FROM ({select}) r GROUP BY line / {LINES_PER_FETCH} ORDER BY line / {LINES_PER_FETCH}"""))
+    report.add_copied((chunk for (chunk,) in chunks), counts)
 
 
 class _Merge:
-    """The end both importers share: the staging table merged into farmland in one statement
-    (a dry run: classified only), each row's fate kept in a temporary table, reported from it
-    (the lines by COPY, the totals per commune by one aggregate)."""
+    """The end both importers share: the staging table merged into farmland, each row's fate
+    reported (the lines in chunks of CSV text, the totals per commune by one aggregate).
+
+    When none of the staged keys is in farmland yet — a first import, and the benchmark's
+    case — the rows are inserted by one plain `INSERT … SELECT` (what a COPY into the table
+    costs, without the classification or ON CONFLICT's speculative insertion), every row
+    created. A key already there (or written meanwhile by a concurrent import) makes that
+    insert fail on the unique index: it is rolled back to its savepoint and the general merge
+    runs, one statement classifying each row (a dry run: only that) and keeping its fate."""
 
     totals: ImportReport
+    fates: str = FATE  # each staged line's fate: the table, or all created (the fast path)
 
     def _merge(self, session: Session, report: Report) -> None:
-        if report.dry_run:
+        if not report.dry_run and self._insert_new(session):
+            self.fates = f"(SELECT line, commune, crop, ha, '{CREATED}' AS status FROM {STAGING})"
+        elif report.dry_run:
             session.execute(text(CLASSIFY + FATE_INSERT))
         else:
             session.execute(text(MERGE))
         per: dict[str, CommuneReport] = {}
         for code, name, status, n, ha in session.execute(text(f"""
-                SELECT coalesce(f.commune, ''), coalesce(c.name, ''), f.status, count(*),
-                       sum(f.ha)
-                FROM {FATE} f LEFT JOIN commune c ON c.code = f.commune
-                GROUP BY 1, 2, 3 ORDER BY 1""")):
+                SELECT f.code, coalesce(c.name, ''), f.status, f.n, f.ha
+                FROM (SELECT coalesce(commune, '') AS code, status, count(*) AS n, sum(ha) AS ha
+                      FROM {self.fates} f GROUP BY 1, 2) f
+                LEFT JOIN commune c ON c.code = f.code ORDER BY 1""")):
             entry = per.setdefault(code, CommuneReport(code, name))
             entry.lines += int(n)
             entry.hectares += float(ha)
@@ -138,6 +157,17 @@ class _Merge:
         self.totals.per_commune = [per[c] for c in sorted(per)]
         self.totals.hectares = round(sum(c.hectares for c in per.values()), 2)
         self.totals.communes = {c for c in per if c}
+
+    def _insert_new(self, session: Session) -> bool:
+        """Insert every staged row as a new one; False (nothing written) if a key exists."""
+        try:
+            with session.begin_nested():
+                session.execute(text(INSERT_NEW))
+        except IntegrityError as exc:
+            if not isinstance(exc.orig, UniqueViolation):
+                raise
+            return False
+        return True
 
 
 class FarmlandImport(_Merge):
@@ -223,7 +253,7 @@ class FarmlandImport(_Merge):
         counts: Counter[str] = Counter()
         for entry in self.totals.per_commune:
             counts.update(entry.counts)
-        copy_lines(session, report, f"SELECT line, status, NULL AS label FROM {FATE}",
+        copy_lines(session, report, f"SELECT line, status, NULL AS label FROM {self.fates} f",
                    dict(counts))
 
 
@@ -243,6 +273,9 @@ STATUS = (f"CASE WHEN fid IS NULL THEN '{CREATED}' WHEN old = ha THEN '{UNCHANGE
 # ON CONFLICT covers a concurrent import of the same key between the join and the insert.
 FATE_INSERT = (f"INSERT INTO {FATE} (line, commune, crop, ha, status) "
                f"SELECT line, commune, crop, ha, {STATUS} FROM cls")
+INSERT_NEW = f"""
+    INSERT INTO farmland (commune_code, territory_id, crop_group, hectares, year, source)
+    SELECT commune, tid, crop, ha, year, source FROM {STAGING}"""
 MERGE = CLASSIFY + """,
     ins AS (
       INSERT INTO farmland (commune_code, territory_id, crop_group, hectares, year, source)
@@ -419,7 +452,7 @@ class RpgImport(_Merge):
         # each parcel gets the fate of its commune's crop-group row (one row each)
         copy_lines(session, report, f"""
             SELECT r.line, f.status, r.commune AS label FROM {RPG_STAGING} r
-            JOIN {FATE} f ON f.commune = r.commune AND f.crop = r.crop""")
+            JOIN {self.fates} f ON f.commune = r.commune AND f.crop = r.crop""")
         parcels: dict[str, int] = dict(session.execute(text(
             f"SELECT commune, count(*) FROM {RPG_STAGING} WHERE commune IS NOT NULL "
             "GROUP BY commune")).all())

@@ -1,6 +1,5 @@
 """The import pipeline: read → check → write in batches, with one report line per row."""
 
-import codecs
 import csv
 import io
 import tempfile
@@ -84,15 +83,13 @@ class Report:
             counts[status] += 1
             write((line, status, label, "", "", sheet or ""))
 
-    def add_copied(self, chunks: Iterable[Any], counts: dict[str, int]) -> None:
-        """Lines the database wrote itself (COPY … TO STDOUT (FORMAT csv) of line, status,
-        label, field, reason, sheet: the spool's own form) and their counts by status. For
-        lines that are not rejections (those are kept in memory too, through `add`)."""
+    def add_copied(self, chunks: Iterable[str], counts: dict[str, int]) -> None:
+        """Lines the database wrote itself, many per chunk, in the spool's own CSV form
+        (line, status, label, field, reason, sheet), and their counts by status. For lines
+        that are not rejections (those are kept in memory too, through `add`)."""
         assert not counts.get(REJECTED)
-        decoder = codecs.getincrementaldecoder("utf-8")()
         for chunk in chunks:
-            self._spool.write(decoder.decode(bytes(chunk)))
-        self._spool.write(decoder.decode(b"", final=True))
+            self._spool.write(chunk)
         self.counts.update(counts)
 
     @property
