@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from carto.db import unprepared
 from carto.gap.coefficients import Coefficients, load_coefficients
-from carto.gap.method import Gap, compute, rounded
+from carto.gap.method import Gap, basis, compute, rounded
 from carto.gap.overrides import coefficients_in_force, overrides_for
 from carto.gap.perimeter import Perimeter
 from carto.gap.scenarios import Scenario
@@ -98,6 +98,7 @@ def commune_coverage(session: Session, codes: list[str], sc: Scenario,
         "SELECT code, name, population FROM commune WHERE code = ANY(:codes) ORDER BY code"),
         {"codes": codes}).all()
     out = []
+    base = basis(coefs, sc)  # the same for every commune
     for code, name, population in rows:
         # Unknown is null, never 0 (issue 12): a commune where no producer declares anything
         # has no measured coverage, one without farmland no land ratio.
@@ -109,7 +110,7 @@ def commune_coverage(session: Session, codes: list[str], sc: Scenario,
                                  "known": {"producers": supply_known, "farmland": land_known}}
         if population:
             g = compute(population, coefs, sc, declared.get(code), surfaces.get(code),
-                        farm.get(code))
+                        farm.get(code), base)
             entry.update(
                 coverage_capped=rounded(g.totals.coverage_capped, 4) if supply_known else None,
                 land_ratio_gross=rounded(g.totals.land_ratio_gross, 4) if land_known else None,

@@ -30,29 +30,57 @@ def effective_yield(coefs: Coefficients, product: str, organic_share: float) -> 
     return conventional / ((1 - organic_share) + organic_share / ratio)
 
 
-def demand_t(population: float, coefs: Coefficients, sc: Scenario) -> dict[str, float]:
-    """t/year per product that the scenario asks local land to supply."""
-    return {p: population * kg / 1000 * sc.relocalised_share
-            for p, kg in per_capita_kg(coefs, sc).items()}
+def demand_t(population: float, coefs: Coefficients, sc: Scenario,
+             per_capita: Mapping[str, float] | None = None) -> dict[str, float]:
+    """t/year per product that the scenario asks local land to supply (`per_capita`: its
+    `per_capita_kg`, if known)."""
+    if per_capita is None:
+        per_capita = per_capita_kg(coefs, sc)
+    return {p: population * kg / 1000 * sc.relocalised_share for p, kg in per_capita.items()}
 
 
-def land_needed_ha(demand: Mapping[str, float], coefs: Coefficients, sc: Scenario
-                   ) -> dict[str, float]:
-    """ha per product to grow `demand` (out-of-scope products need none)."""
-    return {p: t / effective_yield(coefs, p, sc.organic_share)
-            for p, t in demand.items() if p in coefs.yields}
+def land_needed_ha(demand: Mapping[str, float], coefs: Coefficients, sc: Scenario,
+                   yields: Mapping[str, float] | None = None) -> dict[str, float]:
+    """ha per product to grow `demand` (out-of-scope products need none; `yields`: the
+    effective ones, if known)."""
+    if yields is None:
+        yields = {p: effective_yield(coefs, p, sc.organic_share) for p in coefs.yields}
+    return {p: t / yields[p] for p, t in demand.items() if p in yields}
 
 
-def livestock_weights(land: Mapping[str, float], coefs: Coefficients) -> dict[str, float]:
+def livestock_products(coefs: Coefficients) -> list[str]:
+    return [p for p, g in coefs.product_group.items() if g in LIVESTOCK and p in coefs.yields]
+
+
+def livestock_weights(land: Mapping[str, float], coefs: Coefficients,
+                      products: list[str] | None = None) -> dict[str, float]:
     """How a hectare of grassland or fodder is shared between milk, eggs and meat: in proportion
     to the land each needs here (the current national diet when nothing is needed)."""
-    products = [p for p, g in coefs.product_group.items() if g in LIVESTOCK and p in coefs.yields]
+    if products is None:
+        products = livestock_products(coefs)
     weights = {p: land.get(p, 0.0) for p in products}
     if sum(weights.values()) <= 0:
         weights = {p: coefs.consumption[p].value / coefs.yields[p].value for p in products
                    if p in coefs.consumption}
     total = sum(weights.values())
     return {p: w / total for p, w in weights.items()}
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What `compute` needs that depends on the coefficients and the scenario only, not on the
+    perimeter: worked out once for 1,100 communes (`commune_coverage`), with the same
+    arithmetic as per perimeter, so both give the same numbers to the last bit."""
+
+    per_capita_kg: dict[str, float]
+    yields: dict[str, float]  # effective t/ha per product in the scenario's organic share
+    livestock: list[str]
+
+
+def basis(coefs: Coefficients, sc: Scenario) -> Basis:
+    return Basis(per_capita_kg(coefs, sc),
+                 {p: effective_yield(coefs, p, sc.organic_share) for p in coefs.yields},
+                 livestock_products(coefs))
 
 
 @dataclass
@@ -87,9 +115,11 @@ def allocate(ha_by_crop: Mapping[str, float], coefs: Coefficients,
     return out
 
 
-def tonnage(ha_by_product: Mapping[str, float], coefs: Coefficients, sc: Scenario
-            ) -> dict[str, float]:
-    """t/year that surfaces yield in the scenario."""
+def tonnage(ha_by_product: Mapping[str, float], coefs: Coefficients, sc: Scenario,
+            yields: Mapping[str, float] | None = None) -> dict[str, float]:
+    """t/year that surfaces yield in the scenario (`yields`: the effective ones, if known)."""
+    if yields is not None:
+        return {p: ha * yields[p] for p, ha in ha_by_product.items()}
     return {p: ha * effective_yield(coefs, p, sc.organic_share) for p, ha in ha_by_product.items()}
 
 
@@ -179,26 +209,28 @@ class Gap:
 def compute(population: float, coefs: Coefficients, sc: Scenario,
             declared_t: Mapping[str, float] | None = None,
             producer_ha: Mapping[str, float] | None = None,
-            farmland_ha: Mapping[str, float] | None = None) -> Gap:
+            farmland_ha: Mapping[str, float] | None = None, base: Basis | None = None) -> Gap:
     """The whole analysis from plain numbers.
 
     declared_t: producers' declared output (t/year) per food group; producer_ha: producers'
     surfaces (ha) per crop group for the groups they declared no output of; farmland_ha: the
-    perimeter's farmland (ha) per crop group, None when none was imported (ratios unknown).
+    perimeter's farmland (ha) per crop group, None when none was imported (ratios unknown);
+    base: `basis(coefs, sc)`, when many perimeters share them.
     """
     if not population > 0:
         raise Conflict(msg("error.gap.population_zero"),
                        [FieldError("population", msg("error.gap.population_field"))])
     declared_t = declared_t or {}
-    demand = demand_t(population, coefs, sc)
-    land = land_needed_ha(demand, coefs, sc)
-    weights = livestock_weights(land, coefs)
+    fixed = base or basis(coefs, sc)
+    demand = demand_t(population, coefs, sc, fixed.per_capita_kg)
+    land = land_needed_ha(demand, coefs, sc, fixed.yields)
+    weights = livestock_weights(land, coefs, fixed.livestock)
     producers = allocate(producer_ha or {}, coefs, weights)
     farm = allocate(farmland_ha or {}, coefs, weights)
     demand_g = by_group({p: t for p, t in demand.items() if p in coefs.yields}, coefs)
     land_g = by_group(land, coefs)
-    estimated_g = by_group(tonnage(producers.by_product, coefs, sc), coefs)
-    farm_t_g = by_group(tonnage(farm.by_product, coefs, sc), coefs)
+    estimated_g = by_group(tonnage(producers.by_product, coefs, sc, fixed.yields), coefs)
+    farm_t_g = by_group(tonnage(farm.by_product, coefs, sc, fixed.yields), coefs)
     farm_ha_g = by_group(farm.by_product, coefs)
     groups = []
     for g in IN_SCOPE:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from carto import gap
 from carto.errors import Conflict, Invalid
+from carto.gap import method
 
 COEFS = gap.load_coefficients()
 CURRENT = gap.scenario()
@@ -84,6 +85,18 @@ def test_doubling_population_doubles_demand_and_land(population: float, sc: gap.
         assert b.land_needed_ha == pytest.approx(2 * a.land_needed_ha, rel=1e-9)
     assert two.totals.land_needed_m2_per_person == pytest.approx(
         one.totals.land_needed_m2_per_person, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(populations, scenarios, tonnes, hectares, hectares)
+def test_one_basis_for_many_communes_gives_the_same_numbers_to_the_last_bit(
+        population: float, sc: gap.Scenario, declared: dict[str, float],
+        surfaces: dict[str, float], farmland: dict[str, float]) -> None:
+    """commune_coverage works out the scenario's basis once for 1,100 communes: each commune's
+    gap is exactly the one its own analysis gives."""
+    base = method.basis(COEFS, sc)
+    assert gap.compute(population, COEFS, sc, declared, surfaces, farmland, base) == \
+        gap.compute(population, COEFS, sc, declared, surfaces, farmland)
 
 
 @settings(max_examples=60, deadline=None)
