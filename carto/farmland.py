@@ -9,7 +9,8 @@ UTF-8 (a BOM is fine) or Windows-1252, decimal point or comma.
 - **idempotent**: a row is keyed by (commune or territory, crop group, year, source); importing
   the same file again changes nothing, a corrected file updates the hectares in place;
 - **streamed** (carto.io pipeline): rows are checked in batches and written with `COPY` into a
-  temporary staging table, then merged into `farmland` in one statement. Memory is bounded by a
+  temporary staging table, then merged into `farmland`: by one plain insert when none of their
+  keys is there yet, else by one classifying statement (`_Merge`). Memory is bounded by a
   batch: a million rows go through without holding the file (docs/benchmarks.md).
 
 Two more ways in, through the same staging table and the same merge:
