@@ -50,8 +50,11 @@ def analyse(session: Session, per: Perimeter, sc: Scenario, principal: Principal
     return Analysis(per, result, coefs, producers, land)
 
 
+# `c` is not materialised: the planner then reads the communes' own statistics and expects
+# ~3,000 producers in 1,100 communes, and joins their outputs and surfaces by hash; behind a
+# materialised CTE it expected 33 and probed the indexes 27,616 times each (bench/gap.py).
 COMMUNE_SUPPLY_SQL = """
-    WITH c AS MATERIALIZED (
+    WITH c AS NOT MATERIALIZED (
         SELECT code, geom FROM commune WHERE code = ANY(:codes)
     ), p AS MATERIALIZED (
         SELECT r.id, c.code
