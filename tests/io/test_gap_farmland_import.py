@@ -1,6 +1,7 @@
 """`carto farmland import FILE`: all or nothing, idempotent, errors naming line and column."""
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,32 @@ def test_the_illustrative_example_parses_and_says_it_is_invented(session: Sessio
         assert all(r["source"].startswith("ILLUSTRATIF") for r in csv.DictReader(fh))
     assert session.scalar(text("SELECT count(*) FROM farmland WHERE source LIKE 'ILLUSTRATIF%'")) \
         == 0  # not loaded by default
+
+
+def test_every_rejection_reason_names_its_column(session: Session) -> None:
+    """The reasons the other tests do not reach, each naming its line and column."""
+    long_source = "x" * 501
+    bad = ("commune,territory,crop_group,hectares,year,source\n"
+           "34108,,vines,1,2023,ok,surplus\n"                       # 2: a cell too many
+           "34108,montpellier-celleneuve,vines,1,2023,ok\n"         # 3: both
+           ",,vines,1,2023,ok\n"                                    # 4: neither
+           ",nowhere,vines,1,2023,ok\n"                             # 5: unknown territory
+           f"34108,,vines,1,2023,{long_source}\n")                  # 6: source too long
+    with pytest.raises(Invalid) as err:
+        farmland.import_text(session, bad)
+    got = [(e.field, e.text()) for e in err.value.errors]
+    assert [f for f, _ in got] == [
+        "ligne 2, colonne source", "ligne 3, colonne commune", "ligne 4, colonne commune",
+        "ligne 5, colonne territory", "ligne 6, colonne source"]
+    assert "1 cellule(s) de trop" in got[0][1] and "pas les deux" in got[1][1]
+    assert "code INSEE manquant" in got[2][1] and "'nowhere'" in got[3][1]
+    assert "500 caractères" in got[4][1]
+    tid = session.scalar(text("SELECT id FROM territory WHERE slug = 'montpellier-celleneuve'"))
+    with pytest.raises(Invalid) as err:  # an editor's upload for a territory: its rows only
+        farmland.import_stream(session, io.BytesIO(
+            b"commune,crop_group,hectares,year,source\n30001,vines,1,2023,ok\n"),
+            communes={"34172"}, territory_id=tid)
+    assert [(e.field, e.text()) for e in err.value.errors] == [
+        ("ligne 2, colonne commune",
+         "« 30001 » n'est pas une commune de ce territoire (ni le territoire lui-même)")]
+    assert _count(session, "ok") == 0
