@@ -1,5 +1,7 @@
 """Typed dependencies shared by the routers."""
 
+import asyncio
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, TypeVar
 
@@ -7,13 +9,41 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from carto.i18n import negotiate
+from carto.config import database_settings
+from carto.errors import Overloaded
+from carto.i18n import msg, negotiate
 
 READS = ("GET", "HEAD")
 T = TypeVar("T")
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def connection_slot(request: Request) -> AsyncIterator[None]:
+    """One of the sync pool's connections, reserved on the event loop before the session
+    exists (`app.state.connection_slots`: as many as the pool holds with its overflow).
+
+    Why: FastAPI runs a request's sync dependencies and its handler as separate trips through
+    the thread pool. The token's lookup checks a connection out, then the request queues for
+    a thread to run its handler. Without the reservation, the threads can all be taken by
+    requests blocked in the pool's checkout while the requests holding the connections wait
+    for a thread: nobody moves until the pool's timeout ("QueuePool limit ... reached" under
+    the workshop bench, issue 14). Waiting here costs no thread and holds no connection; past
+    the pool's timeout it is a 503 with Retry-After, as a pool timeout is."""
+    slots: asyncio.Semaphore = request.app.state.connection_slots
+    wait = database_settings().pool_timeout
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=wait)
+    except TimeoutError as exc:
+        raise Overloaded(msg("problem.overloaded.detail"), math.ceil(wait)) from exc
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+SlotDep = Annotated[None, Depends(connection_slot, scope="function")]
+
+
+def get_session(request: Request, _slot: SlotDep) -> Iterator[Session]:
     """One transaction per write request: committed when the handler returns, rolled back on
     error. Reads go without a transaction (see carto.db.session_factory).
 
@@ -27,10 +57,12 @@ def get_session(request: Request) -> Iterator[Session]:
     factory = request.app.state.read_sessions if request.method in READS else \
         request.app.state.sessions
     session: Session = factory()
+    request.state.db_session = session  # the request's one connection (api.session reads it)
     try:
         with session.begin():
             yield session
     finally:
+        request.state.db_session = None
         session.close()
 
 

@@ -1,5 +1,6 @@
 """Wires the app together: database, routers, error handlers, static files. Nothing else."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,13 +44,15 @@ from api.routers import (
 )
 from carto import ROOT
 from carto.config import app_settings
-from carto.db import async_engine, get_engine, session_factory
+from carto.db import async_engine, get_engine, pool_capacity, session_factory
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     to_thread.current_default_thread_limiter().total_tokens = app_settings().worker_threads
     app.state.engine = get_engine(app.state.database_url)
+    # a request reserves its sync connection before it needs a thread (api.deps.connection_slot)
+    app.state.connection_slots = asyncio.Semaphore(pool_capacity())
     app.state.sessions = session_factory(app.state.database_url)
     app.state.read_sessions = session_factory(app.state.database_url, read_only=True)
     app.state.async_engine = async_engine(app.state.database_url)

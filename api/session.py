@@ -67,12 +67,16 @@ def _signed_in(request: Request, session: Any) -> SignedIn | None:
 
 
 def signed_in(request: Request) -> SignedIn | None:
-    """For templates (api.templating's context processor): opens a read session only when a
-    cookie is there."""
+    """For templates (api.templating's context processor), only when a cookie is there: read
+    on the request's own session (api.deps.get_session), else (an error page, rendered once
+    it is closed) on a read session of its own."""
     if "signed_in" in request.state._state:
         return request.state.signed_in  # type: ignore[no-any-return]
     if not request.cookies.get(COOKIE):
         return None
+    current = getattr(request.state, "db_session", None)
+    if current is not None:  # the request's own session: never a second pooled connection
+        return _signed_in(request, current)
     with request.app.state.read_sessions() as session:
         return _signed_in(request, session)
 

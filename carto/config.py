@@ -15,6 +15,10 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 20
+    # Connections beyond `pool_size` under a burst (None: as many again), and how long a request
+    # waits for one before it is answered 503 (api.problems).
+    pool_overflow: int | None = None
+    pool_timeout: float = 30
     # Connections of the event-loop engine (`carto.db.async_engine`, used by /api/nearby):
     # they bound the statements in flight; on two cores 8 gave the most requests/s (4: 690,
     # 8: 715, 16: 655). A request that waits longer than `async_pool_timeout` s is a 503.

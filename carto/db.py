@@ -19,9 +19,17 @@ def get_engine(url: str | None = None) -> Engine:
     return create_engine(
         url or settings.database_url,
         pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
+        max_overflow=pool_capacity() - settings.pool_size,
+        pool_timeout=settings.pool_timeout,
         **_connections(),
     )
+
+
+def pool_capacity() -> int:
+    """How many connections the sync engine's pool gives at most (its size and overflow)."""
+    settings = database_settings()
+    overflow = settings.pool_size if settings.pool_overflow is None else settings.pool_overflow
+    return settings.pool_size + overflow
 
 
 def _connections() -> dict[str, Any]:
