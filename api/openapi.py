@@ -31,6 +31,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
         "candidates": {"type": "array", "items": {"type": "object"},
                        "description": "an ambiguous commune name: the communes it may mean"},
+        "merged_into": {"type": "string", "format": "uuid",
+                        "description": "a merged resource (410): the one it was merged into"},
     },
     "additionalProperties": True,
 }
@@ -41,6 +43,8 @@ DESCRIPTIONS = {
     403: "The token's role or territory does not allow it",
     404: "Nothing with this identifier that the caller may see",
     409: "The data says no (duplicate, state, database constraint); errors[].field names it",
+    410: "This resource was merged into another, which `merged_into` names (and the Link "
+         "header, rel=\"canonical\")",
     412: "If-Match names a version that is no longer the current one",
     413: "The body is over the limit (1 MB by default)",
     422: "The body is wrong (errors[].field names the member)",
@@ -53,6 +57,7 @@ SUCCESS_WORDS = {200: "OK", 201: "Created"}
 RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
 VERSIONED = ("/api/resources/{", "/api/links/{")
 VERSIONED_POSTS = {"/api/resources/{resource_id}/merge"}  # If-Match required on a POST
+MERGEABLE = {("get", "/api/resources/{resource_id}")}  # a merged resource: 410 (api.problems)
 
 
 def _problem(status: int) -> dict[str, Any]:
@@ -78,6 +83,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         statuses |= {412, 428}
     if any(path.startswith(p) for p in RATE_LIMITED):
         statuses.add(429)
+    if (method, path) in MERGEABLE:
+        statuses.add(410)
     return statuses
 
 

@@ -25,6 +25,7 @@ log = logging.getLogger("terreau")
 # status and title key (problem.*) of each domain exception
 STATUS: dict[type[errors.CartoError], tuple[int, str]] = {
     errors.NotFound: (404, "problem.not_found"),
+    errors.Merged: (410, "problem.merged"),
     errors.Invalid: (422, "problem.invalid_body"),
     errors.Conflict: (409, "problem.conflict"),
     errors.PreconditionFailed: (412, "problem.precondition_failed"),
@@ -108,6 +109,8 @@ async def on_carto_error(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, errors.TooManyRequests | errors.Overloaded):
         headers = {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, errors.Merged):  # where it lives on (RFC 8288; "canonical": RFC 6596)
+        headers = {"Link": f'</api/resources/{exc.into}>; rel="canonical"'}
     if _wants_html(request):
         page = _page(request, status, t(title, lang), exc.detail_in(lang))
         page.headers.update(headers or {})

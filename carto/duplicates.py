@@ -27,9 +27,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carto import lifecycle, links, permissions, resources, vocab
-from carto.errors import FieldError, Invalid
+from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.i18n import msg
-from carto.models import Link, Resource
+from carto.models import Link
 from carto.visibility import Principal, resource_predicate
 
 RADIUS_M = 300
@@ -165,20 +165,27 @@ def _same_pair(session: Session, link: Link, source: uuid.UUID,
 def merge(session: Session, resource_id: uuid.UUID, into_id: uuid.UUID,
           actor: Principal | str, expected_version: int | None) -> MergeReport:
     """Merge `resource_id` into `into_id` (see the module's docstring). `expected_version` is
-    the merged resource's (If-Match). Both rows are locked in id order, so two merges of the
-    same pair in opposite directions queue: the second finds its target deleted (404)."""
+    the merged resource's (If-Match). Both rows are locked in id order, so merges of the same
+    pair, either way, queue: the first wins; the next ones find the version moved (412) or a
+    resource already merged (409), never a cycle (tests/api/test_merge_live.py)."""
     principal = permissions.as_principal(actor)
     if resource_id == into_id:
         raise Invalid.field("into", msg("error.duplicates.same"))
     guard = permissions.merge_resources(session, principal)
     first, second = sorted((resource_id, into_id))
-    for rid in (first, second):
-        lifecycle.lock(session, resources.ENTITY, rid,
-                       expected_version if rid == resource_id else None, guard)
-    kept = session.get(Resource, into_id)
-    assert kept is not None
-    merged = session.get(Resource, resource_id)
-    assert merged is not None
+    locked = {rid: lifecycle.lock(session, resources.ENTITY, rid,
+                                  expected_version if rid == resource_id else None, guard,
+                                  deleted=None)
+              for rid in (first, second)}
+    merged, kept = locked[resource_id], locked[into_id]
+    for row, field_name, key in ((merged, "resource", "error.duplicates.already_merged"),
+                                 (kept, "into", "error.duplicates.kept_merged")):
+        if row.deleted_at is None:
+            continue
+        if row.merged_into is None:  # deleted, not merged: as unknown as before
+            raise NotFound(msg("error.lifecycle.resource_unknown", id=row.id))
+        said = msg(key, id=row.id, into=row.merged_into)
+        raise Conflict(said, [FieldError(field_name, said)], {"merged_into": str(row.merged_into)})
     if not permissions.resource_territories(kept) & permissions.resource_territories(merged):
         raise Invalid.field("into", msg("error.duplicates.no_shared_territory"))
     report = MergeReport(resource_id, into_id)

@@ -2,6 +2,7 @@
 
     CartoError
     ├── NotFound            a thing that does not exist (or that the caller may not see)
+    ├── Merged              a resource merged into another, which the caller sees (410)
     ├── Invalid             bad input; carries a list of (field, message)
     │   └── InvalidParameter  a bad query parameter, whatever the method (always a 400)
     ├── Conflict            the data says no (duplicate link, population missing...)
@@ -19,6 +20,7 @@ reader's language by `api.problems` (or in French by the CLI):
     raise NotFound(msg("error.resource.unknown", id=resource_id))
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +62,15 @@ class CartoError(Exception):
 
 class NotFound(CartoError):
     pass
+
+
+class Merged(CartoError):
+    """A resource merged into another (carto.duplicates): gone from here, living on in `into`
+    (a 410 naming it in `merged_into`, with a Link to it; the record page redirects)."""
+
+    def __init__(self, detail: Text, into: uuid.UUID) -> None:
+        super().__init__(detail, extra={"merged_into": str(into)})
+        self.into = into
 
 
 class Invalid(CartoError):

@@ -101,8 +101,8 @@ def snapshot(resource: Resource) -> dict[str, Any]:
         ],
         "version": resource.version,
         "deleted": resource.deleted_at is not None,
-        # only on a merged row (carto.duplicates): bulk writes never touch those, so the SQL
-        # twin (carto.io.resources.SNAPSHOT) has no need of it
+        # only on a merged row (carto.duplicates); the SQL twin (carto.io.resources.SNAPSHOT)
+        # says the same
         **({"merged_into": str(resource.merged_into)} if resource.merged_into else {}),
     }
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from carto import params as request_params
 from carto import permissions, territories, vocab
-from carto.errors import Invalid, NotFound
+from carto.errors import Invalid, Merged, NotFound
 from carto.i18n import msg
 from carto.text import like_escape
 from carto.visibility import (
@@ -225,13 +225,40 @@ def list_resources_geojson(
     return [row["feature"] for row in rows], last
 
 
-def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID) -> dict[str, Any]:
+def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID,
+                 merged: bool = False) -> dict[str, Any]:
+    """One resource as the principal sees it. `merged`: a resource merged into one the
+    principal sees raises `Merged` naming it, rather than NotFound (the API's GET, the record
+    page)."""
     visible, params = resource_predicate(principal, "r")
     sql = f"SELECT {_resource_columns(principal)} {resource_from(principal)} WHERE r.id = :id AND {visible}"
     row = session.execute(text(sql), params | {"id": resource_id}).mappings().first()
     if row is None:
+        into = kept_of(session, principal, resource_id) if merged else None
+        if into is not None:
+            raise Merged(msg("error.resources.merged", id=resource_id, into=into), into)
         raise NotFound(msg("error.resources.unknown", id=resource_id))
     return dict(row)
+
+
+MAX_MERGES = 20  # a chain of merges longer than this is not followed
+
+
+def kept_of(session: Session, principal: Principal, resource_id: uuid.UUID) -> uuid.UUID | None:
+    """The live resource a merged one now lives in, following merges of merges (A into B,
+    then B into C: C), when the principal sees it; else None."""
+    visible, params = resource_predicate(principal, "r")
+    return session.scalar(text(f"""
+        WITH RECURSIVE chain (kept, depth) AS (
+            SELECT m.merged_into, 1 FROM resource m
+            WHERE m.id = :id AND m.deleted_at IS NOT NULL AND m.merged_into IS NOT NULL
+            UNION ALL
+            SELECT m.merged_into, c.depth + 1 FROM chain c JOIN resource m ON m.id = c.kept
+            WHERE m.deleted_at IS NOT NULL AND m.merged_into IS NOT NULL
+              AND c.depth < {MAX_MERGES})
+        SELECT r.id FROM chain c JOIN resource r ON r.id = c.kept
+        WHERE r.deleted_at IS NULL AND {visible}
+        ORDER BY c.depth DESC LIMIT 1"""), params | {"id": resource_id})
 
 
 @dataclass

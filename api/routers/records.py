@@ -1,14 +1,15 @@
 """Record pages of resources (issue 13): /resources/{id}, public-safe. What it shows is what
 carto.search reads through carto.visibility for this reader (the same rows and the same shown
 position as the API), with the editor-only fields filtered by carto.permissions.shown_fields.
-A deleted resource stays readable by the editors of its territory, with "Restaurer"."""
+A deleted resource stays readable by the editors of its territory, with "Restaurer"; a merged
+one sends its readers to the kept one's page (307: a merge can be undone)."""
 
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api import assets
@@ -16,7 +17,7 @@ from api.deps import LangDep, SessionDep
 from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import opening, permissions, places, resources, search, territories, vocab
-from carto.errors import NotFound
+from carto.errors import Merged, NotFound
 from carto.visibility import Principal
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -36,9 +37,12 @@ def _deleted(session: Session, principal: Principal, resource_id: uuid.UUID) -> 
 
 @router.get("/resources/{resource_id}", response_class=HTMLResponse, name="resource_page")
 def resource_page(request: Request, resource_id: uuid.UUID, session: SessionDep, lang: LangDep,
-                  principal: PagePrincipalDep) -> HTMLResponse:
+                  principal: PagePrincipalDep) -> Response:
     try:
-        row = search.get_resource(session, principal, resource_id)
+        row = search.get_resource(session, principal, resource_id, merged=True)
+    except Merged as gone:  # merged into another: its page (a merge can be undone: 307)
+        suffix = "?lang=en" if lang == "en" else ""
+        return RedirectResponse(f"/resources/{gone.into}{suffix}", status_code=307)
     except NotFound as exc:
         try:
             row = _deleted(session, principal, resource_id)

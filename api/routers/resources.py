@@ -126,10 +126,13 @@ def create_resource(request: Request, body: ResourceFeatureIn, session: SessionD
                                                                       resource_id=resource.id))})
 
 
-@router.get("/{resource_id}", response_class=GeoJSONResponse, name="get_resource")
+@router.get("/{resource_id}", response_class=GeoJSONResponse, name="get_resource",
+            summary="One resource; a resource merged into another answers 410 naming the kept "
+                    "one (`merged_into`, and a Link header with rel=\"canonical\")")
 def get_resource(resource_id: uuid.UUID, session: SessionDep,
                  principal: PrincipalDep) -> Response:
-    return _one(search.get_resource(session, principal, resource_id), principal, session)
+    return _one(search.get_resource(session, principal, resource_id, merged=True), principal,
+                session)
 
 
 @router.patch("/{resource_id}", response_class=GeoJSONResponse,

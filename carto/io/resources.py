@@ -429,7 +429,9 @@ SNAPSHOT = """jsonb_build_object(
                   'hectares', s2.hectares::float8, 'year', s2.year, 'source', s2.source)
                   ORDER BY s2.crop_group), '[]'::jsonb)
                  FROM resource_surface s2 WHERE s2.resource_id = r.id),
-    'version', r.version, 'deleted', r.deleted_at IS NOT NULL)"""
+    'version', r.version, 'deleted', r.deleted_at IS NOT NULL)
+    || CASE WHEN r.merged_into IS NULL THEN '{}'::jsonb
+            ELSE jsonb_build_object('merged_into', r.merged_into::text) END"""
 
 
 @dataclass

@@ -47,10 +47,47 @@ def test_the_api_lists_pairs_and_merges(client: TestClient, world: World) -> Non
     assert done.status_code == 200, done.text
     assert done.json() == {"merged": twin, "into": kept, "links": {
         "repointed": [], "removed_self_links": [], "removed_duplicates": []}}
-    assert client.get(f"/api/resources/{twin}", headers=editor).status_code == 404
+    gone = client.get(f"/api/resources/{twin}", headers=editor)
+    assert gone.status_code == 410 and gone.json()["merged_into"] == kept, gone.text
+    assert gone.headers["content-type"].startswith("application/problem+json")
+    assert gone.headers["link"] == f'</api/resources/{kept}>; rel="canonical"'
     actions = [e["action"] for e in client.get(f"/api/resources/{twin}/history",
                                                headers=editor).json()["entries"]]
     assert actions == ["create", "merge"]
     again = client.post(url, json={"into": kept}, headers={**editor, "If-Match": '"2"'})
-    assert again.status_code == 404
+    assert again.status_code == 409 and again.json()["merged_into"] == kept, again.text
+    assert [e["field"] for e in again.json()["errors"]] == ["resource"]
+    back = client.post(f"/api/resources/{kept}/merge", json={"into": twin},
+                       headers={**editor, "If-Match": '"1"'})
+    assert back.status_code == 409 and [e["field"] for e in back.json()["errors"]] == ["into"]
+
+
+def test_a_merged_resource_names_the_kept_one_to_whoever_sees_it(client: TestClient,
+                                                                  world: World) -> None:
+    """410 with `merged_into` (followed through a merge of a merge) for a reader who sees the
+    kept resource; 404 for one who does not (a pending kept one, for the public); the record
+    page redirects to the kept one's page."""
+    tag = uuid.uuid4().hex[:8]
+    point = _shift(SETE, 1500 + int(tag, 16) % 1000)
+    editor = World.auth(world.editor)
+    first, second, last = (_create(client, world.editor, f"Halle {tag} {n}", _shift(point, d))
+                           for n, d in (("un", 0), ("deux", 20), ("trois", 40)))
+    for merged, into in ((first, second), (second, last)):
+        done = client.post(f"/api/resources/{merged}/merge", json={"into": into},
+                           headers={**editor, "If-Match": '"1"'})
+        assert done.status_code == 200, done.text
+    public = client.get(f"/api/resources/{first}")
+    assert public.status_code == 410 and public.json()["merged_into"] == last, public.text
+    assert public.headers["link"] == f'</api/resources/{last}>; rel="canonical"'
+    page = client.get(f"/resources/{first}?lang=en", follow_redirects=False)
+    assert page.status_code == 307 and page.headers["location"] == f"/resources/{last}?lang=en"
+    assert client.get(f"/resources/{first}").status_code == 200  # followed: the kept one's page
+    pending = _create(client, world.contributor, f"Cantine {tag}", _shift(point, 80))
+    twin = _create(client, world.editor, f"Cantine bis {tag}", _shift(point, 90))
+    done = client.post(f"/api/resources/{twin}/merge", json={"into": pending},
+                       headers={**editor, "If-Match": '"1"'})
+    assert done.status_code == 200, done.text
+    assert client.get(f"/api/resources/{twin}").status_code == 404  # the public: no pointer
+    assert client.get(f"/api/resources/{twin}", headers=editor).status_code == 410
+    assert client.get(f"/resources/{twin}").status_code == 404
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bench import synthetic
 from carto import duplicates, history, links, resources
 from carto import text as carto_text
-from carto.errors import Forbidden, Invalid, NotFound, PreconditionFailed
+from carto.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from carto.models import Link, LinkLevelChange, Resource, Territory
 from carto.territories import TerritorySpec, create_from_communes
 from carto.visibility import ADMIN, EDITOR, Principal
@@ -150,7 +150,7 @@ def test_a_merge_keeps_both_histories_and_repoints_the_links(session: Session) -
         assert [e.action for e in history.entries(session, "link", gone)] == ["create", "delete"]
     # the merged one is gone from the pairs, from reads; restoring brings it back alone
     assert _pairs(session, territory) == set()
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict):  # into the merged one: a 409 naming where it went
         duplicates.merge(session, kept.id, twin.id, "moderatrice", None)
     back = resources.restore(session, twin.id, "moderatrice")
     assert back.merged_into is None and back.deleted_at is None

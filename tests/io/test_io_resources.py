@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import resources
+from carto import duplicates, resources
 from carto.io import readers
 from carto.io import resources as importer
 from carto.models import Resource
@@ -118,6 +118,21 @@ def test_the_change_log_holds_what_resources_snapshot_says(session: Session) -> 
         """SELECT action, count(*) FROM change_log c JOIN resource r ON r.id = c.entity_id
            WHERE r.source_name = :s GROUP BY 1"""), {"s": SOURCE}).all()
     assert dict(actions) == {"create": 4, "update": 1}
+
+
+def test_the_sql_snapshot_of_a_merged_resource_names_the_kept_one(session: Session) -> None:
+    """A bulk write that ever logged a merged row would log what `resources.snapshot` does."""
+    kept, merged = (resources.create(session, {
+        "name": name, "kind": "social_grocery", "lon": 3.7552, "lat": 43.4477,
+        "territories": [TERRITORY], "location_precision": "exact"}, "test")
+        for name in ("Épicerie gardée", "Épicerie fusionnée"))
+    duplicates.merge(session, merged.id, kept.id, "test", None)
+    session.flush()
+    session.refresh(merged)
+    pictured = session.execute(text(f"SELECT {importer.SNAPSHOT} FROM resource r "
+                                    "WHERE r.id = :id"), {"id": merged.id}).scalar_one()
+    assert pictured["merged_into"] == str(kept.id)
+    assert pictured == resources.snapshot(merged)
 
 
 def test_far_points_are_rejected(session: Session) -> None:
