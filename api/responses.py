@@ -179,6 +179,9 @@ SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     ("get", "/api/moderation"): {200: _json(MODERATION)},
     ("get", "/api/moderation/duplicates"): {200: _json(obj({"pairs": ARRAY}))},
     ("post", "/api/resources/{resource_id}/merge"): {200: _json(OBJECT)},
+    ("post", "/api/moderation/duplicates/dismissals"): {
+        code: _json(obj({"a": UUID, "b": UUID, "dismissed_by": STRING,
+                         "dismissed_at": STRING}, title="Dismissal")) for code in (200, 201)},
     ("get", "/api/tokens"): {200: _json(array(TOKEN))},
     ("post", "/api/tokens"): {201: _json(NEW_TOKEN)},
     ("get", "/api/kinds"): {200: _json(array(KIND))},

@@ -114,6 +114,17 @@ class VoteIn(BaseModel):
     option: int = Field(ge=0, le=19, description="the option's index (0 for the first)")
 
 
+class DismissIn(BaseModel):
+    """Two resources an editor says are not a duplicate (carto.duplicates.dismiss), in either
+    order."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "a": "00000000-0000-0000-0000-000000000001",
+        "b": "00000000-0000-0000-0000-000000000002"}})
+    a: uuid.UUID
+    b: uuid.UUID
+
+
 class MergeIn(BaseModel):
     """Merge the resource of the path into `into` (carto.duplicates.merge); If-Match carries
     the merged resource's version."""

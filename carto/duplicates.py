@@ -10,7 +10,9 @@ Two live resources of a territory are flagged when
   partagé 1" and "Jardin partagé 2" are two gardens) within the same radius (its neighbours
   through the partial GiST index `resource_geog_gist`);
 - or they carry the same external id (the same OpenStreetMap node brought in under two source
-  names: the unique index is on the pair, so the id alone is what repeats).
+  names: the unique index is on the pair, so the id alone is what repeats);
+- and no editor said they are not a duplicate ("Pas un doublon": `dismiss`, stored in
+  `duplicate_dismissal`).
 
 A merge soft-deletes the merged resource with a pointer to the one kept (`merged_into`) and
 re-points its links to the kept one, each through carto.lifecycle (one change-log row each):
@@ -24,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from carto import lifecycle, links, permissions, resources, vocab
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.i18n import msg
-from carto.models import Link
+from carto.models import DuplicateDismissal, Link, Resource
 from carto.visibility import Principal, resource_predicate
 
 RADIUS_M = 300
@@ -109,6 +112,8 @@ def pairs(session: Session, principal: Principal, territory_id: int | None) -> l
         FROM found f
         JOIN resource a ON a.id = least(f.a_id, f.b_id)
         JOIN resource b ON b.id = greatest(f.a_id, f.b_id)
+        WHERE NOT EXISTS (SELECT 1 FROM duplicate_dismissal d  -- "Pas un doublon"
+                          WHERE d.a_id = a.id AND d.b_id = b.id)
         ORDER BY least(f.a_id, f.b_id), greatest(f.a_id, f.b_id)"""), params).mappings()
     out: list[dict[str, Any]] = []
     for row in rows:
@@ -124,6 +129,30 @@ def pairs(session: Session, principal: Principal, territory_id: int | None) -> l
                     "distance_m": int(row["distance_m"])})
     out.sort(key=lambda p: (p["distance_m"], p["keep"]["name"], str(p["keep"]["id"])))
     return out[:MAX_PAIRS]
+
+
+def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
+            actor: Principal | str) -> tuple[DuplicateDismissal, bool]:
+    """"Pas un doublon": the pair is stored (smaller id first) and never flagged again. Saying
+    it twice stores it once (False: it was already there). Editors of a territory of both
+    (carto.permissions.dismiss_duplicate)."""
+    principal = permissions.as_principal(actor)
+    if first_id == second_id:
+        raise Invalid.field("b", msg("error.duplicates.same_pair"))
+    a_id, b_id = sorted((first_id, second_id))
+    found = []
+    for rid in (a_id, b_id):
+        row = session.get(Resource, rid)
+        if row is None:
+            raise NotFound(msg("error.lifecycle.resource_unknown", id=rid))
+        found.append(row)
+    permissions.dismiss_duplicate(session, principal, found[0], found[1])
+    made = session.execute(
+        insert(DuplicateDismissal).values(a_id=a_id, b_id=b_id, dismissed_by=principal.actor)
+        .on_conflict_do_nothing().returning(DuplicateDismissal.a_id)).first()
+    dismissal = session.get(DuplicateDismissal, (a_id, b_id), populate_existing=True)
+    assert dismissal is not None
+    return dismissal, made is not None
 
 
 def _older_first(x: dict[str, Any], y: dict[str, Any]) -> bool:
@@ -178,13 +207,14 @@ def merge(session: Session, resource_id: uuid.UUID, into_id: uuid.UUID,
                                   deleted=None)
               for rid in (first, second)}
     merged, kept = locked[resource_id], locked[into_id]
-    for row, field_name, key in ((merged, "resource", "error.duplicates.already_merged"),
-                                 (kept, "into", "error.duplicates.kept_merged")):
+    for row, field_name in ((merged, "resource"), (kept, "into")):
         if row.deleted_at is None:
             continue
         if row.merged_into is None:  # deleted, not merged: as unknown as before
             raise NotFound(msg("error.lifecycle.resource_unknown", id=row.id))
-        said = msg(key, id=row.id, into=row.merged_into)
+        said = msg("error.duplicates.already_merged", id=row.id, into=row.merged_into) \
+            if row is merged else msg("error.duplicates.kept_merged", id=row.id,
+                                      into=row.merged_into)
         raise Conflict(said, [FieldError(field_name, said)], {"merged_into": str(row.merged_into)})
     if not permissions.resource_territories(kept) & permissions.resource_territories(merged):
         raise Invalid.field("into", msg("error.duplicates.no_shared_territory"))

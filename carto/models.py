@@ -266,6 +266,20 @@ class ChangeLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class DuplicateDismissal(Base):
+    """A pair an editor said is not a duplicate (carto.duplicates): never flagged again."""
+
+    __tablename__ = "duplicate_dismissal"
+
+    a_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True)
+    b_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("resource.id", ondelete="CASCADE"), primary_key=True)
+    dismissed_by: Mapped[str] = mapped_column(Text)
+    dismissed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())
+
+
 class ApiToken(Base):
     __tablename__ = "api_token"
 

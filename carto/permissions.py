@@ -11,7 +11,8 @@ The rules:
   territory is omitted and the ends share exactly one territory where the writer may write, it
   is that one; re-pointing a link obeys the same rule;
 - editing, deleting, restoring, moderating and reading the history are for the editors of the
-  row's territory (a resource: one of its territories; a link: its territory);
+  row's territory (a resource: one of its territories; a link: its territory); merging two
+  resources, or saying they are not a duplicate, for the editors of a territory of both;
 - editor-only fields (`created_by`, `updated_by`, `moderation_note`) and histories go only to
   the editors of that territory.
 Reading rules (who sees what) stay in carto.visibility; these checks use them.
@@ -161,6 +162,18 @@ def merge_resources(session: Session, principal: Principal) -> Guard:
     """A merge (carto.duplicates) changes both resources: the check run on each locked row is
     an edit's (editors of its territories; a 404 for what they may not see)."""
     return edit_resource(session, principal)
+
+
+def dismiss_duplicate(session: Session, principal: Principal, first: Resource,
+                      second: Resource) -> None:
+    """Saying two resources are not a duplicate ("Pas un doublon"): an editor of a territory
+    both belong to (pairs are flagged within a territory; an admin anywhere); a 404 for a
+    resource they may not see."""
+    require(principal, EDITOR)
+    for resource in (first, second):
+        if resource.deleted_at is not None or not sees_resource(session, principal, resource.id):
+            raise NotFound(msg("error.lifecycle.resource_unknown", id=resource.id))
+    require(principal, EDITOR, resource_territories(first) & resource_territories(second))
 
 
 def move_resource(principal: Principal, before: set[int], after: set[int]) -> None:

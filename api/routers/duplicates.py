@@ -1,7 +1,7 @@
-"""Duplicates for the editors: the flagged pairs of a territory and the merge of one resource
-into another (carto.duplicates), in the API and on the moderators' pages (/moderation/duplicates,
-and the section templates/_duplicates.html that /moderation and a workshop's moderation page
-include through `page_context`)."""
+"""Duplicates for the editors: the flagged pairs of a territory, the merge of one resource
+into another and "not a duplicate" (carto.duplicates), in the API and on the moderators'
+pages (/moderation/duplicates, and the section templates/_duplicates.html that /moderation
+and a workshop's moderation page include through `page_context`)."""
 
 import uuid
 from typing import Annotated, Any
@@ -15,7 +15,7 @@ from api.auth import PrincipalDep, WriterDep
 from api.deps import LangDep, SessionDep
 from api.http import expected_version, jsonable
 from api.routers.session import _local as local_path
-from api.schemas import MergeIn
+from api.schemas import DismissIn, MergeIn
 from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
 from carto import duplicates, territories, tokens
@@ -52,12 +52,23 @@ def merge_resource(request: Request, resource_id: uuid.UUID, body: MergeIn,
     return JSONResponse(report.as_dict())
 
 
+@router.post("/api/moderation/duplicates/dismissals", status_code=201,
+             summary="Not a duplicate: the pair is never flagged again (editors of a "
+                     "territory of both; 200 when it was already said)")
+def dismiss_pair(body: DismissIn, session: SessionDep, principal: WriterDep) -> JSONResponse:
+    dismissal, new = duplicates.dismiss(session, body.a, body.b, principal)
+    return JSONResponse(jsonable({"a": dismissal.a_id, "b": dismissal.b_id,
+                                  "dismissed_by": dismissal.dismissed_by,
+                                  "dismissed_at": dismissal.dismissed_at}),
+                        status_code=201 if new else 200)
+
+
 # --- the moderators' pages ----------------------------------------------------------------
 # /moderation/duplicates shows the pairs; any moderation page may include the same section
 # (templates/_duplicates.html) with `page_context`. The merge is a form post (cookie session +
 # anti-CSRF value) that comes back to the page it was sent from, saying what it did.
 
-REPORT_KEYS = ("merged", "into", "moved", "self_links", "repeats")
+REPORT_KEYS = ("merged", "into", "moved", "self_links", "repeats", "dismissed")
 
 
 def _count(value: str | None) -> int:
@@ -65,8 +76,17 @@ def _count(value: str | None) -> int:
 
 
 def _report(session: Session, request: Request, lang: str) -> str | None:
-    """The words of the merge just made, from the query of the redirect that followed it."""
+    """The words of the merge (or the "not a duplicate") just made, from the query of the
+    redirect that followed it."""
     q = request.query_params
+    if "dismissed" in q:
+        try:
+            pair = [session.get(Resource, uuid.UUID(v)) for v in q.getlist("dismissed")[:2]]
+        except ValueError:
+            return None
+        if len(pair) != 2 or pair[0] is None or pair[1] is None:
+            return None
+        return t("duplicates.dismissed", lang, a=pair[0].name, b=pair[1].name)
     try:
         merged, kept = (session.get(Resource, uuid.UUID(q.get(k, ""))) for k in ("merged", "into"))
     except ValueError:
@@ -128,3 +148,21 @@ def merge_from_page(request: Request, session: SessionDep, principal: PagePrinci
     target = local_path(back)
     joiner = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{joiner}{urlencode(done)}#duplicates", status_code=303)
+
+
+@router.post("/moderation/duplicates/dismiss", include_in_schema=False)
+def dismiss_from_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
+                      csrf: Annotated[str, Form()] = "", a: Annotated[str, Form()] = "",
+                      b: Annotated[str, Form()] = "",
+                      back: Annotated[str, Form()] = "/moderation/duplicates") -> Response:
+    """« Pas un doublon »: the same call as the API's, back to the page it was sent from."""
+    check_post(request, csrf)
+    try:
+        first, second = uuid.UUID(a), uuid.UUID(b)
+    except ValueError as exc:
+        raise Invalid.field("a", msg("error.lifecycle.client_id", value=a)) from exc
+    duplicates.dismiss(session, first, second, principal)
+    target = local_path(back)
+    joiner = "&" if "?" in target else "?"
+    done = urlencode([("dismissed", str(first)), ("dismissed", str(second))])
+    return RedirectResponse(f"{target}{joiner}{done}#duplicates", status_code=303)

@@ -91,3 +91,38 @@ def test_a_merged_resource_names_the_kept_one_to_whoever_sees_it(client: TestCli
     assert client.get(f"/api/resources/{twin}", headers=editor).status_code == 410
     assert client.get(f"/resources/{twin}").status_code == 404
 
+
+
+def test_not_a_duplicate_is_said_once_by_an_editor_and_the_pair_is_not_flagged_again(
+        client: TestClient, world: World) -> None:
+    tag = uuid.uuid4().hex[:8]
+    point = _shift(SETE, 2800 + int(tag, 16) % 1000)
+    one = _create(client, world.editor, f"Atelier {tag} vélo", point)
+    two = _create(client, world.contributor, f"vélo atelier {tag}", _shift(point, 25))
+    editor = World.auth(world.editor)
+
+    def flagged() -> bool:
+        pairs = client.get("/api/moderation/duplicates?territory=api-a", headers=editor)
+        return any({p["keep"]["id"], p["merge"]["id"]} == {one, two}
+                   for p in pairs.json()["pairs"])
+
+    assert flagged()
+    url = "/api/moderation/duplicates/dismissals"
+    assert client.post(url, json={"a": one, "b": two}).status_code == 401
+    assert client.post(url, json={"a": one, "b": two},
+                       headers=World.auth(world.contributor)).status_code == 403
+    assert client.post(url, json={"a": one, "b": two},
+                       headers=World.auth(world.other_editor)).status_code in (403, 404)
+    same = client.post(url, json={"a": one, "b": one}, headers=editor)
+    assert same.status_code == 422 and [e["field"] for e in same.json()["errors"]] == ["b"]
+    bad = client.post(url, json={"a": one, "b": "nope"}, headers=editor)
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["b"]
+    assert client.post(url, json={"a": one, "b": str(uuid.uuid4())},
+                       headers=editor).status_code == 404
+    said = client.post(url, json={"a": two, "b": one}, headers=editor)
+    assert said.status_code == 201, said.text
+    assert {said.json()["a"], said.json()["b"]} == {one, two}
+    assert said.json()["dismissed_by"].endswith(":animatrice")
+    again = client.post(url, json={"a": one, "b": two}, headers=editor)
+    assert again.status_code == 200 and again.json()["dismissed_at"] == said.json()["dismissed_at"]
+    assert not flagged()

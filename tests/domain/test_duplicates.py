@@ -104,6 +104,32 @@ def test_pairs_are_for_the_editors_of_the_territory(session: Session) -> None:
                                             actor="x"), territory.id)
 
 
+def test_a_pair_said_not_a_duplicate_is_not_flagged_again(session: Session) -> None:
+    territory = _territory(session, "dup-dismiss")
+    first = _resource(session, territory.slug, "Halle aux grains")
+    second = _resource(session, territory.slug, "halle aux GRAINS", _shift(SETE, 30))
+    third = _resource(session, territory.slug, "Grains (halle aux)", _shift(SETE, 60))
+    assert len(_pairs(session, territory)) == 3  # same names: every two of the three
+    editor = Principal(role=EDITOR, territory_id=territory.id, actor="ed")
+    for who in (Principal(role="contributor", territory_id=territory.id, actor="c"),
+                Principal(role=EDITOR, territory_id=territory.id + 999, actor="x")):
+        with pytest.raises(Forbidden):
+            duplicates.dismiss(session, second.id, first.id, who)
+    with pytest.raises(Invalid):
+        duplicates.dismiss(session, first.id, first.id, editor)
+    with pytest.raises(NotFound):
+        duplicates.dismiss(session, first.id, uuid.uuid4(), editor)
+    dismissal, new = duplicates.dismiss(session, second.id, first.id, editor)  # either order
+    assert new and (dismissal.a_id, dismissal.b_id) == tuple(sorted((first.id, second.id)))
+    assert dismissal.dismissed_by == "ed"
+    assert not duplicates.dismiss(session, first.id, second.id, editor)[1]  # said once
+    assert session.scalar(text("SELECT count(*) FROM duplicate_dismissal WHERE a_id = :a"),
+                          {"a": dismissal.a_id}) == 1
+    found = duplicates.pairs(session, editor, territory.id)
+    assert {frozenset((p["keep"]["id"], p["merge"]["id"])) for p in found} == {
+        frozenset((first.id, third.id)), frozenset((second.id, third.id))}
+
+
 def _link(session: Session, a: Resource, b: Resource, category: str = "aid_associations",
           level: int = 2) -> Link:
     return links.create(session, {"source": str(a.id), "target": str(b.id),

@@ -75,3 +75,61 @@ def test_an_editor_merges_a_duplicate_from_the_moderation_page(live_server: str,
     finally:
         engine.dispose()
     assert str(merged_into) == kept and deleted and str(source) == kept
+
+
+def test_not_a_duplicate_from_both_moderation_pages(live_server: str, migrated: str,
+                                                    world: World) -> None:
+    """« Pas un doublon » on /moderation (on a phone) and on a workshop's moderation page (on
+    a tablet): the page says it, the pair is no longer flagged on either page."""
+    tag = uuid.uuid4().hex[:6]
+    point = _shift(SETE, 4000 + int(tag, 16) % 1500)
+    pairs = []
+    for n, name in enumerate((f"Jardin {tag} des Cigales", f"Cantine {tag} du Lido")):
+        here = _shift(point, 600 * n)
+        one = _post(live_server, world.editor, "/api/resources", feature(name=name, point=here))
+        two = _post(live_server, world.contributor, "/api/resources",
+                    feature(name=name.upper(), point=_shift(here, 30)))
+        pairs.append((one, two, name))
+    made = httpx.post(f"{live_server}/api/workshops", headers=World.auth(world.editor), json={
+        "territory": "api-a", "title": f"Atelier {tag}", "date": "2030-06-01",
+        "ends_at": "2030-06-01T18:00:00+02:00"})
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    with browser() as b:
+        visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", 390, 844)
+        page = visit.page
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_load_state("networkidle")
+        for (_one, two, name), url, size in (
+                (pairs[0], "/moderation?territory=api-a", (390, 844)),
+                (pairs[1], f"/workshops/{code}/moderation", (768, 1024))):
+            page.set_viewport_size({"width": size[0], "height": size[1]})
+            page.goto(live_server + url, wait_until="networkidle")
+            pair = page.locator(f"li.duplicate-pair[data-merge='{two}']")
+            button = pair.get_by_role("button", name="Pas un doublon")
+            button.scroll_into_view_if_needed()
+            screenshot(page, f"duplicates-dismiss-{size[0]}x{size[1]}")
+            button.click()
+            page.wait_for_load_state("networkidle")
+            notice = page.text_content("#duplicates .notice") or ""
+            assert f"« {name} » et « {name.upper()} » ne seront plus signalées comme doublon." \
+                in notice, notice
+            assert page.url.startswith(live_server + url.split("?")[0])
+            assert page.locator(f"li.duplicate-pair[data-merge='{two}']").count() == 0
+            screenshot(page, f"duplicates-dismissed-{size[0]}x{size[1]}")
+        page.set_viewport_size({"width": 1440, "height": 900})
+        for url in ("/moderation?territory=api-a", f"/workshops/{code}/moderation"):
+            page.goto(live_server + url, wait_until="networkidle")
+            for _one, two, _ in pairs:
+                assert page.locator(f"li.duplicate-pair[data-merge='{two}']").count() == 0
+        assert not visit.console_errors
+        assert all(u.startswith(live_server) for u in visit.requests), visit.requests
+    engine = create_engine(migrated)
+    try:
+        with engine.connect() as c:
+            stored = c.execute(text("SELECT count(*) FROM duplicate_dismissal "
+                                    "WHERE a_id = ANY(:ids) OR b_id = ANY(:ids)"),
+                               {"ids": [uuid.UUID(p[0]) for p in pairs]}).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored == 2
