@@ -13,6 +13,7 @@ from carto.errors import Conflict, Invalid, NotFound
 from carto.i18n import msg
 from carto.models import ChangeLog, Link, LinkLevelChange, Resource, Territory
 from carto.visibility import CONTRIBUTOR, Principal
+from carto.workshops import sessions as workshop_sessions
 
 SIMPLE_FIELDS = (
     "category",
@@ -211,15 +212,18 @@ def create(
     document that observed it); default today."""
     principal = permissions.as_principal(actor)
     permissions.require(principal, CONTRIBUTOR)
+    data = dict(data)
+    code = data.pop("workshop", None)
     values = clean(session, data)
     territory = permissions.place_link(session, principal, values["source_id"],
                                        values["target_id"], values.get("territory"))
     values["territory"] = territory
+    workshop_id = workshop_sessions.provenance(session, principal, code, {territory.id})
     link = Link(id=link_id or uuid.uuid4(),
                 moderation=moderation or permissions.moderation_for(principal),
                 created_by=principal.actor, updated_by=principal.actor, version=1, stakes=[],
                 status="active", directed=False, provenance="workshop", level=values["level"],
-                workshop_id=principal.workshop_id)  # a participant's addition: its workshop
+                workshop_id=workshop_id)  # made in a workshop (carto.workshops.sessions)
     _apply(link, values)
     prior = lifecycle.existing(session, ENTITY, link_id)
     if prior is not None:

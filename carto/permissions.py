@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto.errors import FieldError, Forbidden, Invalid, NotFound, Unauthenticated
+from carto.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthenticated
 from carto.i18n import msg
 from carto.lifecycle import Guard
 from carto.models import Link, Resource, Territory
@@ -70,6 +70,25 @@ def facilitate(principal: Principal, territory_id: int) -> None:
     """Creating, closing and running a workshop (questions, moderation of what it added): the
     editors of its territory (an admin anywhere)."""
     require(principal, EDITOR, {territory_id})
+
+
+def workshop_provenance(principal: Principal, workshop: Any, state: str,
+                        territory_ids: set[int]) -> int:
+    """An addition made in a workshop carries it (`workshop_id`: its feed, counters, summary
+    and output). A participant's token adds only in its own workshop; anyone else names it,
+    and must be a facilitator (an editor of its territory), while it is open, adding in its
+    territory (a facilitator's own additions from the workshop's pages)."""
+    if principal.workshop_id is not None:
+        if principal.workshop_id != workshop.id:
+            raise Invalid.field("workshop", msg("error.workshops.other_workshop"))
+        return int(workshop.id)
+    facilitate(principal, workshop.territory_id)
+    if state != "open":
+        said = msg("error.workshops.not_open", code=workshop.code)
+        raise Conflict(said, [FieldError("workshop", said)])
+    if workshop.territory_id not in territory_ids:
+        raise Invalid.field("workshop", msg("error.workshops.outside", code=workshop.code))
+    return int(workshop.id)
 
 
 def vote(principal: Principal, workshop_id: int) -> None:

@@ -21,6 +21,7 @@ from carto.models import (
     Territory,
 )
 from carto.visibility import CONTRIBUTOR, Principal
+from carto.workshops import sessions as workshop_sessions
 
 SIMPLE_FIELDS = (
     "name",
@@ -291,11 +292,17 @@ def create(
     """A new resource at version 1. `actor` is the writer (its rules apply: carto.permissions)
     or, for trusted code, a name acting with every right. `resource_id` may come from the
     client (a UUID it generated): sending the same creation again creates nothing (see
-    `_replay`); `moderation` forces the initial state (loaders, fixtures)."""
+    `_replay`); `moderation` forces the initial state (loaders, fixtures). `workshop` in
+    `data` (a join code) names the workshop it is added in (carto.workshops.sessions.
+    provenance)."""
     principal = permissions.as_principal(actor)
     permissions.require(principal, CONTRIBUTOR)
+    data = dict(data)
+    code = data.pop("workshop", None)
     values = clean(session, data)
     state = permissions.create_resource(principal, values["territories"], force)
+    workshop_id = workshop_sessions.provenance(session, principal, code,
+                                               {t.id for t in values["territories"]})
     resource = Resource(
         id=resource_id or uuid.uuid4(),
         moderation=moderation or state,
@@ -309,7 +316,7 @@ def create(
         status="active",
         illustrative=False,
         provenance="workshop",
-        workshop_id=principal.workshop_id,  # a participant's addition carries its workshop
+        workshop_id=workshop_id,  # made in a workshop (a participant's, or its facilitator's)
     )
     _apply(resource, values)
     if resource.commune_code is None and "lon" in values:  # the commune holding the point

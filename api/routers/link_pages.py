@@ -111,7 +111,7 @@ def _form_page(request: Request, session: Session, lang: str, principal: Princip
                territory: dict[str, Any], typed: dict[str, Any], errors: dict[str, str] | None,
                link: dict[str, Any] | None = None,
                choices: dict[str, list[dict[str, Any]]] | None = None,
-               status: int = 200) -> HTMLResponse:
+               status: int = 200, workshop: str = "") -> HTMLResponse:
     settings = map_settings()
     geometry = mapdata.territory_geometry(session, territory["id"])
     kinds = vocab.resource_kinds(session)
@@ -128,7 +128,7 @@ def _form_page(request: Request, session: Session, lang: str, principal: Princip
         lang, territory=territory, typed=typed, errors=errors or {}, link=link,
         choices=choices or {}, categories=vocab.categories(), levels=vocab.levels(),
         kinds=kinds, data=script_json(data), leaflet_js=assets.LEAFLET_JS,
-        leaflet_css=assets.LEAFLET_CSS, today=date.today().isoformat()),
+        leaflet_css=assets.LEAFLET_CSS, today=date.today().isoformat(), workshop=workshop),
         status_code=status)
 
 
@@ -177,8 +177,10 @@ def _data(typed: dict[str, Any], with_level: bool) -> dict[str, Any]:
 def new_link_form(request: Request, slug: str, session: SessionDep, lang: LangDep,
                   principal: web.PagePrincipalDep,
                   source: Annotated[str, Query()] = "", target: Annotated[str, Query()] = "",
-                  category: Annotated[str, Query()] = "") -> Response:
-    """The empty form (ends and category may come filled, e.g. from an opportunity)."""
+                  category: Annotated[str, Query()] = "",
+                  workshop: Annotated[str, Query()] = "") -> Response:
+    """The empty form (ends and category may come filled, e.g. from an opportunity;
+    `workshop`, a join code from the facilitator's workshop page, makes it the workshop's)."""
     territory = _territory(session, slug)
     if principal.role == READER:
         return _sign_in_first(request)
@@ -190,7 +192,8 @@ def new_link_form(request: Request, slug: str, session: SessionDep, lang: LangDe
                                                            uuid.UUID(typed[end]))["name"]
             except (ValueError, NotFound):
                 typed[end] = ""
-    return _form_page(request, session, lang, principal, territory, typed, None)
+    return _form_page(request, session, lang, principal, territory, typed, None,
+                      workshop=workshop[:20])
 
 
 @router.post("/territories/{slug}/links/new", response_class=HTMLResponse)
@@ -202,7 +205,8 @@ def create_link(request: Request, slug: str, session: SessionDep, lang: LangDep,
                 stakes: Annotated[list[str] | None, Form()] = None,
                 level: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
                 started_on: Annotated[str, Form()] = "",
-                level_note: Annotated[str, Form()] = "") -> Response:
+                level_note: Annotated[str, Form()] = "",
+                workshop: Annotated[str, Form()] = "") -> Response:
     web.check_post(request, csrf)
     territory = _territory(session, slug)
     permissions.require(principal, "contributor")
@@ -212,6 +216,8 @@ def create_link(request: Request, slug: str, session: SessionDep, lang: LangDep,
     choices = _end_choices(session, territory["id"], principal, typed, errors, lang)
     if not errors:
         data = _data(typed, with_level=True) | {"territory": slug}
+        if workshop:
+            data["workshop"] = workshop
         try:
             link = _attempt(session, lambda: links.create(session, data, principal))
         except CartoError as exc:
@@ -221,7 +227,7 @@ def create_link(request: Request, slug: str, session: SessionDep, lang: LangDep,
         else:
             return RedirectResponse(f"/links/{link.id}{_q(lang)}", status_code=303)
     return _form_page(request, session, lang, principal, territory, typed, errors,
-                      choices=choices, status=422)
+                      choices=choices, status=422, workshop=workshop)
 
 
 @router.get("/territories/{slug}/links/suggest.json")

@@ -56,6 +56,7 @@ def _form_page(request: Request, session: Session, lang: str, values: rf.Values,
                errors: dict[str, str], *, territory: dict[str, Any], action: str,
                resource_id: uuid.UUID | None = None, version: int | None = None,
                pending: bool = False, conflict: dict[str, Any] | None = None,
+               workshop: str = "",
                may_force: bool = False, gone: bool = False, status: int = 200) -> HTMLResponse:
     settings = map_settings()
     kinds = [(k.code, k.label, k.icon, k.color) for k in maps.kinds(session, lang)]
@@ -67,7 +68,7 @@ def _form_page(request: Request, session: Session, lang: str, values: rf.Values,
     return templates.TemplateResponse(request, "resource_form.html", context(
         lang, v=values, errors=errors, kinds=kinds, territory=territory, action=action,
         resource_id=resource_id, version=version, pending=pending, conflict=conflict,
-        may_force=may_force, gone=gone,
+        may_force=may_force, gone=gone, workshop=workshop,
         food_groups=vocab.food_groups(), crop_groups=vocab.crop_groups(),
         options=rf.options(lang), error_labels=labels,
         tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
@@ -84,7 +85,9 @@ def _territory(session: Session, slug: str) -> dict[str, Any]:
 
 @router.get("/territories/{slug}/resources/new", response_class=HTMLResponse)
 def new_resource(request: Request, slug: str, session: SessionDep, lang: LangDep,
-                 principal: PagePrincipalDep) -> Response:
+                 principal: PagePrincipalDep, workshop: str = "") -> Response:
+    """The empty form; `workshop` (a join code, from the facilitator's workshop page) makes
+    the addition the workshop's (carto.workshops.sessions.provenance)."""
     territory = _territory(session, slug)
     redirect = _sign_in_first(request, principal)
     if redirect:
@@ -93,7 +96,7 @@ def new_resource(request: Request, slug: str, session: SessionDep, lang: LangDep
     state = permissions.create_resource(principal, [found], False)  # 403 outside one's own
     return _form_page(request, session, lang, rf.empty(), {}, territory=territory,
                       action=f"/territories/{slug}/resources/new{_q(lang)}",
-                      pending=state == "pending")
+                      pending=state == "pending", workshop=workshop[:20])
 
 
 @router.post("/territories/{slug}/resources/new", response_class=HTMLResponse)
@@ -103,20 +106,23 @@ def add_resource(request: Request, slug: str, session: SessionDep, lang: LangDep
     territory = _territory(session, slug)
     values = rf.from_form(form)
     force = bool(text(form, "force"))
+    workshop = text(form, "workshop")
     try:
         resource = attempt(session, lambda: _create(session, values, slug, principal, lang,
-                                                    force), lang, rf.form_field)
+                                                    force, workshop), lang, rf.form_field)
     except Refused as refused:
         return _form_page(request, session, lang, values, refused.errors, territory=territory,
                           action=f"/territories/{slug}/resources/new{_q(lang)}",
                           pending=not principal.is_editor, may_force=principal.is_editor,
-                          status=refused.status)
+                          status=refused.status, workshop=workshop)
     return RedirectResponse(f"/resources/{resource.id}{_q(lang)}", status_code=303)
 
 
 def _create(session: Session, values: rf.Values, slug: str, principal: Principal,
-            lang: str, force: bool) -> Resource:
+            lang: str, force: bool, workshop: str = "") -> Resource:
     data, problems = rf.payload(session, values, territory=slug)
+    if workshop:
+        data["workshop"] = workshop
     reject_nul(data)
     if problems:
         _refuse_all(session, data, problems, lang)

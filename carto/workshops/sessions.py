@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from carto import permissions, territories, tokens, validation
-from carto.errors import Conflict, FieldError, NotFound
+from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.i18n import msg
 from carto.models import ApiToken, Workshop, WorkshopParticipant
 from carto.visibility import CONTRIBUTOR, Principal
@@ -143,6 +143,20 @@ def close(session: Session, code: str, actor: Principal) -> Workshop:
         workshop.closed_at = datetime.now(UTC)
         workshop.closed_by = actor.actor
     return workshop
+
+
+def provenance(session: Session, principal: Principal, code: Any,
+               territory_ids: set[int]) -> int | None:
+    """The workshop an addition comes from: the one its writer names by code (`workshop` in
+    the body; the rule: carto.permissions.workshop_provenance), else the participant token's
+    own, else none."""
+    if code is None:
+        return principal.workshop_id
+    workshop = session.scalar(select(Workshop).where(
+        Workshop.code == normalise_code(code))) if isinstance(code, str) else None
+    if workshop is None:
+        raise Invalid.field("workshop", msg("error.workshops.unknown", code=code))
+    return permissions.workshop_provenance(principal, workshop, state(workshop), territory_ids)
 
 
 def participants(session: Session, workshop_id: int) -> int:

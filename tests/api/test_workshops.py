@@ -270,3 +270,58 @@ def test_idle_streams_hold_no_pooled_connection(live_server: str, world: World) 
         with httpx.Client(base_url=live_server, timeout=30) as other:
             nearby = other.get("/api/nearby", params={"commune": "34301", "kind": "food_aid"})
             assert nearby.status_code == 200, nearby.text
+
+
+def test_a_facilitators_own_additions_carry_the_workshop(client: TestClient, world: World,
+                                                         migrated: str) -> None:
+    """An editor adding in the context of an open workshop of its territory (`workshop`: the
+    join code) tags the addition: the summary, the feed and the output count it."""
+    code = new_workshop(client, world)["code"]
+    editor = World.auth(world.editor)
+    tag = uuid.uuid4().hex[:6]
+    made = client.post("/api/resources", headers=editor, json=feature(
+        name=f"Ajout de l'animatrice {tag}", workshop=code.lower()))
+    assert made.status_code == 201, made.text
+    plain = client.post("/api/resources", headers=editor,
+                        json=feature(name=f"Hors atelier {tag}"))
+    link = client.post("/api/links", headers=editor, json={
+        "source": made.json()["id"], "target": plain.json()["id"], "workshop": code,
+        "category": "aid_associations", "level": 3})
+    assert link.status_code == 201, link.text
+    summary = client.get(f"/api/workshops/{code}/summary").json()
+    assert (summary["added"], summary["validated"]) == (2, 2), summary
+    assert summary["resources_by_kind"] == [{"kind": "shared_garden", "added": 1,
+                                             "validated": 1}]
+    assert summary["links_by_category_and_level"] == [
+        {"category": "aid_associations", "level": 3, "added": 1, "validated": 1}]
+    feed_ids = {f["id"] for f in client.get(f"/api/workshops/{code}/feed",
+                                            headers=editor).json()["resources"]}
+    assert feed_ids == {made.json()["id"]}
+    with psycopg.connect(migrated.replace("+psycopg", "")) as conn:
+        rows = conn.execute("SELECT name, workshop_id IS NOT NULL FROM resource "
+                            "WHERE name LIKE %s ORDER BY name", (f"% {tag}",)).fetchall()
+    assert rows == [(f"Ajout de l'animatrice {tag}", True), (f"Hors atelier {tag}", False)]
+
+
+def test_who_may_add_in_a_workshop_and_where(client: TestClient, world: World) -> None:
+    code = new_workshop(client, world)["code"]
+    other = new_workshop(client, world)["code"]
+    participant = join(client, code, "Lou")
+
+    def add(headers: dict[str, str], workshop: str, **extra: Any) -> Any:
+        return client.post("/api/resources", headers=headers,
+                           json=feature(name="Essai", workshop=workshop, **extra))
+
+    unknown = add(World.auth(world.editor), "ZZZZZZ")
+    assert unknown.status_code == 422 and fields(unknown) == ["workshop"]
+    assert add(World.auth(world.contributor), code).status_code == 403  # not its facilitator
+    assert add(World.auth(world.other_editor), code, territories_=["api-b"],
+               point=MEZE).status_code == 403  # another territory's editor
+    outside = add(World.auth(world.admin), code, territories_=["api-b"], point=MEZE)
+    assert outside.status_code == 422 and fields(outside) == ["workshop"]
+    elsewhere = add(participant, other)
+    assert elsewhere.status_code == 422 and fields(elsewhere) == ["workshop"]
+    assert add(participant, code).status_code == 201  # its own: as without the code
+    client.post(f"/api/workshops/{code}/close", headers=World.auth(world.editor))
+    closed = add(World.auth(world.editor), code)
+    assert closed.status_code == 409 and fields(closed) == ["workshop"]

@@ -111,3 +111,46 @@ def test_the_output_holds_only_what_the_workshop_added(web: httpx.Client, world:
     # an anonymous reader gets what is public only: nothing validated yet
     anonymous = httpx.get(f"{str(web.base_url).rstrip('/')}/workshops/{code}/output.geojson")
     assert "Ajout d'atelier" not in anonymous.text
+
+
+def test_the_facilitators_own_additions_from_the_workshop_page_count_in_it(
+        web: httpx.Client, world: World) -> None:
+    """From the workshop's moderation page the facilitator opens the resource and the link
+    forms of the workshop's territory; what they add there is the workshop's: in its summary
+    and its output."""
+    code = new_workshop(web, world)["code"]
+    page = web.get(f"/workshops/{code}/moderation")
+    found = re.search(r'href="(/territories/api-a/resources/new\?workshop=[A-Z0-9]+)"',
+                      page.text)
+    assert found, page.text[:3000]
+    form = web.get(found.group(1))
+    assert form.status_code == 200 and f'name="workshop" value="{code}"' in form.text
+    assert re.search(rf'id="in-workshop">Cet ajout sera compté dans l(&#39;|\')atelier {code}\.',
+                     form.text)
+    added = web.post("/territories/api-a/resources/new", data={
+        "csrf": _csrf(form.text), "workshop": code, "name": f"Halle {code}",
+        "kind": "shared_garden", "commune": "Sète"})
+    assert added.status_code == 303, added.text[:2000]
+    rid = added.headers["location"].split("/")[2].split("?")[0]
+    other = web.post("/api/resources", json=feature(name=f"Voisin {code}"),
+                     headers=World.auth(world.editor)).json()["id"]
+    link_page = re.search(r'href="(/territories/api-a/links/new\?workshop=[A-Z0-9]+)"',
+                          page.text)
+    assert link_page
+    form = web.get(link_page.group(1))
+    assert f'name="workshop" value="{code}"' in form.text
+    linked = web.post("/territories/api-a/links/new", data={
+        "csrf": _csrf(form.text), "workshop": code, "source": rid, "target": other,
+        "category": "aid_associations", "level": "2"})
+    assert linked.status_code == 303, linked.text[:2000]
+    summary = web.get(f"/api/workshops/{code}/summary").json()
+    assert (summary["added"], summary["validated"]) == (2, 2), summary
+    assert "2 validés" in web.get(f"/workshops/{code}/summary").text
+    output = json.loads(web.get(f"/workshops/{code}/output.geojson").content)
+    names = {f["properties"].get("nom") or f["properties"].get("name")
+             for f in output["features"]}
+    assert f"Halle {code}" in names and f"Voisin {code}" not in names
+    xlsx = web.get(f"/workshops/{code}/output.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
+    cells = [c for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row]
+    assert f"Halle {code}" in cells and f"Voisin {code}" in cells  # the link's other end
