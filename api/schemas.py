@@ -115,14 +115,13 @@ class VoteIn(BaseModel):
 
 
 class DismissIn(BaseModel):
-    """Two resources an editor says are not a duplicate (carto.duplicates.dismiss), in either
-    order."""
+    """The two resources an editor says are not a duplicate (carto.duplicates.dismiss), in
+    either order: two different ids (an array of unique items, as the schema says)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "a": "00000000-0000-0000-0000-000000000001",
-        "b": "00000000-0000-0000-0000-000000000002"}})
-    a: uuid.UUID
-    b: uuid.UUID
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"resources": [
+        "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"]}})
+    resources: list[uuid.UUID] = Field(min_length=2, max_length=2,
+                                       json_schema_extra={"uniqueItems": True})
 
 
 class MergeIn(BaseModel):

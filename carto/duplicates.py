@@ -138,7 +138,7 @@ def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
     (carto.permissions.dismiss_duplicate)."""
     principal = permissions.as_principal(actor)
     if first_id == second_id:
-        raise Invalid.field("b", msg("error.duplicates.same_pair"))
+        raise Invalid.field("resources", msg("error.duplicates.same_pair"))
     a_id, b_id = sorted((first_id, second_id))
     found = []
     for rid in (a_id, b_id):

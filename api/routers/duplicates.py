@@ -56,7 +56,8 @@ def merge_resource(request: Request, resource_id: uuid.UUID, body: MergeIn,
              summary="Not a duplicate: the pair is never flagged again (editors of a "
                      "territory of both; 200 when it was already said)")
 def dismiss_pair(body: DismissIn, session: SessionDep, principal: WriterDep) -> JSONResponse:
-    dismissal, new = duplicates.dismiss(session, body.a, body.b, principal)
+    dismissal, new = duplicates.dismiss(session, body.resources[0], body.resources[1],
+                                        principal)
     return JSONResponse(jsonable({"a": dismissal.a_id, "b": dismissal.b_id,
                                   "dismissed_by": dismissal.dismissed_by,
                                   "dismissed_at": dismissal.dismissed_at}),
@@ -160,7 +161,7 @@ def dismiss_from_page(request: Request, session: SessionDep, principal: PagePrin
     try:
         first, second = uuid.UUID(a), uuid.UUID(b)
     except ValueError as exc:
-        raise Invalid.field("a", msg("error.lifecycle.client_id", value=a)) from exc
+        raise Invalid.field("resources", msg("error.lifecycle.client_id", value=a)) from exc
     duplicates.dismiss(session, first, second, principal)
     target = local_path(back)
     joiner = "&" if "?" in target else "?"

@@ -108,21 +108,25 @@ def test_not_a_duplicate_is_said_once_by_an_editor_and_the_pair_is_not_flagged_a
 
     assert flagged()
     url = "/api/moderation/duplicates/dismissals"
-    assert client.post(url, json={"a": one, "b": two}).status_code == 401
-    assert client.post(url, json={"a": one, "b": two},
+
+    def pair(*ids: str) -> dict[str, list[str]]:
+        return {"resources": list(ids)}
+
+    assert client.post(url, json=pair(one, two)).status_code == 401
+    assert client.post(url, json=pair(one, two),
                        headers=World.auth(world.contributor)).status_code == 403
-    assert client.post(url, json={"a": one, "b": two},
+    assert client.post(url, json=pair(one, two),
                        headers=World.auth(world.other_editor)).status_code in (403, 404)
-    same = client.post(url, json={"a": one, "b": one}, headers=editor)
-    assert same.status_code == 422 and [e["field"] for e in same.json()["errors"]] == ["b"]
-    bad = client.post(url, json={"a": one, "b": "nope"}, headers=editor)
-    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["b"]
-    assert client.post(url, json={"a": one, "b": str(uuid.uuid4())},
+    for wrong in (pair(one, one), pair(one, "nope"), pair(one), pair(one, two, one)):
+        refused = client.post(url, json=wrong, headers=editor)
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert refused.json()["errors"][0]["field"].startswith("resources"), refused.text
+    assert client.post(url, json=pair(one, str(uuid.uuid4())),
                        headers=editor).status_code == 404
-    said = client.post(url, json={"a": two, "b": one}, headers=editor)
+    said = client.post(url, json=pair(two, one), headers=editor)
     assert said.status_code == 201, said.text
     assert {said.json()["a"], said.json()["b"]} == {one, two}
     assert said.json()["dismissed_by"].endswith(":animatrice")
-    again = client.post(url, json={"a": one, "b": two}, headers=editor)
+    again = client.post(url, json=pair(one, two), headers=editor)
     assert again.status_code == 200 and again.json()["dismissed_at"] == said.json()["dismissed_at"]
     assert not flagged()
