@@ -283,7 +283,8 @@ def test_an_import_killed_half_way_leaves_nothing(cli_territory: str, migrated: 
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # wait until it is writing its staging table
                 busy = conn.execute("""SELECT pid FROM pg_stat_activity WHERE query LIKE
-                    '%resource_import_staging%' AND pid <> pg_backend_pid()""").fetchall()
+                    '%resource_import_staging%' AND pid <> pg_backend_pid()
+                    AND datname = current_database()""").fetchall()  # a shared server
                 if busy or proc.poll() is not None:
                     break
                 time.sleep(0.05)
