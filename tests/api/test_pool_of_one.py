@@ -29,19 +29,20 @@ def pool_of_one(migrated: str, demo_loaded: object) -> Iterator[str]:
     """A live server whose sync engine has one connection, no overflow (its own URL: engines
     are cached per URL)."""
     url = migrated + ("&" if "?" in migrated else "?") + "application_name=pool_of_one"
-    with pytest.MonkeyPatch.context() as mp:
+    mp = pytest.MonkeyPatch()
+    try:
         mp.setenv("POOL_SIZE", "1")
         mp.setenv("POOL_OVERFLOW", "0")
         mp.setenv("POOL_TIMEOUT", str(POOL_TIMEOUT_S))
         config.database_settings.cache_clear()
         engine = get_engine(url)
         assert engine.pool.size() == 1  # type: ignore[attr-defined]
-        try:
-            with serve(create_app(url)) as base:
-                yield base
-        finally:
-            engine.dispose()
-            config.database_settings.cache_clear()
+        with serve(create_app(url)) as base:
+            yield base
+        engine.dispose()
+    finally:  # the environment back first, then the settings read from it again
+        mp.undo()
+        config.database_settings.cache_clear()
 
 
 @contextmanager
