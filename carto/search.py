@@ -18,13 +18,14 @@ from carto.errors import Invalid, Merged, NotFound
 from carto.i18n import msg
 from carto.text import like_escape
 from carto.visibility import (
+    MASKED_COLUMNS,
     Principal,
     link_predicate,
-    masked_columns,
     resource_predicate,
     shown_geom,
     shown_in,
     shown_precision,
+    shown_private_text,
 )
 
 MAX_LIMIT = 10_000
@@ -67,25 +68,40 @@ def resource_from(principal: Principal, join: str = "") -> str:
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
 
 
-def _resource_columns(principal: Principal) -> str:
-    return f"""
-        r.id, r.name, r.kind, r.description, r.commune_code,
-        c.name AS commune_name, ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
-        {shown_precision(principal, "r")} AS location_precision,
-        {masked_columns(principal, "r")}, {OFFER_COLUMNS}, r.visibility, r.is_private, r.status,
-        r.moderation, r.moderation_note, r.illustrative, r.provenance, r.source_name,
-        r.external_id, r.licence, r.created_by, r.created_at, r.updated_by, r.updated_at,
-        r.version,
-        (SELECT coalesce(array_agg(t.slug ORDER BY t.slug), '{{}}') FROM resource_territory x
-           JOIN territory t ON t.id = x.territory_id WHERE x.resource_id = r.id) AS territories,
-        (SELECT coalesce(json_agg(json_build_object('food_group', o.food_group,
+# Plain columns of `resource` after what it offers, in the order a resource's fields are shown.
+_PLAIN = ("visibility", "is_private", "status", "moderation", "moderation_note", "illustrative",
+          "provenance", "source_name", "external_id", "licence", "created_by", "created_at",
+          "updated_by", "updated_at", "version")
+_TERRITORIES = """(SELECT coalesce(array_agg(t.slug ORDER BY t.slug), '{}') FROM resource_territory x
+           JOIN territory t ON t.id = x.territory_id WHERE x.resource_id = r.id)"""
+_OUTPUTS = """(SELECT coalesce(json_agg(json_build_object('food_group', o.food_group,
                  'kg_per_year', o.kg_per_year, 'year', o.year, 'source', o.source)
                  ORDER BY o.food_group), '[]') FROM resource_output o
-           WHERE o.resource_id = r.id) AS outputs,
-        (SELECT coalesce(json_agg(json_build_object('crop_group', s.crop_group,
+           WHERE o.resource_id = r.id)"""
+_SURFACES = """(SELECT coalesce(json_agg(json_build_object('crop_group', s.crop_group,
                  'hectares', s.hectares, 'year', s.year, 'source', s.source)
                  ORDER BY s.crop_group), '[]') FROM resource_surface s
-           WHERE s.resource_id = r.id) AS surfaces"""
+           WHERE s.resource_id = r.id)"""
+
+
+def _resource_fields(principal: Principal) -> list[tuple[str, str]]:
+    """(name, SQL) of every field of a resource read, in the order shown: the one list behind
+    the API's rows, its CSV and its GeoJSON properties (positions and private texts as
+    carto.visibility shows them to `principal`)."""
+    return [
+        ("id", "r.id"), ("name", "r.name"), ("kind", "r.kind"), ("description", "r.description"),
+        ("commune_code", "r.commune_code"), ("commune_name", "c.name"),
+        ("lon", "ST_X(sg.g)"), ("lat", "ST_Y(sg.g)"),
+        ("location_precision", shown_precision(principal, "r")),
+        *((column, shown_private_text(principal, column, "r")) for column in MASKED_COLUMNS),
+        *((column.removeprefix("r."), column) for column in OFFER_COLUMNS.split(", ")),
+        *((column, f"r.{column}") for column in _PLAIN),
+        ("territories", _TERRITORIES), ("outputs", _OUTPUTS), ("surfaces", _SURFACES),
+    ]
+
+
+def _resource_columns(principal: Principal) -> str:
+    return ",\n        ".join(f"{sql} AS {name}" for name, sql in _resource_fields(principal))
 
 
 def check_filter(session: Session, flt: ResourceFilter) -> int | None:
@@ -196,33 +212,57 @@ def list_resources(
 EDITOR_ONLY = ("created_by", "updated_by", "moderation_note")
 
 
+def _properties_json(principal: Principal, alias: str) -> str:
+    """SQL of a resource's GeoJSON properties (json), from the columns of `_resource_fields`
+    selected as `alias`: every field but the id and the position, the editor-only ones for
+    the editors of the row's territory only (carto.permissions). `row_to_json` of a row writes
+    the text in one pass, where `to_jsonb(row) - keys` built, sorted and copied a binary
+    object per feature (half the page's time at 1,000 features)."""
+    names = [name for name, _ in _resource_fields(principal) if name not in ("id", "lon", "lat")]
+
+    def obj(columns: list[str]) -> str:
+        return (f"(SELECT row_to_json(p) FROM (SELECT "
+                f"{', '.join(f'{alias}.{c}' for c in columns)}) p)")
+
+    shown = [name for name in names if name not in EDITOR_ONLY]
+    return (f"CASE WHEN {permissions.editor_fields_sql(principal, alias)} "
+            f"THEN {obj(names)} ELSE {obj(shown)} END")
+
+
+@dataclass
+class FeaturesText:
+    """A page of GeoJSON Features as PostgreSQL wrote them: `text` is the Features joined by
+    commas (what goes between the brackets of a FeatureCollection's `features`)."""
+
+    text: str
+    returned: int
+    last: uuid.UUID | None  # the id to continue after; None on the last page
+
+
 def list_resources_geojson(
     session: Session, principal: Principal, flt: ResourceFilter, limit: int = DEFAULT_LIMIT,
     after: uuid.UUID | None = None,
-) -> tuple[list[str], uuid.UUID | None]:
-    """The same page as GeoJSON Feature texts built by PostgreSQL: a page of 100 costs one
-    query and no per-row Python, which is what keeps an API worker above 250 pages/s."""
+) -> FeaturesText:
+    """The same page as GeoJSON text built by PostgreSQL in one statement and one row: no
+    per-row Python, no per-row protocol message; the caller wraps it in its envelope. What
+    keeps an API worker above 250 pages of 100/s, and GDAL's copy of 100,000 resources fast."""
     page_sql, params, limit = _page(session, principal, flt, limit, after)
-    hidden = ["id", "lon", "lat"]
-    # editor-only fields for the editors of the row's territory only (carto.permissions)
-    editor_view = permissions.editor_fields_sql(principal, "rows")
     sql = f"""
-        WITH page AS MATERIALIZED ({page_sql}),
+        WITH ahead AS MATERIALIZED ({page_sql}),
+        page AS MATERIALIZED (SELECT id FROM ahead ORDER BY id LIMIT :shown),
         rows AS (SELECT {_resource_columns(principal)} {resource_from(principal)}
                  WHERE r.id IN (SELECT id FROM page))
-        SELECT id, json_build_object(
-                   'type', 'Feature', 'id', id,
-                   'geometry', json_build_object('type', 'Point',
-                                                 'coordinates', json_build_array(lon, lat)),
-                   'properties', to_jsonb(rows) - CAST(:hidden AS text[])
-                       - CASE WHEN {editor_view} THEN CAST('{{}}' AS text[])
-                              ELSE CAST(:editor_only AS text[]) END)::text AS feature
-        FROM rows ORDER BY id"""
-    result = session.execute(text(sql), params | {"hidden": hidden,
-                                                  "editor_only": list(EDITOR_ONLY)}
-                             ).mappings().all()
-    rows, last = _trim(list(result), limit)
-    return [row["feature"] for row in rows], last
+        SELECT coalesce(string_agg('{{"type":"Feature","id":"' || id
+                   || '","geometry":{{"type":"Point","coordinates":'
+                   || json_build_array(lon, lat) || '}},"properties":'
+                   || {_properties_json(principal, "rows")} || '}}', ',' ORDER BY id), '')
+                   AS features,
+               count(*) AS returned,
+               CASE WHEN (SELECT count(*) FROM ahead) > :shown
+                    THEN (SELECT id FROM page ORDER BY id DESC LIMIT 1) END AS last
+        FROM rows"""
+    row = session.execute(text(sql), params | {"shown": limit}).one()
+    return FeaturesText(row.features, int(row.returned), row.last)
 
 
 def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID,

@@ -183,16 +183,14 @@ async def describe_collection(request: Request, collection_id: str,
 
 
 def _page(request: Request, session: Session, principal: Principal, c: Collection,
-          q: query.ItemsQuery) -> tuple[list[str], str | None, int | None]:
+          q: query.ItemsQuery) -> features.Page:
     if c.source == RESOURCES:
-        page = features.resources(session, principal, c, q)
-        return page.features, page.next_cursor, page.matched
+        return features.resources(session, principal, c, q)
     if c.source == LINKS:
         rows, next_cursor = features.links(session, principal, q)
         texts = [orjson.dumps(link_routes.feature(row, principal, session)).decode() for row in rows]
-        return texts, next_cursor, None
-    page = features.reference(session, c, q)
-    return page.features, page.next_cursor, page.matched
+        return features.Page(",".join(texts), len(texts), next_cursor, None)
+    return features.reference(session, c, q)
 
 
 @router.get("/collections/{collection_id}/items")
@@ -205,7 +203,8 @@ def _items(request: Request, session: Session, principal: Principal,
            collection_id: str) -> Response:
     c = catalogue.get(session, collection_id)
     q = query.parse_items(c, _params(request))
-    texts, next_cursor, matched = _page(request, session, principal, c, q)
+    page = _page(request, session, principal, c, q)
+    next_cursor, matched = page.next_cursor, page.matched
     base = _base(request)
     self_url = str(request.url)
     links = [_link(self_url, "self", GEOJSON),
@@ -217,7 +216,7 @@ def _items(request: Request, session: Session, principal: Principal,
         links.append(_link(next_url, "next", GEOJSON))
     lang = pick_lang(request.query_params.get("lang"))
     if _wants_html(request, q.format):
-        rows = [orjson.loads(t) for t in texts]
+        rows = orjson.loads(f"[{page.features}]")
         return _html(request, session, "ogc_items.html", lang, base=base, collection=c,
                      features=rows,
                      matched=matched, next_url=next_url and str(
@@ -226,13 +225,13 @@ def _items(request: Request, session: Session, principal: Principal,
     head: dict[str, Any] = {"type": "FeatureCollection",
                             "timeStamp": datetime.now(UTC).isoformat(timespec="seconds")
                             .replace("+00:00", "Z"),
-                            "numberReturned": len(texts)}
+                            "numberReturned": page.returned}
     if matched is not None:
         head["numberMatched"] = matched
     head["links"] = links
     # The features arrive as GeoJSON text from PostgreSQL; only the envelope is Python's.
     envelope = orjson.dumps(head).decode()
-    body = envelope[:-1] + ',"features":[' + ",".join(texts) + "]}"
+    body = envelope[:-1] + ',"features":[' + page.features + "]}"
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
     return Response(body.encode(), media_type=GEOJSON, headers=headers)
 

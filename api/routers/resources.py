@@ -90,9 +90,10 @@ def list_resources(
     if format == "csv":
         rows, last = search.list_resources(session, principal, flt, limit, after)
         return csv_response(rows, CSV_COLUMNS, "resources.csv", _next_header(request, last))
-    features, last = search.list_resources_geojson(session, principal, flt, limit, after)
+    page = search.list_resources_geojson(session, principal, flt, limit, after)
+    last = page.last
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
-    head: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": len(features)}
+    head: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": page.returned}
     if last is not None:
         next_url = _next_url(request, last)
         head["next"] = next_url
@@ -100,7 +101,7 @@ def list_resources(
     head["links"] = links
     # The features arrive as GeoJSON text from PostgreSQL; only the envelope is Python's.
     envelope = json.dumps(head, ensure_ascii=False)
-    body = envelope[:-1] + ', "features": [' + ",".join(features) + "]}"
+    body = envelope[:-1] + ', "features": [' + page.text + "]}"
     return Response(body.encode("utf-8"), media_type=GEOJSON,
                     headers=_next_header(request, last))
 

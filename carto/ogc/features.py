@@ -26,7 +26,8 @@ from carto.visibility import Principal
 
 @dataclass
 class Page:
-    features: list[str]  # GeoJSON Feature objects, as JSON text
+    features: str  # GeoJSON Feature objects as JSON text, joined by commas
+    returned: int
     next_cursor: str | None
     matched: int | None
 
@@ -57,9 +58,10 @@ def resources(session: Session, principal: Principal, collection: Collection,
               q: ItemsQuery) -> Page:
     flt = resource_filter(collection, q)
     after = params.decode_cursor(q.cursor)
-    features, last = search.list_resources_geojson(session, principal, flt, q.limit, after)
+    page = search.list_resources_geojson(session, principal, flt, q.limit, after)
     matched = search.count_resources(session, principal, flt) if q.cursor is None else None
-    return Page(features, params.encode_cursor(last) if last else None, matched)
+    return Page(page.text, page.returned, params.encode_cursor(page.last) if page.last else None,
+                matched)
 
 
 def link_filter(q: ItemsQuery) -> search.LinkFilter:
@@ -142,7 +144,7 @@ def reference(session: Session, collection: Collection, q: ItemsQuery) -> Page:
     if len(rows) > q.limit:
         rows = rows[:q.limit]
         next_cursor = _text_cursor(rows[-1].key)
-    return Page([r.feature for r in rows], next_cursor, matched)
+    return Page(",".join(r.feature for r in rows), len(rows), next_cursor, matched)
 
 
 def reference_one(session: Session, collection: Collection, feature_id: str) -> str:

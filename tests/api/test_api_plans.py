@@ -41,5 +41,25 @@ def test_a_page_filtered_by_territory_walks_indexes_not_the_table(session: Sessi
         assert any(index == "resource_territory_territory" for _, index in nodes), nodes
         assert ("Seq Scan", "resource") not in nodes, nodes
         assert ("Seq Scan", "resource_territory") not in nodes, nodes
-    rows, nxt = search.list_resources_geojson(session, ANONYMOUS, flt, 100)
-    assert len(rows) == 100 and nxt is not None
+    page = search.list_resources_geojson(session, ANONYMOUS, flt, 100)
+    assert page.returned == 100 and page.last is not None
+
+
+def test_public_pages_walk_the_public_index_in_key_order(session: Session) -> None:
+    """GDAL and QGIS page through every public resource (`/ogc/.../items`, `/api/resources`):
+    each page is an index-only walk of resource_public_idx (migration 0009) from the cursor,
+    not a walk of the primary key that reads every row from the heap to test the predicate.
+    Fails if the index's predicate and `visibility.resource_predicate` drift apart."""
+    territory = create_from_communes(session, TerritorySpec(slug="plan-public", name="Public"),
+                                     ["34172"])
+    synthetic.add_resources(session, territory, 20_000, seed=11)
+    session.execute(text("ANALYZE resource"))
+    middle = session.scalar(text("SELECT id FROM resource ORDER BY id OFFSET 10000 LIMIT 1"))
+    for after in (None, middle):
+        sql, params, _ = search._page(session, ANONYMOUS, search.ResourceFilter(), 1000, after)
+        nodes = plan_nodes(session, sql, params)
+        assert any(index == "resource_public_idx" for _, index in nodes), nodes
+        assert ("Seq Scan", "resource") not in nodes, nodes
+    page = search.list_resources_geojson(session, ANONYMOUS, search.ResourceFilter(), 1000,
+                                         middle)
+    assert page.returned == 1000 and page.last is not None and page.last > middle
