@@ -23,19 +23,8 @@
     var el = document.getElementById("coop-map");
     if (!el || typeof L === "undefined") { return; }
     var many = Object.keys(data.nodes).length + data.links.length > 2000;
-    map = L.map(el, { preferCanvas: many, scrollWheelZoom: false });
-    if (data.tiles.url) {
-      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
-    }
-    var boundary = L.geoJSON(data.boundary, {
-      style: { color: "#2e5d34", weight: 2, fillColor: "#eef0e6", fillOpacity: data.tiles.url ? 0.08 : 0.6 },
-      interactive: false
-    });
-    /* the view first: layers added to a map without one are drawn before their renderer */
-    var bounds = boundary.getBounds();
-    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [10, 10] }); }
-    else { map.setView([43.6, 3.8], 9); }
-    boundary.addTo(map);
+    map = Terreau.baseMap(el, { map: { preferCanvas: many, scrollWheelZoom: false }, tiles: data.tiles,
+                                outline: data.boundary, view: [43.6, 3.8, 9] }).map;
     var nodes = data.nodes;
     var lines = [];
     /* Actors sharing a point (most demo actors sit at their commune's centre) are spread on a

@@ -125,15 +125,10 @@
     var box = document.getElementById("link-picker");
     if (!box || typeof L === "undefined" || !data.resources.length) { return; }
     box.hidden = false;
-    map = L.map(box, { scrollWheelZoom: false, tap: true });
-    if (data.tiles.url) {
-      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
-    }
-    var boundary = L.geoJSON(data.boundary, {
-      style: { color: "#2e5d34", weight: 2, fillColor: "#eef0e6", fillOpacity: data.tiles.url ? 0.08 : 0.6 },
-      interactive: false
-    });
-    var bounds = boundary.getBounds();
+    var base = Terreau.baseMap(box, { map: { scrollWheelZoom: false, tap: true }, tiles: data.tiles,
+                                      outline: data.boundary, view: [43.6, 3.8, 9] });
+    map = base.map;
+    var bounds = base.outline.getBounds();
     var points = L.latLngBounds([]);
     /* resources sharing a point (many sit at their commune's centre) are spread on a ring */
     var groups = {};
@@ -141,8 +136,6 @@
       var key = r[4].toFixed(5) + "," + r[3].toFixed(5);
       (groups[key] = groups[key] || []).push(r);
     });
-    if (bounds.isValid()) { map.fitBounds(bounds, { padding: [10, 10] }); } else { map.setView([43.6, 3.8], 9); }
-    boundary.addTo(map);
     Object.keys(groups).forEach(function (key) {
       var group = groups[key];
       group.forEach(function (r, i) {

@@ -379,10 +379,11 @@
   function initMap() {
     var box = $('nb-map');
     if (!window.L) { box.parentNode.hidden = true; return; }
-    map = L.map(box, { zoomControl: true, attributionControl: true })
-      .setView([DEFAULT_VIEW.lat, DEFAULT_VIEW.lon], DEFAULT_VIEW.zoom);
-    if (cfg.tiles && cfg.tiles.url) {
-      var tiles = L.tileLayer(cfg.tiles.url, { maxZoom: 19, attribution: cfg.tiles.attribution }).addTo(map);
+    var base = Terreau.baseMap(box, { map: { zoomControl: true, attributionControl: true }, tiles: cfg.tiles,
+                                      view: [DEFAULT_VIEW.lat, DEFAULT_VIEW.lon, DEFAULT_VIEW.zoom] });
+    map = base.map;
+    if (base.tiles) {
+      var tiles = base.tiles;
       var errors = 0;
       tiles.on('tileerror', function () { errors += 1; if (errors >= 2) communesBackground(T.tiles_failed); });
       tiles.on('tileload', function () { errors = 0; });

@@ -7,9 +7,9 @@
   var lon = parseFloat(box.getAttribute("data-lon"));
   var lat = parseFloat(box.getAttribute("data-lat"));
   if (isNaN(lon) || isNaN(lat)) { box.hidden = true; return; }
-  var map = L.map(box, { zoomControl: true, attributionControl: false, scrollWheelZoom: false });
   var exact = box.getAttribute("data-precision") === "exact";
-  map.setView([lat, lon], exact ? 14 : 12);
+  var map = Terreau.baseMap(box, { map: { zoomControl: true, attributionControl: false, scrollWheelZoom: false },
+                                   view: [lat, lon, exact ? 14 : 12] }).map;
   if (exact) {
     L.circleMarker([lat, lon], { radius: 9, color: "#2e5d34", weight: 3, fillOpacity: 0.6 }).addTo(map);
   } else {

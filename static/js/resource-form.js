@@ -33,13 +33,10 @@
   if (box && typeof L !== 'undefined') {
     box.hidden = false;
     byId('picker-hint').hidden = false;
-    var map = L.map(box, { zoomControl: true, attributionControl: true, tap: true });
+    var base = T.baseMap(box, { map: { zoomControl: true, attributionControl: true, tap: true },
+                                tiles: { url: box.getAttribute('data-tiles'), attribution: box.getAttribute('data-attribution') } });
+    var map = base.map;
     map.attributionControl.setPrefix(false);
-    var tiles = box.getAttribute('data-tiles');
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: box.getAttribute('data-attribution') || '' }).addTo(map);
-    }
-    map.setView([46.6, 2.4], 6);
     var marker = null;
     var show = function (y, x) {
       if (marker) { marker.setLatLng([y, x]); } else {
@@ -62,8 +59,7 @@
     if (known) { show(y0, x0); map.setView([y0, x0], 14); }
     getJSON(box.getAttribute('data-outline'), function (feature) {
       if (!feature || !feature.geometry) return;
-      var outline = L.geoJSON(feature, { style: { color: '#2e5d34', weight: 3, fillColor: '#dfe8d6', fillOpacity: 0.35 }, interactive: false }).addTo(map);
-      if (!known) map.fitBounds(outline.getBounds(), { padding: [10, 10] });
+      base.showOutline(feature, !known);
     });
     map.on('click', function (e) { place(e.latlng.lat, e.latlng.lng); });
     // Keyboard: move the map with the arrows, Enter places the resource at its centre.

@@ -42,13 +42,8 @@
   }
 
   // --- the map ---------------------------------------------------------------------------
-  var map = L.map('ws-map', { zoomControl: true, tap: true });
-  if (cfg.tiles.url) {
-    L.tileLayer(cfg.tiles.url, { attribution: cfg.tiles.attribution, maxZoom: 19 }).addTo(map);
-  }
-  var outline = L.geoJSON(JSON.parse(cfg.outline.shape), {
-    style: { color: '#2e5d34', weight: 2, fillOpacity: 0.04 } }).addTo(map);
-  map.fitBounds(outline.getBounds());
+  var map = Terreau.baseMap('ws-map', { map: { zoomControl: true, tap: true }, tiles: cfg.tiles,
+                                        outline: JSON.parse(cfg.outline.shape) }).map;
   var known = L.layerGroup().addTo(map);      // the territory's validated resources
   var added = L.layerGroup().addTo(map);      // what the workshop added
   var linkLayer = L.layerGroup().addTo(map);

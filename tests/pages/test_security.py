@@ -115,6 +115,7 @@ WORKS = {  # what shows that the page's scripts ran
     "/nearby?commune=34172&kind=food_aid": "#nb-list .nb-card",
     "/docs": ".swagger-ui .opblock",
     "/territories/frontignan/gap": "svg",
+    "/territories/frontignan/cooperation": "#coop-map .leaflet-interactive",
 }
 
 
