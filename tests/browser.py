@@ -84,3 +84,22 @@ def local_only(page: Page) -> list[str]:
 
     page.route("**/*", guard)
     return requested
+
+
+# axe-core 4.14.1 from its npm package (MPL-2.0, licence beside it): read from the disk and
+# evaluated in the page by the test itself, never served by the app.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
+    """axe-core's violations of `impacts` on the page as it is now (every rule axe runs by
+    default: WCAG 2.x A and AA, colour contrast, labels, names, focus), one line per element."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate("""async (impacts) => {
+        const result = await window.axe.run(document, { resultTypes: ['violations'] });
+        return result.violations.filter(v => impacts.includes(v.impact)).flatMap(v =>
+            v.nodes.map(n => `${v.id} (${v.impact}) ${n.target.join(' ')}: ${n.failureSummary}`));
+    }""", list(impacts))
+    return list(found)

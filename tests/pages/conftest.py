@@ -1,10 +1,13 @@
-"""Fixtures of the page tests: the basemap switched off, or made unreachable."""
+"""Fixtures of the page tests: the basemap switched off, or made unreachable; the pages with
+forms and what they show."""
 
 from collections.abc import Iterator
 
 import pytest
 
 from carto.config import map_settings
+from tests.apiworld import World
+from tests.formpages import FormWorld, build
 
 
 def _tiles(monkeypatch: pytest.MonkeyPatch, url: str) -> Iterator[None]:
@@ -25,3 +28,9 @@ def no_tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def unreachable_tiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tiles from a port nobody serves (route them to abort in the page)."""
     yield from _tiles(monkeypatch, "http://127.0.0.1:9/{z}/{x}/{y}.png")
+
+
+@pytest.fixture(scope="session")
+def form_world(live_server: str, world: World) -> FormWorld:
+    """The pages with forms and what they show (tests/formpages.py), made once."""
+    return build(live_server, world)

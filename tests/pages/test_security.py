@@ -5,12 +5,16 @@ off unless configured."""
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.security import content_security_policy, tile_source, with_nonce
 from carto.config import security_settings
+from tests.apiworld import World
 from tests.browser import browser, open_page
+from tests.formpages import XSS, FormWorld
+from tests.sessions import sign_in
 
 PAGES = ["/", "/territories/frontignan", "/territories/frontignan/map.html",
          "/territories/frontignan/gap", "/nearby?commune=34172&kind=food_aid", "/docs",
@@ -30,7 +34,38 @@ def _directives(policy: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_send_the_security_headers(client: TestClient, path: str) -> None:
+    _assert_secure(client, path)
+
+
+def _signed_in(base: str, token: str) -> httpx.Client:
+    """A browser-like client holding a session (the cookie of /sign-in)."""
+    web = httpx.Client(base_url=base, timeout=30, headers={"Origin": base})
+    assert web.post("/sign-in", data={"token": token, "next": "/"}).status_code == 303
+    return web
+
+
+def _form_pages(form_world: FormWorld) -> list[str]:
+    code = form_world.workshop
+    return ["/sign-in", "/admin/tokens", *form_world.signed_in_pages(), f"/join/{code}",
+            f"/workshops/{code}"]
+
+
+def test_form_pages_send_the_security_headers(live_server: str, world: World,
+                                              form_world: FormWorld) -> None:
+    """The pages with forms need a session: an admin's, which opens every one of them. The
+    names shown there carry markup, which comes back escaped."""
+    with _signed_in(live_server, world.admin) as web:
+        for path in _form_pages(form_world):
+            text = _assert_secure(web, path)
+            assert XSS not in text, path
+        record = web.get(f"/resources/{form_world.resource}").text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in record
+
+
+def _assert_secure(client: TestClient | httpx.Client, path: str) -> str:
+    """The page's security headers and its inline scripts' nonce; its text."""
     r = client.get(path, headers={"Accept": "text/html"})
+    assert r.status_code == 200, (path, r.status_code)
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
@@ -45,6 +80,7 @@ def test_pages_send_the_security_headers(client: TestClient, path: str) -> None:
     assert all(f'nonce="{nonce}"' in tag for tag in inline), inline
     again = client.get(path, headers={"Accept": "text/html"})
     assert nonce not in again.headers["content-security-policy"]  # one nonce per response
+    return r.text
 
 
 def test_api_answers_nosniff_without_cors_by_default(client: TestClient) -> None:
@@ -132,6 +168,34 @@ def test_no_page_reports_a_csp_violation_in_chromium(live_server: str) -> None:
             assert visit.page.evaluate("window.__csp") == [], (path, width)
             errors = [e for e in visit.console_errors if "404" not in e]
             assert errors == [], (path, errors)
+            visit.page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_no_form_page_reports_a_csp_violation_in_chromium(live_server: str, world: World,
+                                                          form_world: FormWorld) -> None:
+    """Signed in as an admin, on a tablet and a phone: no violation, no console error, and the
+    names with markup stay text (no dialog opens, no broken image is requested)."""
+    with browser() as b:
+        for width, height in ((1024, 768), (390, 844)):
+            visit = open_page(b, "about:blank", width, height)
+            visit.page.add_init_script(WATCH)
+            sign_in(visit.page, live_server, world.admin)
+            for path in _form_pages(form_world):
+                if path == "/sign-in":
+                    continue  # signed in, it is seen below through sign-in?token=
+                # the participant's page holds its live stream open: never network-idle
+                wait = "load" if path == f"/workshops/{form_world.workshop}" else "networkidle"
+                visit.page.goto(live_server + path, wait_until=wait)
+                assert visit.page.evaluate("window.__csp") == [], (path, width)
+            visit.page.goto(f"{live_server}/resources/{form_world.resource}")
+            assert XSS in visit.page.locator("h1").inner_text()
+            visit.page.goto(f"{live_server}/sign-in?token={world.editor}")
+            assert visit.page.evaluate("window.__csp") == []
+            errors = [e for e in visit.console_errors if "404" not in e]
+            assert errors == [] and visit.dialogs == [], (errors, visit.dialogs)
+            assert [u for u in visit.requests if u.split("?")[0].endswith("/x")] == []
             visit.page.close()
 
 
