@@ -4,6 +4,7 @@ off unless configured."""
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -37,11 +38,12 @@ def test_pages_send_the_security_headers(client: TestClient, path: str) -> None:
     _assert_secure(client, path)
 
 
-def _signed_in(base: str, token: str) -> httpx.Client:
+@contextmanager
+def _signed_in(base: str, token: str) -> Iterator[httpx.Client]:
     """A browser-like client holding a session (the cookie of /sign-in)."""
-    web = httpx.Client(base_url=base, timeout=30, headers={"Origin": base})
-    assert web.post("/sign-in", data={"token": token, "next": "/"}).status_code == 303
-    return web
+    with httpx.Client(base_url=base, timeout=30, headers={"Origin": base}) as web:
+        assert web.post("/sign-in", data={"token": token, "next": "/"}).status_code == 303
+        yield web
 
 
 def _form_pages(form_world: FormWorld) -> list[str]:
@@ -68,7 +70,10 @@ def _assert_secure(client: TestClient | httpx.Client, path: str) -> str:
     assert r.status_code == 200, (path, r.status_code)
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    # the pages that may carry a token in their address give no referrer to other sites
+    private = path.startswith(("/sign-in", "/admin/tokens"))
+    assert r.headers["referrer-policy"] == \
+        ("same-origin" if private else "strict-origin-when-cross-origin"), path
     csp = _directives(r.headers["content-security-policy"])
     nonce = csp["script-src"].split("'nonce-")[1].rstrip("'")
     assert csp["default-src"] == "'self'" and csp["object-src"] == "'none'"
