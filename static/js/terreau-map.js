@@ -307,7 +307,8 @@
     var k = this.vocab.kinds[r.kind] || ['', '#616161', 'circle'];
     var approx = this._isApprox(r.precision);
     var cls = 'tm-marker k-' + String(r.kind).replace(/[^a-z0-9_-]/gi, '') +
-      (approx ? ' is-approx' : ' is-exact') + (r.outside ? ' is-outside' : '');
+      (approx ? ' is-approx' : ' is-exact') + (r.outside ? ' is-outside' : '') +
+      (r.data.pending ? ' is-pending' : '');  // its author's or an editor's view
     return L.divIcon({
       className: cls,
       html: '<span class="tm-pin" style="--c:' + safeColour(k[1]) + '">' +
@@ -330,7 +331,8 @@
       var node = r.marker.getElement();
       if (node) {
         node.setAttribute('role', 'button');
-        node.setAttribute('aria-label', data.name);
+        node.setAttribute('aria-label', data.pending ? data.name + ' (' + self.text.pending + ')'
+                                                     : data.name);
         node.removeAttribute('title');
         node.setAttribute('data-id', r.id);
       }
@@ -350,9 +352,16 @@
     });
     links.forEach(function (d) { self.links[d.id] = self._makeLink(d); });
     this._sortOrder();
+    var row = this.legendBox && this.legendBox.querySelector('.tm-legend-pending');
+    if (row) row.hidden = !this._anyPending();
   };
 
-  P._sortOrder = function () {
+  P._anyPending = function () {
+    var self = this;
+    return Object.keys(this.resources).some(function (id) { return self.resources[id].data.pending; });
+  };
+
+    P._sortOrder = function () {
     var self = this;
     this.order = Object.keys(this.resources).sort(function (a, b) {
       var x = self.resources[a].order, y = self.resources[b].order;
@@ -1130,6 +1139,11 @@
         var bubble = add(res, el('div', 'tm-legend-row'));
         add(bubble, el('span', 'tm-sample tm-sample-bubble', '12'));
         add(bubble, el('span', null, T.legend_bubble));
+        // shown once the map holds something awaiting validation (its author's, an editor's)
+        var pending = add(res, el('div', 'tm-legend-row tm-legend-pending'));
+        add(pending, el('span', 'tm-sample tm-sample-exact tm-sample-pending'));
+        add(pending, el('span', null, T.legend_pending));
+        pending.hidden = !self._anyPending();
         if (!self.panel) add(res, el('p', 'tm-muted tm-legend-kinds-note', T.legend_kinds));
 
         var links = add(details, el('section', 'tm-legend-links'));

@@ -200,3 +200,50 @@ def test_the_map_popup_marks_a_pending_link_for_its_author(live_server: str, mig
         screenshot(page, "map-pending-link-1024x768")
         assert not visit.console_errors and not visit.dialogs
         assert all(u.startswith(live_server) for u in visit.requests)
+
+
+@pytest.mark.browser
+def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
+                                                             migrated: str) -> None:
+    """Its author sees the dot marked (a badge, said in its name too) and the legend says what
+    the badge means; a reader sees neither the dot nor the legend's line."""
+    with transaction(migrated) as session:
+        contributor = tokens.create(session, "contributor", "pezenas", "Bénévole points").token
+    made = httpx.post(f"{live_server}/api/resources", headers={
+        "Authorization": f"Bearer {contributor}"}, json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [3.4231, 43.4588]},
+        "properties": {"name": f"Frigo solidaire {XSS}", "kind": "social_grocery",
+                       "territories": ["pezenas"], "location_precision": "exact"}})
+    assert made.status_code == 201, made.text
+    rid = made.json()["id"]
+    try:
+        with browser() as b:
+            for width, height in SIZES:
+                visit = open_page(b, f"{live_server}/", width, height)
+                page = visit.page
+                _sign_in(page, live_server, contributor)
+                page.goto(f"{live_server}/territories/pezenas", wait_until="networkidle")
+                page.wait_for_function("() => !!window.terreauMap")
+                page.evaluate(f"window.terreauMap.openResource({rid!r})")
+                dot = page.locator(f".tm-marker[data-id='{rid}']")
+                dot.wait_for()
+                assert "is-pending" in (dot.get_attribute("class") or "")
+                assert dot.get_attribute("aria-label") == \
+                    f"Frigo solidaire {XSS} (en attente de validation)"
+                badge = dot.evaluate("n => getComputedStyle(n, '::after').backgroundColor")
+                assert badge == "rgb(255, 179, 0)", badge
+                others = page.locator(".tm-marker.is-exact:not(.is-pending), "
+                                      ".tm-marker.is-approx:not(.is-pending)")
+                assert others.count() > 0  # the validated ones are not marked
+                assert page.locator(".tm-legend-pending").evaluate("n => n.hidden") is False
+                page.locator(".tm-legend summary").first.click()
+                screenshot(page, f"map-pending-dot-{width}x{height}")
+                assert not visit.console_errors and not visit.dialogs
+                page.close()
+            visit = open_page(b, f"{live_server}/territories/pezenas", 1024, 768)
+            visit.page.wait_for_function("() => !!window.terreauMap")
+            assert visit.page.locator(f".tm-marker[data-id='{rid}'], .is-pending").count() == 0
+            assert visit.page.locator(".tm-legend-pending").evaluate("n => n.hidden") is True
+    finally:
+        with transaction(migrated) as session:
+            resources.delete(session, uuid.UUID(rid), "test", None)
