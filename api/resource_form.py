@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from api import conflicts
 from api.forms import plain, text, texts
 from carto import numbers, opening, places, vocab
 from carto.errors import FieldError, Invalid
@@ -208,28 +209,18 @@ def _comparable(values: Values, group: str) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+FIELDS = conflicts.Groups(GROUPS, _comparable)
+
+
 def changed_groups(before: Values, after: Values) -> list[str]:
-    return [g for g in GROUPS if _comparable(before, g) != _comparable(after, g)]
+    return FIELDS.changed(before, after)
 
 
-def merge(base: Values, theirs: Values, yours: Values) -> tuple[Values, list[str], list[str]]:
-    """Your changes re-applied on the version saved meanwhile: a group you did not touch takes
-    theirs, one you changed keeps yours. Returns the merged form, the groups they changed and
-    the groups both changed differently (to look at before saving)."""
-    merged = dict(theirs)
-    theirs_changed = changed_groups(base, theirs)
-    clashes = []
-    for group, keys in GROUPS.items():
-        mine = _comparable(yours, group) != _comparable(base, group)
-        if mine:
-            for key in keys:
-                merged[key] = yours[key]
-            if group in theirs_changed and _comparable(yours, group) != _comparable(theirs,
-                                                                                      group):
-                clashes.append(group)
+def keep_sources(merged: Values, theirs: Values, yours: Values) -> Values:
+    """The per-field sources typed are kept beside theirs when a form is merged."""
     if yours.get("sources"):
         merged["sources"] = {**theirs.get("sources", {}), **yours["sources"]}
-    return merged, theirs_changed, clashes
+    return merged
 
 
 def options(lang: str) -> dict[str, list[tuple[str, str]]]:

@@ -18,16 +18,18 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api import assets
+from api import assets, conflicts
 from api import session as web
 from api.deps import LangDep, SessionDep
+from api.resource_form import when
 from api.templating import context, templates
-from carto import links, moderation, permissions, search, territories, vocab
+from carto import history, links, moderation, permissions, search, territories, tokens, vocab
 from carto.config import map_settings
 from carto.errors import CartoError, NotFound, PreconditionFailed
 from carto.i18n import msg, t
 from carto.maps import data as mapdata
 from carto.maps import script_json
+from carto.models import Resource
 from carto.visibility import READER, Principal
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -111,7 +113,8 @@ def _form_page(request: Request, session: Session, lang: str, principal: Princip
                territory: dict[str, Any], typed: dict[str, Any], errors: dict[str, str] | None,
                link: dict[str, Any] | None = None,
                choices: dict[str, list[dict[str, Any]]] | None = None,
-               status: int = 200, workshop: str = "") -> HTMLResponse:
+               status: int = 200, workshop: str = "",
+               conflict: dict[str, Any] | None = None) -> HTMLResponse:
     settings = map_settings()
     geometry = mapdata.territory_geometry(session, territory["id"])
     kinds = vocab.resource_kinds(session)
@@ -128,7 +131,8 @@ def _form_page(request: Request, session: Session, lang: str, principal: Princip
         lang, territory=territory, typed=typed, errors=errors or {}, link=link,
         choices=choices or {}, categories=vocab.categories(), levels=vocab.levels(),
         kinds=kinds, data=script_json(data), leaflet_js=assets.LEAFLET_JS,
-        leaflet_css=assets.LEAFLET_CSS, today=date.today().isoformat(), workshop=workshop),
+        leaflet_css=assets.LEAFLET_CSS, today=date.today().isoformat(), workshop=workshop,
+        conflict=conflict),
         status_code=status)
 
 
@@ -242,6 +246,74 @@ def suggest(slug: str, session: SessionDep, principal: web.PagePrincipalDep, lan
     return JSONResponse({"results": found}, headers={"Cache-Control": "no-store"})
 
 
+# --- someone saved meanwhile (412): theirs beside yours (api/conflicts.py) ----------------------
+
+def _comparable(values: dict[str, Any], group: str) -> Any:
+    if group == "ends":
+        return (values["source"], values["target"])
+    if group == "category":
+        return (values["category"], sorted(values["stakes"]))
+    value = values[group]
+    return value.strip() if isinstance(value, str) else value
+
+
+FIELDS = conflicts.Groups({"ends": ("source", "source_name", "target", "target_name"),
+                           "category": ("category", "stakes"), "level": ("level", "level_note"),
+                           "description": ("description",), "started_on": ("started_on",),
+                           "status": ("status",)}, _comparable)
+
+
+def _typed_from(session: Session, picture: dict[str, Any]) -> dict[str, Any]:
+    """A link's picture (carto.links.snapshot, as the change log keeps it) as the form holds
+    it."""
+    names = {}
+    for end in ENDS:
+        found = session.get(Resource, uuid.UUID(picture[end])) if picture.get(end) else None
+        names[end] = found.name if found else ""
+    return _typed(picture.get("source") or "", names["source"], picture.get("target") or "",
+                  names["target"], picture.get("category") or "",
+                  list(picture.get("stakes") or []), str(picture.get("level") or ""),
+                  picture.get("description") or "", picture.get("started_on") or "",
+                  status=picture.get("status") or "")
+
+
+def _words(values: dict[str, Any], group: str, lang: str) -> str:
+    """A group's value said for people ("2 — Échanges de services"); "—" for nothing."""
+    if group == "ends":
+        return f"{values['source_name']} ↔ {values['target_name']}"
+    if group == "category":
+        term = vocab.categories().get(values["category"])
+        said = term.label(lang) if term else values["category"]
+        return f"{said} ({' ; '.join(values['stakes'])})" if values["stakes"] else said or "—"
+    if group == "level":
+        level = str(values["level"])
+        term = vocab.levels().get(int(level)) if level.isdigit() else None
+        return f"{level} — {term.label(lang)}" if term else level or "—"
+    if group == "started_on" and values["started_on"]:
+        return day(date.fromisoformat(values["started_on"]), lang)
+    if group == "status" and values["status"]:
+        return t(f"links.status.{values['status']}", lang)
+    return str(values.get(group) or "—")
+
+
+def _conflict(session: Session, link_id: uuid.UUID, lang: str, opened_at: int | None,
+              change: Callable[[dict[str, Any]], dict[str, Any]]
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The form to show again and its conflict: `change` turns the version the person opened
+    into what they posted (the level form changes the level only, the edit form the rest)."""
+    current = links.get(session, link_id)
+    theirs = _typed_from(session, links.snapshot(current))
+    opened = history.version_picture(session, "link", link_id, opened_at) \
+        if opened_at is not None else None
+    base = _typed_from(session, opened) if opened is not None else None
+    who = history.entries(session, "link", link_id)[-1]
+    return conflicts.resolve(
+        FIELDS, base, theirs, change(base or theirs), lambda values, g: _words(values, g, lang),
+        lambda g: t(f"links.page.{g}", lang), t("links.page.conflict_title", lang),
+        conflicts.Saved(tokens.actor_name(who.actor), when(who.at), current.version,
+                        opened_at))
+
+
 # --- a link's page: the road travelled ---------------------------------------------------------
 
 def _link_view(session: Session, principal: Principal, link_id: uuid.UUID) -> dict[str, Any]:
@@ -269,14 +341,15 @@ def _link_view(session: Session, principal: Principal, link_id: uuid.UUID) -> di
 
 def _link_page(request: Request, session: Session, lang: str, principal: Principal,
                link_id: uuid.UUID, errors: dict[str, str] | None = None,
-               typed: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
+               typed: dict[str, Any] | None = None, status: int = 200,
+               conflict: dict[str, Any] | None = None) -> HTMLResponse:
     row = _link_view(session, principal, link_id)
     history = links.level_history(session, link_id)
     names = {tr["slug"]: tr["name"] for tr in territories.summaries(session)}
     return templates.TemplateResponse(request, "link.html", context(
         lang, link=row, history=history, categories=vocab.categories(), levels=vocab.levels(),
         territory_name=names.get(row["territory"] or "", row["territory"]), day=day,
-        errors=errors or {}, typed=typed or {}), status_code=status)
+        errors=errors or {}, typed=typed or {}, conflict=conflict), status_code=status)
 
 
 @router.get("/links/{link_id}", response_class=HTMLResponse, name="link_page")
@@ -304,18 +377,19 @@ def change_level(request: Request, link_id: uuid.UUID, session: SessionDep, lang
     try:
         _attempt(session, lambda: links.change_level(session, link_id, value, level_note,
                                                      principal, _version(version)))
+    except PreconditionFailed:
+        merged, conflict = _conflict(session, link_id, lang, _version(version),
+                                     lambda opened: opened | {"level": level,
+                                                              "level_note": level_note})
+        return _link_page(request, session, lang, principal, link_id, {}, merged, status=409,
+                          conflict=conflict)
     except CartoError as exc:
-        if not exc.errors and not _stale(exc):
+        if not exc.errors:
             raise
         return _link_page(request, session, lang, principal, link_id,
                           _field_errors(exc, lang), {"level": level, "level_note": level_note},
-                          status=412 if _stale(exc) else 422)
+                          status=422)
     return _redirect(link_id, lang, "#road")
-
-
-def _stale(exc: CartoError) -> bool:
-    """Someone saved meanwhile (412): said at the top of the form, what was typed kept."""
-    return isinstance(exc, PreconditionFailed)
 
 
 @router.get("/links/{link_id}/edit", response_class=HTMLResponse)
@@ -365,8 +439,15 @@ def edit_link(request: Request, link_id: uuid.UUID, session: SessionDep, lang: L
             return saved
         try:
             _attempt(session, write)
+        except PreconditionFailed:
+            merged, conflict = _conflict(
+                session, link_id, lang, _version(version),
+                lambda opened: typed | {"level": opened["level"], "level_note": ""})
+            return _form_page(request, session, lang, principal, territory, merged, None,
+                              link=_link_view(session, principal, link_id), status=409,
+                              conflict=conflict)
         except CartoError as exc:
-            if not exc.errors and not _stale(exc):
+            if not exc.errors:
                 raise
             errors = _field_errors(exc, lang)
         else:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api import assets
+from api import assets, conflicts
 from api import resource_form as rf
 from api.deps import LangDep, SessionDep
 from api.forms import FormDep, Refused, attempt, field_messages, text
@@ -29,7 +29,7 @@ from api.templating import context, templates
 from carto import history, maps, permissions, resources, territories, tokens, vocab
 from carto.config import map_settings
 from carto.errors import Invalid, NotFound, PreconditionFailed
-from carto.i18n import msg
+from carto.i18n import msg, t
 from carto.models import Resource
 from carto.validation import reject_nul
 from carto.visibility import READER, Principal
@@ -220,23 +220,16 @@ def _conflict(request: Request, session: Session, lang: str, principal: Principa
     theirs, and a table shows what they changed beside what you typed. Nothing typed is lost;
     saving again is your decision."""
     resource = _editable(session, principal, resource_id)
-    current = resources.snapshot(resource)
-    theirs = rf.from_snapshot(session, current, lang)
+    theirs = rf.from_snapshot(session, resources.snapshot(resource), lang)
     opened = history.version_picture(session, "resource", resource_id, opened_at)
-    base = rf.from_snapshot(session, opened, lang) if opened is not None else theirs
-    merged, changed, clashes = rf.merge(base, theirs, yours)
-    if opened is None:  # nothing to tell who changed what: show every difference
-        changed = rf.changed_groups(theirs, yours)
-        clashes = changed
-    mine = set(rf.changed_groups(base, yours)) if opened is not None else set(changed)
-    rows = [{"group": g, "theirs": rf.words(session, theirs, g, lang),
-             "yours": rf.words(session, yours, g, lang) if g in mine else None,
-             "clash": g in clashes}
-            for g in changed]
     who = history.entries(session, "resource", resource_id)[-1]
-    conflict = {"rows": rows, "actor": tokens.actor_name(who.actor), "at": rf.when(who.at),
-                "version": resource.version,
-                "opened_at": opened_at}
+    merged, conflict = conflicts.resolve(
+        rf.FIELDS, rf.from_snapshot(session, opened, lang) if opened is not None else None,
+        theirs, yours, lambda values, g: rf.words(session, values, g, lang),
+        lambda g: t(f"rform.group.{g}", lang), t("rform.conflict_title", lang),
+        conflicts.Saved(tokens.actor_name(who.actor), rf.when(who.at), resource.version,
+                        opened_at))
+    rf.keep_sources(merged, theirs, yours)
     return _form_page(request, session, lang, merged, {}, territory=_home(session, resource),
                       action=f"/resources/{resource_id}/edit{_q(lang)}",
                       resource_id=resource_id, version=resource.version, conflict=conflict,

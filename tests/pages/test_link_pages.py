@@ -1,7 +1,8 @@
 """Cooperation link pages and the moderation page (issue 13), against the real server: declare
 a cooperation without a script (names typed, resolved by the server, several matches offered as
 choices), the road travelled (each level change with its note), a level change without a note
-or to the same level refused next to its field, 412 when someone saved meanwhile, edit, delete
+or to the same level refused next to its field, a change saved meanwhile shown beside yours and
+re-applied (level and edit), the fields from templates/_form.html, edit, delete
 and restore; a contributor's link that waits for the editor, validated or rejected with a reason
 on /moderation; forged cross-site posts refused; user text escaped."""
 
@@ -138,7 +139,7 @@ def test_an_editor_declares_a_cooperation_and_walks_its_road(editor: Web, reader
     assert up.status_code == 303 and up.headers["location"].endswith("#road")
     stale = editor.post(f"/links/{link_id}/level", {"version": version, "level": "4",
                                                     "level_note": "trop tard"})
-    assert stale.status_code == 412 and "modifié entre-temps" in stale.text
+    assert stale.status_code == 409 and 'id="conflict"' in stale.text  # theirs beside yours
     road = editor.get(f"/links/{link_id}").text
     steps = _steps(road)
     assert len(steps) == 2 and "Mutualisation de moyens" in steps[1] and "en progrès" in steps[1]
@@ -170,7 +171,7 @@ def test_a_name_with_several_matches_is_offered_as_choices(editor: Web,
     answer = editor.post("/territories/pezenas/links/new", {
         "source": garden["id"], "source_name": garden["name"], "target_name": "secours",
         "category": "aid_associations", "level": "1"})
-    assert answer.status_code == 422 and 'id="target-error"' in answer.text
+    assert answer.status_code == 422 and 'id="target_name-error"' in answer.text
     choices = re.findall(r'type="radio" name="target" value="([0-9a-f-]{36})"', answer.text)
     assert len(choices) >= 2 and "Secours Populaire de Pézenas" in answer.text
     assert 'value="secours"' in answer.text  # what was typed is kept
@@ -289,3 +290,112 @@ def test_a_contributor_sees_their_own_pending_items_on_the_map_marked(
     # a Bearer token still reads the map's data as before (QGIS and other clients)
     assert httpx.get(f"{live_server}/territories/pezenas/map/links/{link_id}.json",
                      headers={"Authorization": "Bearer terreau_wrong"}).status_code == 401
+
+
+def _version(html: str) -> str:
+    return re.search(r'name="version" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def _declared(editor: Web, garden: dict[str, str], target: str, description: str) -> str:
+    return _link_id(editor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": target, "category": "aid_associations",
+        "level": "2", "level_note": "premiers échanges", "description": description}))
+
+
+def test_a_level_changed_meanwhile_shows_theirs_beside_yours_and_keeps_what_was_typed(
+        editor: Web, garden: dict[str, str], live_server: str, migrated: str) -> None:
+    link_id = _declared(editor, garden, "Restos du Cœur", "Paniers solidaires")
+    opened = _version(editor.get(f"/links/{link_id}").text)
+    colleague = Web(live_server, _token(migrated, "editor", "Collègue Pézenas"))
+    assert colleague.post(f"/links/{link_id}/level", {
+        "version": opened, "level": "3", "level_note": "chambre froide partagée"}
+    ).status_code == 303
+    mine = editor.post(f"/links/{link_id}/level", {
+        "version": opened, "level": "4", "level_note": f"un projet commun {XSS}"})
+    assert mine.status_code == 409
+    page = mine.text
+    conflict = page.split('id="conflict"')[1].split("</section>")[0]
+    assert "Collègue Pézenas" in conflict and "coopération" in conflict
+    row = re.search(r'<tr data-group="level">(.*?)</tr>', conflict, re.S).group(1)  # type: ignore[union-attr]
+    assert "3 — Mutualisation de moyens" in row and "4 — " in row and "clash" in row
+    # what was typed is in the form, which now carries their version
+    assert re.search(r'name="level" value="4" checked', page)
+    assert f"un projet commun {XSS.replace('<', '&lt;').replace('>', '&gt;')}</textarea>" in page
+    assert XSS not in page
+    current = _version(page)
+    assert int(current) > int(opened)
+    again = editor.post(f"/links/{link_id}/level", {
+        "version": current, "level": "4", "level_note": "un projet commun"})
+    assert again.status_code == 303
+    steps = _steps(editor.get(f"/links/{link_id}").text)
+    assert len(steps) == 3 and "chambre froide partagée" in steps[1] and \
+        "un projet commun" in steps[2]
+    colleague.http.close()
+
+
+def test_an_edit_saved_meanwhile_is_merged_with_yours(
+        editor: Web, garden: dict[str, str], live_server: str, migrated: str) -> None:
+    link_id = _declared(editor, garden, "Secours Catholique", "Prêt de la camionnette")
+    form = editor.get(f"/links/{link_id}/edit").text
+    opened = _version(form)
+    target = re.search(r'name="target" id="target" value="([0-9a-f-]{36})"', form).group(1)  # type: ignore[union-attr]
+    ends = {"source": garden["id"], "target": target, "category": "aid_associations",
+            "status": "active"}
+    colleague = Web(live_server, _token(migrated, "editor", "Collègue Pézenas"))
+    assert colleague.post(f"/links/{link_id}/edit", {
+        **ends, "version": opened, "description": "Prêt de la camionnette le mardi"}
+    ).status_code == 303
+    # I change when it started and leave the description as I found it
+    mine = editor.post(f"/links/{link_id}/edit", {
+        **ends, "version": opened, "description": "Prêt de la camionnette",
+        "started_on": "2024-03-05"})
+    assert mine.status_code == 409
+    conflict = mine.text.split('id="conflict"')[1].split("</section>")[0]
+    row = re.search(r'<tr data-group="description">(.*?)</tr>', conflict, re.S).group(1)  # type: ignore[union-attr]
+    assert "le mardi" in row and "inchangé de votre côté" in row and "clash" not in row
+    # theirs where I left it, mine where I changed it
+    assert ">Prêt de la camionnette le mardi</textarea>" in mine.text
+    assert 'value="2024-03-05"' in mine.text
+    again = editor.post(f"/links/{link_id}/edit", {
+        **ends, "version": _version(mine.text), "description": "Prêt de la camionnette le mardi",
+        "started_on": "2024-03-05"})
+    assert again.status_code == 303
+    page = editor.get(f"/links/{link_id}").text
+    assert "le mardi" in page and "05/03/2024" in page
+    # both changed the description differently: marked, and mine is kept in the form
+    opened = _version(editor.get(f"/links/{link_id}/edit").text)
+    assert colleague.post(f"/links/{link_id}/edit", {
+        **ends, "version": opened, "description": "Le jeudi"}).status_code == 303
+    clash = editor.post(f"/links/{link_id}/edit", {
+        **ends, "version": opened, "description": "Le vendredi"})
+    assert clash.status_code == 409 and ">Le vendredi</textarea>" in clash.text
+    row = re.search(r'<tr data-group="description">(.*?)</tr>', clash.text, re.S).group(1)  # type: ignore[union-attr]
+    assert "Le jeudi" in row and "Le vendredi" in row and "clash" in row
+    colleague.http.close()
+
+
+def test_the_link_form_is_built_from_the_shared_field_macros(editor: Web,
+                                                             garden: dict[str, str]) -> None:
+    """The same markup as the resource form (templates/_form.html): a summary of the errors
+    linking to each field, each error tied to its control, the controls named by their
+    visible labels."""
+    from carto import ROOT
+
+    for name in ("link_form.html", "link.html"):
+        source = ROOT.joinpath("templates", name).read_text(encoding="utf-8")
+        assert '{% import "_form.html" as f with context %}' in source, name
+        for markup in ('<label for=', '<textarea', '<select', 'class="field'):
+            assert markup not in source, (name, markup)
+    refused = editor.post("/territories/pezenas/links/new", {"level": "2"})
+    assert refused.status_code == 422
+    page = refused.text
+    assert 'id="error-summary"' in page and 'href="#source_name"' in page
+    assert re.search(r'id="source_name"[^>]*aria-describedby="source_name-error"', page)
+    assert 'id="source_name-error"' in page
+    for field in ("description", "started_on", "level_note"):
+        assert f'id="field-{field}"' in page, field
+    no_category = editor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Croix Rouge", "level": "2"}).text
+    assert re.search(r'<fieldset class="field radios-field has-error" id="category" '
+                     r'aria-describedby="category-error" aria-invalid="true">', no_category)
+    assert 'id="category-error"' in no_category and 'href="#category"' in no_category
