@@ -236,8 +236,11 @@ def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
                                       ".tm-marker.is-approx:not(.is-pending)")
                 assert others.count() > 0  # the validated ones are not marked
                 assert page.locator(".tm-legend-pending").evaluate("n => n.hidden") is False
-                page.locator(".tm-legend summary").first.click()
                 screenshot(page, f"map-pending-dot-{width}x{height}")
+                page.evaluate("() => { document.querySelector('.tm-legend details').open = true; }")
+                page.locator(".tm-legend-pending").scroll_into_view_if_needed()
+                assert page.locator(".tm-legend-pending").is_visible()
+                screenshot(page, f"map-pending-legend-{width}x{height}")
                 assert not visit.console_errors and not visit.dialogs
                 page.close()
             visit = open_page(b, f"{live_server}/territories/pezenas", 1024, 768)
