@@ -92,19 +92,21 @@ def _unseen_focus(page: Page, at_least: int = 3) -> list[str]:
     while tab < 200:
         tab += 1
         page.keyboard.press("Tab")
-        info = page.evaluate("""() => {
+        info = page.evaluate("""(n) => {
             const a = document.activeElement;
             if (!a || a === document.body) return null;
+            const again = a.hasAttribute('data-tab-seen');
+            a.setAttribute('data-tab-seen', String(n));
             const ring = e => { const s = getComputedStyle(e);
                 return s.outlineStyle === 'auto' || s.boxShadow !== 'none'
                     || (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2); };
             const shown = a.nextElementSibling;
-            const key = a.id || a.name + ':' + (a.value || '') || a.textContent.trim().slice(0, 30);
-            return { key: a.tagName + '#' + key,
+            const name = a.id || a.getAttribute('name') || a.textContent.trim().slice(0, 30);
+            return { key: a.tagName + '#' + name + '#' + n, again: again,
                      seen: ring(a) || (!!shown && ring(shown))
                            || (!!a.parentElement && ring(a.parentElement)) };
-        }""")
-        if info is None or info["key"] in seen:
+        }""", tab)
+        if info is None or info["again"]:
             break
         seen.add(info["key"])
         if not info["seen"]:
