@@ -361,7 +361,7 @@
     return Object.keys(this.resources).some(function (id) { return self.resources[id].data.pending; });
   };
 
-    P._sortOrder = function () {
+  P._sortOrder = function () {
     var self = this;
     this.order = Object.keys(this.resources).sort(function (a, b) {
       var x = self.resources[a].order, y = self.resources[b].order;
