@@ -6,14 +6,17 @@ with its own low ones."""
 
 import asyncio
 import math
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.ratelimit import RateLimiter
+from api.ratelimit import NEARBY, InlineExpiryMemory, RateLimiter
 from carto.config import RateLimitSettings, gap_settings
+from carto.errors import TooManyRequests
 from tests.apiworld import World
 
 
@@ -199,3 +202,28 @@ def test_analyses_wait_for_a_free_slot_then_get_503(
     rl.gap_slots = asyncio.Semaphore(1)
     assert [c.get("/api/territories/frontignan/gap").status_code for _ in range(3)] == [200] * 3
     assert rl.gap_slots._value == 1  # each analysis gave its slot back
+
+
+def test_counting_a_request_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's memory storage started a `threading.Timer` whenever the last one had run
+    (every 10 ms under traffic), on the event loop of /api/nearby; expiry now runs inline."""
+    rl = RateLimiter(RateLimitSettings(nearby="1000/minute"))
+    started: list[threading.Thread] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    for _ in range(5):
+        rl.hit(NEARBY, "ip:192.0.2.1")
+        time.sleep(0.02)
+    assert started == []
+
+
+def test_past_windows_are_still_dropped() -> None:
+    rl = RateLimiter(RateLimitSettings(nearby="2/second"))
+    store = rl.strategy.storage
+    assert isinstance(store, InlineExpiryMemory)
+    rl.hit(NEARBY, "ip:192.0.2.1")
+    rl.hit(NEARBY, "ip:192.0.2.1")
+    with pytest.raises(TooManyRequests):
+        rl.hit(NEARBY, "ip:192.0.2.1")
+    time.sleep(1.05)
+    rl.hit(NEARBY, "ip:192.0.2.1")  # the window moved: counted again, and the old entries gone
+    assert [len(entries) for entries in store.events.values()] == [1]
