@@ -13,6 +13,7 @@ from carto import opening, vocab
 from carto.nearby.bounds import bearing, round_distance, window
 from carto.nearby.query import NearbyQuery, NearbyResult
 from carto.nearby.sql import (
+    DETAILS,
     MANY_COMMUNES,
     _details_sql,
     _rows,
@@ -65,6 +66,7 @@ def search(
     sql, params = candidates_sql(principal, q)
     hits: list[_Hit] = []
     far = 0  # matches of the first batch too far for the top k, counted in SQL (first_batch_sql)
+    details: dict[uuid.UUID, Any] = {}  # rows of the first batch's top k, ready for _features
     first = count_cap(q) if q.open_at is None else max(2 * q.limit + 8, 32)
     n, skip = first, 0
     radius = q.radius_m
@@ -74,6 +76,7 @@ def search(
             rows = _rows(session, fsql, fparams | {"n": n}, tuple_row)
             tally = next(r for r in rows if r[0] == "c")
             rows = [r for r in rows if r[0] == "r"]
+            details = {r[1]: r for r in rows if r[_DETAILED]}
             far, read, last_pd = tally[5], tally[6], tally[4]
         else:
             rows = _rows(session, sql, params | {"n": n, "skip": skip}, tuple_row)
@@ -155,21 +158,31 @@ def search(
     top = top[: q.limit]
 
     moment = q.open_at or opening.local(now or datetime.now(opening.TIMEZONE))
-    features = _features(session, principal, q, top, moment)
+    features = _features(session, principal, q, top, moment, details)
     return NearbyResult(q, features, matched, exact, without_hours, hours_exact and exact, moment,
                         stats, closed)
 
 
+# first_batch_sql's columns: tag, id, oh, d, pd, inside, scanned, detailed, then DETAILS
+_DETAILED = 7
+_AT = {name: _DETAILED + 1 + i for i, name in enumerate(DETAILS)}
+
+
 def _features(
-    session: Session, principal: Principal, q: NearbyQuery, top: list[_Hit], moment: datetime
+    session: Session, principal: Principal, q: NearbyQuery, top: list[_Hit], moment: datetime,
+    known: dict[uuid.UUID, Any],
 ) -> list[dict[str, Any]]:
+    """`known`: the first batch's rows that carry their details; the others (private persons,
+    rows of later batches) are read by `_details_sql`."""
     if not top:
         return []
-    _, params = resource_predicate(principal, "r")
-    ids = [h.id for h in top]
-    params |= {"ids": ids, "lon": q.origin.lon, "lat": q.origin.lat}
-    details = _rows(session, _details_sql(principal), params, dict_row)
-    rows = {r["id"]: r for r in details}
+    rows: dict[uuid.UUID, Any] = {
+        h.id: {name: known[h.id][i] for name, i in _AT.items()} for h in top if h.id in known}
+    missing = [h.id for h in top if h.id not in rows]
+    if missing:
+        _, params = resource_predicate(principal, "r")
+        params |= {"ids": missing, "lon": q.origin.lon, "lat": q.origin.lat}
+        rows |= {r["id"]: r for r in _rows(session, _details_sql(principal), params, dict_row)}
     kinds = vocab.resource_kinds(session)
     foods = vocab.food_groups()
     access = vocab.access_conditions()
@@ -179,12 +192,13 @@ def _features(
         r = rows.get(hit.id)
         if r is None:  # changed meanwhile
             continue
+        rid = str(hit.id)
         kind = kinds.get(r["kind"])
         hours = r["opening_hours"]
         state = opening.status(hours, moment, lang)
         nxt, closes = state.next_opening, state.closes_at
         props = {
-            "id": str(r["id"]),
+            "id": rid,
             "name": r["name"],
             "kind": r["kind"],
             "kind_label": kind.label(lang) if kind else r["kind"],
@@ -219,7 +233,7 @@ def _features(
         features.append(
             {
                 "type": "Feature",
-                "id": str(r["id"]),
+                "id": rid,
                 "geometry": {
                     "type": "Point",
                     "coordinates": [round(float(r["lon"]), 6), round(float(r["lat"]), 6)],

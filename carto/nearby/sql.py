@@ -138,7 +138,11 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
     of them. Otherwise (fewer than k rows, or `u` beyond the radius) every row that may be
     within the radius is shipped. The others are only counted, by the cheap bounds of
     `count_sql` (exact distance only where the bounds cannot decide). The 'c' row gives the
-    count of those, how many rows were read and the last planar distance."""
+    count of those, how many rows were read and the last planar distance.
+
+    The `:k` nearest within the radius come with their details (`DETAILS`, `detailed`): when
+    this batch settles the answer and no private person joins the top, the search needs no
+    third statement (`_details_sql`) for them."""
     where, params = _filters(principal, q)
     win = window(q.origin.lon, q.origin.lat, q.radius_m)
     sql = f"""
@@ -153,15 +157,18 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
         e AS (SELECT s.id, s.oh, s.geom, s.pd,
                      CASE WHEN s.pd * :m_min <= t.u
                           THEN ST_Distance(CAST(s.geom AS geography), {_OG}) END AS d
-              FROM s CROSS JOIN t)
-        SELECT 'r' AS tag, id, oh, d, pd, NULL::bigint AS inside, NULL::bigint AS scanned
-        FROM e WHERE d IS NOT NULL
+              FROM s CROSS JOIN t),
+        top AS (SELECT id FROM e WHERE d <= :radius ORDER BY d, id LIMIT :k),
+        det AS ({_details_select(principal, "JOIN top ON top.id = r.id")})
+        SELECT 'r' AS tag, e.id, e.oh, e.d, e.pd, NULL::bigint AS inside, NULL::bigint AS scanned,
+               det.id IS NOT NULL AS detailed, {", ".join(f"det.{c}" for c in DETAILS)}
+        FROM e LEFT JOIN det ON det.id = e.id WHERE e.d IS NOT NULL
         UNION ALL
         SELECT 'c', NULL::uuid, NULL, NULL::float8, max(pd),
                count(*) FILTER (WHERE d IS NULL AND pd * :m_min <= :radius
                                 AND (pd * :m_max <= :radius
                                      OR ST_Distance(CAST(geom AS geography), {_OG}) <= :radius)),
-               count(*)
+               count(*), false{", NULL" * len(DETAILS)}
         FROM e"""
     return sql, params | win.params() | {"m_min": win.m_min, "m_max": win.m_max, "k": q.limit}
 
@@ -211,19 +218,29 @@ MANY_COMMUNES = 8  # beyond, let the planner AND the kind index with the commune
 NEARBY_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
 
 
-def _details_sql(principal: Principal) -> str:
-    visible, _ = resource_predicate(principal, "r")
+# What a feature shows of a row (search._features), as `_details_select` names them.
+DETAILS = ("name", "kind", "description", *NEARBY_MASKED, "commune_code", "commune_name",
+           "department", "products", "access_conditions", "price_note", "documents_needed",
+           "opening_hours", "illustrative", "location_precision", "lon", "lat", "azimuth")
 
+
+def _details_select(principal: Principal, join: str = "") -> str:
+    """The rows' `id` and `DETAILS`, at the shown position and masked for `principal`; `join`
+    chooses the rows (first_batch_sql) or a WHERE on `r` does (`_details_sql`)."""
+    visible, _ = resource_predicate(principal, "r")
     return f"""
         SELECT r.id, r.name, r.kind, r.description, {masked_columns(principal, "r", NEARBY_MASKED)},
                r.commune_code, c.name AS commune_name, c.department, {OFFER_COLUMNS},
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
                degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
-        {resource_from(principal)}
-        WHERE r.id = ANY(:ids) AND {visible}"""
+        {resource_from(principal, join)}
+        WHERE {visible}"""
 
 
+def _details_sql(principal: Principal) -> str:
+    """The details of the rows `:ids` that the first batch did not bring."""
+    return f"{_details_select(principal)} AND r.id = ANY(:ids)"
 
 
 _PSYCOPG = PGDialect_psycopg()
