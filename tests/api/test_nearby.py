@@ -4,6 +4,7 @@ visibility, the query plan, and every bad input as a 400 naming its parameter.
 Domain tests insert their own resources in the rolled-back `session`, around origins far from
 the demo data (Norway, Brittany) unless they need French communes; API tests read the demo."""
 
+import importlib
 import math
 import random
 import re
@@ -438,6 +439,33 @@ def test_own_position_matches_shown_geom(session: Session) -> None:
 
 def _plan(session: Session, sql: str, params: dict[str, Any]) -> str:
     return "\n".join(session.execute(text("EXPLAIN " + sql), params).scalars())
+
+
+def test_a_search_its_first_batch_settles_takes_two_statements(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch brings the details of its k nearest (sql.first_batch_sql): then only
+    the private persons' statement follows, no third one for the details."""
+    search_module = importlib.import_module("carto.nearby.search")
+    real = search_module._rows
+    statements: list[str] = []
+
+    def counted(s: Session, sql: str, params: dict[str, Any], *rows: Any) -> list[Any]:
+        statements.append(sql)
+        return real(s, sql, params, *rows)
+
+    rng = random.Random(5)
+    placed = {add(session, 10.0 + rng.uniform(-0.05, 0.05), 60.0 + rng.uniform(-0.03, 0.03),
+                  address="1 Storgata")
+              for _ in range(150)}
+    monkeypatch.setattr(search_module, "_rows", counted)
+    q = nearby.parse(session, ANONYMOUS, {"lat": ["60.0"], "lon": ["10.0"], "radius_km": ["20"]})
+    result = nearby.search(session, ANONYMOUS, q)
+    assert result.stats["batches"] == 1 and len(statements) == 2, statements
+    assert len(result.features) == 20 and {uuid.UUID(f["id"]) for f in result.features} <= placed
+    dists = [f["properties"]["distance_m"] for f in result.features]
+    assert dists == sorted(dists)
+    first = result.features[0]["properties"]
+    assert (first["address"], first["kind_label"]) == ("1 Storgata", "Producteur·rice")
 
 
 def test_explain_uses_the_gist_index(session: Session) -> None:
