@@ -10,7 +10,8 @@ library: a moving window per client and per limit, 429 with Retry-After past it.
   participant token), issue 14;
 - `RateLimiter.check_token_attempts` / `.failed_token`: wrong bearer tokens per client
   address (called by api.auth); past the limit every token from that address is refused
-  until the window moves, so guessing cannot go on at request speed.
+  until the window moves, so guessing cannot go on at request speed. A failure is counted
+  and tested at once (the store's hit), so a concurrent burst gets at most `limit` 401s.
 
 The limits are settings (carto.config.RateLimitSettings). The limiter lives on the app
 (`app.state.rate_limiter`, built by `install`), so a test can give one app its own limits.
@@ -94,16 +95,22 @@ class RateLimiter:
     def check_token_attempts(self, request: Request) -> None:
         """Before a token is looked up: refuse while this address is over its failed
         attempts (a right token too: guessing must not learn which one was right)."""
-        key = address(request)
-        if self.over(FAILED_TOKENS, key):
-            wait = self.retry_after(FAILED_TOKENS, key)
-            raise TooManyRequests(msg("error.rate.tokens", seconds=wait), wait,
-                                  field="Authorization")
+        if self.over(FAILED_TOKENS, address(request)):
+            self._tokens_refused(request)
 
     def failed_token(self, request: Request) -> None:
-        """Count one wrong token from this address (the caller answers 401)."""
-        if self.settings.enabled:
-            self.strategy.hit(self.items[FAILED_TOKENS], FAILED_TOKENS, address(request))
+        """Count one wrong token from this address; the caller answers 401 only if the count
+        was still within the limit. Hit-then-test in one step of the store: requests that all
+        passed `check_token_attempts` together cannot all get a 401 (only `limit` of them do,
+        the others get a 429)."""
+        if self.settings.enabled and not self.strategy.hit(
+                self.items[FAILED_TOKENS], FAILED_TOKENS, address(request)):
+            self._tokens_refused(request)
+
+    def _tokens_refused(self, request: Request) -> None:
+        wait = self.retry_after(FAILED_TOKENS, address(request))
+        raise TooManyRequests(msg("error.rate.tokens", seconds=wait), wait,
+                              field="Authorization")
 
 
 def install(app: FastAPI, settings: RateLimitSettings | None = None) -> None:

@@ -104,7 +104,9 @@ def test_concurrent_wrong_tokens_lock_the_address_out(limited_server: str,
         lambda http: http.get("/api/kinds"))
     statuses = sorted(r.status_code for r in answers)
     assert set(statuses) <= {401, 429}, statuses
-    assert 429 in statuses
+    # the failure is counted and tested in one step: however the requests interleave, no
+    # more wrong tokens are answered 401 than the limit allows (the rest are 429)
+    assert statuses.count(401) == FAILED_TOKENS_LIMIT, statuses
     assert_refusals(answers)
     assert reads and {r.status_code for r in reads} == {200}
     with httpx.Client(base_url=limited_server, timeout=60) as http:
