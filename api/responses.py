@@ -9,6 +9,8 @@ here (tests/api/test_openapi.py fails for a 2xx without a schema). Request bodie
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 Schema = dict[str, Any]
 
 GEOJSON = "application/geo+json"
@@ -43,6 +45,86 @@ def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
 
 def array(items: Schema) -> Schema:
     return {"type": "array", "items": items}
+
+
+def model_schema(model: type[BaseModel]) -> Schema:
+    """A pydantic model's JSON Schema with its `$defs` written in place: the schema goes into
+    the OpenAPI document, where `#/$defs/...` would point at the document's root."""
+    found = model.model_json_schema()
+    defs = found.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    out: Schema = inline(found)
+    return out
+
+
+# --------------------------------------------------------------------------- gap analysis
+# The gap answer is described once, here, as pydantic models (members that may be unknown are
+# nullable: null is unknown, never zero); `GAP` is their JSON Schema.
+
+class GapGroup(BaseModel):
+    """One food group. null means unknown, never zero: `coverage`, `shortfall_t` and
+    `land_to_close_ha` are null when no producer of the catchment declares anything (known.
+    producers false); the farmland figures are null when no farmland is imported."""
+
+    model_config = ConfigDict(extra="allow")
+    group: str
+    label: str
+    demand_t: float
+    land_needed_ha: float
+    supply_producers_t: float = Field(description="what mapped producers declare (t/year)")
+    supply_farmland_t: float | None
+    farmland_ha: float | None
+    coverage: float | None = Field(description="supply / demand as a fraction; null: unknown")
+    coverage_farmland: float | None
+    shortfall_t: float | None
+    land_to_close_ha: float | None
+
+
+class GapTotals(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    demand_t: float
+    land_needed_ha: float
+    farmland_ha: float | None
+    land_ratio_gross: float | None
+    land_ratio_capped: float | None
+    supply_producers_t: float
+    coverage_capped: float | None
+    shortfall_t: float | None
+    land_to_close_ha: float | None
+
+
+class GapKnown(BaseModel):
+    producers: bool = Field(description="a producer of the catchment declares an output or a "
+                                        "surface (else the coverage is unknown)")
+    farmland: bool = Field(description="farmland is imported for the perimeter")
+
+
+class GapOut(BaseModel):
+    """The analysis of one perimeter (JSON; `format=csv` gives the same as a spreadsheet):
+    the one description of the gap answer, written into /openapi.json as `GAP`."""
+
+    model_config = ConfigDict(extra="allow")
+    perimeter: dict[str, Any] = Field(description="what was analysed (kind, name, communes)")
+    scenario: dict[str, Any] = Field(description="the scenario's parameters, as given or "
+                                                 "defaulted")
+    population: int
+    population_source: str | None
+    groups: list[GapGroup]
+    totals: GapTotals
+    known: GapKnown
+    summary: list[str]
+    caveat: str
+
 
 
 # --------------------------------------------------------------------------- GeoJSON
@@ -105,8 +187,7 @@ CATEGORY = obj({"code": STRING, "label_fr": STRING, "label_en": STRING}, title="
 LEVEL = obj({"level": INTEGER, "code": STRING, "label_fr": STRING, "label_en": STRING},
             title="Level")
 FOOD_GROUP = obj({"code": STRING, "label_fr": STRING, "label_en": STRING}, title="FoodGroup")
-GAP = obj({"perimeter": OBJECT, "population": nullable(INTEGER), "scenario": OBJECT,
-           "groups": array(obj({"group": STRING})), "totals": OBJECT}, title="GapAnalysis")
+GAP = model_schema(GapOut)
 GAP_COMMUNES = obj({"scenario": OBJECT, "communes": array(obj({"code": STRING,
                                                                "name": STRING}))},
                    {"metric": STRING}, title="GapCommunes")
@@ -133,6 +214,57 @@ HEALTH = obj({"status": {"enum": ["ok", "degraded"]}, "database": STRING}, title
 MAP_VIEW = obj({"mode": STRING}, title="MapView")
 MAP_SEARCH = obj({"results": array(obj({"id": STRING, "name": STRING}))}, title="MapSearch")
 MAP_POPUP = obj({"id": STRING}, title="MapPopup")
+
+# --------------------------------------------------------------------------- workshops
+# What carto.workshops answers (sessions.describe, votes.tally, feed.items / pending / summary):
+# counts and pseudonyms, never a participant's name or token (but the joiner's own, once).
+
+DATETIME: Schema = {"type": "string", "format": "date-time"}
+DATE: Schema = {"type": "string", "format": "date"}
+WORKSHOP_STATE: Schema = {"enum": ["open", "closed", "ended"]}
+COUNT: Schema = {"type": "integer", "minimum": 0}
+WORKSHOP = obj({"code": STRING, "title": STRING, "territory": STRING, "territory_name": STRING,
+                "date": DATE, "place": nullable(STRING), "ends_at": DATETIME,
+                "closed_at": nullable(DATETIME), "state": WORKSHOP_STATE, "participants": COUNT,
+                "join_url": STRING, "qr_svg": STRING, "qr_png": STRING}, title="Workshop")
+TALLY = obj({"id": INTEGER, "text": STRING, "open": BOOLEAN, "voters": COUNT,
+             "options": array(obj({"index": COUNT, "label": STRING, "votes": COUNT}))},
+            title="QuestionTally")
+COUNTERS = obj({"resources": COUNT, "links": COUNT,
+                "by_kind": {"type": "object", "additionalProperties": COUNT},
+                "by_category": {"type": "object", "additionalProperties": COUNT}},
+               title="WorkshopCounters")
+WORKSHOP_LIVE = {**WORKSHOP, "title": "WorkshopLive",
+                 "required": sorted([*WORKSHOP["required"], "question", "counters"]),
+                 "properties": {**WORKSHOP["properties"], "question": nullable(TALLY),
+                                "counters": COUNTERS}}
+JOINED = obj({"token": STRING, "pseudonym": STRING, "code": STRING, "territory": STRING,
+              "expires_at": DATETIME}, title="WorkshopToken")
+_ADDED = {"id": UUID, "version": INTEGER, "created_at": DATETIME}
+_LEVEL = {"type": "integer", "minimum": 1, "maximum": 5}
+FEED_RESOURCE = obj({**_ADDED, "name": STRING, "kind": STRING, "moderation": STRING,
+                     "lon": NUMBER, "lat": NUMBER}, title="WorkshopResource")
+FEED_LINK = obj({**_ADDED, "source": UUID, "target": UUID, "source_name": STRING,
+                 "target_name": STRING, "category": STRING, "level": _LEVEL,
+                 "moderation": STRING, "source_lon": NUMBER, "source_lat": NUMBER,
+                 "target_lon": NUMBER, "target_lat": NUMBER}, title="WorkshopLink")
+WORKSHOP_FEED = obj({"resources": array(FEED_RESOURCE), "links": array(FEED_LINK),
+                     "marker": STRING, "state": WORKSHOP_STATE, "counters": COUNTERS,
+                     "question": nullable(TALLY)}, title="WorkshopFeed")
+PENDING_RESOURCE = obj({**_ADDED, "name": STRING, "kind": STRING,
+                        "description": nullable(STRING), "lon": NUMBER, "lat": NUMBER,
+                        "pseudonym": nullable(STRING)}, title="WorkshopPendingResource")
+PENDING_LINK = obj({**_ADDED, "source_name": STRING, "target_name": STRING,
+                    "category": STRING, "level": _LEVEL, "description": nullable(STRING),
+                    "pseudonym": nullable(STRING)}, title="WorkshopPendingLink")
+WORKSHOP_PENDING = obj({"resources": array(PENDING_RESOURCE), "links": array(PENDING_LINK)},
+                       title="WorkshopModeration")
+WORKSHOP_SUMMARY = obj({
+    "resources_by_kind": array(obj({"kind": STRING, "added": COUNT, "validated": COUNT})),
+    "links_by_category_and_level": array(obj({"category": STRING, "level": _LEVEL,
+                                              "added": COUNT, "validated": COUNT})),
+    "validated": COUNT, "pending": COUNT, "rejected": COUNT, "added": COUNT},
+    title="WorkshopSummary")
 
 CSV_BODY = {"schema": TEXT, "description": "with format=csv: UTF-8, a header row, formulas "
                                            "neutralised"}
@@ -218,19 +350,18 @@ SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
         "application/gexf+xml": {"schema": TEXT}, "application/graphml+xml": {"schema": TEXT}}},
     ("get", "/api/indicators/compare"): {200: _with_csv(_json(COMPARISON))},
     ("get", "/api/opening-hours/check"): {200: _json(OBJECT)},
-    # workshops (carto/workshops/): objects whose members carto.workshops documents
-    ("post", "/api/workshops"): {201: _json(OBJECT)},
-    ("get", "/api/workshops/{code}"): {200: _json(OBJECT)},
-    ("post", "/api/workshops/{code}/join"): {201: _json(obj({"token": STRING,
-                                                              "pseudonym": STRING}))},
-    ("post", "/api/workshops/{code}/close"): {200: _json(OBJECT)},
-    ("post", "/api/workshops/{code}/questions"): {201: _json(OBJECT)},
-    ("get", "/api/workshops/{code}/questions/{question_id}"): {200: _json(OBJECT)},
-    ("post", "/api/workshops/{code}/questions/{question_id}/vote"): {200: _json(OBJECT)},
-    ("post", "/api/workshops/{code}/questions/{question_id}/close"): {200: _json(OBJECT)},
-    ("get", "/api/workshops/{code}/feed"): {200: _json(OBJECT)},
-    ("get", "/api/workshops/{code}/moderation"): {200: _json(OBJECT)},
-    ("get", "/api/workshops/{code}/summary"): {200: _json(OBJECT)},
+    # workshops (carto/workshops/)
+    ("post", "/api/workshops"): {201: _json(WORKSHOP)},
+    ("get", "/api/workshops/{code}"): {200: _json(WORKSHOP_LIVE)},
+    ("post", "/api/workshops/{code}/join"): {201: _json(JOINED)},
+    ("post", "/api/workshops/{code}/close"): {200: _json(WORKSHOP)},
+    ("post", "/api/workshops/{code}/questions"): {201: _json(TALLY)},
+    ("get", "/api/workshops/{code}/questions/{question_id}"): {200: _json(TALLY)},
+    ("post", "/api/workshops/{code}/questions/{question_id}/vote"): {200: _json(TALLY)},
+    ("post", "/api/workshops/{code}/questions/{question_id}/close"): {200: _json(TALLY)},
+    ("get", "/api/workshops/{code}/feed"): {200: _json(WORKSHOP_FEED)},
+    ("get", "/api/workshops/{code}/moderation"): {200: _json(WORKSHOP_PENDING)},
+    ("get", "/api/workshops/{code}/summary"): {200: _json(WORKSHOP_SUMMARY)},
     ("get", "/territories/{slug}/map.html"): {200: {"text/html": {"schema": TEXT}}},
     ("get", "/territories/{slug}/map/features.json"): {200: _json(MAP_VIEW)},
     ("get", "/territories/{slug}/map/search.json"): {200: _json(MAP_SEARCH)},

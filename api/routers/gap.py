@@ -42,59 +42,9 @@ COSTLY: dict[str, Any] = {
                   503: {"description": "Too many analyses at once (Retry-After)", **PROBLEM}},
 }
 
-class GapGroup(BaseModel):
-    """One food group. null means unknown, never zero: `coverage`, `shortfall_t` and
-    `land_to_close_ha` are null when no producer of the catchment declares anything (known.
-    producers false); the farmland figures are null when no farmland is imported."""
-
-    model_config = ConfigDict(extra="allow")
-    group: str
-    label: str
-    demand_t: float
-    land_needed_ha: float
-    supply_producers_t: float = Field(description="what mapped producers declare (t/year)")
-    supply_farmland_t: float | None
-    farmland_ha: float | None
-    coverage: float | None = Field(description="supply / demand as a fraction; null: unknown")
-    coverage_farmland: float | None
-    shortfall_t: float | None
-    land_to_close_ha: float | None
-
-
-class GapTotals(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    demand_t: float
-    land_needed_ha: float
-    farmland_ha: float | None
-    land_ratio_gross: float | None
-    land_ratio_capped: float | None
-    supply_producers_t: float
-    coverage_capped: float | None
-    shortfall_t: float | None
-    land_to_close_ha: float | None
-
-
-class GapKnown(BaseModel):
-    producers: bool = Field(description="a producer of the catchment declares an output or a "
-                                        "surface (else the coverage is unknown)")
-    farmland: bool = Field(description="farmland is imported for the perimeter")
-
-
-class GapOut(BaseModel):
-    """The analysis of one perimeter (JSON; `format=csv` gives the same as a spreadsheet)."""
-
-    model_config = ConfigDict(extra="allow")
-    population: int
-    population_source: str | None
-    groups: list[GapGroup]
-    totals: GapTotals
-    known: GapKnown
-    summary: list[str]
-    caveat: str
-
-
 ANALYSIS: dict[str, Any] = COSTLY | {"responses": COSTLY["responses"] | {
-    200: {"model": GapOut, "description": "The analysis; null figures are unknown, not zero"},
+    200: {"description": "The analysis; null figures are unknown, not zero (its schema: "
+                         "api.responses.GapOut)"},
     409: {"description": "The perimeter's population is unknown: the problem names the way to "
                          "enter it (for a territory, its page /territories/{slug}/population)",
           "content": {"application/problem+json": {

@@ -164,3 +164,32 @@ def test_real_successes_match_their_documented_schemas(client: TestClient, world
         checked += 1
     assert wrong == []
     assert checked >= 35
+
+
+GAP_ANALYSES = [("get", "/api/territories/{slug}/gap"), ("get", "/api/gap"), ("post", "/api/gap")]
+
+
+def test_the_gap_answer_is_described_once_with_its_unknowns_nullable(
+        spec: dict[str, Any]) -> None:
+    """One description (api.responses.GapOut) for every analysis, with what may be unknown
+    nullable; the router keeps no second copy."""
+    from pydantic import BaseModel
+
+    import api.routers.gap as gap_router
+    from api.responses import GAP
+
+    for method, path in GAP_ANALYSES:
+        ok = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"] == GAP, path
+    assert {"perimeter", "scenario", "population", "groups", "totals", "known",
+            "summary"} <= set(GAP["required"])
+    group = GAP["properties"]["groups"]["items"]["properties"]
+    for unknown in ("coverage", "shortfall_t", "land_to_close_ha", "farmland_ha"):
+        assert {"type": "null"} in group[unknown]["anyOf"], unknown
+    assert {"type": "null"} in GAP["properties"]["totals"]["properties"]["coverage_capped"][
+        "anyOf"]
+    assert "$ref" not in str(GAP)  # self-contained: it is read outside the document too
+    copies = [name for name, value in vars(gap_router).items()
+              if isinstance(value, type) and issubclass(value, BaseModel)
+              and name.startswith("Gap")]
+    assert copies == []
