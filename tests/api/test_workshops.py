@@ -325,3 +325,61 @@ def test_who_may_add_in_a_workshop_and_where(client: TestClient, world: World) -
     client.post(f"/api/workshops/{code}/close", headers=World.auth(world.editor))
     closed = add(World.auth(world.editor), code)
     assert closed.status_code == 409 and fields(closed) == ["workshop"]
+
+
+def test_every_workshop_answer_matches_the_members_its_schema_documents(
+        client: TestClient, world: World) -> None:
+    """The OpenAPI gives each workshop answer its members (never a bare "object"), and real
+    answers, with a resource, a link, a question and a vote in them, validate against them."""
+    import jsonschema
+
+    spec = client.get("/openapi.json").json()
+    created = new_workshop(client, world)
+    code, editor = created["code"], World.auth(world.editor)
+    joined = client.post(f"/api/workshops/{code}/join", json={"pseudonym": "Noé"})
+    lou = World.auth(joined.json()["token"])
+    a = client.post("/api/resources", json=feature(name="Verger de Noé"), headers=lou).json()
+    b = client.post("/api/resources", json=feature(name="Four de Noé", point=(3.70, 43.40)),
+                    headers=lou).json()
+    assert client.post("/api/links", headers=lou, json={
+        "source": a["id"], "target": b["id"], "category": "aid_associations",
+        "level": 2}).status_code == 201
+    asked = client.post(f"/api/workshops/{code}/questions", headers=editor,
+                        json={"text": "Laquelle ?", "options": ["Verger", "Four"]})
+    qid = asked.json()["id"]
+    answers = {
+        ("post", "/api/workshops"): (201, created),
+        ("post", "/api/workshops/{code}/join"): (201, joined.json()),
+        ("post", "/api/workshops/{code}/questions"): (201, asked.json()),
+        ("get", "/api/workshops/{code}"): (200, client.get(f"/api/workshops/{code}").json()),
+        ("post", "/api/workshops/{code}/questions/{question_id}/vote"): (200, client.post(
+            f"/api/workshops/{code}/questions/{qid}/vote", json={"option": 1},
+            headers=lou).json()),
+        ("get", "/api/workshops/{code}/questions/{question_id}"): (200, client.get(
+            f"/api/workshops/{code}/questions/{qid}").json()),
+        ("get", "/api/workshops/{code}/feed"): (200, client.get(
+            f"/api/workshops/{code}/feed", headers=lou).json()),
+        ("get", "/api/workshops/{code}/moderation"): (200, client.get(
+            f"/api/workshops/{code}/moderation", headers=editor).json()),
+        ("post", "/api/workshops/{code}/questions/{question_id}/close"): (200, client.post(
+            f"/api/workshops/{code}/questions/{qid}/close", headers=editor).json()),
+        ("post", "/api/workshops/{code}/close"): (200, client.post(
+            f"/api/workshops/{code}/close", headers=editor).json()),
+        ("get", "/api/workshops/{code}/summary"): (200, client.get(
+            f"/api/workshops/{code}/summary").json()),
+    }
+    documented = {(m, p) for p, item in spec["paths"].items() if p.startswith("/api/workshops")
+                  for m in item}
+    assert documented == set(answers)
+    for (method, path), (status, body) in answers.items():
+        schema = spec["paths"][path][method]["responses"][str(status)]["content"][
+            "application/json"]["schema"]
+        assert schema.get("required") and schema.get("properties"), (method, path)
+        errors = [e.message for e in jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.FormatChecker()).iter_errors(body)]
+        assert errors == [], (method, path, errors)
+    # the members a client relies on are documented, down to the items of the lists
+    feed = spec["paths"]["/api/workshops/{code}/feed"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    assert {"name", "kind", "moderation", "lon", "lat"} <= set(
+        feed["properties"]["resources"]["items"]["required"])
