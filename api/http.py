@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +20,13 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+# An If-Match this API reads: the ETag it sent (`"3"`, weak `W/"3"` too) or the bare version.
+# The one definition: expected_version parses with it and /openapi.json documents it
+# (api.openapi), so that what the schema allows is exactly what is accepted.
+IF_MATCH_PATTERN = r'^(W/)?("[0-9]{1,9}"|[0-9]{1,9})$'
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+
+
 def expected_version(request: Request, required: bool = True) -> int | None:
     """PATCH and DELETE say which version they change: no silent overwrite (428 without).
     `required=False` (restore, validate, reject): checked when sent, None otherwise."""
@@ -27,11 +35,9 @@ def expected_version(request: Request, required: bool = True) -> int | None:
         return None
     if header is None:
         raise PreconditionRequired(msg("error.if_match.required"))
-    value = header.strip().removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise Invalid.field("If-Match", msg("error.if_match.unreadable", value=header)) from exc
+    if not _IF_MATCH.fullmatch(header.strip()):
+        raise Invalid.field("If-Match", msg("error.if_match.unreadable", value=header))
+    return int(header.strip().removeprefix("W/").strip('"'))
 
 
 def client_id(value: Any, field: str = "id") -> uuid.UUID | None:

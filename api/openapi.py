@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.http import IF_MATCH_PATTERN
 from api.responses import SUCCESS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -58,6 +59,22 @@ RATE_LIMITED = ("/api/gap", "/api/nearby", "/api/territories/{slug}/gap")
 VERSIONED = ("/api/resources/{", "/api/links/{")
 VERSIONED_POSTS = {"/api/resources/{resource_id}/merge"}  # If-Match required on a POST
 MERGEABLE = {("get", "/api/resources/{resource_id}")}  # a merged resource: 410 (api.problems)
+# If-Match optional: checked when sent (api.http.expected_version(required=False))
+VERSION_CHECKED = ("/restore", "/validate", "/reject")
+
+
+def _if_match(path: str, method: str) -> dict[str, Any] | None:
+    """The If-Match header of an operation that reads it: required where a missing one is a
+    428 (PATCH, DELETE, merge), optional where it is checked only when sent."""
+    if not path.startswith(VERSIONED):
+        return None
+    required = method in ("patch", "delete") or method == "post" and path in VERSIONED_POSTS
+    if not required and not (method == "post" and path.endswith(VERSION_CHECKED)):
+        return None
+    return {"name": "If-Match", "in": "header", "required": required,
+            "description": "The ETag of the version read (its `version`): a write to another "
+                           "version is a 412" + ("; without it, 428" if required else ""),
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
 
 
 def _problem(status: int) -> dict[str, Any]:
@@ -81,6 +98,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     if method in ("patch", "delete") and path.startswith(VERSIONED) \
             or method == "post" and path in VERSIONED_POSTS:
         statuses |= {412, 428}
+    elif method == "post" and path.startswith(VERSIONED) and path.endswith(VERSION_CHECKED):
+        statuses.add(412)
     if any(path.startswith(p) for p in RATE_LIMITED):
         statuses.add(429)
     if (method, path) in MERGEABLE:
@@ -100,6 +119,9 @@ def document(app: FastAPI) -> dict[str, Any]:
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            header = _if_match(path, method)
+            if header is not None:
+                operation.setdefault("parameters", []).append(header)
             responses = operation["responses"]
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
             for status in sorted(_statuses(path, method, operation)):

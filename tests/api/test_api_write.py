@@ -138,6 +138,12 @@ def test_stale_versions_and_missing_if_match(client: TestClient, world: World) -
     assert client.delete(f"/api/resources/{rid}", headers=headers).status_code == 428
     assert client.delete(f"/api/resources/{rid}",
                          headers=headers | {"If-Match": '"1"'}).status_code == 412
+    # only what the documented pattern allows is read as a version: no sign, no separator
+    for unreadable in ('"-2"', "+2", "2_0", '"2', "*", 'W/ "2"'):
+        wrong = client.delete(f"/api/resources/{rid}", headers=headers | {"If-Match": unreadable})
+        assert wrong.status_code == 400, unreadable
+        assert [e["field"] for e in wrong.json()["errors"]] == ["If-Match"]
+    assert client.get(f"/api/resources/{rid}").status_code == 200
 
 
 def test_history_and_restore_round_trip(client: TestClient, world: World) -> None:

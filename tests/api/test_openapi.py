@@ -41,6 +41,22 @@ def test_every_error_response_is_a_problem(spec: dict[str, Any]) -> None:
 def test_writes_document_their_statuses(spec: dict[str, Any]) -> None:
     patch = spec["paths"]["/api/resources/{resource_id}"]["patch"]["responses"]
     assert {"401", "403", "404", "409", "412", "413", "422", "428"} <= set(patch)
+    # If-Match is a declared header, required where its absence is a 428, with the pattern
+    # the parser uses (api.http.IF_MATCH_PATTERN)
+    from api.http import IF_MATCH_PATTERN
+    for method, path, required in [
+            ("patch", "/api/resources/{resource_id}", True),
+            ("delete", "/api/resources/{resource_id}", True),
+            ("patch", "/api/links/{link_id}", True), ("delete", "/api/links/{link_id}", True),
+            ("post", "/api/resources/{resource_id}/merge", True),
+            ("post", "/api/resources/{resource_id}/restore", False),
+            ("post", "/api/links/{link_id}/validate", False)]:
+        op = spec["paths"][path][method]
+        header = [p for p in op["parameters"] if p["name"] == "If-Match"]
+        assert header and header[0]["in"] == "header", (method, path)
+        assert header[0]["required"] is required, (method, path)
+        assert header[0]["schema"]["pattern"] == IF_MATCH_PATTERN
+        assert "412" in op["responses"], (method, path)
     nearby = spec["paths"]["/api/nearby"]["get"]["responses"]
     assert "429" in nearby and "422" not in nearby
     csv = spec["paths"]["/api/resources"]["get"]["responses"]["200"]["content"]

@@ -57,9 +57,7 @@ def fuzz_world(migrated: str) -> Iterator[World]:
 
 NOT_YET = {
     "GET /territories/{slug}/map/features.json", "GET /api/resources", "POST /api/resources",
-    "PATCH /api/resources/{resource_id}", "DELETE /api/resources/{resource_id}",
-    "GET /api/links", "POST /api/links", "PATCH /api/links/{link_id}",
-    "DELETE /api/links/{link_id}", "GET /api/moderation", "POST /api/tokens",
+    "GET /api/links", "POST /api/links", "GET /api/moderation", "POST /api/tokens",
     "GET /api/territories/{slug}/gap", "GET /api/gap", "POST /api/gap", "GET /api/gap/communes",
     "POST /api/gap/overrides", "GET /api/nearby", "POST /api/imports",
     "GET /api/territories/{slug}/evolution",
@@ -70,8 +68,18 @@ NOT_YET = {
     "GET /api/territories/{slug}/indicators", "GET /api/territories/{slug}/opportunities",
     "GET /api/territories/{slug}/network", "GET /api/indicators/compare",
     "GET /api/opening-hours/check", "POST /api/workshops", "GET /api/moderation/duplicates",
-    "POST /api/resources/{resource_id}/merge",
 }
+
+
+# What no schema can say: whether the If-Match sent is still the current version. A write to
+# a version that has moved on is a 412, as a state-dependent refusal (409) is: both count as
+# answers to valid requests. A required If-Match left out is a 428 (RFC 6585), the status made
+# for it, rather than a 400.
+checks = schema.config.checks
+checks.positive_data_acceptance.expected_statuses = [
+    *checks.positive_data_acceptance.expected_statuses, "412"]
+checks.missing_required_header.expected_statuses = [
+    *checks.missing_required_header.expected_statuses, "428"]
 
 
 @schema.parametrize()
@@ -87,4 +95,4 @@ def test_every_operation_keeps_its_contract(case: schemathesis.Case, fuzz_world:
 
 def test_the_operations_left_out_of_positive_data_acceptance_exist() -> None:
     labels = {op.ok().label for op in schema.get_all_operations()}
-    assert labels >= NOT_YET and len(NOT_YET) <= 31
+    assert labels >= NOT_YET and len(NOT_YET) <= 26
