@@ -11,14 +11,17 @@ parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
 - `limit`: an integer of at least 1; above the endpoint's maximum it is clamped (OGC API
   Features' rule: a larger limit is not an error).
 - `cursor`: the opaque keyset cursor of the `next` links.
+- choices (`format`, ...): one value among a fixed few; `one_of` is its JSON Schema, which the
+  API's parameters carry into /openapi.json (the same tuple: no second copy of the list).
 """
 
 import base64
 import binascii
 import math
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from carto.errors import FieldError, Invalid
 from carto.i18n import msg
@@ -95,6 +98,19 @@ def codes(raws: Iterable[str] | str | None, allowed: Collection[str], name: str,
             raise Invalid(None, found[:1])
         errors.extend(found)
     return out
+
+
+def choice(value: str, allowed: Sequence[str], name: str) -> str:
+    """`value` if it is one of `allowed` (in that order in the message), else Invalid."""
+    if value not in allowed:
+        raise Invalid.field(name, msg("error.indicators.format", allowed=", ".join(allowed),
+                                      value=value))
+    return value
+
+
+def one_of(allowed: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema of `choice(..., allowed, ...)`, for the OpenAPI of a parameter."""
+    return {"enum": list(allowed)}
 
 
 def number(raw: str, name: str) -> float:

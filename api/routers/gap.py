@@ -14,7 +14,7 @@ from api.auth import PrincipalDep, require
 from api.deps import LangDep, SessionDep
 from api.ratelimit import gap_rate
 from api.templating import context, templates
-from carto import farmland, gap, permissions, territories, vocab
+from carto import farmland, gap, params, permissions, territories, vocab
 from carto.config import gap_settings, rate_limit_settings
 from carto.errors import Conflict, Invalid
 from carto.gap import charts, report
@@ -50,16 +50,24 @@ ANALYSIS: dict[str, Any] = COSTLY | {"responses": COSTLY["responses"] | {
           "content": {"application/problem+json": {
               "schema": {"$ref": "#/components/schemas/Problem"}}}}}}
 
+SCENARIO = gap.parameter_schemas()  # the bounds gap.scenario checks, for the OpenAPI
 RadiusQ = Annotated[float | None, Query(description="Catchment radius around the perimeter (km, "
                                                     "0 = producers inside only, at most "
-                                                    f"{LIMITS.max_radius_km:g})")]
-DietQ = Annotated[str | None, Query(description="current, animal-25 or animal-50 (PARCEL)")]
+                                                    f"{LIMITS.max_radius_km:g})",
+                                        json_schema_extra=SCENARIO["radius_km"])]
+DietQ = Annotated[str | None, Query(description="current, animal-25 or animal-50 (PARCEL)",
+                                    json_schema_extra=SCENARIO["diet"])]
 OrganicQ = Annotated[float | None, Query(description="Share of production farmed organically, "
-                                                     "0..1 (0 = current practice)")]
+                                                     "0..1 (0 = current practice)",
+                                         json_schema_extra=SCENARIO["organic_share"])]
 RelocalisedQ = Annotated[float | None, Query(description="Share of consumption to produce "
-                                                         "locally, 0..1 (default 1)")]
-WasteQ = Annotated[float | None, Query(description="Share of the 18 % waste avoided, 0..1")]
-FormatQ = Annotated[str, Query(description="json (default) or csv")]
+                                                         "locally, 0..1 (default 1)",
+                                             json_schema_extra=SCENARIO["relocalised_share"])]
+WasteQ = Annotated[float | None, Query(description="Share of the 18 % waste avoided, 0..1",
+                                       json_schema_extra=SCENARIO["waste_reduction"])]
+FORMATS = ("json", "csv")
+FormatQ = Annotated[str, Query(description="json (default) or csv",
+                               json_schema_extra=params.one_of(FORMATS))]
 
 
 def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Response:
@@ -70,12 +78,6 @@ def _respond(analysis: gap.Analysis, fmt: str, lang: str, filename: str) -> Resp
     return JSONResponse(body)
 
 
-def _format(fmt: str) -> str:
-    if fmt not in ("json", "csv"):
-        raise Invalid.field("format", msg("error.format.json_csv", value=fmt))
-    return fmt
-
-
 @router.get("/api/territories/{slug}/gap",
             summary="Gap between local production and the territory's needs, per food group",
             **ANALYSIS)
@@ -83,7 +85,7 @@ def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang:
                   radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                   relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                   format: FormatQ = "json") -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     analysis = gap.analyse(session, gap.territory_perimeter(session, slug), sc, principal)
     return _respond(analysis, fmt, lang, f"ecart-{slug}")
@@ -96,7 +98,7 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                  radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                  relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                  format: FormatQ = "json") -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     per = gap.communes_perimeter(session, communes.split(","))
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
@@ -111,7 +113,7 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
                 radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                 relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                 format: FormatQ = "json") -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
     geometry, props = unwrap_feature(body)
     per = gap.polygon_perimeter(session, geometry, props.get("name"), props.get("population"),

@@ -18,7 +18,7 @@ from api.http import csv_response
 from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import indicators as ind
-from carto import vocab
+from carto import params, vocab
 from carto.config import map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
@@ -32,7 +32,10 @@ router = APIRouter(tags=["cooperation indicators"])
 
 AtQ = Annotated[str | None, Query(description="the day (YYYY-MM-DD), default today: links and "
                                               "levels as they were then")]
-FormatQ = Annotated[str, Query(description="json (default) or csv")]
+FORMATS = ("json", "csv")
+GRAPH_FORMATS = ("gexf", "graphml")
+FormatQ = Annotated[str, Query(description="json (default) or csv",
+                               json_schema_extra=params.one_of(FORMATS))]
 TableQ = Annotated[str | None, Query(description="with format=csv: which table")]
 
 
@@ -43,13 +46,6 @@ def parse_day(value: str | None, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise Invalid.field(field, msg("error.indicators.date", value=value)) from exc
-
-
-def _format(value: str, allowed: tuple[str, ...] = ("json", "csv")) -> str:
-    if value not in allowed:
-        raise Invalid.field("format", msg("error.indicators.format", allowed=", ".join(allowed),
-                                           value=value))
-    return value
 
 
 def _table(tables_: dict[str, tables.Table], name: str | None, default: str,
@@ -76,7 +72,7 @@ def labels(session: Session, lang: str) -> dict[str, Any]:
 def territory_indicators(slug: str, session: SessionDep, principal: PrincipalDep,
                          lang: LangDep, at: AtQ = None, format: FormatQ = "json",
                          table: TableQ = None) -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
     body = ind.indicators(snap)
     if fmt == "csv":
@@ -96,7 +92,7 @@ def territory_evolution(slug: str, session: SessionDep, principal: PrincipalDep,
                         to: Annotated[str | None, Query(description="last day, default today")]
                         = None,
                         format: FormatQ = "json", table: TableQ = None) -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     start, end = parse_day(from_, "from"), parse_day(to, "to") or date.today()
     if start is None:
         raise Invalid.field("from", msg("error.indicators.date_missing"))
@@ -118,7 +114,7 @@ def territory_opportunities(slug: str, session: SessionDep, principal: Principal
                             limit: Annotated[int, Query(description=f"per rule, 1 to {MAX_LIMIT}")]
                             = DEFAULT_LIMIT,
                             format: FormatQ = "json") -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     opp = ind.opportunities(session, principal, slug, limit, lang)
     if fmt == "csv":
         columns, rows = tables.opportunity_table(opp)
@@ -129,9 +125,11 @@ def territory_opportunities(slug: str, session: SessionDep, principal: Principal
 @router.get("/api/territories/{slug}/network",
             summary="The cooperation network for Gephi and other graph tools: GEXF or GraphML")
 def territory_network(slug: str, session: SessionDep, principal: PrincipalDep,
-                      format: Annotated[str, Query(description="gexf (default) or graphml")]
-                      = "gexf", at: AtQ = None) -> Response:
-    fmt = _format(format, ("gexf", "graphml"))
+                      format: Annotated[str, Query(description="gexf (default) or graphml",
+                                                   json_schema_extra=params.one_of(
+                                                       GRAPH_FORMATS))] = "gexf",
+                      at: AtQ = None) -> Response:
+    fmt = params.choice(format, GRAPH_FORMATS, "format")
     snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
     media = "application/gexf+xml" if fmt == "gexf" else "application/graphml+xml"
     name = f"reseau-{slug}-{snap.at.isoformat()}.{fmt}"
@@ -144,7 +142,7 @@ def territory_network(slug: str, session: SessionDep, principal: PrincipalDep,
 def compare(session: SessionDep, principal: PrincipalDep, lang: LangDep,
             territories: Annotated[str | None, Query(description="slugs, comma-separated")]
             = None, at: AtQ = None, format: FormatQ = "json") -> Response:
-    fmt = _format(format)
+    fmt = params.choice(format, FORMATS, "format")
     cmp = tables.compare(session, principal, tables.parse_slugs(territories),
                          parse_day(at, "at"))
     if fmt == "csv":

@@ -78,7 +78,7 @@ from carto.gap.perimeter import (
     territory_perimeter,
 )
 from carto.gap.report import CSV_COLUMNS, as_dict, caveat, to_csv
-from carto.gap.scenarios import Scenario, scenario
+from carto.gap.scenarios import Scenario, parameter_schemas, scenario
 from carto.gap.supply import (
     PRODUCING_KINDS,
     SUPPLY_SQL,
@@ -101,7 +101,8 @@ __all__ = [
     "commune_coverage", "communes_perimeter", "compute", "coverage", "delete_override",
     "demand_t", "department_communes", "effective_yield", "farmland", "get_override",
     "land_needed_ha", "land_ratios", "land_to_close", "list_overrides", "livestock_weights",
-    "load_coefficients", "map_layers", "overrides_for", "per_capita_kg", "polygon_perimeter",
+    "load_coefficients", "map_layers", "overrides_for", "parameter_schemas", "per_capita_kg",
+    "polygon_perimeter",
     "producer_supply", "scenario", "set_override", "shortfall", "territory_area",
     "territory_perimeter", "to_csv", "tonnage",
 ]

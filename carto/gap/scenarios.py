@@ -42,23 +42,35 @@ def finite_number(name: str, value: Any) -> float:
     return number
 
 
+SHARES = ("organic_share", "relocalised_share", "waste_reduction")  # fractions, 0..1
+
+
+def parameter_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each scenario parameter as `scenario` checks it (the same bounds,
+    the same diets), for the API's parameters in /openapi.json."""
+    share: dict[str, Any] = {"minimum": 0, "maximum": 1}
+    return {"radius_km": {"minimum": 0, "maximum": gap_settings().max_radius_km},
+            "diet": {"enum": list(load_coefficients().diet_codes)},
+            **dict.fromkeys(SHARES, share)}
+
+
 def scenario(radius_km: Any = 0.0, diet: str | None = CURRENT_DIET, organic_share: Any = 0.0,
              relocalised_share: Any = 1.0, waste_reduction: Any = 0.0,
              coefs: Coefficients | None = None) -> Scenario:
-    """A checked scenario; a bad value raises Invalid naming the parameter."""
+    """A checked scenario; a bad value raises Invalid naming the parameter. None is the
+    default; an empty diet is not a diet."""
     coefs = coefs or load_coefficients()
     radius = finite_number("radius_km", 0.0 if radius_km is None else radius_km)
     most = gap_settings().max_radius_km
     if not 0 <= radius <= most:
         raise Invalid.field("radius_km", msg("error.gap.radius", max=most, value=radius))
-    diet = diet or CURRENT_DIET
+    diet = CURRENT_DIET if diet is None else diet
     if diet not in coefs.diet_codes:
         raise Invalid.field("diet", msg("error.gap.diet", value=diet,
                                         expected=", ".join(coefs.diet_codes)))
     shares = {}
-    for name, value, default in (("organic_share", organic_share, 0.0),
-                                 ("relocalised_share", relocalised_share, 1.0),
-                                 ("waste_reduction", waste_reduction, 0.0)):
+    for name, value, default in zip(SHARES, (organic_share, relocalised_share, waste_reduction),
+                                    (0.0, 1.0, 0.0), strict=True):
         share = finite_number(name, default if value is None else value)
         if not 0 <= share <= 1:
             raise Invalid.field(name, msg("error.gap.share", value=share))

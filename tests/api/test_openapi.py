@@ -209,3 +209,39 @@ def test_the_gap_answer_is_described_once_with_its_unknowns_nullable(
               if isinstance(value, type) and issubclass(value, BaseModel)
               and name.startswith("Gap")]
     assert copies == []
+
+
+def test_choices_are_documented_as_the_values_the_parser_takes(spec: dict[str, Any],
+                                                               client: TestClient) -> None:
+    """A format is an enum in the OpenAPI, from the tuple `params.choice` checks against."""
+    from api.routers import gap as gap_router
+    from api.routers import indicators
+
+    for path, allowed in [("/api/gap", gap_router.FORMATS),
+                          ("/api/territories/{slug}/indicators", indicators.FORMATS),
+                          ("/api/indicators/compare", indicators.FORMATS),
+                          ("/api/territories/{slug}/network", indicators.GRAPH_FORMATS)]:
+        fmt = [p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "format"]
+        assert fmt[0]["schema"]["enum"] == list(allowed), path
+    wrong = client.get("/api/territories/frontignan/gap", params={"format": "xml"})
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "format"
+
+
+def test_scenario_parameters_carry_the_bounds_the_scenario_checks(
+        spec: dict[str, Any], client: TestClient) -> None:
+    from carto import gap
+    from carto.config import gap_settings
+
+    documented = {p["name"]: p["schema"] for p in
+                  spec["paths"]["/api/territories/{slug}/gap"]["get"]["parameters"]}
+    assert documented["diet"]["enum"] == list(gap.load_coefficients().diet_codes)
+    assert documented["radius_km"]["maximum"] == gap_settings().max_radius_km
+    for share in ("organic_share", "relocalised_share", "waste_reduction"):
+        assert (documented[share]["minimum"], documented[share]["maximum"]) == (0, 1)
+    # at the bounds: accepted; past them, or an empty diet: a 400 naming the parameter
+    url = "/api/territories/frontignan/gap"
+    edge = {"radius_km": gap_settings().max_radius_km, "organic_share": 1, "waste_reduction": 0}
+    assert client.get(url, params=edge).status_code == 200
+    for name, value in [("diet", ""), ("organic_share", "1.01"), ("radius_km", "-1")]:
+        wrong = client.get(url, params={name: value})
+        assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == name, name

@@ -5,8 +5,8 @@ Checks: every default check of schemathesis (no 500, documented status codes, co
 and headers, response bodies against the schemas of api/responses.py, Allow on 405...), and
 `positive_data_acceptance` (what the OpenAPI says is valid is accepted) on every operation but
 those of `NOT_YET`: their parameters or bodies are documented looser than the domain checks them
-(an empty `bbox=`, a commune code as any string, PATCH/DELETE without their If-Match header...).
-That list only gets shorter: an operation whose schemas are tightened leaves it.
+(an empty `bbox=`, a commune code as any string...), each with its reason. That list only gets
+shorter: an operation whose schemas are tightened leaves it.
 
 It runs in a database of its own: the admin's generated writes (kinds, tokens, resources) must
 not change the demo that the other tests count."""
@@ -55,19 +55,26 @@ def fuzz_world(migrated: str) -> Iterator[World]:
             c.execute(f'DROP DATABASE IF EXISTS "{FUZZ_URL.database}" WITH (FORCE)')
 
 
+# Operations whose parameters or bodies the OpenAPI still documents looser than the domain
+# checks them, each with what is left to say (the list only gets shorter).
 NOT_YET = {
-    "GET /territories/{slug}/map/features.json", "GET /api/resources", "POST /api/resources",
-    "GET /api/links", "POST /api/links", "GET /api/moderation", "POST /api/tokens",
-    "GET /api/territories/{slug}/gap", "GET /api/gap", "POST /api/gap", "GET /api/gap/communes",
-    "POST /api/gap/overrides", "GET /api/nearby", "POST /api/imports",
-    "GET /api/territories/{slug}/evolution",
-    # free strings the domain checks (a slug, a diet, a day, a format): passed by luck of the
-    # generated examples until their schemas say what is accepted
-    "GET /territories/{slug}/map/search.json", "GET /api/gap/coefficients",
-    "GET /api/gap/overrides", "GET /tiles/{layer}/{z}/{x}/{y}.pbf",
-    "GET /api/territories/{slug}/indicators", "GET /api/territories/{slug}/opportunities",
-    "GET /api/territories/{slug}/network", "GET /api/indicators/compare",
-    "GET /api/opening-hours/check", "POST /api/workshops", "GET /api/moderation/duplicates",
+    "GET /territories/{slug}/map/features.json": "an empty bbox= or kinds= passes the schema",
+    "GET /api/resources": "bbox, cursor and code lists are free strings; q's length",
+    "POST /api/resources": "the Feature's id and properties are free (a UUID, the domain's "
+                           "fields)",
+    "GET /api/links": "code lists and cursor are free strings",
+    "POST /api/links": "a body of free members; unknown ends are a 422, not a 404",
+    "GET /api/moderation": "territory is a free string; an unknown one is a 400, not a 404",
+    "POST /api/tokens": "role is a free string; name's length",
+    "GET /api/gap": "communes is a free string (INSEE pattern; unknown codes a 400)",
+    "POST /api/gap": "the body is any JSON (a Polygon, MultiPolygon or Feature)",
+    "GET /api/gap/communes": "departments or territory, exactly one: not in the schema",
+    "POST /api/gap/overrides": "parameter, product and source are free strings",
+    "GET /api/nearby": "its hand-written parameters allow empty values",
+    "POST /api/imports": "the multipart parts are documented looser than the importer",
+    "GET /api/territories/{slug}/evolution": "from/to are free strings (dates)",
+    "POST /api/workshops": "date and ends_at are free strings",
+    "GET /api/moderation/duplicates": "territory: an unknown one is a 400, not a 404",
 }
 
 
@@ -95,4 +102,4 @@ def test_every_operation_keeps_its_contract(case: schemathesis.Case, fuzz_world:
 
 def test_the_operations_left_out_of_positive_data_acceptance_exist() -> None:
     labels = {op.ok().label for op in schema.get_all_operations()}
-    assert labels >= NOT_YET and len(NOT_YET) <= 26
+    assert labels >= set(NOT_YET) and len(NOT_YET) <= 16
