@@ -60,6 +60,19 @@ def id_of(session: Session, slug: str) -> int | None:
     return found
 
 
+def filter_id(session: Session, slug: str | None, field: str = "territory") -> int | None:
+    """The territory a query narrows to: None when not given, else its id; an unknown slug is
+    a NotFound naming the parameter (404: like a path, it names something that is not there,
+    which no schema can know in advance)."""
+    if slug is None:
+        return None
+    found = id_of(session, slug)
+    if found is None:
+        text_ = msg("error.territories.unknown", slug=slug)
+        raise NotFound(text_, [FieldError(field, text_)])
+    return found
+
+
 def ids_of(session: Session, slugs: list[str]) -> set[int]:
     return {i for i in (id_of(session, s) for s in slugs) if i is not None}
 

@@ -19,7 +19,7 @@ from api.schemas import DismissIn, MergeIn
 from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
 from carto import duplicates, territories, tokens
-from carto.errors import Invalid, NotFound
+from carto.errors import Invalid
 from carto.i18n import msg, t
 from carto.models import Resource
 from carto.visibility import Principal
@@ -31,13 +31,9 @@ router = APIRouter(tags=["moderation"])
             summary="Resources entered twice: similar names within 300 m, or the same "
                     "external id (editors of the territory)")
 def duplicate_pairs(session: SessionDep, principal: PrincipalDep,
-                    territory: Annotated[str | None, Query(description="territory slug")]
+                    territory: Annotated[str | None, Query(description="territory slug (unknown: 404)")]
                     = None) -> JSONResponse:
-    territory_id = None
-    if territory is not None:
-        territory_id = territories.id_of(session, territory)
-        if territory_id is None:
-            raise Invalid.field("territory", msg("error.territories.unknown", slug=territory))
+    territory_id = territories.filter_id(session, territory)
     return JSONResponse(jsonable({"pairs": duplicates.pairs(session, principal, territory_id),
                                   "radius_m": duplicates.RADIUS_M}))
 
@@ -121,9 +117,7 @@ def page_context(request: Request, session: Session, principal: Principal,
 @router.get("/moderation/duplicates", response_class=HTMLResponse, include_in_schema=False)
 def duplicates_page(request: Request, session: SessionDep, lang: LangDep,
                     principal: PagePrincipalDep, territory: str | None = None) -> HTMLResponse:
-    territory_id = territories.id_of(session, territory) if territory else None
-    if territory and territory_id is None:
-        raise NotFound(msg("error.territories.unknown", slug=territory))
+    territory_id = territories.filter_id(session, territory or None)
     name = next((s["name"] for s in territories.summaries(session, territory)), None) \
         if territory else None
     return templates.TemplateResponse(request, "duplicates.html", context(

@@ -9,19 +9,14 @@ from api.auth import PrincipalDep
 from api.deps import SessionDep
 from api.http import jsonable
 from carto import moderation, permissions, territories
-from carto.errors import Invalid
-from carto.i18n import msg
 
 router = APIRouter(prefix="/api/moderation", tags=["moderation"])
 
 
 @router.get("", summary="What waits for an editor's decision in a territory")
 def pending(session: SessionDep, principal: PrincipalDep,
-            territory: Annotated[str | None, Query()] = None) -> JSONResponse:
-    territory_id = None
-    if territory is not None:
-        territory_id = territories.id_of(session, territory)
-        if territory_id is None:
-            raise Invalid.field("territory", msg("error.territories.unknown", slug=territory))
-    territory_id = permissions.moderation_queue(principal, territory_id)
+            territory: Annotated[str | None, Query(description="territory slug (unknown: 404)")]
+            = None) -> JSONResponse:
+    territory_id = permissions.moderation_queue(principal, territories.filter_id(session,
+                                                                                territory))
     return JSONResponse(jsonable(moderation.pending(session, territory_id)))

@@ -89,12 +89,8 @@ def _page(request: Request, session: Session, lang: str, principal: Principal,
           territory: str | None, errors: dict[str, dict[str, str]] | None = None,
           typed: dict[str, str] | None = None, done: str | None = None,
           status: int = 200) -> HTMLResponse:
-    territory_id = None
-    if territory:
-        territory_id = territories.id_of(session, territory)
-        if territory_id is None:
-            raise NotFound(msg("error.territories.unknown", slug=territory))
-    territory_id = permissions.moderation_queue(principal, territory_id)
+    territory_id = permissions.moderation_queue(
+        principal, territories.filter_id(session, territory or None))
     queue = moderation.pending(session, territory_id)
     summaries = territories.summaries(session)
     names = {tr["id"]: tr for tr in summaries}

@@ -33,8 +33,8 @@ def test_the_api_lists_pairs_and_merges(client: TestClient, world: World) -> Non
     assert pair["merge"]["created_by"].endswith(":participant") and pair["reasons"] == ["same_name"]
     assert client.get("/api/moderation/duplicates?territory=api-a",
                       headers=World.auth(world.contributor)).status_code == 403
-    assert client.get("/api/moderation/duplicates?territory=nowhere",
-                      headers=editor).status_code == 400
+    unknown = client.get("/api/moderation/duplicates?territory=nowhere", headers=editor)
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "territory"
     url = f"/api/resources/{twin}/merge"
     assert client.post(url, json={"into": kept}, headers=editor).status_code == 428
     assert client.post(url, json={"into": kept},

@@ -157,3 +157,8 @@ def test_the_moderation_queue_is_the_territorys_editors(client: TestClient, worl
     assert pending not in {r["id"] for r in queue(world.other_editor).json()["resources"]}
     assert queue(world.contributor).status_code == 403
     assert pending in {r["id"] for r in queue(world.admin).json()["resources"]}  # everywhere
+    # a territory that does not exist is not there: 404 naming the parameter, empty or not
+    for slug in ("atlantis", ""):
+        unknown = queue(world.admin, territory=slug)
+        assert unknown.status_code == 404, slug
+        assert [e["field"] for e in unknown.json()["errors"]] == ["territory"]
