@@ -290,3 +290,12 @@ def edit_territory(principal: Principal, territory_id: int) -> None:
     """A territory's own figures (its population with its source, its farmland surfaces):
     entered by the editors of that territory (an admin anywhere)."""
     require(principal, EDITOR, {territory_id})
+
+
+def edit_override(principal: Principal, territory_id: int | None) -> None:
+    """A gap coefficient override, to add or remove: a territory's by the editors of that
+    territory; one for a department or for every territory (no territory) by an admin."""
+    if territory_id is None:
+        require(principal, ADMIN)
+    else:
+        require(principal, EDITOR, {territory_id})

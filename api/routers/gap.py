@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import session as web
-from api.auth import PrincipalDep, require
+from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
 from api.ratelimit import gap_rate
 from api.templating import context, templates
@@ -184,12 +184,8 @@ class OverrideIn(BaseModel):
                      "territories (admin)")
 def create_override(session: SessionDep, principal: PrincipalDep, body: OverrideIn
                     ) -> JSONResponse:
-    territory_id = None
-    if body.territory:
-        territory_id = territories.get(session, body.territory).id
-        require(principal, "editor", {territory_id})
-    else:
-        require(principal, "admin")
+    territory_id = territories.get(session, body.territory).id if body.territory else None
+    permissions.edit_override(principal, territory_id)
     year = body.year
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
         raise Invalid.field("year", msg("error.gap.year"))
@@ -203,10 +199,7 @@ def create_override(session: SessionDep, principal: PrincipalDep, body: Override
                summary="Remove an override (back to the reference value)")
 def delete_override(override_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
     override = gap.get_override(session, override_id)
-    if override.territory_id is not None:
-        require(principal, "editor", {override.territory_id})
-    else:
-        require(principal, "admin")
+    permissions.edit_override(principal, override.territory_id)
     gap.delete_override(session, override_id)
     return Response(status_code=204)
 

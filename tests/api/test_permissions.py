@@ -162,3 +162,19 @@ def test_the_moderation_queue_is_the_territorys_editors(client: TestClient, worl
         unknown = queue(world.admin, territory=slug)
         assert unknown.status_code == 404, slug
         assert [e["field"] for e in unknown.json()["errors"]] == ["territory"]
+
+
+def test_a_territory_s_coefficient_overrides_are_its_editors_and_global_ones_the_admins(
+        client: TestClient, world: World) -> None:
+    """One rule (carto.permissions.edit_override) for adding and removing an override."""
+    payload = {"territory": "api-a", "parameter": "yield_t_ha", "product": "vegetables",
+               "value": 21.5, "source": "Relevé de l'atelier"}
+    other, editor = World.auth(world.other_editor), World.auth(world.editor)
+    assert client.post("/api/gap/overrides", json=payload, headers=other).status_code == 403
+    assert client.post("/api/gap/overrides", json=payload | {"territory": None},
+                       headers=editor).status_code == 403  # for every territory: admins only
+    created = client.post("/api/gap/overrides", json=payload, headers=editor)
+    assert created.status_code == 201, created.text
+    url = f"/api/gap/overrides/{created.json()['id']}"
+    assert client.delete(url, headers=other).status_code == 403
+    assert client.delete(url, headers=editor).status_code == 204

@@ -276,3 +276,25 @@ def test_a_resource_place_and_offer_are_read_in_search_only() -> None:
                            r"LEFT JOIN commune c ON c\.code = r\.commune_code\s+CROSS JOIN LATERAL",
                            p.read_text())]
     assert copies == ["carto/search.py"]
+
+
+# ---------------------------------------------------------------------------- write rules
+
+def test_routers_decide_no_role_themselves() -> None:
+    """Issue 10 §4: who may write what lives in carto/permissions.py; a router makes one call.
+    A `require(...)` a router reaches through its own if/else is a rule written there (the gap
+    overrides' "editor of its territory, else admin" was, twice)."""
+    import ast
+
+    found = []
+    for path in sorted(ROOT.joinpath("api", "routers").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for branch in ast.walk(tree):
+            if not isinstance(branch, ast.If | ast.IfExp):
+                continue
+            for node in ast.walk(branch):
+                if isinstance(node, ast.Call) and (
+                        getattr(node.func, "id", None) == "require"
+                        or getattr(node.func, "attr", None) == "require"):
+                    found.append(f"{path.name}:{node.lineno}")
+    assert found == []
