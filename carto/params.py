@@ -4,13 +4,14 @@ parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
 
 - `bbox`: `minlon,minlat,maxlon,maxlat` (OGC's 6-number 3D form accepted, heights ignored);
   values beyond WGS84 are clamped to it (a map zoomed out past the antimeridian asks for more
-  than the world), non-numbers, NaN, infinities and min > max are refused.
+  than the world); anything but `BBOX_PATTERN` (non-numbers, spaces, NaN, infinities, a number
+  too long to be finite) and min > max are refused.
 - code lists: repeatable and/or comma-separated (`kind=a&kind=b`, `kind=a,b`), each code
   checked against the allowed ones, duplicates dropped, order kept.
 - numbers: finite decimals with a point; integers are digits only.
 - `limit`: an integer of at least 1; above the endpoint's maximum it is clamped (OGC API
   Features' rule: a larger limit is not an error).
-- `cursor`: the opaque keyset cursor of the `next` links.
+- `cursor`: the opaque keyset cursor of the `next` links (exactly what `encode_cursor` writes).
 - choices (`format`, ...): one value among a fixed few; `one_of` is its JSON Schema, which the
   API's parameters carry into /openapi.json (the same tuple: no second copy of the list).
 """
@@ -18,6 +19,7 @@ parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
 import base64
 import binascii
 import math
+import re
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,18 +49,25 @@ class Box:
         return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
 
 
+# A number as the bbox reads it: a decimal with a point, an optional exponent; bounded so that
+# every match is finite (a bbox is refused as a whole, never read half).
+_NUMBER = r"[-+]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,2})?"
+BBOX_PATTERN = rf"^{_NUMBER}(?:,{_NUMBER}){{3}}(?:,{_NUMBER},{_NUMBER})?$"
+_BBOX = re.compile(BBOX_PATTERN)
+# What /openapi.json says of a bbox: its pattern, and `format: bbox` for the rule no pattern
+# can hold (west <= east, south <= north).
+BBOX_SCHEMA: dict[str, Any] = {"type": "string", "format": "bbox", "pattern": BBOX_PATTERN}
+
+
 def bbox(value: str | None, name: str = "bbox") -> BBox | None:
     """None when absent; see the module's rule."""
     if value is None:
         return None
-    try:
-        parts = [float(p) for p in value.split(",")]
-    except ValueError:
-        raise Invalid.field(name, msg("error.bbox.numbers")) from None
+    if not _BBOX.fullmatch(value):
+        raise Invalid.field(name, msg("error.bbox.numbers"))
+    parts = [float(p) for p in value.split(",")]
     if len(parts) == 6:  # OGC allows a 3D bbox; the heights are ignored
         parts = [parts[0], parts[1], parts[3], parts[4]]
-    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
-        raise Invalid.field(name, msg("error.bbox.numbers"))
     minx, miny, maxx, maxy = parts
     if minx > maxx or miny > maxy:
         raise Invalid.field(name, msg("error.bbox.order"))
@@ -142,6 +151,13 @@ def limit(raw: str | int | None, default: int, maximum: int, name: str = "limit"
     return min(int(text), maximum)
 
 
+# A cursor is what encode_cursor writes: a UUID's 16 bytes in unpadded base64url, 22
+# characters (every such string decodes to 16 bytes); an empty one is no cursor.
+CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{22})?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+CURSOR_SCHEMA: dict[str, Any] = {"type": "string", "pattern": CURSOR_PATTERN}
+
+
 def encode_cursor(last_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
 
@@ -149,7 +165,9 @@ def encode_cursor(last_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str | None, name: str = "cursor") -> uuid.UUID | None:
     if not cursor:
         return None
+    if not _CURSOR.fullmatch(cursor):  # base64 alone would drop characters it does not know
+        raise Invalid.field(name, msg("error.cursor.unreadable"))
     try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=="))
     except (ValueError, binascii.Error):
         raise Invalid.field(name, msg("error.cursor.unreadable")) from None

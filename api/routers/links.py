@@ -57,7 +57,8 @@ def list_links(
     resource: Annotated[uuid.UUID | None, Query(description="links touching it")] = None,
     status: Annotated[list[str] | None, Query(description="active, ended")] = None,
     limit: Annotated[int, Query()] = 1000,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query(description="from the `next` link",
+                                        json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
     reject_nul({"territory": territory, "category": category, "status": status})

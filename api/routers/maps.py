@@ -150,7 +150,8 @@ def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] |
                     "are too many, with the links touching the points")
 def features(
     slug: str, session: SessionDep, principal: ReaderDep,
-    bbox: Annotated[str, Query(description="west,south,east,north (WGS84)")],
+    bbox: Annotated[str, Query(description="west,south,east,north (WGS84)",
+                               json_schema_extra=params.BBOX_SCHEMA)],
     zoom: Annotated[int, Query(ge=0, le=22)] = 12,
     kinds: Annotated[str | None, Query(description="comma-separated kind codes")] = None,
     min_level: Annotated[int, Query(ge=1, le=5)] = 1,

@@ -76,10 +76,12 @@ def list_resources(
     product: Annotated[list[str] | None, Query(description="food group, repeatable")] = None,
     q: Annotated[str | None, Query(max_length=200,
                                    description="text, accent- and case-insensitive")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat",
+                                      json_schema_extra=params.BBOX_SCHEMA)] = None,
     status: Annotated[list[str] | None, Query(description="active, closed, draft")] = None,
     limit: Annotated[int, Query(description="page size, clamped to 10,000")] = 100,
-    cursor: Annotated[str | None, Query(description="from the `next` link")] = None,
+    cursor: Annotated[str | None, Query(description="from the `next` link",
+                                        json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
     reject_nul({"territory": territory, "kind": kind, "product": product, "q": q})

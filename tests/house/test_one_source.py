@@ -144,7 +144,8 @@ def test_one_bbox_behaviour_on_every_endpoint(client: TestClient) -> None:
 
     assert both("-200,-100,200,100") == (200, 200)  # beyond the world: clamped to it
     assert both("3.6,43.3,0,3.9,43.5,10") == (200, 200)  # OGC's 3D form
-    for bad in ("a,b,c,d", "1,2,3", "nan,1,2,3", "3.9,43.3,3.6,43.5", "inf,0,1,1"):
+    for bad in ("a,b,c,d", "1,2,3", "nan,1,2,3", "3.9,43.3,3.6,43.5", "inf,0,1,1",
+                " 3.6,43.3,3.9,43.5", "3_6,43.3,39,43.5", "1e999,0,1,1"):
         assert both(bad) == (400, 400), bad
     worlds = client.get("/api/resources", params={"bbox": "-200,-100,200,100",
                                                   "limit": 10000}).json()["features"]
@@ -298,3 +299,30 @@ def test_routers_decide_no_role_themselves() -> None:
                         or getattr(node.func, "attr", None) == "require"):
                     found.append(f"{path.name}:{node.lineno}")
     assert found == []
+
+
+def test_bbox_and_cursor_are_documented_by_the_patterns_they_are_parsed_with(
+        client: TestClient) -> None:
+    """What /openapi.json allows of a bbox or a cursor is what carto.params accepts: the same
+    pattern, checked first (float() alone took spaces and `1_0`; base64 alone dropped the
+    characters it does not know)."""
+    from carto import params
+
+    spec = client.get("/openapi.json").json()
+
+    def schema(path: str, name: str) -> dict:
+        [found] = [p["schema"] for p in spec["paths"][path]["get"]["parameters"]
+                   if p["name"] == name]
+        return dict(found)
+
+    for path in ("/api/resources", "/territories/{slug}/map/features.json"):
+        assert schema(path, "bbox")["pattern"] == params.BBOX_PATTERN, path
+        assert schema(path, "bbox")["format"] == "bbox"
+    for path in ("/api/resources", "/api/links"):
+        assert schema(path, "cursor")["pattern"] == params.CURSOR_PATTERN, path
+    next_page = client.get("/api/resources", params={"limit": 1}).json()["next"]
+    cursor = next_page.split("cursor=")[1]
+    assert re.fullmatch(params.CURSOR_PATTERN, cursor)
+    for bad in (cursor[:-1], cursor + "!", cursor[:10] + "*" + cursor[11:]):
+        wrong = client.get("/api/resources", params={"cursor": bad})
+        assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "cursor", bad
