@@ -215,7 +215,8 @@ class FarmlandImport(_Merge):
         if not 0 <= hectares < 1e8:
             raise Rejected("hectares", msg("error.farmland.negative", value=raw))
         year = v.get("year") or ""
-        if not (year.isdigit() and 1900 <= int(year) <= 2100):
+        # ASCII digits only: str.isdigit() also takes '²' (int() then raises) and '２０２３'
+        if not (year.isascii() and year.isdigit() and 1900 <= int(year) <= 2100):
             raise Rejected("year", msg("error.farmland.bad_year", value=year))
         source = v.get("source") or ""
         if not source:

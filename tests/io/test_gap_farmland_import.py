@@ -138,3 +138,15 @@ def test_every_rejection_reason_names_its_column(session: Session) -> None:
         ("ligne 2, colonne commune",
          "« 30001 » n'est pas une commune de ce territoire (ni le territoire lui-même)")]
     assert _count(session, "ok") == 0
+
+
+@pytest.mark.parametrize("year", ["²", "２０２３"])
+def test_a_year_not_in_ascii_digits_is_a_rejection_naming_the_year(session: Session,
+                                                                    year: str) -> None:
+    """'²' passed str.isdigit() and then made int() raise (a crash, not a report); full-width
+    digits were taken as a year."""
+    with pytest.raises(Invalid) as err:
+        farmland.import_text(session, "commune,crop_group,hectares,year,source\n"
+                                      f"34108,vines,1,{year},ok\n")
+    assert [e.field for e in err.value.errors] == ["ligne 2, colonne year"]
+    assert _count(session, "ok") == 0
