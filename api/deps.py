@@ -2,6 +2,7 @@
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, TypeVar
 
@@ -17,9 +18,65 @@ READS = ("GET", "HEAD")
 T = TypeVar("T")
 
 
+class Slots:
+    """The sync pool's connections as slots taken on the event loop, writes first.
+
+    A request waits here, before it needs a thread, for one of `capacity` slots (the worker's
+    threads, at most the pool's connections). Reads may hold at most `capacity - reserve` of
+    them and wait behind every write: a crowd of readers (a hundred people opening the map
+    of a workshop's territory) can fill the read slots but cannot make a participant's
+    addition queue behind them (issue 14, bench/workshop.py). Waiters of one kind are served
+    in arrival order."""
+
+    def __init__(self, capacity: int, reserve: int) -> None:
+        self.capacity = max(1, capacity)
+        self.read_limit = max(1, self.capacity - reserve)
+        self.taken = self.reads = 0
+        self._writes: deque[asyncio.Future[None]] = deque()
+        self._readers: deque[asyncio.Future[None]] = deque()
+
+    def _free_for(self, write: bool) -> bool:
+        if self.taken >= self.capacity:
+            return False
+        return write or (self.reads < self.read_limit and not self._writes)
+
+    def _take(self, write: bool) -> None:
+        self.taken += 1
+        self.reads += not write
+
+    async def acquire(self, write: bool) -> None:
+        queue = self._writes if write else self._readers
+        if not queue and self._free_for(write):
+            self._take(write)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over as it was cancelled
+                self.release(write)
+            else:
+                queue.remove(waiter)
+            raise
+
+    def release(self, write: bool) -> None:
+        self.taken -= 1
+        self.reads -= not write
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        for write, queue in ((True, self._writes), (False, self._readers)):
+            while queue and self._free_for(write):
+                waiter = queue.popleft()
+                if not waiter.done():
+                    self._take(write)
+                    waiter.set_result(None)
+
+
 async def connection_slot(request: Request) -> AsyncIterator[None]:
     """One of the sync pool's connections, reserved on the event loop before the session
-    exists (`app.state.connection_slots`: as many as the pool holds with its overflow).
+    exists (`app.state.connection_slots`, a `Slots`: writes first).
 
     Why: FastAPI runs a request's sync dependencies and its handler as separate trips through
     the thread pool. The token's lookup checks a connection out, then the request queues for
@@ -28,16 +85,17 @@ async def connection_slot(request: Request) -> AsyncIterator[None]:
     for a thread: nobody moves until the pool's timeout ("QueuePool limit ... reached" under
     the workshop bench, issue 14). Waiting here costs no thread and holds no connection; past
     the pool's timeout it is a 503 with Retry-After, as a pool timeout is."""
-    slots: asyncio.Semaphore = request.app.state.connection_slots
+    slots: Slots = request.app.state.connection_slots
+    write = request.method not in READS
     wait = database_settings().pool_timeout
     try:
-        await asyncio.wait_for(slots.acquire(), timeout=wait)
+        await asyncio.wait_for(slots.acquire(write), timeout=wait)
     except TimeoutError as exc:
         raise Overloaded(msg("problem.overloaded.detail"), math.ceil(wait)) from exc
     try:
         yield
     finally:
-        slots.release()
+        slots.release(write)
 
 
 SlotDep = Annotated[None, Depends(connection_slot, scope="function")]

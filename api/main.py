@@ -1,6 +1,5 @@
 """Wires the app together: database, routers, error handlers, static files. Nothing else."""
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api import assets, openapi, problems, ratelimit, security
+from api.deps import Slots
 from api.limits import BodySizeLimit
 from api.query import check_query_string
 from api.routers import (
@@ -49,10 +49,13 @@ from carto.db import async_engine, get_engine, pool_capacity, session_factory
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    to_thread.current_default_thread_limiter().total_tokens = app_settings().worker_threads
+    settings = app_settings()
+    to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
     app.state.engine = get_engine(app.state.database_url)
-    # a request reserves its sync connection before it needs a thread (api.deps.connection_slot)
-    app.state.connection_slots = asyncio.Semaphore(pool_capacity())
+    # a request reserves its sync connection before it needs a thread, writes first
+    # (api.deps.connection_slot): as many slots as threads, never more than the pool holds
+    app.state.connection_slots = Slots(min(pool_capacity(), settings.worker_threads),
+                                       settings.write_reserve)
     app.state.sessions = session_factory(app.state.database_url)
     app.state.read_sessions = session_factory(app.state.database_url, read_only=True)
     app.state.async_engine = async_engine(app.state.database_url)

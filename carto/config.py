@@ -58,6 +58,10 @@ class AppSettings(BaseSettings):
     # (anyio's default) the threads fight for the GIL; 8 keep PostgreSQL busy while Python
     # works (docs/benchmarks.md, Nearby). Keep it at most the database pool size.
     worker_threads: int = 8
+    # Of those threads, how many reads never take (api.deps.Slots): a crowd of readers cannot
+    # make a write wait behind it. Reads wait behind every write and hold at most
+    # `worker_threads - write_reserve` threads (bench/workshop.py, docs/benchmarks.md).
+    write_reserve: int = 2
     # FastAPI's built-in OpenTelemetry. Off unless asked for: when on but unconfigured it still
     # looks the global providers up in the environment on every request (~3 % of a nearby
     # request's Python time). TERREAU_TELEMETRY=true uses the global OTel providers.
