@@ -364,6 +364,8 @@ SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     ("get", "/api/workshops/{code}/summary"): {200: _json(WORKSHOP_SUMMARY)},
     ("get", "/territories/{slug}/map.html"): {200: {"text/html": {"schema": TEXT}}},
     ("get", "/territories/{slug}/map/features.json"): {200: _json(MAP_VIEW)},
+    ("get", "/territories/{slug}/map/communes.json"): {
+        200: {GEOJSON: {"schema": collection(feature(OBJECT, "CommuneOutline"), "CommuneOutlines")}}},
     ("get", "/territories/{slug}/map/search.json"): {200: _json(MAP_SEARCH)},
     ("get", "/territories/{slug}/map/resources/{resource_id}.json"): {200: _json(MAP_POPUP)},
     ("get", "/territories/{slug}/map/links/{link_id}.json"): {200: _json(MAP_POPUP)},

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from api import assets
 from api.deps import LangDep, SessionDep
+from api.http import revalidated
+from api.responses import GEOJSON
 from api.session import ReaderDep
 from api.templating import context, templates
 from carto import maps, params, vocab
@@ -26,6 +28,7 @@ router = APIRouter(tags=["maps"])
 
 TABLE_ROWS_LARGE = 100  # rows listed under the map of a territory loaded by viewport
 CODE = re.compile(r"^[a-z0-9_]{1,40}$")
+OUTLINES_MAX_AGE = 3600  # seconds: communes change with the reference data, not with edits
 
 
 def _urls(request: Request, slug: str, lang: str, absolute: bool,
@@ -43,7 +46,7 @@ def _urls(request: Request, slug: str, lang: str, absolute: bool,
         resource=f"{root}/map/resources/{{id}}.json", link=f"{root}/map/links/{{id}}.json",
         record=f"{base}/resources/{{id}}{suffix}" if linked else "",
         api_record=f"{base}/api/resources/{{id}}" if linked else "",
-        page=f"{root}{suffix}" if linked else "")
+        page=f"{root}{suffix}" if linked else "", communes=f"{root}/map/communes.json")
 
 
 def map_view(session: Session, summary: dict[str, Any], lang: str, embed: bool,
@@ -170,6 +173,16 @@ def features(
         body["links"] = found["links"]
         body["links_truncated"] = found["truncated"]
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/territories/{slug}/map/communes.json", response_class=Response,
+            summary="The outlines of the territory's communes and of those around it, as its "
+                    "map draws them (GeoJSON; ETag, cached for an hour)",
+            responses={304: {"description": "not modified (If-None-Match)"}})
+def communes(slug: str, request: Request, session: SessionDep) -> Response:
+    geometry = mapdata.territory_geometry(session, mapdata.territory_id(session, slug))
+    return revalidated(request, geometry.communes_json.encode(), GEOJSON,
+                       f"public, max-age={OUTLINES_MAX_AGE}")
 
 
 @router.get("/territories/{slug}/map/search.json",

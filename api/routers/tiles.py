@@ -8,7 +8,6 @@ Map clients ask for tiles by the dozen: both handlers are `async def` on the gen
 (api.deps.AsyncReadsDep through api.auth.read), docs/conventions.md ("Which engine").
 """
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import auth
 from api.deps import AsyncReadsDep
+from api.http import revalidated
 from carto.errors import InvalidParameter
 from carto.i18n import msg
 from carto.ogc import catalogue, tiles
@@ -53,13 +53,8 @@ async def tile(request: Request, session: AsyncReadsDep,
         return tiles.links_tile(s, principal, z, x, y, territory), principal.role
 
     body, role = await auth.read(request, session, work)
-    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     scope = "public" if role == READER else "private"
-    headers = {"ETag": tag, "Cache-Control": f"{scope}, max-age={MAX_AGE}",
-               "Vary": "Authorization"}
-    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=MVT, headers=headers)
+    return revalidated(request, body, MVT, f"{scope}, max-age={MAX_AGE}", vary="Authorization")
 
 
 @router.get("/{layer}.json", summary="TileJSON 3.0.0 of a tile layer (resources or links)")

@@ -87,6 +87,7 @@ class MapUrls:
     record: str  # the resource's row on the territory page, with {id}
     api_record: str  # with {id}
     page: str
+    communes: str = ""  # the outlines, fetched by a map loaded by viewport (see `config`)
 
 
 @dataclass
@@ -177,7 +178,7 @@ def config_json(cfg: dict[str, Any]) -> str:
     rest = {k: v for k, v in cfg.items() if k not in ("boundary_json", "communes_json")}
     text = script_json(rest)
     return (text[:-1] + ',"boundary":' + cfg["boundary_json"] + ',"communes":'
-            + cfg["communes_json"] + "}")
+            + (cfg["communes_json"] or "null") + "}")
 
 
 def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
@@ -201,7 +202,12 @@ def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
                             "points": data["points"]}
                     for layer, data in view.context.items()},
         "boundary_json": view.geometry.boundary_json,
-        "communes_json": view.geometry.communes_json,
+        # A map loaded by viewport fetches the outlines (urls.communes: cached by the browser)
+        # once its first markers are drawn: inline they were 90 % of a large territory's page
+        # (566 of 625 kB for Hérault), parsed before anything showed (docs/benchmarks.md, maps).
+        # A downloaded file and a map that embeds its points keep them inline.
+        "communes_json": (None if view.mode == "viewport" and not standalone
+                          else view.geometry.communes_json),
     }
     if view.content is not None:
         out["resources"] = view.content.resources

@@ -158,21 +158,29 @@
 
   // The communes (hundreds of outlines) and their names come once the first markers are on
   // screen: the browser paints those first. The map says it is ready (data-ready) after.
+  // A map loaded by viewport fetches them then (cfg.urls.communes, cached by the browser):
+  // inline they made most of a large territory's page. Without them (offline, an error) the
+  // map is still ready, without its background.
   P._afterFirstView = function () {
     var self = this;
     if (this._backgroundPlanned) return;
     this._backgroundPlanned = true;
+    var none = { type: 'FeatureCollection', features: [] };
+    var outlines = this.cfg.communes ? Promise.resolve(this.cfg.communes)
+      : fetchJSON(this.cfg.urls.communes).catch(function () { return none; });
     afterPaint(function () {
-      self.communesLayer.options.style = function (feature) {
-        return { color: '#9a9a8a', weight: 1, fillColor: '#efeadb',
-                 fillOpacity: feature.properties.inside ? 1 : 0.55 };
-      };
-      // One canvas for the outlines, not an SVG element each (they take no clicks).
-      self.communesLayer.options.renderer = L.canvas({ pane: 'communes', padding: 0.3 });
-      self.communesLayer.addData(self.cfg.communes);
-      self._background();
-      self.backgroundDrawn = true;
-      self._updateStatus();
+      outlines.then(function (communes) {
+        self.communesLayer.options.style = function (feature) {
+          return { color: '#9a9a8a', weight: 1, fillColor: '#efeadb',
+                   fillOpacity: feature.properties.inside ? 1 : 0.55 };
+        };
+        // One canvas for the outlines, not an SVG element each (they take no clicks).
+        self.communesLayer.options.renderer = L.canvas({ pane: 'communes', padding: 0.3 });
+        self.communesLayer.addData(communes);
+        self._background();
+        self.backgroundDrawn = true;
+        self._updateStatus();
+      });
     });
   };
 

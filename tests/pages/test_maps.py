@@ -159,6 +159,33 @@ def test_map_alone_is_embeddable(client: TestClient) -> None:
     assert "x-frame-options" not in {k.lower() for k in page.headers}
 
 
+def test_a_map_by_viewport_fetches_its_outlines_once_cached(client: TestClient,
+                                                             small_embed_limit: int) -> None:
+    """A large territory's page leaves the commune outlines out (they were 90 % of it) and
+    names where they are; they come with an ETag and a max-age, a 304 when revalidated. A map
+    that embeds its points, and a downloaded file, keep them inline."""
+    cfg = config_of(client.get("/territories/frontignan").text)
+    assert cfg["mode"] == "viewport" and cfg["communes"] is None
+    assert cfg["urls"]["communes"] == "/territories/frontignan/map/communes.json"
+    outlines = client.get(cfg["urls"]["communes"])
+    assert outlines.status_code == 200
+    assert outlines.headers["content-type"].startswith("application/geo+json")
+    assert "max-age=3600" in outlines.headers["cache-control"]
+    body = outlines.json()
+    assert body["type"] == "FeatureCollection"
+    assert any(f["properties"]["inside"] for f in body["features"])
+    again = client.get(cfg["urls"]["communes"], headers={"If-None-Match": outlines.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get("/territories/nowhere/map/communes.json").status_code == 404
+    downloaded = config_of(client.get("/territories/frontignan/map.html?download=1").text)
+    assert downloaded["communes"]["features"]
+
+
+def test_a_map_that_embeds_its_points_keeps_its_outlines_inline(client: TestClient) -> None:
+    cfg = config_of(client.get("/territories/frontignan").text)
+    assert cfg["mode"] == "embedded" and cfg["communes"]["features"]
+
+
 def test_download_is_one_self_contained_file(client: TestClient) -> None:
     response = client.get("/territories/frontignan/map.html?download=1")
     assert response.status_code == 200

@@ -260,6 +260,10 @@ def test_large_territory_loads_by_viewport(chromium: Browser, live_server: str, 
     n_resources, n_links = counts(migrated, "frontignan")
     assert page.locator(".folium-map").get_attribute("data-mode") == "viewport"
     assert shown(page)["inBubbles"] == n_resources
+    # the outlines, left out of the page, come by their own request once the bubbles are drawn
+    page.wait_for_selector('.folium-map[data-ready="true"]', state="attached")
+    assert any("/territories/frontignan/map/communes.json" in r for r in visit.requests)
+    assert page.locator(".tm-commune-label").count() > 0
     page.locator(".tm-bubble").first.click()  # all at the commune's centre: straight to street zoom
     page.wait_for_function("() => document.querySelectorAll('.tm-marker').length > 0")
     page.wait_for_function("() => !document.querySelector('.folium-map[data-loading]')")
