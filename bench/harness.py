@@ -157,10 +157,12 @@ def own_database(server_url: str, name: str, keep: bool = False,
 
 
 def analyze(url: str) -> None:
-    """Fresh rows have no statistics: without this the first plans are blind (measured: a
-    5.7 ms page took 55 ms before autovacuum caught up)."""
+    """The state autovacuum leaves freshly loaded tables in: statistics (without them the
+    first plans are blind: a 5.7 ms page took 55 ms) and the visibility map, without which no
+    index-only scan is chosen (a territory's link counts read every resource twice, 481 ms,
+    instead of the public index, 174 ms: docs/benchmarks.md, maps)."""
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM ANALYZE")
 
 
 def _libpq(url: str) -> str:
