@@ -142,7 +142,10 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
 
     The `:k` nearest within the radius come with their details (`DETAILS`, `detailed`): when
     this batch settles the answer and no private person joins the top, the search needs no
-    third statement (`_details_sql`) for them."""
+    third statement (`_details_sql`) for them. `top` and `det` are MATERIALIZED: psycopg
+    prepares the statement after a few runs, and the generic plan PostgreSQL then keeps joined
+    an inlined `det` inside a loop over `e`, reading the k details once per row of the batch
+    (tests/api/test_nearby.py, the generic plan)."""
     where, params = _filters(principal, q)
     win = window(q.origin.lon, q.origin.lat, q.radius_m)
     sql = f"""
@@ -158,8 +161,8 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
                      CASE WHEN s.pd * :m_min <= t.u
                           THEN ST_Distance(CAST(s.geom AS geography), {_OG}) END AS d
               FROM s CROSS JOIN t),
-        top AS (SELECT id FROM e WHERE d <= :radius ORDER BY d, id LIMIT :k),
-        det AS ({_details_select(principal, "JOIN top ON top.id = r.id")})
+        top AS MATERIALIZED (SELECT id FROM e WHERE d <= :radius ORDER BY d, id LIMIT :k),
+        det AS MATERIALIZED ({_details_select(principal, "JOIN top ON top.id = r.id")})
         SELECT 'r' AS tag, e.id, e.oh, e.d, e.pd, NULL::bigint AS inside, NULL::bigint AS scanned,
                det.id IS NOT NULL AS detailed, {", ".join(f"det.{c}" for c in DETAILS)}
         FROM e LEFT JOIN det ON det.id = e.id WHERE e.d IS NOT NULL

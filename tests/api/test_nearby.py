@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql as psycopg_sql
 from pyproj import Geod
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -466,6 +467,46 @@ def test_a_search_its_first_batch_settles_takes_two_statements(
     assert dists == sorted(dists)
     first = result.features[0]["properties"]
     assert (first["address"], first["kind_label"]) == ("1 Storgata", "Producteur·rice")
+
+
+def _generic_plan(session: Session, sql: str, params: dict[str, Any]) -> str:
+    """EXPLAIN ANALYZE of `sql` as the generic plan a prepared statement settles on (psycopg
+    prepares a statement after a few runs; PostgreSQL then plans it once, blind to the values)."""
+    names: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    body = re.sub(r"(?<![:\w]):(\w+)", placeholder, sql)
+    conn = session.connection().connection.driver_connection
+    assert conn is not None
+    literals = psycopg_sql.SQL(", ").join(psycopg_sql.Literal(params[n]) for n in names)
+    session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    conn.execute(f"PREPARE nearby_generic AS {body}")
+    try:
+        run = psycopg_sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) EXECUTE nearby_generic ({})").format(literals)
+        return "\n".join(line for (line,) in conn.execute(run))
+    finally:
+        conn.execute("DEALLOCATE nearby_generic")
+
+
+def test_first_batch_reads_the_details_once_in_its_generic_plan(session: Session) -> None:
+    """The details of the k nearest are read once, not once per row of the batch: the generic
+    plan of a prepared first batch (what /api/nearby runs after a few requests) joined the
+    details' sub-query inside a nested loop over the batch, k lookups per row (on the bench's
+    data twice the statement's PostgreSQL CPU). `top` and `det` are materialised."""
+    rng = random.Random(8)
+    for _ in range(150):
+        add(session, 10.0 + rng.uniform(-0.05, 0.05), 60.0 + rng.uniform(-0.03, 0.03))
+    q = nearby.parse(session, ANONYMOUS, {"lat": ["60.0"], "lon": ["10.0"], "radius_km": ["20"]})
+    sql, params = nearby.first_batch_sql(ANONYMOUS, q)
+    plan = _generic_plan(session, sql, params | {"n": 100})
+    lookups = re.findall(r"Index (?:Only )?Scan using \w+ on resource r\b.*loops=(\d+)\)\n"
+                         r"\s+Index Cond: \(id = ", plan)
+    assert all(int(n) <= q.limit for n in lookups), plan
+    assert "CTE Scan on det" in plan, plan
 
 
 def test_explain_uses_the_gist_index(session: Session) -> None:
