@@ -37,9 +37,17 @@ def _filters(
     """The SQL side of the filters, visibility first. Rows are read only if the caller may.
     `kind_index=False` words the kind test so that the planner cannot use resource_kind_idx
     (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
-    costs more than reading those rows."""
+    costs more than reading those rows. One kind is an equality, which the KNN walk takes as
+    an index condition of resource_kind_geom_gist (migration 0012: GiST cannot take `ANY`),
+    so it reads that kind's rows only."""
     visible, params = resource_predicate(principal, "r")
-    kind = "r.kind = ANY(:kinds)" if kind_index else "(r.kind = ANY(:kinds)) IS TRUE"
+    if not kind_index:
+        kind = "(r.kind = ANY(:kinds)) IS TRUE"
+    elif len(q.kinds) == 1:
+        kind = "r.kind = :kind"
+        params["kind"] = q.kinds[0]
+    else:
+        kind = "r.kind = ANY(:kinds)"
     where = [visible, "r.status = 'active'", kind]
     params |= {"kinds": list(q.kinds), "lon": q.origin.lon, "lat": q.origin.lat, "radius": q.radius_m}
     if q.products:

@@ -520,19 +520,29 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     q = nearby.parse(session, ANONYMOUS, {"commune": ["34172"]})
     seq = re.compile(r"Seq Scan on resource(\s|$)")
 
+    # One kind: the walk reads that kind's entries of resource_kind_geom_gist (migration 0012),
+    # the kind an index condition rather than a filter on the heap.
+    one_kind = re.compile(r"Index Scan using resource_kind_geom_gist .*\n.*Index Cond: .*\(kind = '")
     sql, params = nearby.candidates_sql(ANONYMOUS, q)
     plan = _plan(session, sql, params | {"n": 48, "skip": 0})
-    assert "Index Scan using resource_geom_gist" in plan and "Order By: (geom <->" in plan, plan
+    assert one_kind.search(plan) and "Order By: (geom <->" in plan, plan
     assert not seq.search(plan), plan
 
     sql, params = nearby.count_sql(ANONYMOUS, q)
     plan = _plan(session, sql, params)
-    assert "Index Scan using resource_geom_gist" in plan and not seq.search(plan), plan
+    assert one_kind.search(plan) and not seq.search(plan), plan
 
     sql, params = nearby.first_batch_sql(ANONYMOUS, q)
     plan = _plan(session, sql, params | {"n": 100})
-    assert "Index Scan using resource_geom_gist" in plan and "Order By: (geom <->" in plan, plan
+    assert one_kind.search(plan) and "Order By: (geom <->" in plan, plan
     assert not seq.search(plan), plan
+
+    # Several kinds (GiST takes no `= ANY`): still a KNN walk of a geom index, kinds filtered.
+    several = nearby.parse(session, ANONYMOUS, {"commune": ["34172"], "kind": ["producer,shop"]})
+    sql, params = nearby.first_batch_sql(ANONYMOUS, several)
+    plan = _plan(session, sql, params | {"n": 100})
+    assert re.search(r"Index Scan using resource_(kind_)?geom_gist", plan), plan
+    assert "Order By: (geom <->" in plan and not seq.search(plan), plan
 
     hidden = nearby.hidden_params(session, q, 2_000.0)
     assert hidden["codes"] == ["34172"]  # Montpellier's centre is the only one that near
@@ -550,7 +560,7 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     assert "Index" in plan and not seq.search(plan), plan
     sql, params = nearby.candidates_sql(ANONYMOUS, timed)
     plan = _plan(session, sql, params | {"n": 48, "skip": 0, "open_hours": ["24/7"]})
-    assert "resource_geom_gist" in plan and not seq.search(plan), plan
+    assert re.search(r"resource_(kind_)?geom_gist", plan) and not seq.search(plan), plan
 
     # and the answer is still the geodesic order
     result = nearby.search(session, ANONYMOUS, q)
