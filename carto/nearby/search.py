@@ -165,7 +165,6 @@ def search(
 
 # first_batch_sql's columns: tag, id, oh, d, pd, inside, scanned, detailed, then DETAILS
 _DETAILED = 7
-_AT = {name: _DETAILED + 1 + i for i, name in enumerate(DETAILS)}
 
 
 def _features(
@@ -177,7 +176,8 @@ def _features(
     if not top:
         return []
     rows: dict[uuid.UUID, Any] = {
-        h.id: {name: known[h.id][i] for name, i in _AT.items()} for h in top if h.id in known}
+        h.id: dict(zip(DETAILS, row[_DETAILED + 1:], strict=True))
+        for h in top if (row := known.get(h.id)) is not None}
     missing = [h.id for h in top if h.id not in rows]
     if missing:
         _, params = resource_predicate(principal, "r")
