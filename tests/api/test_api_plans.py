@@ -63,3 +63,33 @@ def test_public_pages_walk_the_public_index_in_key_order(session: Session) -> No
     page = search.list_resources_geojson(session, ANONYMOUS, search.ResourceFilter(), 1000,
                                          middle)
     assert page.returned == 1000 and page.last is not None and page.last > middle
+
+
+def _scans(node: dict[str, Any], tables: set[str], per_row: bool) -> list[tuple[str, bool]]:
+    """(table, under a SubPlan: run once per outer row) of each scan of `tables` in a plan."""
+    per_row = per_row or node.get("Parent Relationship") == "SubPlan"
+    found = [(node["Relation Name"], per_row)] if node.get("Relation Name") in tables else []
+    for child in node.get("Plans", []):
+        found += _scans(child, tables, per_row)
+    return found
+
+
+def test_a_page_reads_each_list_once_not_once_per_row(session: Session) -> None:
+    """A page's territories, outputs and surfaces: one aggregate per table over the page's ids
+    (`search._page_aggregates`), no subquery run for each of its 1,000 rows."""
+    territory = create_from_communes(session, TerritorySpec(slug="plan-lists", name="Lists"),
+                                     ["34172"])
+    synthetic.add_resources(session, territory, 5_000, seed=13)
+    session.execute(text("ANALYZE"))
+    lists = {"resource_territory", "resource_output", "resource_surface"}
+    for compact in (False, True):
+        sql, params = search.geojson_page_sql(session, ANONYMOUS, search.ResourceFilter(), 1000,
+                                              None, compact)
+        tree = session.execute(text("EXPLAIN (FORMAT JSON) " + sql), params).scalar_one()
+        scans = _scans(tree[0]["Plan"], lists, False)
+        assert sorted(name for name, _ in scans) == sorted(lists), scans
+        assert not [name for name, per_row in scans if per_row], scans
+    page = search.list_resources_geojson(session, ANONYMOUS, search.ResourceFilter(), 1000,
+                                         compact=True)
+    assert page.returned == 1000 and '"outputs":[{"food_group"' in page.text
+    assert ":null" not in page.text
