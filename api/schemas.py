@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from carto import params
+
 
 class PointGeometry(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +65,7 @@ class TokenIn(BaseModel):
 
 class KindIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    code: str = Field(pattern=rf"^{params.CODE_PATTERN}$")  # what code lists are documented by
     label_fr: str = Field(min_length=1, max_length=100)
     label_en: str = Field(min_length=1, max_length=100)
     color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")

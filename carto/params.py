@@ -7,7 +7,14 @@ parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
   than the world); anything but `BBOX_PATTERN` (non-numbers, spaces, NaN, infinities, a number
   too long to be finite) and min > max are refused.
 - code lists: repeatable and/or comma-separated (`kind=a&kind=b`, `kind=a,b`), each code
-  checked against the allowed ones, duplicates dropped, order kept.
+  checked against the allowed ones (no spaces around: `kind=a, b` is refused, as its pattern
+  says), duplicates dropped, order kept. A vocabulary that is data (kinds are a table that grows
+  at run time) is documented by `codes_schema`: a pattern, the vocabulary named as the `format`,
+  an unknown code a 400 naming the parameter (never an enum frozen at start-up); a fixed few
+  (statuses) by `fixed_codes_schema`, whose pattern lists them.
+- INSEE codes: `commune_codes`, `department_codes`, comma-separated, by the pattern each
+  documents.
+- days: `day`, YYYY-MM-DD only (`format: date`, `DATE_SCHEMA`).
 - numbers: finite decimals with a point; integers are digits only.
 - `limit`: an integer of at least 1; above the endpoint's maximum it is clamped (OGC API
   Features' rule: a larger limit is not an error).
@@ -23,6 +30,7 @@ import re
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from carto.errors import FieldError, Invalid
@@ -82,6 +90,38 @@ def box(value: str | None, name: str = "bbox") -> Box:
     return Box(*found)
 
 
+# A vocabulary's code: what POST /api/kinds takes for a new kind (api.schemas.KindIn), and what
+# every code of the CSV vocabularies looks like (tests/house/test_one_source.py), so a value of
+# a code list is exactly `codes_pattern()`: codes of this shape separated by commas.
+CODE_PATTERN = r"[a-z][a-z0-9_]{1,40}"
+
+
+def codes_pattern(code: str = CODE_PATTERN, empty: bool = False) -> str:
+    """One value of a code list: `code`s separated by commas; with `empty`, nothing at all too
+    (a map's `kinds=`: every layer off)."""
+    listed = rf"{code}(?:,{code})*"
+    return rf"^(?:{listed})?$" if empty else rf"^{listed}$"
+
+
+def codes_schema(vocabulary: str, known: Iterable[str], repeatable: bool = True,
+                 empty: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a code list that `codes` checks against a vocabulary which is data:
+    the pattern of its shape, `format: <vocabulary>-codes` for what no pattern can hold (each
+    code one of that vocabulary's, else a 400 naming the parameter), the first of `known` as
+    an example. `repeatable`: an array of such values (`kind=a&kind=b,c`)."""
+    value = {"type": "string", "pattern": codes_pattern(empty=empty),
+             "format": f"{vocabulary}-codes", "examples": list(known)[:1]}
+    return {"type": "array", "items": value} if repeatable else value
+
+
+def fixed_codes_schema(allowed: Sequence[str], repeatable: bool = True) -> dict[str, Any]:
+    """The JSON Schema of a code list among a fixed few (`codes(..., allowed, ...)` with the
+    same tuple): the pattern lists them."""
+    code = "(?:" + "|".join(re.escape(c) for c in allowed) + ")"
+    value = {"type": "string", "pattern": codes_pattern(code)}
+    return {"type": "array", "items": value} if repeatable else value
+
+
 def codes(raws: Iterable[str] | str | None, allowed: Collection[str], name: str,
           errors: list[FieldError] | None = None) -> list[str]:
     """Repeatable and comma-separated codes, each known. With `errors`, mistakes are appended
@@ -94,7 +134,6 @@ def codes(raws: Iterable[str] | str | None, allowed: Collection[str], name: str,
     found: list[FieldError] = []
     for raw in raws:
         for code in raw.split(","):
-            code = code.strip()
             if not code:
                 found.append(FieldError(name, msg("error.param.empty_value")))
             elif code not in allowed:
@@ -107,6 +146,53 @@ def codes(raws: Iterable[str] | str | None, allowed: Collection[str], name: str,
             raise Invalid(None, found[:1])
         errors.extend(found)
     return out
+
+
+# INSEE codes: a commune's is its department's two characters (2A and 2B in Corsica) and three
+# digits; a department's, two characters, or three overseas (971...976).
+COMMUNE_CODE_PATTERN = r"(?:[0-9]{2}|2[AB])[0-9]{3}"
+DEPARTMENT_CODE_PATTERN = r"(?:[0-9]{2}|2[AB]|97[1-6])"
+COMMUNE_CODES_SCHEMA: dict[str, Any] = {
+    "type": "string", "pattern": codes_pattern(COMMUNE_CODE_PATTERN), "format": "commune-codes",
+    "examples": ["34108"]}
+DEPARTMENT_CODES_SCHEMA: dict[str, Any] = {
+    "type": "string", "pattern": codes_pattern(DEPARTMENT_CODE_PATTERN),
+    "format": "department-codes", "examples": ["48"]}
+_COMMUNES = re.compile(COMMUNE_CODES_SCHEMA["pattern"])
+_DEPARTMENTS = re.compile(DEPARTMENT_CODES_SCHEMA["pattern"])
+
+
+def commune_codes(raw: str, name: str = "communes") -> list[str]:
+    """INSEE commune codes, comma-separated (`COMMUNE_CODES_SCHEMA`); whether they exist is
+    the caller's question (a 400 naming the unknown ones)."""
+    if not _COMMUNES.fullmatch(raw):
+        raise Invalid.field(name, msg("error.param.commune_codes", raw=raw))
+    return raw.split(",")
+
+
+def department_codes(raw: str, name: str = "departments") -> list[str]:
+    """Department codes, comma-separated (`DEPARTMENT_CODES_SCHEMA`)."""
+    if not _DEPARTMENTS.fullmatch(raw):
+        raise Invalid.field(name, msg("error.param.department_codes", raw=raw))
+    return raw.split(",")
+
+
+# A day is YYYY-MM-DD and nothing else (date.fromisoformat alone also takes 20260101 and
+# 2026-W01-1): RFC 3339's full-date, what `format: date` means in /openapi.json.
+DATE_SCHEMA: dict[str, Any] = {"type": "string", "format": "date"}
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def day(value: str | None, name: str) -> date | None:
+    """None when absent; a real calendar day, else Invalid naming the parameter."""
+    if value is None:
+        return None
+    try:
+        if _DAY.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise Invalid.field(name, msg("error.indicators.date", value=value))
 
 
 def choice(value: str, allowed: Sequence[str], name: str) -> str:
@@ -139,6 +225,10 @@ def integer(raw: str, name: str, low: int, high: int) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise Invalid.field(name, msg("error.param.integer", low=low, high=high, raw=raw))
     return int(text)
+
+
+# What /openapi.json says of a page size: at least 1 (above the maximum is not an error).
+LIMIT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1}
 
 
 def limit(raw: str | int | None, default: int, maximum: int, name: str = "limit") -> int:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import vocab
+from carto import params, vocab
 from carto.cache import DbCache
 from carto.errors import FieldError, Invalid, Text
 from carto.i18n import msg
@@ -51,7 +51,7 @@ def communes_centred_in(session: Session, minx: float, miny: float, maxx: float,
     return codes
 
 
-_COMMUNE_CODE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+_COMMUNE_CODE = re.compile(rf"^{params.COMMUNE_CODE_PATTERN}$")  # as /api/gap documents it
 _NAME_WITH_DEPT = re.compile(r"^(.*\S)\s*\(\s*([0-9]{2,3}|2A|2B)\s*\)$", re.IGNORECASE)
 
 

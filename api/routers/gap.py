@@ -94,13 +94,16 @@ def territory_gap(slug: str, session: SessionDep, principal: PrincipalDep, lang:
 @router.get("/api/gap", summary="Gap analysis of a custom perimeter made of whole communes",
             **ANALYSIS)
 def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
-                 communes: Annotated[str, Query(description="INSEE codes, comma-separated")],
+                 communes: Annotated[str, Query(
+                     description="INSEE commune codes, comma-separated; an unknown one is a 400 "
+                                 "naming the parameter",
+                     json_schema_extra=params.COMMUNE_CODES_SCHEMA)],
                  radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                  relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                  format: FormatQ = "json") -> Response:
     fmt = params.choice(format, FORMATS, "format")
     sc = gap.scenario(radius_km, diet, organic_share, relocalised_share, waste_reduction)
-    per = gap.communes_perimeter(session, communes.split(","))
+    per = gap.communes_perimeter(session, params.commune_codes(communes, "communes"))
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-communes")
 
 
@@ -121,13 +124,23 @@ def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
     return _respond(gap.analyse(session, per, sc, principal), fmt, lang, "ecart-perimetre")
 
 
+# Exactly one of `departments` and `territory`: a rule between two parameters, which OpenAPI
+# cannot state; both or neither is a 400 naming `departments` (tests/api/test_schemathesis.py
+# expects that 400 for those requests only).
+ONE_OF_TWO = ("Exactly one of `departments` and `territory` (both or neither: a 400 naming "
+              "`departments`). ")
+
+
 @router.get("/api/gap/communes",
             summary="Coverage of every commune of some departments or of a territory "
-                    "(for choropleths)", **COSTLY)
+                    "(for choropleths)", **(COSTLY | {"description": ONE_OF_TWO + BOUNDS}))
 def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDep,
-                      departments: Annotated[str | None, Query(description="e.g. 30,34,43,48")]
-                      = None,
-                      territory: Annotated[str | None, Query(description="territory slug")] = None,
+                      departments: Annotated[str | None, Query(
+                          description="department codes, comma-separated (e.g. 30,34,43,48); "
+                                      "without a commune known: a 400 naming the parameter",
+                          json_schema_extra=params.DEPARTMENT_CODES_SCHEMA)] = None,
+                      territory: Annotated[str | None, Query(
+                          description="territory slug (unknown: 404)")] = None,
                       diet: DietQ = None, organic_share: OrganicQ = None,
                       relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                       ) -> JSONResponse:
@@ -135,7 +148,7 @@ def communes_coverage(session: SessionDep, principal: PrincipalDep, lang: LangDe
     if (departments is None) == (territory is None):
         raise Invalid.field("departments", msg("error.gap.departments_or_territory"))
     if departments is not None:
-        codes = gap.department_communes(session, [d.strip() for d in departments.split(",")])
+        codes = gap.department_communes(session, params.department_codes(departments))
     else:
         assert territory is not None
         codes = gap.territory_area(session, territory).communes

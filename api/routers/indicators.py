@@ -31,7 +31,8 @@ from carto.maps import js_text, script_json
 router = APIRouter(tags=["cooperation indicators"])
 
 AtQ = Annotated[str | None, Query(description="the day (YYYY-MM-DD), default today: links and "
-                                              "levels as they were then")]
+                                              "levels as they were then",
+                                  json_schema_extra=params.DATE_SCHEMA)]
 FORMATS = ("json", "csv")
 GRAPH_FORMATS = ("gexf", "graphml")
 FormatQ = Annotated[str, Query(description="json (default) or csv",
@@ -40,12 +41,10 @@ TableQ = Annotated[str | None, Query(description="with format=csv: which table")
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise Invalid.field(field, msg("error.indicators.date", value=value)) from exc
+    """A day of a page's form (carto.params.day, as the API reads it), whose empty field
+    means "not given"; the API's operations call params.day (an empty day is refused, as
+    `format: date` says)."""
+    return params.day(value or None, field)
 
 
 def _table(tables_: dict[str, tables.Table], name: str | None, default: str,
@@ -73,7 +72,7 @@ def territory_indicators(slug: str, session: SessionDep, principal: PrincipalDep
                          lang: LangDep, at: AtQ = None, format: FormatQ = "json",
                          table: TableQ = None) -> Response:
     fmt = params.choice(format, FORMATS, "format")
-    snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
+    snap = ind.snapshot(session, principal, slug, params.day(at, "at"))
     body = ind.indicators(snap)
     if fmt == "csv":
         return _table(tables.indicator_tables(body, snap, lang, vocab.resource_kinds(session)),
@@ -87,13 +86,15 @@ def territory_indicators(slug: str, session: SessionDep, principal: PrincipalDep
                     "ladder, each indicator's change, and the sentence")
 def territory_evolution(slug: str, session: SessionDep, principal: PrincipalDep,
                         lang: LangDep,
-                        from_: Annotated[str, Query(alias="from",
-                                                    description="first day (YYYY-MM-DD)")],
-                        to: Annotated[str | None, Query(description="last day, default today")]
-                        = None,
+                        from_: Annotated[str, Query(
+                            alias="from", description="first day (YYYY-MM-DD), at most `to`",
+                            json_schema_extra=params.DATE_SCHEMA)],
+                        to: Annotated[str | None, Query(
+                            description="last day (YYYY-MM-DD), default today",
+                            json_schema_extra=params.DATE_SCHEMA)] = None,
                         format: FormatQ = "json", table: TableQ = None) -> Response:
     fmt = params.choice(format, FORMATS, "format")
-    start, end = parse_day(from_, "from"), parse_day(to, "to") or date.today()
+    start, end = params.day(from_, "from"), params.day(to, "to") or date.today()
     if start is None:
         raise Invalid.field("from", msg("error.indicators.date_missing"))
     if start > end:
@@ -130,7 +131,7 @@ def territory_network(slug: str, session: SessionDep, principal: PrincipalDep,
                                                        GRAPH_FORMATS))] = "gexf",
                       at: AtQ = None) -> Response:
     fmt = params.choice(format, GRAPH_FORMATS, "format")
-    snap = ind.snapshot(session, principal, slug, parse_day(at, "at"))
+    snap = ind.snapshot(session, principal, slug, params.day(at, "at"))
     media = "application/gexf+xml" if fmt == "gexf" else "application/graphml+xml"
     name = f"reseau-{slug}-{snap.at.isoformat()}.{fmt}"
     return Response(tables.network_file(snap, fmt), media_type=media,
@@ -144,7 +145,7 @@ def compare(session: SessionDep, principal: PrincipalDep, lang: LangDep,
             = None, at: AtQ = None, format: FormatQ = "json") -> Response:
     fmt = params.choice(format, FORMATS, "format")
     cmp = tables.compare(session, principal, tables.parse_slugs(territories),
-                         parse_day(at, "at"))
+                         params.day(at, "at"))
     if fmt == "csv":
         columns, rows = tables.compare_table(cmp)
         return csv_response(rows, columns, f"comparaison-{cmp['at']}.csv")

@@ -51,17 +51,24 @@ def list_links(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    territory: Annotated[str | None, Query()] = None,
-    category: Annotated[list[str] | None, Query(description="repeatable")] = None,
+    territory: Annotated[str | None, Query(description="territory slug (unknown: 404)")] = None,
+    category: Annotated[list[str] | None, Query(
+        description="category codes (GET /api/categories), repeatable or comma-separated; an "
+                    "unknown one is a 400 naming the parameter",
+        json_schema_extra=params.codes_schema("category", vocab.categories()))] = None,
     min_level: Annotated[int | None, Query(ge=1, le=5)] = None,
     resource: Annotated[uuid.UUID | None, Query(description="links touching it")] = None,
-    status: Annotated[list[str] | None, Query(description="active, ended")] = None,
-    limit: Annotated[int, Query()] = 1000,
+    status: Annotated[list[str] | None, Query(
+        description=", ".join(vocab.LINK_STATUSES) + "; repeatable or comma-separated",
+        json_schema_extra=params.fixed_codes_schema(vocab.LINK_STATUSES))] = None,
+    limit: Annotated[int, Query(description=f"page size, clamped to {search.MAX_LIMIT:,}",
+                                json_schema_extra=params.LIMIT_SCHEMA)] = 1000,
     cursor: Annotated[str | None, Query(description="from the `next` link",
                                         json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
     reject_nul({"territory": territory, "category": category, "status": status})
+    territories.filter_id(session, territory)  # an unknown one: 404 naming it
     flt = search.LinkFilter(territory=territory, categories=category or [], min_level=min_level,
                             resource=resource, statuses=status or [])
     after = params.decode_cursor(cursor)

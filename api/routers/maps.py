@@ -1,7 +1,6 @@
 """Territory maps: the page's map, the map alone (iframe), the standalone download, and the
 data endpoints a large territory's map loads by viewport."""
 
-import re
 from collections import Counter
 from collections.abc import Collection
 from datetime import date
@@ -27,7 +26,6 @@ from carto.visibility import ANONYMOUS, Principal
 router = APIRouter(tags=["maps"])
 
 TABLE_ROWS_LARGE = 100  # rows listed under the map of a territory loaded by viewport
-CODE = re.compile(r"^[a-z0-9_]{1,40}$")
 OUTLINES_MAX_AGE = 3600  # seconds: communes change with the reference data, not with edits
 
 
@@ -145,7 +143,16 @@ def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] |
     """The layers left on: None (no parameter) is every one, an empty value none of them."""
     if value is None:
         return None
-    return params.codes(value, known, name) if value.strip() else []
+    return params.codes(value, known, name) if value else []
+
+
+# The layers' code lists (carto.params.codes_schema, an empty value allowed): kinds are a table
+# that grows at run time, so a pattern and a 400 naming an unknown code, not a frozen enum.
+KIND_LAYERS = params.codes_schema("kind", vocab.seed_kinds(), repeatable=False, empty=True)
+CATEGORY_LAYERS = params.codes_schema("category", vocab.categories(), repeatable=False,
+                                      empty=True)
+LAYERS_DOC = ("the {what} layers left on: comma-separated codes (an unknown one is a 400 "
+              "naming the parameter); empty: none; absent: all")
 
 
 @router.get("/territories/{slug}/map/features.json",
@@ -156,13 +163,15 @@ def features(
     bbox: Annotated[str, Query(description="west,south,east,north (WGS84)",
                                json_schema_extra=params.BBOX_SCHEMA)],
     zoom: Annotated[int, Query(ge=0, le=22)] = 12,
-    kinds: Annotated[str | None, Query(description="comma-separated kind codes")] = None,
+    kinds: Annotated[str | None, Query(description=LAYERS_DOC.format(what="kind"),
+                                       json_schema_extra=KIND_LAYERS)] = None,
     min_level: Annotated[int, Query(ge=1, le=5)] = 1,
-    categories: Annotated[str | None, Query(description="comma-separated category codes")] = None,
+    categories: Annotated[str | None, Query(description=LAYERS_DOC.format(what="category"),
+                                            json_schema_extra=CATEGORY_LAYERS)] = None,
 ) -> JSONResponse:
     box = params.box(bbox)
     tid = mapdata.territory_id(session, slug)
-    wanted = {c.strip() for c in (kinds or "").split(",")}
+    wanted = set(kinds.split(",")) if kinds else set()  # ("" would refresh the kinds each time)
     kind_codes = _layers(kinds, "kinds", vocab.resource_kinds(session, wanted).keys())
     cat_codes = _layers(categories, "categories", vocab.categories().keys())
     limit = map_settings().embed_limit

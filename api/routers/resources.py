@@ -14,13 +14,22 @@ from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
-from carto import history, moderation, params, permissions, resources, search, territories
+from carto import history, moderation, params, permissions, resources, search, territories, vocab
 from carto.errors import Invalid
 from carto.i18n import msg
 from carto.validation import reject_nul
 from carto.visibility import Principal
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
+
+# Code lists (carto.params.codes_schema): the kinds are a table that grows at run time, so a
+# pattern and a 400 naming an unknown code, not an enum frozen at start-up.
+KIND_CODES = params.codes_schema("kind", vocab.seed_kinds())
+PRODUCT_CODES = params.codes_schema("food-group", vocab.food_groups())
+KINDS_DOC = ("kind codes (GET /api/kinds), repeatable or comma-separated; an unknown one is a "
+             "400 naming the parameter")
+PRODUCTS_DOC = ("food groups (GET /api/food-groups), repeatable or comma-separated; an unknown "
+                "one is a 400 naming the parameter")
 
 CSV_COLUMNS = [
     "id", "name", "kind", "description", "address", "commune_code", "commune_name", "lon", "lat",
@@ -71,20 +80,26 @@ def list_resources(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    territory: Annotated[str | None, Query(description="territory slug")] = None,
-    kind: Annotated[list[str] | None, Query(description="kind code, repeatable")] = None,
-    product: Annotated[list[str] | None, Query(description="food group, repeatable")] = None,
+    territory: Annotated[str | None, Query(description="territory slug (unknown: 404)")] = None,
+    kind: Annotated[list[str] | None, Query(description=KINDS_DOC,
+                                            json_schema_extra=KIND_CODES)] = None,
+    product: Annotated[list[str] | None, Query(description=PRODUCTS_DOC,
+                                               json_schema_extra=PRODUCT_CODES)] = None,
     q: Annotated[str | None, Query(max_length=200,
                                    description="text, accent- and case-insensitive")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat",
                                       json_schema_extra=params.BBOX_SCHEMA)] = None,
-    status: Annotated[list[str] | None, Query(description="active, closed, draft")] = None,
-    limit: Annotated[int, Query(description="page size, clamped to 10,000")] = 100,
+    status: Annotated[list[str] | None, Query(
+        description=", ".join(vocab.RESOURCE_STATUSES) + "; repeatable or comma-separated",
+        json_schema_extra=params.fixed_codes_schema(vocab.RESOURCE_STATUSES))] = None,
+    limit: Annotated[int, Query(description=f"page size, clamped to {search.MAX_LIMIT:,}",
+                                json_schema_extra=params.LIMIT_SCHEMA)] = 100,
     cursor: Annotated[str | None, Query(description="from the `next` link",
                                         json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
     reject_nul({"territory": territory, "kind": kind, "product": product, "q": q})
+    territories.filter_id(session, territory)  # an unknown one: 404 naming it
     flt = search.ResourceFilter(territory=territory, kinds=kind or [], products=product or [],
                                 q=q, bbox=params.bbox(bbox), statuses=status or [])
     after = params.decode_cursor(cursor)

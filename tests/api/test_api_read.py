@@ -32,13 +32,16 @@ def test_filters_by_territory_kind_and_product(client: TestClient) -> None:
 
 
 def test_unknown_filter_values_are_errors_not_empty_answers(client: TestClient) -> None:
-    for params, field in (({"territory": "atlantis"}, "territory"), ({"kind": "ufo"}, "kind"),
+    for params, field in (({"kind": "ufo"}, "kind"),
                           ({"product": "caviar"}, "product"), ({"bbox": "1,2,3"}, "bbox"),
                           ({"bbox": "4,44,3,43"}, "bbox"), ({"cursor": "%%%"}, "cursor"),
                           ({"status": "sleeping"}, "status")):
         response = client.get("/api/resources", params=params)
         assert response.status_code == 400, params  # parameters: 400; bodies: 422
         assert field in {e["field"] for e in response.json()["errors"]}
+    # a territory that is not there: a 404 naming it (territories.filter_id)
+    response = client.get("/api/resources", params={"territory": "atlantis"})
+    assert response.status_code == 404 and response.json()["errors"][0]["field"] == "territory"
     assert client.get("/api/links", params={"category": "friendship"}).status_code == 400
     assert client.get("/api/links", params={"min_level": 9}).status_code == 400
 
