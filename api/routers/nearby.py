@@ -43,18 +43,25 @@ radius: exact when `matched_exact` is true, otherwise a lower bound (counting st
 {nearby.COUNT_CAP} nearest, or twice the limit). Private persons are placed, measured and
 filtered at their commune's centre.
 
-Any mistake (no or two origins, unknown commune, kind, product..., coordinates out of range,
-radius out of bounds, a limit below 1, unreadable date, unknown parameter) is a **400**
-application/problem+json whose `errors[].field` names the parameter; an ambiguous commune name
-also lists the `candidates`."""
+Exactly one origin: `lat` and `lon` together, or `commune`, or `resource` (a rule between
+parameters that OpenAPI cannot state; none or two: a 400 naming `origin`, `lat` without `lon`:
+a 400 naming `lon`). Any mistake (no or two origins, unknown commune, kind, product...,
+coordinates out of range, radius out of bounds, a limit below 1, unreadable date, unknown
+parameter) is a **400** application/problem+json whose `errors[].field` names the parameter; an
+ambiguous commune name also lists the `candidates`. A `territory` or `resource` that does not
+exist (or that the reader may not see) is a **404** naming the parameter."""
 
 
 def _params(request: Request) -> dict[str, list[str]]:
     return {key: request.query_params.getlist(key) for key in request.query_params}
 
 
-def _query_parameter(name: str, description: str, array: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if array else {"type": "string"}
+def _query_parameter(name: str, description: str, schema: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    """One parameter as /openapi.json shows it; `schema` from the definitions that check it
+    (carto.params, carto.nearby's bounds), a plain string when anything goes (`lang`)."""
+    schema = schema or {"type": "string"}
+    array = schema.get("type") == "array"
     return {
         "name": name,
         "in": "query",
@@ -65,20 +72,38 @@ def _query_parameter(name: str, description: str, array: bool = False) -> dict[s
     }
 
 
+def _number(low: float, high: float, above: bool = False) -> dict[str, Any]:
+    """A number parsed by carto.params.number and checked within [low, high] (`above`: low
+    itself excluded)."""
+    return {"type": "number", ("exclusiveMinimum" if above else "minimum"): low, "maximum": high}
+
+
+UNKNOWN_CODE = "; an unknown one is a 400 naming the parameter"
 NEARBY_PARAMETERS = [
-    _query_parameter("lat", "Latitude of the origin (WGS84), with lon"),
-    _query_parameter("lon", "Longitude of the origin (WGS84), with lat"),
-    _query_parameter("commune", "INSEE code or name of a commune (accents and case ignored)"),
-    _query_parameter("resource", "Id of a resource (left out of the answer)"),
-    _query_parameter("kind", "Resource kinds, repeatable or comma-separated (default producer)", array=True),
-    _query_parameter("product", "Food groups, repeatable", array=True),
-    _query_parameter("access", "Access conditions, repeatable", array=True),
-    _query_parameter("territory", "Territory slug"),
+    _query_parameter("lat", "Latitude of the origin (WGS84), with lon", _number(-90, 90)),
+    _query_parameter("lon", "Longitude of the origin (WGS84), with lat", _number(-180, 180)),
+    _query_parameter("commune", "INSEE code or name of a commune (accents and case ignored; "
+                                "\"Name (34)\" picks the department); unknown or ambiguous: a 400",
+                     {"type": "string", "pattern": r"\S", "format": "commune",
+                      "examples": ["34108"]}),
+    _query_parameter("resource", "Id of a resource (left out of the answer); one the reader "
+                                 "cannot see or that does not exist: a 404 naming it",
+                     {"type": "string", "format": "uuid"}),
+    _query_parameter("kind", "Resource kinds, repeatable or comma-separated (default producer)"
+                             + UNKNOWN_CODE, params.codes_schema("kind", vocab.seed_kinds())),
+    _query_parameter("product", "Food groups, repeatable or comma-separated" + UNKNOWN_CODE,
+                     params.codes_schema("food-group", vocab.food_groups())),
+    _query_parameter("access", "Access conditions, repeatable or comma-separated"
+                               + UNKNOWN_CODE,
+                     params.codes_schema("access", vocab.access_conditions())),
+    _query_parameter("territory", "Territory slug (unknown: a 404 naming it)"),
     _query_parameter(
-        "radius_km", f"Radius in km (default {nearby.DEFAULT_RADIUS_KM:g}, at most {nearby.MAX_RADIUS_KM:g})"
-    ),
-    _query_parameter("limit", f"How many (default {nearby.DEFAULT_LIMIT}, clamped to {nearby.MAX_LIMIT})"),
-    _query_parameter("open_at", "ISO 8601 date-time (Paris time without an offset), or now"),
+        "radius_km", f"Radius in km (default {nearby.DEFAULT_RADIUS_KM:g}, at most "
+                     f"{nearby.MAX_RADIUS_KM:g})", _number(0, nearby.MAX_RADIUS_KM, above=True)),
+    _query_parameter("limit", f"How many (default {nearby.DEFAULT_LIMIT}, clamped to "
+                              f"{nearby.MAX_LIMIT})", params.LIMIT_SCHEMA),
+    _query_parameter("open_at", "ISO 8601 date and time (Paris time without an offset), or now",
+                     {"type": "string", "format": "nearby-moment", "examples": ["now"]}),
     _query_parameter("lang", "fr (default) or en, for labels"),
 ]
 

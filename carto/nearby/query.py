@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from carto import opening, places, territories, vocab
 from carto import params as request_params
-from carto.errors import Invalid
+from carto.errors import FieldError, Invalid, NotFound
 from carto.i18n import msg
 from carto.validation import Collector
 from carto.visibility import (
@@ -210,12 +210,10 @@ def parse(session: Session, principal: Principal, params: Mapping[str, Sequence[
         kinds = _codes(params["kind"], vocab.resource_kinds(session, requested), "kind", errors)
     products = _codes(params.get("product", []), vocab.food_groups(), "product", errors)
     access = _codes(params.get("access", []), vocab.access_conditions(), "access", errors)
-    territory_id = None
-    if "territory" in one:
-        territory_id = territories.id_of(session, one["territory"].strip())
-        if territory_id is None:
-            errors.add("territory", msg("error.territories.unknown", slug=one["territory"]))
     errors.raise_if_any()
+    # a slug that names nothing: a 404 naming it, as in every query (territories.filter_id)
+    territory_id = territories.filter_id(session, one["territory"].strip()
+                                         if "territory" in one else None)
 
     if "commune" in one:
         origin = commune_origin(session, one["commune"])
@@ -264,8 +262,9 @@ def resource_origin(session: Session, principal: Principal, value: str) -> Origi
         .mappings()
         .first()
     )
-    if row is None:
-        raise Invalid.field("resource", msg("error.resources.unknown", id=value))
+    if row is None:  # none, or one this reader may not see: a 404 naming the parameter
+        unknown = msg("error.resources.unknown", id=value)
+        raise NotFound(unknown, [FieldError("resource", unknown)])
     return Origin("resource", float(row["lon"]), float(row["lat"]), row["name"], resource_id=rid)
 
 
