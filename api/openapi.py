@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.http import IF_MATCH_PATTERN
+from api.query import NUL_FREE_PATTERN
 from api.responses import SUCCESS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -77,6 +78,20 @@ def _if_match(path: str, method: str) -> dict[str, Any] | None:
             "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}}
 
 
+def _nul_free(schema: dict[str, Any]) -> None:
+    """A query parameter's free strings carry NUL_FREE_PATTERN: the one query-string rule
+    (api.query) refuses a NUL in any of them. Bounded ones (a pattern, an enum, a format) are
+    left as they are."""
+    if any(key in schema for key in ("pattern", "enum", "const", "format")):
+        return
+    if schema.get("type") == "string":
+        schema["pattern"] = NUL_FREE_PATTERN
+    for branch in schema.get("anyOf", []):
+        _nul_free(branch)
+    if isinstance(schema.get("items"), dict):
+        _nul_free(schema["items"])
+
+
 def _problem(status: int) -> dict[str, Any]:
     return {"description": DESCRIPTIONS[status], "content": {"application/problem+json": {
         "schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -119,6 +134,9 @@ def document(app: FastAPI) -> dict[str, Any]:
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    _nul_free(parameter.setdefault("schema", {}))
             header = _if_match(path, method)
             if header is not None:
                 operation.setdefault("parameters", []).append(header)

@@ -105,6 +105,9 @@ def access_conditions() -> dict[str, Term]:
     return _read("access")
 
 
+# A kind every database has (kinds.csv seeds it; /api/nearby's default): the example given
+# for the kind code lists in /openapi.json (carto.params.codes_schema).
+KIND_EXAMPLE = "producer"
 TERRITORY_LEVELS = ("commune", "intercommunality", "neighbourhood", "custom")
 # Positions that are not the place itself (data/vocab/precisions.csv): a centre stands for it.
 APPROXIMATE_PRECISIONS = ("commune", "neighbourhood", "approximate")

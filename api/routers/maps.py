@@ -148,7 +148,7 @@ def _layers(value: str | None, name: str, known: Collection[str]) -> list[str] |
 
 # The layers' code lists (carto.params.codes_schema, an empty value allowed): kinds are a table
 # that grows at run time, so a pattern and a 400 naming an unknown code, not a frozen enum.
-KIND_LAYERS = params.codes_schema("kind", vocab.seed_kinds(), repeatable=False, empty=True)
+KIND_LAYERS = params.codes_schema("kind", [vocab.KIND_EXAMPLE], repeatable=False, empty=True)
 CATEGORY_LAYERS = params.codes_schema("category", vocab.categories(), repeatable=False,
                                       empty=True)
 LAYERS_DOC = ("the {what} layers left on: comma-separated codes (an unknown one is a 400 "

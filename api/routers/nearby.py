@@ -84,13 +84,13 @@ NEARBY_PARAMETERS = [
     _query_parameter("lon", "Longitude of the origin (WGS84), with lat", _number(-180, 180)),
     _query_parameter("commune", "INSEE code or name of a commune (accents and case ignored; "
                                 "\"Name (34)\" picks the department); unknown or ambiguous: a 400",
-                     {"type": "string", "pattern": r"\S", "format": "commune",
+                     {"type": "string", "pattern": r"^[^\x00]*\S[^\x00]*$", "format": "commune",
                       "examples": ["34108"]}),
     _query_parameter("resource", "Id of a resource (left out of the answer); one the reader "
                                  "cannot see or that does not exist: a 404 naming it",
                      {"type": "string", "format": "uuid"}),
     _query_parameter("kind", "Resource kinds, repeatable or comma-separated (default producer)"
-                             + UNKNOWN_CODE, params.codes_schema("kind", vocab.seed_kinds())),
+                             + UNKNOWN_CODE, params.codes_schema("kind", [vocab.KIND_EXAMPLE])),
     _query_parameter("product", "Food groups, repeatable or comma-separated" + UNKNOWN_CODE,
                      params.codes_schema("food-group", vocab.food_groups())),
     _query_parameter("access", "Access conditions, repeatable or comma-separated"

@@ -127,3 +127,4 @@ def test_every_vocabulary_code_has_the_documented_shape() -> None:
     for terms in (vocab.seed_kinds(), vocab.food_groups(), vocab.categories(),
                   vocab.access_conditions(), vocab.RESOURCE_STATUSES, vocab.LINK_STATUSES):
         assert [c for c in terms if not code.fullmatch(c)] == []
+    assert vocab.KIND_EXAMPLE in vocab.seed_kinds()  # the example every database has
