@@ -12,7 +12,12 @@ Two live resources of a territory are flagged when
 - or they carry the same external id (the same OpenStreetMap node brought in under two source
   names: the unique index is on the pair, so the id alone is what repeats);
 - and no editor said they are not a duplicate ("Pas un doublon": `dismiss`, stored in
-  `duplicate_dismissal`).
+  `duplicate_dismissal`; `undismiss` takes it back, `dismissals` lists them for the page).
+
+A dismissal is a mark on a pair, not a versioned record: it has no version and no change
+log. Taking it back deletes the row; the deletion is undone by saying "Pas un doublon" again
+(who said it and when are then the new ones). What the pair's two records are is unchanged
+either way, and their own histories say nothing of it.
 
 A merge soft-deletes the merged resource with a pointer to the one kept (`merged_into`) and
 re-points its links to the kept one, each through carto.lifecycle (one change-log row each):
@@ -137,8 +142,22 @@ def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
     it twice stores it once (False: it was already there). Editors of a territory of both
     (carto.permissions.dismiss_duplicate)."""
     principal = permissions.as_principal(actor)
+    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id, "resources")
+    made = session.execute(
+        insert(DuplicateDismissal).values(a_id=a_id, b_id=b_id, dismissed_by=principal.actor)
+        .on_conflict_do_nothing().returning(DuplicateDismissal.a_id)).first()
+    dismissal = session.get(DuplicateDismissal, (a_id, b_id), populate_existing=True)
+    assert dismissal is not None
+    return dismissal, made is not None
+
+
+def _dismissed_pair(session: Session, principal: Principal, first_id: uuid.UUID,
+                    second_id: uuid.UUID, field_name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The pair in its stored order (smaller id first), once the principal may say of it
+    that it is, or is not, a duplicate (carto.permissions.dismiss_duplicate). `field_name`:
+    what a refusal of the same id twice names (the body's `resources`, a path's second id)."""
     if first_id == second_id:
-        raise Invalid.field("resources", msg("error.duplicates.same_pair"))
+        raise Invalid.field(field_name, msg("error.duplicates.same_pair"))
     a_id, b_id = sorted((first_id, second_id))
     found = []
     for rid in (a_id, b_id):
@@ -147,12 +166,45 @@ def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
             raise NotFound(msg("error.lifecycle.resource_unknown", id=rid))
         found.append(row)
     permissions.dismiss_duplicate(session, principal, found[0], found[1])
-    made = session.execute(
-        insert(DuplicateDismissal).values(a_id=a_id, b_id=b_id, dismissed_by=principal.actor)
-        .on_conflict_do_nothing().returning(DuplicateDismissal.a_id)).first()
-    dismissal = session.get(DuplicateDismissal, (a_id, b_id), populate_existing=True)
-    assert dismissal is not None
-    return dismissal, made is not None
+    return a_id, b_id
+
+
+def undismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
+              actor: Principal | str, field_name: str = "resources") -> None:
+    """Take back a "Pas un doublon": the pair may be flagged again (when it still looks like
+    one). The same rule as saying it; a 404 when it was not said (or already taken back)."""
+    principal = permissions.as_principal(actor)
+    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id, field_name)
+    gone = session.execute(text(
+        "DELETE FROM duplicate_dismissal WHERE a_id = :a AND b_id = :b RETURNING a_id"),
+        {"a": a_id, "b": b_id}).first()
+    if gone is None:
+        raise NotFound(msg("error.duplicates.not_dismissed", a=a_id, b=b_id))
+
+
+def dismissals(session: Session, principal: Principal,
+               territory_id: int | None) -> list[dict[str, Any]]:
+    """The pairs said not to be duplicates, of a territory (every one when None), newest
+    first, for the editors who may take them back: both records live and seen by them."""
+    territory_id = permissions.moderation_queue(principal, territory_id)
+    seen_a, params = resource_predicate(principal, "a")
+    seen_b, _ = resource_predicate(principal, "b")
+    here = "true" if territory_id is None else " AND ".join(
+        f"EXISTS (SELECT 1 FROM resource_territory t{x} WHERE t{x}.resource_id = {x}.id "
+        f"AND t{x}.territory_id = :tid)" for x in ("a", "b"))
+    rows = session.execute(text(f"""
+        SELECT a.id AS a_id, a.name AS a_name, b.id AS b_id, b.name AS b_name,
+               d.dismissed_by, d.dismissed_at
+        FROM duplicate_dismissal d
+        JOIN resource a ON a.id = d.a_id AND a.deleted_at IS NULL
+        JOIN resource b ON b.id = d.b_id AND b.deleted_at IS NULL
+        WHERE {here} AND {seen_a} AND {seen_b}
+        ORDER BY d.dismissed_at DESC, a.id, b.id
+        LIMIT :max"""), params | {"tid": territory_id, "max": MAX_PAIRS}).mappings()
+    return [{"a": {"id": r["a_id"], "name": r["a_name"]},
+             "b": {"id": r["b_id"], "name": r["b_name"]},
+             "dismissed_by": r["dismissed_by"], "dismissed_at": r["dismissed_at"]}
+            for r in rows]
 
 
 def _older_first(x: dict[str, Any], y: dict[str, Any]) -> bool:

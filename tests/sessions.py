@@ -3,10 +3,11 @@ anti-CSRF value, and a sign-in in Chromium (the one button of /sign-in?token=)."
 
 import re
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from carto import tokens
 from carto.db import transaction
+from tests.browser import Visit, open_page
 
 
 def token(url: str, role: str, territory: str | None, name: str) -> str:
@@ -25,3 +26,11 @@ def sign_in(page: Page, base: str, value: str) -> None:
     page.goto(f"{base}/sign-in?token={value}")
     with page.expect_navigation():
         page.locator("#sign-in-form button[type=submit]").click()
+
+
+def signed_in(b: Browser, base: str, value: str, width: int, height: int) -> Visit:
+    """A page of its own at this size, signed in with the token `value` (`sign_in`)."""
+    visit = open_page(b, f"{base}/sign-in", width, height)
+    sign_in(visit.page, base, value)
+    visit.page.wait_for_load_state("networkidle")
+    return visit

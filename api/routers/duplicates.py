@@ -4,6 +4,7 @@ pages (/moderation/duplicates, and the section templates/_duplicates.html that /
 and a workshop's moderation page include through `page_context`)."""
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -60,12 +61,23 @@ def dismiss_pair(body: DismissIn, session: SessionDep, principal: WriterDep) -> 
                         status_code=201 if new else 200)
 
 
+@router.delete("/api/moderation/duplicates/dismissals/{first_id}/{second_id}",
+               status_code=204,
+               summary="Undo « not a duplicate »: the pair may be flagged again (the same "
+                       "editors as saying it; the two ids in either order; 404 when it was "
+                       "not said)")
+def undismiss_pair(first_id: uuid.UUID, second_id: uuid.UUID, session: SessionDep,
+                   principal: WriterDep) -> Response:
+    duplicates.undismiss(session, first_id, second_id, principal, "second_id")
+    return Response(status_code=204)
+
+
 # --- the moderators' pages ----------------------------------------------------------------
 # /moderation/duplicates shows the pairs; any moderation page may include the same section
 # (templates/_duplicates.html) with `page_context`. The merge is a form post (cookie session +
 # anti-CSRF value) that comes back to the page it was sent from, saying what it did.
 
-REPORT_KEYS = ("merged", "into", "moved", "self_links", "repeats", "dismissed")
+REPORT_KEYS = ("merged", "into", "moved", "self_links", "repeats", "dismissed", "undismissed")
 
 
 def _count(value: str | None) -> int:
@@ -76,14 +88,16 @@ def _report(session: Session, request: Request, lang: str) -> str | None:
     """The words of the merge (or the "not a duplicate") just made, from the query of the
     redirect that followed it."""
     q = request.query_params
-    if "dismissed" in q:
+    for key in ("dismissed", "undismissed"):
+        if key not in q:
+            continue
         try:
-            pair = [session.get(Resource, uuid.UUID(v)) for v in q.getlist("dismissed")[:2]]
+            pair = [session.get(Resource, uuid.UUID(v)) for v in q.getlist(key)[:2]]
         except ValueError:
             return None
         if len(pair) != 2 or pair[0] is None or pair[1] is None:
             return None
-        return t("duplicates.dismissed", lang, a=pair[0].name, b=pair[1].name)
+        return t(f"duplicates.{key}", lang, a=pair[0].name, b=pair[1].name)
     try:
         merged, kept = (session.get(Resource, uuid.UUID(q.get(k, ""))) for k in ("merged", "into"))
     except ValueError:
@@ -110,8 +124,11 @@ def page_context(request: Request, session: Session, principal: Principal,
     for pair in found:
         for side in (pair["keep"], pair["merge"]):
             side["author"] = tokens.actor_name(str(side["created_by"]))
-    return {"duplicates": {"pairs": found, "radius": duplicates.RADIUS_M, "back": back,
-                           "report": _report(session, request, lang)}}
+    said = duplicates.dismissals(session, principal, territory_id)
+    for dismissal in said:
+        dismissal["author"] = tokens.actor_name(dismissal["dismissed_by"])
+    return {"duplicates": {"pairs": found, "dismissals": said, "radius": duplicates.RADIUS_M,
+                           "back": back, "report": _report(session, request, lang)}}
 
 
 @router.get("/moderation/duplicates", response_class=HTMLResponse, include_in_schema=False)
@@ -131,33 +148,55 @@ def merge_from_page(request: Request, session: SessionDep, principal: PagePrinci
                     into: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
                     back: Annotated[str, Form()] = "/moderation/duplicates") -> Response:
     check_post(request, csrf)
-    try:
-        merged_id, into_id = uuid.UUID(resource), uuid.UUID(into)
-    except ValueError as exc:
-        raise Invalid.field("resource", msg("error.lifecycle.client_id", value=resource)) from exc
+    merged_id, into_id = _posted_pair("resource", resource, into)
     report = duplicates.merge(session, merged_id, into_id, principal,
                               int(version) if version.isdigit() else None)
-    done = {"merged": report.merged, "into": report.into, "moved": len(report.repointed),
-            "self_links": len(report.removed_self_links),
-            "repeats": len(report.removed_duplicates)}
-    target = local_path(back)
-    joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}{urlencode(done)}#duplicates", status_code=303)
+    return _back(back, {"merged": report.merged, "into": report.into,
+                        "moved": len(report.repointed),
+                        "self_links": len(report.removed_self_links),
+                        "repeats": len(report.removed_duplicates)})
+
+
+# « Pas un doublon » and its « Annuler »: one form each, the same calls as the API's POST and
+# DELETE on /api/moderation/duplicates/dismissals, named by the form's address.
+PAIR_FORMS: dict[str, tuple[Callable[..., object], str]] = {
+    "dismiss": (duplicates.dismiss, "dismissed"),
+    "undismiss": (duplicates.undismiss, "undismissed")}
 
 
 @router.post("/moderation/duplicates/dismiss", include_in_schema=False)
-def dismiss_from_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
-                      csrf: Annotated[str, Form()] = "", a: Annotated[str, Form()] = "",
-                      b: Annotated[str, Form()] = "",
-                      back: Annotated[str, Form()] = "/moderation/duplicates") -> Response:
-    """« Pas un doublon »: the same call as the API's, back to the page it was sent from."""
+@router.post("/moderation/duplicates/undismiss", include_in_schema=False)
+def pair_from_page(request: Request, session: SessionDep, principal: PagePrincipalDep,
+                   csrf: Annotated[str, Form()] = "", a: Annotated[str, Form()] = "",
+                   b: Annotated[str, Form()] = "",
+                   back: Annotated[str, Form()] = "/moderation/duplicates") -> Response:
+    """Say a pair is not a duplicate, or take it back; back to the page it was sent from."""
     check_post(request, csrf)
+    first, second = _posted_pair("resources", a, b)
+    call, said = PAIR_FORMS[request.url.path.rsplit("/", 1)[1]]
+    call(session, first, second, principal)
+    return _back(back, [(said, first), (said, second)])
+
+
+def _posted_pair(field: str, first: str, second: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The two resource ids a page form posted (a 422 naming `field` for one that is not)."""
     try:
-        first, second = uuid.UUID(a), uuid.UUID(b)
+        return uuid.UUID(first), uuid.UUID(second)
     except ValueError as exc:
-        raise Invalid.field("resources", msg("error.lifecycle.client_id", value=a)) from exc
-    duplicates.dismiss(session, first, second, principal)
+        wrong = second if _is_uuid(first) else first
+        raise Invalid.field(field, msg("error.lifecycle.client_id", value=wrong)) from exc
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _back(back: str, done: Any) -> RedirectResponse:
+    """Back to the page the form was sent from (a local path only), saying what was done."""
     target = local_path(back)
     joiner = "&" if "?" in target else "?"
-    done = urlencode([("dismissed", str(first)), ("dismissed", str(second))])
-    return RedirectResponse(f"{target}{joiner}{done}#duplicates", status_code=303)
+    return RedirectResponse(f"{target}{joiner}{urlencode(done)}#duplicates", status_code=303)

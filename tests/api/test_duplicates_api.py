@@ -3,6 +3,7 @@ If-Match (carto.duplicates; the domain: tests/domain/test_duplicates.py)."""
 
 import math
 import uuid
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
@@ -18,6 +19,24 @@ def _create(client: TestClient, token: str, name: str, point: tuple[float, float
                          headers=World.auth(token))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
+
+
+def _twins(client: TestClient, world: World, east_m: int, first: str,
+           second: str) -> tuple[str, str, Callable[[], bool]]:
+    """Two records of one place ({} in the names: a tag of this run), an editor's and a
+    contributor's, about `east_m` metres east of Sète; and whether the pair is flagged."""
+    tag = uuid.uuid4().hex[:8]
+    point = _shift(SETE, east_m + int(tag, 16) % 1000)
+    one = _create(client, world.editor, first.format(tag), point)
+    two = _create(client, world.contributor, second.format(tag), _shift(point, 25))
+
+    def flagged() -> bool:
+        pairs = client.get("/api/moderation/duplicates?territory=api-a",
+                           headers=World.auth(world.editor))
+        return any({p["keep"]["id"], p["merge"]["id"]} == {one, two}
+                   for p in pairs.json()["pairs"])
+
+    return one, two, flagged
 
 
 def test_the_api_lists_pairs_and_merges(client: TestClient, world: World) -> None:
@@ -95,17 +114,8 @@ def test_a_merged_resource_names_the_kept_one_to_whoever_sees_it(client: TestCli
 
 def test_not_a_duplicate_is_said_once_by_an_editor_and_the_pair_is_not_flagged_again(
         client: TestClient, world: World) -> None:
-    tag = uuid.uuid4().hex[:8]
-    point = _shift(SETE, 2800 + int(tag, 16) % 1000)
-    one = _create(client, world.editor, f"Atelier {tag} vélo", point)
-    two = _create(client, world.contributor, f"vélo atelier {tag}", _shift(point, 25))
+    one, two, flagged = _twins(client, world, 2800, "Atelier {} vélo", "vélo atelier {}")
     editor = World.auth(world.editor)
-
-    def flagged() -> bool:
-        pairs = client.get("/api/moderation/duplicates?territory=api-a", headers=editor)
-        return any({p["keep"]["id"], p["merge"]["id"]} == {one, two}
-                   for p in pairs.json()["pairs"])
-
     assert flagged()
     url = "/api/moderation/duplicates/dismissals"
 
@@ -130,3 +140,33 @@ def test_not_a_duplicate_is_said_once_by_an_editor_and_the_pair_is_not_flagged_a
     again = client.post(url, json=pair(one, two), headers=editor)
     assert again.status_code == 200 and again.json()["dismissed_at"] == said.json()["dismissed_at"]
     assert not flagged()
+
+
+def test_not_a_duplicate_is_taken_back_by_an_editor_and_the_pair_is_flagged_again(
+        client: TestClient, world: World) -> None:
+    """DELETE /api/moderation/duplicates/dismissals/{first}/{second}: 204, then 404 (nothing
+    left to take back); the same editors as for saying it; a wrong id is a 400 naming it."""
+    one, two, flagged = _twins(client, world, 3900, "Friperie {} des Halles",
+                               "halles des FRIPERIE {}")
+    editor = World.auth(world.editor)
+    said = client.post("/api/moderation/duplicates/dismissals",
+                       json={"resources": [one, two]}, headers=editor)
+    assert said.status_code == 201 and not flagged()
+    url = f"/api/moderation/duplicates/dismissals/{two}/{one}"  # either order
+    assert client.delete(url).status_code == 401
+    assert client.delete(url, headers=World.auth(world.contributor)).status_code == 403
+    assert client.delete(url, headers=World.auth(world.other_editor)).status_code in (403, 404)
+    wrong = client.delete(f"/api/moderation/duplicates/dismissals/{one}/nope", headers=editor)
+    assert wrong.status_code == 400 and wrong.json()["errors"][0]["field"] == "second_id", \
+        wrong.text
+    same = client.delete(f"/api/moderation/duplicates/dismissals/{one}/{one}", headers=editor)
+    assert same.status_code == 400 and same.json()["errors"][0]["field"] == "second_id"
+    undone = client.delete(url, headers=editor)
+    assert undone.status_code == 204 and undone.content == b""
+    assert flagged()
+    again = client.delete(url, headers=editor)
+    assert again.status_code == 404 and again.headers["content-type"].startswith(
+        "application/problem+json"), again.text
+    operation = client.get("/openapi.json").json()["paths"][
+        "/api/moderation/duplicates/dismissals/{first_id}/{second_id}"]["delete"]
+    assert {"204", "400", "401", "403", "404"} <= set(operation["responses"]), operation

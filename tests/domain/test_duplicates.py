@@ -222,3 +222,32 @@ def test_the_pair_search_walks_the_indexes(session: Session) -> None:
     assert sum(1 for t, _ in nodes if t == "Aggregate") >= 3, nodes  # the union and two
     # numbered synthetic names ("#12", "#13") are not one another's duplicates
     assert duplicates.pairs(session, Principal(role=ADMIN, actor="t"), territory.id) == []
+
+
+def test_not_a_duplicate_taken_back_flags_the_pair_again(session: Session) -> None:
+    """« Annuler »: the dismissal goes (either order), the pair is flagged again; the same
+    editors as for saying it; a pair not dismissed is a 404; saying it again restores it."""
+    territory = _territory(session, "dup-undismiss")
+    first = _resource(session, territory.slug, "Moulin des Treilles")
+    second = _resource(session, territory.slug, "treilles (moulin des)", _shift(SETE, 40))
+    editor = Principal(role=EDITOR, territory_id=territory.id, actor="ed")
+    duplicates.dismiss(session, first.id, second.id, editor)
+    assert _pairs(session, territory) == set()
+    listed = duplicates.dismissals(session, editor, territory.id)
+    assert [(d["a"]["id"], d["b"]["id"], d["dismissed_by"]) for d in listed] == [
+        (*sorted((first.id, second.id)), "ed")]
+    for who in (Principal(role="contributor", territory_id=territory.id, actor="c"),
+                Principal(role=EDITOR, territory_id=territory.id + 999, actor="x")):
+        with pytest.raises(Forbidden):
+            duplicates.undismiss(session, first.id, second.id, who)
+        with pytest.raises(Forbidden):
+            duplicates.dismissals(session, who, territory.id)
+    with pytest.raises(NotFound):
+        duplicates.undismiss(session, first.id, uuid.uuid4(), editor)
+    duplicates.undismiss(session, second.id, first.id, editor)  # either order
+    assert duplicates.dismissals(session, editor, territory.id) == []
+    assert len(_pairs(session, territory)) == 1
+    with pytest.raises(NotFound):  # already taken back
+        duplicates.undismiss(session, first.id, second.id, editor)
+    assert duplicates.dismiss(session, first.id, second.id, editor)[1]  # said anew
+    assert _pairs(session, territory) == set()

@@ -6,10 +6,12 @@ import math
 import uuid
 
 import httpx
+from playwright.sync_api import Locator
 from sqlalchemy import create_engine, text
 
 from tests.apiworld import SETE, World, feature
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, screenshot
+from tests.sessions import signed_in
 
 
 def _shift(point: tuple[float, float], east_m: float) -> tuple[float, float]:
@@ -20,6 +22,16 @@ def _post(base: str, token: str, path: str, body: dict) -> str:
     answer = httpx.post(base + path, json=body, headers=World.auth(token))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
+
+
+def _press(button: Locator, shot: str) -> str:
+    """Press a pair's form button (seen first, in a screenshot): the notice of the page that
+    follows."""
+    button.scroll_into_view_if_needed()
+    screenshot(button.page, shot)
+    button.click()
+    button.page.wait_for_load_state("networkidle")
+    return button.page.text_content("#duplicates .notice") or ""
 
 
 def test_an_editor_merges_a_duplicate_from_the_moderation_page(live_server: str, migrated: str,
@@ -35,10 +47,8 @@ def test_an_editor_merges_a_duplicate_from_the_moderation_page(live_server: str,
     link = _post(live_server, world.editor, "/api/links", {
         "source": twin, "target": other, "category": "aid_associations", "level": 2})
     with browser() as b:
-        visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", 1024, 768)
+        visit = signed_in(b, live_server, world.editor, 1024, 768)
         page = visit.page
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state("networkidle")
         page.goto(f"{live_server}/moderation?territory=api-a", wait_until="networkidle")
         pair = page.locator(f"li.duplicate-pair[data-merge='{twin}']")
         assert "même nom" in (pair.text_content() or "")
@@ -96,22 +106,16 @@ def test_not_a_duplicate_from_both_moderation_pages(live_server: str, migrated: 
     assert made.status_code == 201, made.text
     code = made.json()["code"]
     with browser() as b:
-        visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", 390, 844)
+        visit = signed_in(b, live_server, world.editor, 390, 844)
         page = visit.page
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state("networkidle")
         for (_one, two, name), url, size in (
                 (pairs[0], "/moderation?territory=api-a", (390, 844)),
                 (pairs[1], f"/workshops/{code}/moderation", (768, 1024))):
             page.set_viewport_size({"width": size[0], "height": size[1]})
             page.goto(live_server + url, wait_until="networkidle")
             pair = page.locator(f"li.duplicate-pair[data-merge='{two}']")
-            button = pair.get_by_role("button", name="Pas un doublon")
-            button.scroll_into_view_if_needed()
-            screenshot(page, f"duplicates-dismiss-{size[0]}x{size[1]}")
-            button.click()
-            page.wait_for_load_state("networkidle")
-            notice = page.text_content("#duplicates .notice") or ""
+            notice = _press(pair.get_by_role("button", name="Pas un doublon"),
+                            f"duplicates-dismiss-{size[0]}x{size[1]}")
             assert f"« {name} » et « {name.upper()} » ne seront plus signalées comme doublon." \
                 in notice, notice
             assert page.url.startswith(live_server + url.split("?")[0])
@@ -133,3 +137,52 @@ def test_not_a_duplicate_from_both_moderation_pages(live_server: str, migrated: 
     finally:
         engine.dispose()
     assert stored == 2
+
+
+def test_not_a_duplicate_taken_back_from_the_page(live_server: str, migrated: str,
+                                                  world: World) -> None:
+    """« Annuler » on the list of pairs said not to be duplicates (phone, tablet, desktop): the
+    page says the pair will be flagged again, and it is; the dismissal row is gone."""
+    tag = uuid.uuid4().hex[:6]
+    point = _shift(SETE, 6000 + int(tag, 16) % 1500)
+    names = {}
+    for n, size in enumerate(((390, 844), (1024, 768), (1440, 900))):
+        here = _shift(point, 500 * n)
+        name = f"Marché {tag} n°{n} des Quais"
+        one = _post(live_server, world.editor, "/api/resources", feature(name=name, point=here))
+        two = _post(live_server, world.contributor, "/api/resources",
+                    feature(name=name.upper(), point=_shift(here, 25)))
+        said = httpx.post(f"{live_server}/api/moderation/duplicates/dismissals",
+                          json={"resources": [one, two]}, headers=World.auth(world.editor))
+        assert said.status_code == 201, said.text
+        names[size] = (one, two, name)
+    with browser() as b:
+        visit = signed_in(b, live_server, world.editor, 390, 844)
+        page = visit.page
+        for size, (one, two, name) in names.items():
+            page.set_viewport_size({"width": size[0], "height": size[1]})
+            page.goto(f"{live_server}/moderation/duplicates?territory=api-a",
+                      wait_until="networkidle")
+            assert page.locator(f"li.duplicate-pair[data-merge='{two}']").count() == 0
+            page.locator("#dismissals summary").click()
+            row = page.locator(f"li.dismissed-pair[data-a='{min(one, two)}']")
+            assert name in (row.text_content() or "") and "par animatrice" in (
+                row.text_content() or "").lower(), row.text_content()
+            notice = _press(row.get_by_role("button", name="Annuler « pas un doublon » pour"),
+                            f"duplicates-undismiss-{size[0]}x{size[1]}")
+            assert "seront de nouveau signalées si elles se ressemblent" in notice, notice
+            assert page.locator(f"li.duplicate-pair[data-merge='{two}']").count() == 1
+            assert page.locator(f"li.dismissed-pair[data-a='{min(one, two)}']").count() == 0
+            page.locator(f"li.duplicate-pair[data-merge='{two}']").scroll_into_view_if_needed()
+            screenshot(page, f"duplicates-undismissed-{size[0]}x{size[1]}")
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= size[0]
+        assert not visit.console_errors
+    engine = create_engine(migrated)
+    try:
+        with engine.connect() as c:
+            left = c.execute(text("SELECT count(*) FROM duplicate_dismissal "
+                                  "WHERE a_id = ANY(:ids) OR b_id = ANY(:ids)"),
+                             {"ids": [uuid.UUID(p[0]) for p in names.values()]}).scalar_one()
+    finally:
+        engine.dispose()
+    assert left == 0
