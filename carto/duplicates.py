@@ -246,18 +246,18 @@ def _same_pair(session: Session, link: Link, source: uuid.UUID,
 def merge(session: Session, resource_id: uuid.UUID, into_id: uuid.UUID,
           actor: Principal | str, expected_version: int | None) -> MergeReport:
     """Merge `resource_id` into `into_id` (see the module's docstring). `expected_version` is
-    the merged resource's (If-Match). Both rows are locked in id order, so merges of the same
-    pair, either way, queue: the first wins; the next ones find the version moved (412) or a
-    resource already merged (409), never a cycle (tests/api/test_merge_live.py)."""
+    the merged resource's (If-Match). Both rows are locked in one statement, in id order
+    (carto.lifecycle.lock_all), so merges that share a resource queue, whether of the same
+    pair either way or of pairs sharing one (A+B with B+C, or with C+A): the first wins; the
+    next ones find the version moved (412) or a resource already merged (409), never a cycle
+    of waits nor of pointers (tests/api/test_merge_live.py)."""
     principal = permissions.as_principal(actor)
     if resource_id == into_id:
         raise Invalid.field("into", msg("error.duplicates.same"))
     guard = permissions.merge_resources(session, principal)
-    first, second = sorted((resource_id, into_id))
-    locked = {rid: lifecycle.lock(session, resources.ENTITY, rid,
-                                  expected_version if rid == resource_id else None, guard,
-                                  deleted=None)
-              for rid in (first, second)}
+    locked = lifecycle.lock_all(session, resources.ENTITY,
+                                {resource_id: expected_version, into_id: None}, guard,
+                                deleted=None)
     merged, kept = locked[resource_id], locked[into_id]
     for row, field_name in ((merged, "resource"), (kept, "into")):
         if row.deleted_at is None:

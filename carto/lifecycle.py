@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from carto import history
@@ -73,6 +73,42 @@ def lock(
     a live one is a 409), None for either. `expected_version` None skips the check (trusted
     callers such as the demo loader, or a moderation decision sent without If-Match)."""
     row = session.get(entity.model, row_id, with_for_update=True, populate_existing=True)
+    return _checked(entity, row, row_id, expected_version, guard, deleted)
+
+
+def lock_all(
+    session: Session, entity: Entity, expected: dict[uuid.UUID, int | None],
+    guard: Guard | None = None, deleted: bool | None = False,
+) -> dict[uuid.UUID, Any]:
+    """Several rows locked at once, in id order (`expected`: each id and the version its
+    caller had, or None), then each checked as `lock` checks one. For a writer that changes
+    several rows together and whose changes reach other rows' keys (a merge: links re-pointed
+    from one resource to the other).
+
+    Two things make such writers wait for each other in a cycle, both measured by
+    tests/api/test_merge_live.py (PostgreSQL then fails one with a deadlock error, a 503):
+    - rows locked one by one in the order each request names them: as soon as three writers
+      share rows pairwise (A+B, B+C, C+A) each holds one row the next one wants. Here they are
+      locked in one statement, `ORDER BY id`: every writer asks for the lowest id first, so
+      such waits form a line;
+    - the foreign-key checks of the rows it then writes: a link updated twice in one
+      transaction (`accept`: the change, then the version) has both its ends checked, each
+      taking FOR KEY SHARE on its resource, which waits for a writer holding that resource
+      FOR UPDATE, itself waiting for the first (two merges into one resource, a link between
+      the two merged). These rows keep their keys, so they are locked FOR NO KEY UPDATE: it
+      excludes the other writers as FOR UPDATE does, and lets the key checks through.
+    The first writer wins; the others read the rows as it left them."""
+    rows = {row.id: row for row in session.scalars(
+        select(entity.model).where(entity.model.id.in_(list(expected)))
+        .order_by(entity.model.id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True))}
+    return {row_id: _checked(entity, rows.get(row_id), row_id, version, guard, deleted)
+            for row_id, version in sorted(expected.items())}
+
+
+def _checked(entity: Entity, row: Any, row_id: uuid.UUID, expected_version: int | None,
+             guard: Guard | None, deleted: bool | None) -> Any:
+    """The checks on a locked row (`lock`): there, allowed, at the version, in its state."""
     if row is None:
         raise NotFound(_unknown(entity, row_id))
     if guard is not None:
