@@ -9,8 +9,10 @@
  * Writes: every addition of a participant goes through the offline outbox
  * (static/js/terreau-outbox.js): kept in IndexedDB with a client-generated UUID as its id, sent
  * with the participant's token, again when the network returns (the API answers a replay with
- * the row it has); the outbox's counter says what waits. Without the outbox (an old page),
- * TerreauWorkshop.send(path, body) posts directly.
+ * the row it has); the outbox's counter says what waits. What waits is drawn on the map too, marked
+ * "en attente d'envoi" (a white dot, distinct from the dashed "à valider"; the legend under
+ * the map says both), and gives way to the real addition once sent. Without the outbox (an
+ * old page), TerreauWorkshop.send(path, body) posts directly.
  *
  * Text from the data goes in with textContent only.
  */
@@ -47,6 +49,7 @@
   var known = L.layerGroup().addTo(map);      // the territory's validated resources
   var added = L.layerGroup().addTo(map);      // what the workshop added
   var linkLayer = L.layerGroup().addTo(map);
+  var unsentLayer = L.layerGroup().addTo(map); // what this device has not sent yet
   var resourcesById = {};                     // id -> {id, name, kind, lon, lat, moderation}
 
   function kindColour(kind) {
@@ -125,20 +128,39 @@
     drawUnsent();
   }
 
-  // what this participant added and the outbox has not sent yet, at the end of the list
+  // what this participant added and the outbox has not sent yet: at the end of the list, and
+  // on the map as a white dot (a line for a cooperation), until the real one replaces it
   function drawUnsent() {
     var list = document.getElementById('ws-additions');
     if (!list || !outbox) return;
     outbox.items().then(function (items) {
       list.querySelectorAll('li.unsent').forEach(function (li) { li.remove(); });
+      unsentLayer.clearLayers();
       items.filter(function (i) { return i.state !== 'refused'; }).forEach(function (item) {
         var li = el('li', 'ws-item unsent' + (item.body.properties ? '' : ' link'));
         li.setAttribute('data-id', item.id);
         li.appendChild(el('span', 'ws-name', item.label || item.id));
         li.appendChild(el('span', 'badge unsent', texts.unsent));
         list.appendChild(li);
+        drawWaiting(item);
       });
     }).catch(function () {});
+  }
+
+  function drawWaiting(item) {
+    var b = item.body, tip = (item.label || item.id) + ' — ' + texts.unsent;
+    if (b.properties && b.geometry) {
+      var c = b.geometry.coordinates;
+      L.circleMarker([c[1], c[0]], { radius: 11, color: '#4a4a40', weight: 3, fillColor: '#fff',
+                                     fillOpacity: 1, className: 'ws-unsent' })
+        .bindTooltip(tip, { direction: 'top' }).addTo(unsentLayer);
+      return;
+    }
+    var from = resourcesById[b.source], to = resourcesById[b.target];
+    if (!from || !to) return;
+    L.polyline([[from.lat, from.lon], [to.lat, to.lon]], {
+      color: '#4a4a40', weight: 3, opacity: 0.9, className: 'ws-unsent' })
+      .bindTooltip(tip).addTo(unsentLayer);
   }
 
   function counters(c) {

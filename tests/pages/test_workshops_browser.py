@@ -162,7 +162,7 @@ def test_a_workshop_on_a_weak_network_from_join_to_validation_and_votes(
         _add_resource(sam, "Épicerie du Quai", 60)
         expect(_counter(sam)).to_have_text("1 en attente d'envoi")
         unsent = sam.locator("#ws-additions li.unsent")
-        expect(unsent).to_have_text(["Épicerie du Quaipas encore envoyé"])
+        expect(unsent).to_have_text(["Épicerie du Quaien attente d'envoi"])
         sam.reload(wait_until="load")  # offline: the service worker serves the page
         assert sam.evaluate("() => !!navigator.serviceWorker.controller")
         expect(_counter(sam)).to_have_text("1 en attente d'envoi")
