@@ -13,7 +13,8 @@
  * - Signing out (the POST to /sign-out, seen here before it leaves) and leaving a workshop
  *   (the page's "forget" message) drop every kept page and API answer first: they are what
  *   this person saw (a moderation queue, their pending additions). The files under /static,
- *   the same for everyone, stay. The outbox's unsent additions are the page's to warn about
+ *   the same for everyone, stay; leaving one workshop keeps the pages and answers of the
+ *   other workshops this person still takes part in (`workshop` in the message). The outbox's unsent additions are the page's to warn about
  *   (terreau-outbox.js), never silently dropped here.
  */
 "use strict";
@@ -78,13 +79,23 @@ function keptThenRefreshed(request) {
   });
 }
 
-/* Drop what this person saw: every kept entry but the files under /static. */
-function forget() {
+/* The workshop code a path belongs to (/workshops/C…, /api/workshops/C…, /join/C), or null. */
+function workshopOf(path) {
+  var found = /^\/(?:api\/)?(?:workshops|join)\/([^/?#]+)/.exec(path);
+  return found ? decodeURIComponent(found[1]) : null;
+}
+
+/* Drop what this person saw: every kept entry but the files under /static (and, leaving
+   `workshop` only, but the other workshops' pages and answers). */
+function forget(workshop) {
   generation += 1;
   return caches.open(CACHE).then(function (cache) {
     return cache.keys().then(function (requests) {
       return Promise.all(requests.filter(function (r) {
-        return new URL(r.url).pathname.indexOf("/static/") !== 0;
+        var path = new URL(r.url).pathname;
+        if (path.indexOf("/static/") === 0) return false;
+        var of = workshopOf(path);
+        return !workshop || of === null || of === workshop;
       }).map(function (r) { return cache.delete(r); }));
     });
   });
@@ -96,7 +107,8 @@ self.addEventListener("message", function (event) {
   var data = event.data || {};
   var port = event.ports && event.ports[0];
   if (data.type === "forget") {
-    event.waitUntil(forget().then(function () { if (port) port.postMessage({ forgotten: true }); }));
+    var workshop = typeof data.workshop === "string" ? data.workshop : null;
+    event.waitUntil(forget(workshop).then(function () { if (port) port.postMessage({ forgotten: true }); }));
     return;
   }
   if (data.type !== "keep" || !Array.isArray(data.urls)) return;

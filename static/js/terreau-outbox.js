@@ -21,11 +21,17 @@
  * `data-discard`), `{n}` standing for the number. The token is asked from the page each time
  * (`token()`): the outbox stores none.
  *
- * Leaving: a person who signs out (every page's sign-out form, `[data-outbox-warning]`) or
- * leaves a workshop (`TerreauOutbox.leave(...)`) leaves nothing behind: the outbox is emptied
- * and the service worker drops the pages and answers it kept (`forget`). Additions still
- * waiting or refused are never dropped silently: the person is told how many first, and may
- * stay to send them.
+ * Per workshop: a page starts the outbox with its `scope` (the workshop's code); each item
+ * keeps the scope it was made in, and a page shows, counts and sends only its own scope's
+ * items (with its own token: workshop A's additions never go out with workshop B's token, nor
+ * show on B's page). The browser keeps one IndexedDB store for all of them.
+ *
+ * Leaving: a person who signs out (every page's sign-out form, `[data-outbox-warning]`) leaves
+ * nothing behind: the outbox is emptied and the service worker drops the pages and answers it
+ * kept (`forget`). Leaving a workshop (`TerreauOutbox.leave(warning, code)`) drops that
+ * workshop's items and pages only; another workshop's stay. Additions still waiting or
+ * refused are never dropped silently: the person is told how many first, and may stay to
+ * send them.
  *
  * Loaded by base.html for a signed-in person and by the pages that write; the second copy
  * does nothing.
@@ -38,7 +44,7 @@
   var STORE = "items";
   var RETRY_MS = 10000;
   var dbPromise = null;
-  var options = { token: function () { return null; }, lang: "fr" };
+  var options = { token: function () { return null; }, lang: "fr", scope: null };
   var flushing = null;
   var timer = null;
   var widgets = [];
@@ -73,6 +79,15 @@
 
   function all() {
     return tx("readonly", function (store) { return store.index("created").getAll(); });
+  }
+
+  function inScope(item, scope) { return (item.scope || null) === scope; }
+
+  /* This page's items (its scope's), oldest first. */
+  function mine() {
+    return all().then(function (items) {
+      return items.filter(function (i) { return inScope(i, options.scope); });
+    });
   }
 
   function put(item) { return tx("readwrite", function (store) { store.put(item); }); }
@@ -148,7 +163,7 @@
      the others would fail too). One flush at a time per tab, and per browser when the Web
      Locks API is there (two tabs sending the same item is harmless, only wasteful). */
   function flushNow() {
-    return all().then(function (items) {
+    return mine().then(function (items) {
       var waiting = items.filter(function (i) { return i.state !== "refused"; });
       var chain = Promise.resolve("sent");
       waiting.forEach(function (item) {
@@ -161,7 +176,7 @@
   function flush() {
     if (flushing) return flushing;
     var run = navigator.locks && navigator.locks.request
-      ? function () { return navigator.locks.request("terreau-outbox", flushNow); }
+      ? function () { return navigator.locks.request("terreau-outbox:" + (options.scope || ""), flushNow); }
       : flushNow;
     flushing = run().catch(function () { return "waiting"; }).then(function (result) {
       flushing = null;
@@ -173,7 +188,7 @@
   function schedule() {
     if (timer) return;
     timer = setInterval(function () {
-      all().then(function (items) {
+      mine().then(function (items) {
         if (items.some(function (i) { return i.state !== "refused"; })) flush();
       });
     }, RETRY_MS);
@@ -184,7 +199,7 @@
      stored item once it is safely in IndexedDB, before any network. */
   function submit(url, body, label) {
     var item = { id: body.id || uuid(), url: url, body: body, label: label || "",
-                 created: Date.now(), state: "waiting", tries: 0 };
+                 scope: options.scope, created: Date.now(), state: "waiting", tries: 0 };
     item.body.id = item.id;
     return put(item).then(function () {
       emit("queued", { item: item });
@@ -199,7 +214,8 @@
      409, another content). */
   function take(id) {
     return tx("readonly", function (store) { return store.get(id); }).then(function (item) {
-      return remove(id).then(function () { render(); return item; });
+      // the counter and the list redrawn before the page gets it back (nothing shows it twice)
+      return remove(id).then(render).then(function () { return item; });
     });
   }
 
@@ -210,7 +226,7 @@
   }
 
   function render() {
-    return all().then(function (items) {
+    return mine().then(function (items) {
       var waiting = items.filter(function (i) { return i.state !== "refused"; });
       var refused = items.filter(function (i) { return i.state === "refused"; });
       widgets.forEach(function (el) {
@@ -247,10 +263,12 @@
     });
   }
 
-  /* Start on a page: `token` a function giving the Bearer token, `lang` the page's language.
+  /* Start on a page: `token` a function giving the Bearer token, `lang` the page's language,
+     `scope` what its items belong to (a workshop's code; none: the items made without one).
      Registers the service worker (the page opens offline once visited). */
   function start(opts) {
     options.token = (opts && opts.token) || options.token;
+    options.scope = (opts && opts.scope) || null;
     options.lang = (opts && opts.lang) || document.documentElement.lang || "fr";
     widgets = Array.prototype.slice.call(document.querySelectorAll("[data-outbox]"));
     widgets.forEach(function (el) {
@@ -284,9 +302,10 @@
     return kept;
   }
 
-  /* Ask the service worker to drop what it kept for this person; resolves when it has (or
-     at once without a worker, or after two seconds if it does not answer). */
-  function forgetKept() {
+  /* Ask the service worker to drop what it kept for this person (of one workshop only when
+     `workshop` is given); resolves when it has (or at once without a worker, or after two
+     seconds if it does not answer). */
+  function forgetKept(workshop) {
     if (!("serviceWorker" in navigator)) return Promise.resolve();
     return navigator.serviceWorker.getRegistration("/").then(function (registration) {
       var worker = registration && (registration.active || registration.waiting);
@@ -295,26 +314,36 @@
         var channel = new MessageChannel();
         channel.port1.onmessage = function () { resolve(); };
         setTimeout(resolve, 2000);
-        worker.postMessage({ type: "forget" }, [channel.port2]);
+        worker.postMessage({ type: "forget", workshop: workshop || null }, [channel.port2]);
       });
     }).catch(function () {});
   }
 
-  /* Everything this person left: the outbox's items and the worker's kept pages. */
-  function forget() {
-    return tx("readwrite", function (store) { store.clear(); })
-      .catch(function () {}).then(forgetKept).then(render);
+  /* What this person left: the outbox's items and the worker's kept pages; with a
+     `workshop`, that workshop's only. */
+  function forget(workshop) {
+    var dropped = workshop
+      ? all().then(function (items) {
+          return tx("readwrite", function (store) {
+            items.filter(function (i) { return inScope(i, workshop); })
+              .forEach(function (i) { store.delete(i.id); });
+          });
+        })
+      : tx("readwrite", function (store) { store.clear(); });
+    return dropped.catch(function () {})
+      .then(function () { return forgetKept(workshop); }).then(render);
   }
 
-  /* Leaving (signing out, leaving a workshop): with additions still in the outbox, `warning`
-     ({n}: how many) is asked first; resolves true once everything is forgotten, false when
-     the person chose to stay. */
-  function leave(warning) {
+  /* Leaving: signing out (everything), or a workshop (`workshop`: its code; its items and
+     pages only). With additions of it still in the outbox, `warning` ({n}: how many) is asked
+     first; resolves true once they are forgotten, false when the person chose to stay. */
+  function leave(warning, workshop) {
     return all().catch(function () { return []; }).then(function (items) {
+      if (workshop) items = items.filter(function (i) { return inScope(i, workshop); });
       if (items.length && !window.confirm((warning || "").replace("{n}", String(items.length)))) {
         return false;
       }
-      return forget().then(function () { return true; });
+      return forget(workshop).then(function () { return true; });
     });
   }
 
@@ -333,6 +362,6 @@
   else guardSignOut();
 
   window.TerreauOutbox = { start: start, submit: submit, flush: flush, take: take,
-                           discard: discard, items: all, uuid: uuid, render: render, keep: keep,
+                           discard: discard, items: mine, uuid: uuid, render: render, keep: keep,
                            kept: function () { return kept; }, leave: leave, forget: forget };
 })();

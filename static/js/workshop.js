@@ -9,7 +9,9 @@
  * Writes: every addition of a participant goes through the offline outbox
  * (static/js/terreau-outbox.js): kept in IndexedDB with a client-generated UUID as its id, sent
  * with the participant's token, again when the network returns (the API answers a replay with
- * the row it has); the outbox's counter says what waits. What waits is drawn on the map too, marked
+ * the row it has); the outbox's counter says what waits. The outbox is started with the
+ * workshop's code as its scope: another workshop's unsent additions are neither shown nor
+ * sent here, and leaving this one keeps theirs. What waits is drawn on the map too, marked
  * "en attente d'envoi" (a white dot, distinct from the dashed "à valider"; the legend under
  * the map says both), and gives way to the real addition once sent. Without the outbox (an
  * old page), TerreauWorkshop.send(path, body) posts directly.
@@ -448,7 +450,6 @@
         });
       };
       document.addEventListener('terreau-outbox:queued', waitingEnds);
-      waitingEnds();
       // the first visit is not the service worker's yet: once it is, read again, so that it
       // keeps the feed and the territory's resources too and the page reopens offline with them
       if (navigator.serviceWorker && !navigator.serviceWorker.controller) {
@@ -487,12 +488,13 @@
           linkForm.elements.description.value = body.description || '';
         }
       });
-      outbox.start({ token: function () { return token; }, lang: lang });
+      outbox.start({ token: function () { return token; }, lang: lang, scope: code });
+      waitingEnds();  // once the outbox knows its scope: this workshop's items only
     }
     // leaving: the token, the outbox and the pages kept offline go (told first what is unsent)
     document.getElementById('ws-leave').addEventListener('click', function () {
       left = true;  // the polls go on, reading nothing, until the person chooses to stay
-      (outbox ? outbox.leave(texts.leave_warning) : Promise.resolve(true)).then(function (go) {
+      (outbox ? outbox.leave(texts.leave_warning, code) : Promise.resolve(true)).then(function (go) {
         left = go;
         if (!go) return;
         localStorage.removeItem('terreau.workshop.' + code);
