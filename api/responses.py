@@ -285,6 +285,15 @@ def _with_csv(content: dict[str, Any]) -> dict[str, Any]:
 _RESOURCE = _geojson(RESOURCE)
 _LINK = _geojson(LINK)
 
+def _versioned(path: str, row: dict[str, Any]) -> dict[tuple[str, str], dict[int, Any]]:
+    """The operations of one versioned row (carto.lifecycle: resources and links), the same
+    for both: read, change, restore, validate and reject answer the row; history, the log."""
+    return {("get", path): {200: row}, ("patch", path): {200: row},
+            **{("post", f"{path}/{verb}"): {200: row}
+               for verb in ("restore", "validate", "reject")},
+            ("get", f"{path}/history"): {200: _json(HISTORY)}}
+
+
 # (method, path) → {status: {media type: {"schema": ...}}}: every success of every operation.
 SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     ("get", "/healthz"): {200: _json(HEALTH)},
@@ -293,20 +302,10 @@ SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     ("get", "/api/resources"): {200: _with_csv(_geojson(collection(RESOURCE, "Resources",
                                                                    **PAGE)))},
     ("post", "/api/resources"): {201: _RESOURCE},
-    ("get", "/api/resources/{resource_id}"): {200: _RESOURCE},
-    ("patch", "/api/resources/{resource_id}"): {200: _RESOURCE},
-    ("post", "/api/resources/{resource_id}/restore"): {200: _RESOURCE},
-    ("post", "/api/resources/{resource_id}/validate"): {200: _RESOURCE},
-    ("post", "/api/resources/{resource_id}/reject"): {200: _RESOURCE},
-    ("get", "/api/resources/{resource_id}/history"): {200: _json(HISTORY)},
+    **_versioned("/api/resources/{resource_id}", _RESOURCE),
     ("get", "/api/links"): {200: _with_csv(_geojson(collection(LINK, "Links", **PAGE)))},
     ("post", "/api/links"): {201: _LINK},
-    ("get", "/api/links/{link_id}"): {200: _LINK},
-    ("patch", "/api/links/{link_id}"): {200: _LINK},
-    ("post", "/api/links/{link_id}/restore"): {200: _LINK},
-    ("post", "/api/links/{link_id}/validate"): {200: _LINK},
-    ("post", "/api/links/{link_id}/reject"): {200: _LINK},
-    ("get", "/api/links/{link_id}/history"): {200: _json(HISTORY)},
+    **_versioned("/api/links/{link_id}", _LINK),
     ("get", "/api/links/{link_id}/levels"): {200: _json(LEVELS)},
     ("get", "/api/moderation"): {200: _json(MODERATION)},
     ("get", "/api/moderation/duplicates"): {200: _json(obj({"pairs": ARRAY}))},
