@@ -17,7 +17,7 @@ from sqlalchemy import text
 from carto import links, resources, tokens
 from carto.db import transaction
 from tests.browser import browser, open_page, screenshot
-from tests.sessions import sign_in as _sign_in
+from tests.sessions import signed_in
 
 XSS = "<img src=x onerror=alert(1)>"
 SIZES = ((1024, 768), (390, 844))
@@ -60,9 +60,8 @@ def test_an_editor_declares_a_cooperation_and_changes_its_level(
         token = tokens.create(session, "editor", "pezenas", "Animatrice").token
     with browser() as b:
         for width, height in SIZES:
-            visit = open_page(b, f"{live_server}/", width, height)
+            visit = signed_in(b, live_server, token, width, height)
             page = visit.page
-            _sign_in(page, live_server, token)
             page.goto(f"{live_server}/territories/pezenas/links/new", wait_until="networkidle")
             assert page.locator("#link-picker").is_visible()
             source = page.get_by_label("Première structure")
@@ -138,17 +137,15 @@ def test_a_contributor_s_resource_waits_until_the_editor_validates_it(
     try:
         assert httpx.get(f"{live_server}/resources/{rid}").status_code == 404
         with browser() as b:
-            visit = open_page(b, f"{live_server}/", 1024, 768)
+            visit = signed_in(b, live_server, contributor, 1024, 768)
             page = visit.page
-            _sign_in(page, live_server, contributor)
             page.goto(f"{live_server}/resources/{rid}")
             assert page.locator("#pending-badge").inner_text() == "en attente de validation"
             page.close()
 
             for width, height in SIZES:
-                visit = open_page(b, f"{live_server}/", width, height)
+                visit = signed_in(b, live_server, editor, width, height)
                 page = visit.page
-                _sign_in(page, live_server, editor)
                 page.goto(f"{live_server}/moderation?territory=pezenas",
                           wait_until="networkidle")
                 item = page.locator(f"#item-{rid}")
@@ -186,9 +183,8 @@ def test_the_map_popup_marks_a_pending_link_for_its_author(live_server: str, mig
                             tokens.principal(tokens.lookup(session, contributor)))
         link_id = str(link.id)
     with browser() as b:
-        visit = open_page(b, f"{live_server}/", 1024, 768)
+        visit = signed_in(b, live_server, contributor, 1024, 768)
         page = visit.page
-        _sign_in(page, live_server, contributor)
         page.goto(f"{live_server}/territories/pezenas", wait_until="networkidle")
         page.wait_for_function("() => !!window.terreauMap")
         page.evaluate(f"window.terreauMap.openLink({link_id!r})")
@@ -219,9 +215,8 @@ def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
     try:
         with browser() as b:
             for width, height in SIZES:
-                visit = open_page(b, f"{live_server}/", width, height)
+                visit = signed_in(b, live_server, contributor, width, height)
                 page = visit.page
-                _sign_in(page, live_server, contributor)
                 page.goto(f"{live_server}/territories/pezenas", wait_until="networkidle")
                 page.wait_for_function("() => !!window.terreauMap")
                 page.evaluate(f"window.terreauMap.openResource({rid!r})")

@@ -7,7 +7,8 @@ import uuid
 import httpx
 
 from tests.apiworld import World
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, screenshot
+from tests.sessions import signed_in
 
 
 def test_the_facilitator_adds_a_resource_that_counts_in_the_workshop(
@@ -19,10 +20,8 @@ def test_the_facilitator_adds_a_resource_that_counts_in_the_workshop(
     code = made.json()["code"]
     name = f"Grainothèque {uuid.uuid4().hex[:6]}"
     with browser() as b:
-        visit = open_page(b, f"{live_server}/sign-in?token={world.editor}", 768, 1024)
+        visit = signed_in(b, live_server, world.editor, 768, 1024)
         page = visit.page
-        page.get_by_role("button", name="Se connecter").click()
-        page.wait_for_load_state("networkidle")
         page.goto(f"{live_server}/workshops/{code}/moderation", wait_until="networkidle")
         adds = page.locator("#ws-facilitator-adds")
         assert adds.is_visible()
