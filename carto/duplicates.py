@@ -142,7 +142,7 @@ def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
     it twice stores it once (False: it was already there). Editors of a territory of both
     (carto.permissions.dismiss_duplicate)."""
     principal = permissions.as_principal(actor)
-    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id, "resources")
+    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id)
     made = session.execute(
         insert(DuplicateDismissal).values(a_id=a_id, b_id=b_id, dismissed_by=principal.actor)
         .on_conflict_do_nothing().returning(DuplicateDismissal.a_id)).first()
@@ -152,12 +152,11 @@ def dismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
 
 
 def _dismissed_pair(session: Session, principal: Principal, first_id: uuid.UUID,
-                    second_id: uuid.UUID, field_name: str) -> tuple[uuid.UUID, uuid.UUID]:
+                    second_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
     """The pair in its stored order (smaller id first), once the principal may say of it
-    that it is, or is not, a duplicate (carto.permissions.dismiss_duplicate). `field_name`:
-    what a refusal of the same id twice names (the body's `resources`, a path's second id)."""
+    that it is, or is not, a duplicate (carto.permissions.dismiss_duplicate)."""
     if first_id == second_id:
-        raise Invalid.field(field_name, msg("error.duplicates.same_pair"))
+        raise Invalid.field("resources", msg("error.duplicates.same_pair"))
     a_id, b_id = sorted((first_id, second_id))
     found = []
     for rid in (a_id, b_id):
@@ -170,11 +169,14 @@ def _dismissed_pair(session: Session, principal: Principal, first_id: uuid.UUID,
 
 
 def undismiss(session: Session, first_id: uuid.UUID, second_id: uuid.UUID,
-              actor: Principal | str, field_name: str = "resources") -> None:
+              actor: Principal | str) -> None:
     """Take back a "Pas un doublon": the pair may be flagged again (when it still looks like
-    one). The same rule as saying it; a 404 when it was not said (or already taken back)."""
+    one). The same rule as saying it; a 404 when it was not said (or already taken back; a
+    resource with itself never is)."""
     principal = permissions.as_principal(actor)
-    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id, field_name)
+    if first_id == second_id:
+        raise NotFound(msg("error.duplicates.not_dismissed", a=first_id, b=second_id))
+    a_id, b_id = _dismissed_pair(session, principal, first_id, second_id)
     gone = session.execute(text(
         "DELETE FROM duplicate_dismissal WHERE a_id = :a AND b_id = :b RETURNING a_id"),
         {"a": a_id, "b": b_id}).first()

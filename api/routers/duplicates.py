@@ -68,7 +68,7 @@ def dismiss_pair(body: DismissIn, session: SessionDep, principal: WriterDep) -> 
                        "not said)")
 def undismiss_pair(first_id: uuid.UUID, second_id: uuid.UUID, session: SessionDep,
                    principal: WriterDep) -> Response:
-    duplicates.undismiss(session, first_id, second_id, principal, "second_id")
+    duplicates.undismiss(session, first_id, second_id, principal)
     return Response(status_code=204)
 
 
