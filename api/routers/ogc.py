@@ -28,7 +28,7 @@ from api.templating import context, templates
 from carto import search
 from carto.errors import NotFound
 from carto.i18n import msg, pick_lang
-from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, SCHEMA_TYPE, catalogue, features, openapi, query
+from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, catalogue, features, openapi, query
 from carto.ogc.catalogue import LINKS, RESOURCES, Collection
 from carto.visibility import Principal
 
@@ -139,9 +139,6 @@ def _collection_json(base: str, c: Collection, lang: str,
             _link(f"{href}/items?f=html", "items", HTML, c.title(lang)),
         ],
     }
-    if c.source == RESOURCES:  # GDAL 3.6 reads rel "describedBy" (relations are case-blind)
-        body["links"].append(_link(f"{href}/schema", "describedBy", SCHEMA_TYPE,
-                                   c.title(lang)))
     bbox, interval = extent if extent else (None, [])
     body["extent"] = {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}}
     if c.temporal:
@@ -181,20 +178,6 @@ async def describe_collection(request: Request, collection_id: str,
             return _html(request, s, "ogc_collections.html", lang, base=base,
                          collections=[body], one=True, filters=c.filters)
         return _json(body)
-
-    return await auth.read(request, session, work)
-
-
-@router.get("/collections/{collection_id}/schema")
-async def schema(request: Request, collection_id: str, session: AsyncReadsDep) -> Response:
-    """The JSON Schema of a resource collection's features, as the reader sees them."""
-    def work(s: Session, principal: Principal) -> Response:
-        c = catalogue.get(s, collection_id)
-        query.check_known(_params(request), ())
-        if c.source != RESOURCES:
-            raise NotFound(msg("error.ogc.schema_unknown", id=collection_id))
-        href = f"{_base(request)}/collections/{c.id}/schema"
-        return _json(features.resource_schema(c, principal, href), SCHEMA_TYPE)
 
     return await auth.read(request, session, work)
 
@@ -258,9 +241,7 @@ def _one(session: Session, principal: Principal, c: Collection, feature_id: str)
         row = search.get_resource(session, principal, features.parse_uuid(feature_id))
         if c.kind is not None and row["kind"] != c.kind:
             raise NotFound(msg("error.ogc.feature_unknown", id=feature_id))
-        # as the collection's pages carry it (its schema: no null properties)
-        return orjson.dumps(features.without_nulls(
-            resource_routes.feature(row, principal, session))).decode()
+        return orjson.dumps(resource_routes.feature(row, principal, session)).decode()
     if c.source == LINKS:
         row = search.get_link(session, principal, features.parse_uuid(feature_id))
         return orjson.dumps(link_routes.feature(row, principal, session)).decode()

@@ -20,6 +20,5 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 OPENAPI_TYPE = "application/vnd.oai.openapi+json;version=3.0"
-SCHEMA_TYPE = "application/schema+json"  # a resource collection's `describedBy` schema
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000

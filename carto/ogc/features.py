@@ -5,11 +5,6 @@ Resources come from `carto.search.list_resources_geojson` (the same features as
 communes from here (public reference data). Paging is keyset everywhere (`WHERE key > :after
 ORDER BY key`), never OFFSET: page 100 costs what page 1 costs. `numberMatched` is counted on
 the first page only (a count per page would cost a scan each); later pages omit it.
-
-Resource collections publish the JSON Schema of their features (`resource_schema`, linked
-`describedBy` from the collection): a client makes its columns from it, not from the
-properties a first page happens to carry, so resource pages leave null properties out
-(`search.list_resources_geojson(compact=True)`) and no column is lost.
 """
 
 import base64
@@ -63,42 +58,10 @@ def resources(session: Session, principal: Principal, collection: Collection,
               q: ItemsQuery) -> Page:
     flt = resource_filter(collection, q)
     after = params.decode_cursor(q.cursor)
-    page = search.list_resources_geojson(session, principal, flt, q.limit, after, compact=True)
+    page = search.list_resources_geojson(session, principal, flt, q.limit, after)
     matched = search.count_resources(session, principal, flt) if q.cursor is None else None
     return Page(page.text, page.returned, params.encode_cursor(page.last) if page.last else None,
                 matched)
-
-
-POINT_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["type", "coordinates"],
-    "properties": {"type": {"type": "string", "enum": ["Point"]},
-                   "coordinates": {"type": "array", "minItems": 2, "maxItems": 2,
-                                   "items": {"type": "number"}}}}
-
-
-def resource_schema(collection: Collection, principal: Principal, href: str) -> dict[str, Any]:
-    """JSON Schema (2020-12) of a resource collection's Features as `principal` reads them:
-    the properties of `search.property_schemas`, any of them absent when null. GDAL's OAPIF
-    driver makes the layer's columns from `properties.properties` (its `describedBy` link)."""
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": href,
-        "title": collection.title_en, "type": "object",
-        "required": ["type", "id", "geometry", "properties"],
-        "properties": {
-            "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"type": "string", "format": "uuid"},
-            "geometry": POINT_SCHEMA,
-            "properties": {"type": "object", "additionalProperties": False,
-                           "properties": search.property_schemas(principal)},
-            "links": {"type": "array"},
-        },
-    }
-
-
-def without_nulls(feature: dict[str, Any]) -> dict[str, Any]:
-    """A single resource as its collection's pages carry it: its null properties left out."""
-    properties = {k: v for k, v in feature["properties"].items() if v is not None}
-    return feature | {"properties": properties}
 
 
 def link_filter(q: ItemsQuery) -> search.LinkFilter:

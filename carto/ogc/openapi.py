@@ -4,8 +4,8 @@ from `components.parameters.limit.schema` (`maximum`, `default`) of a 3.0 docume
 
 from typing import Any
 
-from carto.ogc import CRS84, DEFAULT_LIMIT, MAX_LIMIT, SCHEMA_TYPE
-from carto.ogc.catalogue import RESOURCES, Collection
+from carto.ogc import CRS84, DEFAULT_LIMIT, MAX_LIMIT
+from carto.ogc.catalogue import Collection
 
 OPENAPI_VERSION = "3.0.3"
 GEOJSON = "application/geo+json"
@@ -168,15 +168,6 @@ def document(base_url: str, collections: list[Collection]) -> dict[str, Any]:
         paths[f"/collections/{c.id}/items"] = {"get": {
             "summary": f"{c.title_en}: features", "operationId": f"getFeatures-{c.id}",
             "tags": ["Data"], "parameters": common + own, "responses": items}}
-        if c.source == RESOURCES:
-            paths[f"/collections/{c.id}/schema"] = {"get": {
-                "summary": f"{c.title_en}: JSON Schema of the features",
-                "operationId": f"getSchema-{c.id}", "tags": ["Capabilities"],
-                "responses": {"200": {"description": "JSON Schema 2020-12 of a feature",
-                                      "content": {SCHEMA_TYPE: {"schema": {"type": "object"}}}},
-                              "400": _ref("responses", "InvalidParameter"),
-                              "404": _ref("responses", "NotFound"),
-                              "500": _ref("responses", "ServerError")}}}
         paths[f"/collections/{c.id}/items/{{featureId}}"] = {"get": {
             "summary": f"{c.title_en}: one feature", "operationId": f"getFeature-{c.id}",
             "tags": ["Data"], "parameters": [params["featureId"], *page_params],

@@ -91,6 +91,19 @@ def test_items_default_limit_is_10_and_larger_limits_are_clamped(client: TestCli
     assert query.parse_limit(None) == 10
 
 
+def test_the_first_ten_features_carry_every_column_nulls_included(client: TestClient,
+                                                                  ogc_world: OgcWorld) -> None:
+    """QGIS makes a layer's columns from the features of `items?limit=10` (its OAPIF provider;
+    a schema only with OGC API Features Part 5): a property left out where it is null would be
+    a column missing in QGIS whenever those ten features have none of it."""
+    columns = set(client.get("/api/resources?limit=1").json()["features"][0]["properties"])
+    first = client.get("/ogc/collections/resources/items?limit=10").json()["features"]
+    assert len(first) == 10
+    for feature in first:
+        assert set(feature["properties"]) == columns
+    assert any(v is None for f in first for v in f["properties"].values())
+
+
 def test_every_public_resource_once_across_keyset_pages(client: TestClient,
                                                         ogc_world: OgcWorld) -> None:
     features, pages = _all(client, "/ogc/collections/resources/items?limit=7")
