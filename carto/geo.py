@@ -103,6 +103,8 @@ def unwrap_feature(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if len(features) != 1:
             raise Invalid.field("geometry", msg("error.geo.one_feature", count=len(features)))
         body = features[0]
+        if not isinstance(body, dict):
+            raise Invalid.field("geometry", msg("error.geo.object_expected"))
     if body.get("type") == "Feature":
         props = body.get("properties") or {}
         geometry = body.get("geometry")

@@ -123,7 +123,7 @@ def _rows(
         if not isinstance(item, dict) or set(item) - {key, amount, "year", "source"}:
             errors.add(where, msg("error.resources.declared_object", key=key, amount=amount))
             continue
-        if item.get(key) not in allowed:
+        if not isinstance(item.get(key), str) or item[key] not in allowed:
             errors.add(f"{where}.{key}", msg("error.resources.unknown_value", value=item.get(key)))
             continue
         number = item.get(amount)

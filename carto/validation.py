@@ -127,7 +127,10 @@ def url(value: Any, errors: Collector, field: str = "website") -> str | None:
     text = optional_text(value, errors, field, 500)
     if text is None:
         return None
-    parsed = urlparse(text)
+    try:
+        parsed = urlparse(text)
+    except ValueError:  # "http://[": an IPv6 host left open
+        parsed = urlparse("")
     if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:
         errors.add(field, msg("error.validation.url"))
         return None

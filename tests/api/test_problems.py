@@ -93,3 +93,19 @@ def test_a_database_refusal_names_the_constraint_s_field(migrated: str,
                               geom="SRID=4326;MULTIPOLYGON(((3 43,3.1 43,3.1 43.1,3 43)))"))
         session.flush()
     assert constraint_field(caught.value) == "slug"
+
+
+@pytest.mark.parametrize("path, body, field", [
+    # urlparse raises on an IPv6 host left open
+    ("/api/resources", feature(website="http://["), "website"),
+    # a list where a code is expected: unhashable, it crashed the `in` test
+    ("/api/resources", feature(surfaces=[{"crop_group": ["cereals"], "hectares": 1}]),
+     "surfaces"),
+    # a FeatureCollection whose one feature is not an object
+    ("/api/gap", {"type": "FeatureCollection", "features": [3]}, "geometry"),
+])
+def test_bodies_that_once_were_500s_are_422s_naming_the_field(
+        client: TestClient, world: World, path: str, body: object, field: str) -> None:
+    r = client.post(path, json=body, headers=World.auth(world.editor))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].startswith(field), r.json()
