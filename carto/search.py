@@ -241,21 +241,16 @@ def list_resources(
 EDITOR_ONLY = ("created_by", "updated_by", "moderation_note")
 
 
-def _properties_json(principal: Principal, alias: str, compact: bool = False) -> str:
+def _properties_json(principal: Principal, alias: str) -> str:
     """SQL of a resource's GeoJSON properties (json), from the columns of `_resource_fields`
     selected as `alias`: every field but the id and the position, the editor-only ones for
     the editors of the row's territory only (carto.permissions). `row_to_json` of a row writes
     the text in one pass, where `to_jsonb(row) - keys` built, sorted and copied a binary
-    object per feature (half the page's time at 1,000 features). `compact`: the null ones
-    left out, by `concat_ws` of `"name":value` pieces (a null piece is skipped) — the same
-    text as json_strip_nulls(row_to_json) at the top level, in a quarter of the time
-    json_strip_nulls takes to lex the object again."""
+    object per feature (half the page's time at 1,000 features). Null properties stay: QGIS
+    makes a layer's columns from the properties of its first features."""
     names = [name for name, _ in _resource_fields(principal) if name not in ("id", "lon", "lat")]
 
     def obj(columns: list[str]) -> str:
-        if compact:
-            pieces = ", ".join(f"'\"{c}\":' || to_json({alias}.{c})" for c in columns)
-            return f"('{{' || concat_ws(',', {pieces}) || '}}')"
         return (f"(SELECT row_to_json(p) FROM (SELECT "
                 f"{', '.join(f'{alias}.{c}' for c in columns)}) p)")
 
@@ -274,41 +269,27 @@ class FeaturesText:
     last: uuid.UUID | None  # the id to continue after; None on the last page
 
 
-# Digits of a position in compact pages: 7 decimals of a degree are ~1 cm, below what any
-# location_precision (carto.visibility.shown_precision) claims; float8's 17 digits carry nothing.
-COMPACT_DECIMALS = 7
-
-
 def list_resources_geojson(
     session: Session, principal: Principal, flt: ResourceFilter, limit: int = DEFAULT_LIMIT,
-    after: uuid.UUID | None = None, compact: bool = False,
+    after: uuid.UUID | None = None,
 ) -> FeaturesText:
     """The same page as GeoJSON text built by PostgreSQL in one statement and one row: no
     per-row Python, no per-row protocol message; the caller wraps it in its envelope. What
-    keeps an API worker above 250 pages of 100/s, and GDAL's copy of 100,000 resources fast.
-
-    `compact` (OGC API pages, whose collections publish their schema: `property_schemas`):
-    null properties left out and positions at COMPACT_DECIMALS, fewer bytes for every
-    client to parse (GDAL parses a page four times: its document, the copy it saves, the
-    GeoJSON driver's two passes)."""
-    sql, params = geojson_page_sql(session, principal, flt, limit, after, compact)
+    keeps an API worker above 250 pages of 100/s, and GDAL's copy of 100,000 resources fast."""
+    sql, params = geojson_page_sql(session, principal, flt, limit, after)
     row = session.execute(text(sql), params).one()
     return FeaturesText(row.features, int(row.returned), row.last)
 
 
 def geojson_page_sql(
     session: Session, principal: Principal, flt: ResourceFilter, limit: int,
-    after: uuid.UUID | None, compact: bool,
+    after: uuid.UUID | None,
 ) -> tuple[str, dict[str, Any]]:
     """The statement of `list_resources_geojson` and its parameters (its plan is tested)."""
     page_sql, params, limit = _page(session, principal, flt, limit, after)
     ctes, joins, lists = _page_aggregates("SELECT id FROM page")
-    properties = _properties_json(principal, "rows", compact)
+    properties = _properties_json(principal, "rows")
     position = "json_build_array(lon, lat)"
-    if compact:  # float8 arithmetic: the nearest double prints with at most 7 decimals
-        scale = f"1e{COMPACT_DECIMALS}::float8"
-        position = ("'[' || " + " || ',' || ".join(
-            f"round({axis} * {scale}) / {scale}" for axis in ("lon", "lat")) + " || ']'")
     sql = f"""
         WITH ahead AS MATERIALIZED ({page_sql}),
         page AS MATERIALIZED (SELECT id FROM ahead ORDER BY id LIMIT :shown),
@@ -325,41 +306,6 @@ def geojson_page_sql(
                     THEN (SELECT id FROM page ORDER BY id DESC LIMIT 1) END AS last
         FROM rows"""
     return sql, params | {"shown": limit}
-
-
-# JSON Schema of each property of a resource's GeoJSON Feature (OGC API's describedBy
-# schema, carto.ogc.features.resource_schema), by field of `_resource_fields`: a property is
-# absent when null in compact pages, so each has one type (what GDAL's OAPIF driver reads to
-# make its columns: string, string/date-time, integer, boolean, array of strings); members
-# of the lists of objects may be null.
-_TEXT: dict[str, Any] = {"type": "string"}
-_TEXTS: dict[str, Any] = {"type": "array", "items": _TEXT}
-_MOMENT: dict[str, Any] = {"type": "string", "format": "date-time"}
-_FLAG: dict[str, Any] = {"type": "boolean"}
-
-
-def _list_of(key: str, amount: str) -> dict[str, Any]:
-    return {"type": "array", "items": {"type": "object", "required": [key, amount],
-                                       "properties": {key: _TEXT, amount: {"type": "number"},
-                                                      "year": {"type": ["integer", "null"]},
-                                                      "source": {"type": ["string", "null"]}}}}
-
-
-PROPERTY_TYPES: dict[str, dict[str, Any]] = {
-    "products": _TEXTS, "access_conditions": _TEXTS, "territories": _TEXTS,
-    "is_private": _FLAG, "illustrative": _FLAG, "created_at": _MOMENT, "updated_at": _MOMENT,
-    "version": {"type": "integer"}, "outputs": _list_of("food_group", "kg_per_year"),
-    "surfaces": _list_of("crop_group", "hectares"),
-}
-
-
-def property_schemas(principal: Principal) -> dict[str, dict[str, Any]]:
-    """The properties of the principal's features, in the order of the pages, each with its
-    JSON Schema (text unless PROPERTY_TYPES says otherwise); the editor-only ones for editors."""
-    names = [name for name, _ in _resource_fields(principal) if name not in ("id", "lon", "lat")]
-    if not principal.is_editor:
-        names = [name for name in names if name not in EDITOR_ONLY]
-    return {name: PROPERTY_TYPES.get(name, _TEXT) for name in names}
 
 
 def get_resource(session: Session, principal: Principal, resource_id: uuid.UUID,
