@@ -19,8 +19,12 @@ def test_workshop_benchmark_runs(tmp_path: Path, migrated: str) -> None:
     assert code == 0, docs.read_text(encoding="utf-8")
     with history.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["measure"] for r in rows] == ["workshop.write_p95_ms", "workshop.read_p95_ms",
-                                            "workshop.kept_rows"]
+    assert [r["measure"] for r in rows] == [
+        "workshop.write_p95_ms", "workshop.read_p95_ms", "workshop.write_p95_target",
+        "workshop.overload_write_p95_ms", "workshop.overload_read_p95_ms", "workshop.kept_rows"]
+    assert rows[2]["reference"] == "300" and rows[2]["target"] == "<= 1"
     kept = rows[-1]
     assert float(kept["value"]) == float(kept["reference"])  # every acknowledged write kept
-    assert "none lost, none duplicated" in docs.read_text(encoding="utf-8")
+    text = docs.read_text(encoding="utf-8")
+    assert "none lost, none duplicated" in text
+    assert "**workshop pace**" in text and "**overload pace**" in text
