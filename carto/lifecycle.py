@@ -2,12 +2,21 @@
 a version check, soft delete, restore, moderate; each accepted change bumps the version and
 writes exactly one change-log row.
 
-Why a row lock: the version is checked on a row read with `SELECT ... FOR UPDATE`, so the check
-and the change are one atomic step. Of N writers holding the same version, the first locks the
+Why a row lock: the version is checked on a row read with `SELECT ... FOR NO KEY UPDATE`, so the
+check and the change are one atomic step. Of N writers holding the same version, the first locks the
 row; the others wait for its COMMIT, then read the row again (PostgreSQL re-reads a locked row
 once it is released, even under READ COMMITTED), see the new version and get a 412. Without the
 lock, a plain SELECT, a comparison in Python and an unconditional UPDATE let both writers win
 (two change-log rows for one version, a text silently lost).
+
+One lock for every writer (`lock_all`; `lock` is it for one row): FOR NO KEY UPDATE. No change
+here rewrites a row's id, so nothing needs FOR UPDATE, which also blocks the FOR KEY SHARE of
+foreign-key checks: a link created (or re-pointed) to a resource being edited would wait for
+that edit, and two such waits crossed are a deadlock (tests/api/test_locks_live.py).
+
+One write per change: the block of `change` runs without autoflush and `accept` flushes once,
+the change and the new version together (one UPDATE, one row version, one round of foreign-key
+checks), where it used to flush the change and then the version (two UPDATEs of the row).
 
 Callers: carto.resources, carto.links, carto.moderation (and through them the HTTP routers, the
 CLI, the loaders). A `guard` (from carto.permissions) runs on the locked row, before the version
@@ -72,8 +81,7 @@ def lock(
     `deleted`: False for a live row (a deleted one is a 404), True for a deleted one (restore:
     a live one is a 409), None for either. `expected_version` None skips the check (trusted
     callers such as the demo loader, or a moderation decision sent without If-Match)."""
-    row = session.get(entity.model, row_id, with_for_update=True, populate_existing=True)
-    return _checked(entity, row, row_id, expected_version, guard, deleted)
+    return lock_all(session, entity, {row_id: expected_version}, guard, deleted)[row_id]
 
 
 def lock_all(
@@ -91,12 +99,12 @@ def lock_all(
       share rows pairwise (A+B, B+C, C+A) each holds one row the next one wants. Here they are
       locked in one statement, `ORDER BY id`: every writer asks for the lowest id first, so
       such waits form a line;
-    - the foreign-key checks of the rows it then writes: a link updated twice in one
-      transaction (`accept`: the change, then the version) has both its ends checked, each
-      taking FOR KEY SHARE on its resource, which waits for a writer holding that resource
-      FOR UPDATE, itself waiting for the first (two merges into one resource, a link between
-      the two merged). These rows keep their keys, so they are locked FOR NO KEY UPDATE: it
-      excludes the other writers as FOR UPDATE does, and lets the key checks through.
+    - the foreign-key checks of the rows it then writes: a re-pointed link has its ends
+      checked, each taking FOR KEY SHARE on its resource, which waits for a writer holding
+      that resource FOR UPDATE, itself waiting for the first (two merges into one resource, a
+      link between the two merged). These rows keep their keys, so they are locked FOR NO KEY
+      UPDATE: it excludes the other writers as FOR UPDATE does, and lets the key checks
+      through.
     The first writer wins; the others read the rows as it left them."""
     rows = {row.id: row for row in session.scalars(
         select(entity.model).where(entity.model.id.in_(list(expected)))
@@ -128,9 +136,10 @@ def _without_version(picture: dict[str, Any]) -> dict[str, Any]:
 
 def accept(session: Session, entity: Entity, row: Any, action: str, actor: str,
            before: dict[str, Any]) -> bool:
-    """Close an accepted change on a locked row: version + 1, who and when, one change-log
-    row. A change that changed nothing is no change: no new version, no log row (False)."""
-    session.flush()
+    """Close an accepted change on a locked row: version + 1, who and when, written with the
+    change in one flush, and one change-log row. A change that changed nothing is no change: no
+    new version, no log row (False). The comparison is on the snapshots, in Python: nothing of
+    the change is flushed before (see `change`)."""
     if action == "update" and _without_version(entity.snapshot(row)) == _without_version(before):
         return False
     row.version += 1
@@ -148,10 +157,13 @@ def change(
     deleted: bool | None = False,
 ) -> Iterator[Any]:
     """`with change(...) as row:` lock and check, let the block change `row`, then accept the
-    change (nothing is accepted if the block raises: the transaction rolls it back)."""
+    change (nothing is accepted if the block raises: the transaction rolls it back). The block
+    runs without autoflush, so that its queries (validation, duplicates, places) do not write
+    the half-made change: `accept` writes it once, with its version."""
     row = lock(session, entity, row_id, expected_version, guard, deleted)
     before = entity.snapshot(row)
-    yield row
+    with session.no_autoflush:
+        yield row
     accept(session, entity, row, action, actor, before)
 
 
@@ -195,7 +207,8 @@ def existing(session: Session, entity: Entity, row_id: uuid.UUID | None) -> Any 
     if row_id is None:
         return None
     _claim(session, entity, row_id)
-    return session.get(entity.model, row_id, with_for_update=True, populate_existing=True)
+    return session.get(entity.model, row_id, with_for_update={"key_share": True},
+                       populate_existing=True)
 
 
 def created(session: Session, entity: Entity, row: Any, actor: str) -> Any:
@@ -244,7 +257,7 @@ def changed_in_bulk(session: Session, entity_type: str, ids_sql: str, set_sql: s
     session.execute(text(f"""
         CREATE TEMP TABLE lifecycle_before ON COMMIT DROP AS
         SELECT r.id, {snapshot_sql} AS snap FROM {table} r
-        WHERE r.id IN ({ids_sql}) FOR UPDATE OF r"""), p)
+        WHERE r.id IN ({ids_sql}) FOR NO KEY UPDATE OF r"""), p)
     session.execute(text(f"""
         UPDATE {table} r SET {set_sql}, version = r.version + 1, updated_by = :lc_actor,
                updated_at = now()

@@ -32,7 +32,7 @@ def normalise_code(code: str) -> str:
 def get(session: Session, code: str, lock: bool = False) -> Workshop:
     query = select(Workshop).where(Workshop.code == normalise_code(code))
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # the one lock: carto.lifecycle
     found = session.scalar(query)
     if found is None:
         raise NotFound(msg("error.workshops.unknown", code=code))

@@ -58,7 +58,7 @@ def get(session: Session, workshop: Workshop, question_id: int,
     query = select(WorkshopQuestion).where(WorkshopQuestion.id == question_id,
                                            WorkshopQuestion.workshop_id == workshop.id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # the one lock: carto.lifecycle
     found = session.scalar(query)
     if found is None:
         raise NotFound(msg("error.workshops.question_unknown", id=question_id))
