@@ -9,8 +9,14 @@ because tests and benchmarks use several databases in one process.
     KINDS.get(session)          # loads on first use or once expired
     KINDS.invalidate()          # after a write to resource_kind (all databases of the process)
 
-Every cache of the package is a DbCache (territory ids, kinds, commune centres), registered in
-`CACHES` so that a test or a reload can empty them all (`invalidate_all`).
+Every cache of the package is a DbCache (territory ids, kinds, commune centres, anonymous
+territory pages), registered in `CACHES` so that a test or a reload can empty them all
+(`invalidate_all`).
+
+A cache of what the data shows (`follows_edits=True`: a territory's page, its counts and
+first view) is dropped by `edited(session)`, which every accepted write calls: the change
+log (`carto.history.record`, the lifecycle's bulk writes of imports), territories, kinds and
+context layers. So a writer never has to know which pages show what it wrote.
 """
 
 import threading
@@ -32,8 +38,10 @@ def database_key(session: Session) -> str:
 class DbCache(Generic[T]):
     """A value per database, loaded by `load(session)`, valid `ttl` seconds."""
 
-    def __init__(self, name: str, load: Callable[[Session], T], ttl: float) -> None:
+    def __init__(self, name: str, load: Callable[[Session], T], ttl: float,
+                 follows_edits: bool = False) -> None:
         self.name, self.load, self.ttl = name, load, ttl
+        self.follows_edits = follows_edits
         self._values: dict[str, tuple[float, T]] = {}
         self._lock = threading.Lock()
         CACHES.append(self)
@@ -63,15 +71,29 @@ class DbCache(Generic[T]):
         old rows meanwhile)."""
         key = database_key(session)
         self.invalidate(session)
+        mark = ("cache.invalidate_on_commit", self.name, key)
+        if session.info.get(mark):  # already dropped at the commit of this transaction
+            return
 
         def committed(_: Session) -> None:
+            session.info.pop(mark, None)
             with self._lock:
                 self._values.pop(key, None)
 
+        session.info[mark] = True
         event.listen(session, "after_commit", committed, once=True)
 
 
 CACHES: list[DbCache[Any]] = []
+
+
+def edited(session: Session) -> None:
+    """A write of resources, links, territories, kinds or context layers in this transaction:
+    the caches of what they show are dropped now and once it commits (one listener per
+    transaction, however many rows it writes)."""
+    for cache in CACHES:
+        if cache.follows_edits:
+            cache.invalidate_on_commit(session)
 
 
 def invalidate_all() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import DATA_DIR, links, resources, territories
+from carto import DATA_DIR, cache, links, resources, territories
 from carto.errors import Invalid
 from carto.geo import as_multipolygon
 from carto.i18n import msg
@@ -243,6 +243,7 @@ def _context_rows(directory: Path) -> Iterator[dict[str, Any]]:
 
 def load_context_layers(session: Session, directory: Path = DEMO_DIR) -> int:
     rows = list(_context_rows(directory))
+    cache.edited(session)  # the maps' context layers
     session.execute(
         text(
             """INSERT INTO context_feature (id, layer, name, category, properties, source,

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carto import cache
 from carto.models import ChangeLog
 
 
@@ -18,6 +19,9 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
+    """One change-log row: every accepted write of a resource or a link passes here (through
+    carto.lifecycle), so this is where the caches of what they show are dropped."""
+    cache.edited(session)
     session.add(
         ChangeLog(
             entity_type=entity_type,

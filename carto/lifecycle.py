@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from carto import history
+from carto import cache, history
 from carto.errors import Conflict, FieldError, NotFound, PreconditionFailed
 from carto.i18n import Message, msg
 
@@ -240,6 +240,7 @@ def created_in_bulk(session: Session, entity_type: str, ids_sql: str, snapshot_s
     """The "create" change-log rows of the rows whose ids `ids_sql` selects (just inserted at
     version 1 by the caller)."""
     table = "link" if entity_type == "link" else "resource"
+    cache.edited(session)
     session.execute(text(f"""
         INSERT INTO change_log (entity_type, entity_id, action, actor, before, after)
         SELECT :entity_type, r.id, 'create', :lc_actor, NULL, {snapshot_sql}
@@ -254,6 +255,7 @@ def changed_in_bulk(session: Session, entity_type: str, ids_sql: str, set_sql: s
     caller matching `from_sql` to `r.id` in it), each locked, versioned and logged once."""
     table = "link" if entity_type == "link" else "resource"
     p = {**params, "entity_type": entity_type, "lc_actor": actor}
+    cache.edited(session)
     session.execute(text(f"""
         CREATE TEMP TABLE lifecycle_before ON COMMIT DROP AS
         SELECT r.id, {snapshot_sql} AS snap FROM {table} r

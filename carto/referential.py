@@ -8,7 +8,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import DATA_DIR, places, vocab
+from carto import DATA_DIR, cache, places, vocab
 from carto.text import fold
 
 ADMIN_DIR = DATA_DIR / "geo" / "admin"
@@ -36,6 +36,7 @@ def sync_vocabularies(session: Session) -> None:
             },
         )
     vocab.KINDS.invalidate_on_commit(session)
+    cache.edited(session)  # the kinds' labels, colours and pictograms on the maps
     for term in vocab.categories().values():
         session.execute(
             text(
@@ -118,4 +119,5 @@ def load_communes(session: Session, files: list[Path] | None = None) -> int:
         rows,
     )
     places.CENTRES.invalidate_on_commit(session)  # the points private persons are shown at
+    cache.edited(session)
     return len(rows)

@@ -7,7 +7,7 @@ from shapely import wkt as shapely_wkt
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from carto import permissions, vocab
+from carto import cache, permissions, vocab
 from carto.cache import DbCache
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
@@ -175,6 +175,7 @@ def _save(session: Session, spec: TerritorySpec, wkt: str, replace: bool) -> Ter
     territory.geometry_source = spec.geometry_source
     territory.geom = multipolygon_element(shapely_wkt.loads(wkt))
     OUTLINES.invalidate_on_commit(session)
+    cache.edited(session)
     session.flush()
     return territory
 
@@ -248,6 +249,7 @@ def set_population(session: Session, principal: Principal, slug: str, population
     territory.population = int(digits)
     territory.population_source = text_source
     territory.population_year = int(raw_year) if raw_year else None
+    cache.edited(session)
     session.flush()
     return territory
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from api.auth import PrincipalDep, require
 from api.deps import SessionDep
 from api.schemas import KindIn, KindPatchIn
-from carto import vocab
+from carto import cache, vocab
 from carto.errors import Conflict, FieldError, NotFound
 from carto.i18n import msg
 from carto.models import ResourceKind
@@ -42,6 +42,7 @@ def create_kind(body: KindIn, session: SessionDep, principal: PrincipalDep) -> J
     session.add(kind)
     session.flush()
     vocab.KINDS.invalidate_on_commit(session)  # pages, searches and /api/nearby see it
+    cache.edited(session)
     return JSONResponse(_kind(kind), status_code=201)
 
 
@@ -56,6 +57,7 @@ def patch_kind(code: str, body: KindPatchIn, session: SessionDep,
         setattr(kind, key, value)
     session.flush()
     vocab.KINDS.invalidate_on_commit(session)
+    cache.edited(session)
     return JSONResponse(_kind(kind))
 
 

@@ -18,6 +18,7 @@ from carto.maps.layers import (
     TerreauLayers,
     build,
     config,
+    first_zooms,
     js_text,
     kinds,
     render,
@@ -27,5 +28,5 @@ from carto.maps.layers import (
 __all__ = [
     "APPROXIMATE", "DOWNLOAD_LIMIT", "HEX_COLOUR", "ICON_NAME", "LEVEL_WEIGHTS", "MAX_ZOOM",
     "OSM_ATTRIBUTION", "Kind", "MapParts", "MapUrls", "MapView", "TerreauLayers", "build",
-    "config", "js_text", "kinds", "render", "script_json",
+    "config", "first_zooms", "js_text", "kinds", "render", "script_json",
 ]

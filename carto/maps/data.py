@@ -334,21 +334,31 @@ def features_in_view(session: Session, territory_id: int, bbox: BBox, zoom: int,
 
 def _clusters(session: Session, territory_id: int, bbox: BBox, zoom: int,
               kinds: list[str] | None, principal: Principal) -> list[list[Any]]:
-    """Counts on a grid of about 64 screen pixels at this zoom, by kind; each cell's point is
-    the mean of its resources, so a cluster sits where its resources are."""
-    cell = 64 * 360.0 / (256 * 2 ** max(0, min(zoom, 22)))
+    return _clusters_at(session, territory_id, bbox, [zoom], kinds, principal)[zoom]
+
+
+def _clusters_at(session: Session, territory_id: int, bbox: BBox, zooms: list[int],
+                 kinds: list[str] | None, principal: Principal) -> dict[int, list[list[Any]]]:
+    """Counts on a grid of about 64 screen pixels at each zoom, by kind, in one reading of the
+    points; each cell's point is the mean of its resources, so a cluster sits where its
+    resources are."""
+    cells_of = [64 * 360.0 / (256 * 2 ** max(0, min(z, 22))) for z in zooms]
     extra = " AND r.kind = ANY(:kinds)" if kinds is not None else ""
     sql, params = _in_view_sql(principal, "r.kind, ST_X(sg.g) AS x, ST_Y(sg.g) AS y", extra)
     rows = session.execute(text(f"""
-        SELECT floor(x / :cell)::bigint AS cx, floor(y / :cell)::bigint AS cy, kind,
+        SELECT z.zoom, floor(x / z.cell)::bigint AS cx, floor(y / z.cell)::bigint AS cy, kind,
                count(*) AS n, avg(x) AS x, avg(y) AS y,
                min(x) AS x0, min(y) AS y0, max(x) AS x1, max(y) AS y1
-        FROM ({sql}) v GROUP BY 1, 2, 3"""),
-        params | bbox.params() | {"tid": territory_id, "kinds": kinds, "cell": cell}).mappings()
-    cells: dict[tuple[int, int], dict[str, Any]] = {}
+        FROM ({sql}) v
+        CROSS JOIN unnest(CAST(:zooms AS int[]), CAST(:cells AS float8[])) AS z(zoom, cell)
+        GROUP BY 1, 2, 3, 4"""),
+        params | bbox.params() | {"tid": territory_id, "kinds": kinds, "zooms": zooms,
+                                  "cells": cells_of}).mappings()
+    grids: dict[int, dict[tuple[int, int], dict[str, Any]]] = {z: {} for z in zooms}
     for r in rows:
-        c = cells.setdefault((r["cx"], r["cy"]), {"n": 0, "x": 0.0, "y": 0.0, "kinds": {},
-                                                  "box": [90.0, 180.0, -90.0, -180.0]})
+        c = grids[r["zoom"]].setdefault(
+            (r["cx"], r["cy"]), {"n": 0, "x": 0.0, "y": 0.0, "kinds": {},
+                                 "box": [90.0, 180.0, -90.0, -180.0]})
         n = int(r["n"])
         c["x"] += float(r["x"]) * n
         c["y"] += float(r["y"]) * n
@@ -358,8 +368,37 @@ def _clusters(session: Session, territory_id: int, bbox: BBox, zoom: int,
         box[:] = [min(box[0], r["y0"]), min(box[1], r["x0"]), max(box[2], r["y1"]),
                   max(box[3], r["x1"])]
     # [lat, lon, count, {kind: count}, [south, west, north, east]]: a click zooms to the box.
-    return [[_round(c["y"] / c["n"]), _round(c["x"] / c["n"]), c["n"], c["kinds"],
-             [_round(v) for v in c["box"]]] for c in cells.values()]
+    return {z: [[_round(c["y"] / c["n"]), _round(c["x"] / c["n"]), c["n"], c["kinds"],
+                 [_round(v) for v in c["box"]]] for c in grid.values()]
+            for z, grid in grids.items()}
+
+
+WORLD = Box(-180.0, -90.0, 180.0, 90.0)
+FIRST_VIEW_CLUSTERS = 150  # bubbles of one zoom of the first view a page carries, at most
+
+
+def first_view(session: Session, territory_id: int, zooms: list[int], limit: int,
+               principal: Principal = ANONYMOUS) -> dict[str, Any] | None:
+    """What `features_in_view` answers, at each of `zooms`, for any box that holds every
+    resource of the territory this reader may see, with their extent (`[south, west, north,
+    east]` of the shown points): the page carries it, so the map's first view needs no second
+    request (the script uses it only when its first box holds that extent, with every kind
+    on). None when that answer would be points (at most `limit` resources), or no zoom."""
+    zooms = [z for z in zooms if z < MAX_ZOOM_CLUSTERING]
+    if not zooms:
+        return None
+    views = _clusters_at(session, territory_id, WORLD, zooms, None, principal)
+    coarsest = views[zooms[0]]
+    if sum(c[2] for c in coarsest) <= limit:
+        return None
+    # The finer zooms of very wide screens would weigh most of the page: those ask.
+    zooms = [z for z in zooms if len(views[z]) <= FIRST_VIEW_CLUSTERS] or zooms[:1]
+    boxes = [c[4] for c in coarsest]
+    # Widened by a rounding step (the boxes are rounded to 6 decimals), so it holds every point.
+    extent = [min(b[0] for b in boxes) - 1e-6, min(b[1] for b in boxes) - 1e-6,
+              max(b[2] for b in boxes) + 1e-6, max(b[3] for b in boxes) + 1e-6]
+    return {"extent": extent,
+            "views": {str(z): {"mode": "clusters", "clusters": views[z]} for z in zooms}}
 
 
 def links_in_view(session: Session, territory_id: int, resource_ids: list[str],

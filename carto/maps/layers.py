@@ -100,6 +100,7 @@ class MapView:
     context: dict[str, dict[str, Any]]
     content: MapContent | None = None  # None: loaded by viewport
     categories_present: dict[str, int] = field(default_factory=dict)
+    first: dict[str, Any] | None = None  # by viewport: the first view (data.first_view)
 
     @property
     def mode(self) -> str:
@@ -209,6 +210,8 @@ def config(view: MapView, urls: MapUrls, lang: str, embed_limit: int,
         "communes_json": (None if view.mode == "viewport" and not standalone
                           else view.geometry.communes_json),
     }
+    if view.first is not None:
+        out["first"] = view.first
     if view.content is not None:
         out["resources"] = view.content.resources
         out["links"] = view.content.links
@@ -296,6 +299,32 @@ def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attributi
     TerreauLayers(cfg, tiles, boundary, communes, links, kind_layers, context_layers,
                   control).add_to(m)
     return m
+
+
+# The map sizes a first view is sent for: from a phone's map to a wide screen's, less the
+# script's fit padding (70 px each side).
+FIRST_VIEW_SIZES = ((200, 200), (2400, 1500))
+
+
+def _fit_zoom(bbox: tuple[float, float, float, float], width: int, height: int) -> float:
+    """The zoom at which Leaflet's fitBounds shows `bbox` in `width` x `height` pixels."""
+    x0, y0, x1, y1 = bbox
+
+    def mercator(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(max(-85.0, min(85.0, lat))) / 2))
+
+    dx = max((x1 - x0) / 360, 1e-9)
+    dy = max((mercator(y1) - mercator(y0)) / (2 * math.pi), 1e-9)
+    return math.log2(min(width / dx, height / dy) / 256)
+
+
+def first_zooms(bbox: tuple[float, float, float, float]) -> list[int]:
+    """Every whole zoom the script may round its first view to, on any screen (it fits the
+    territory's box with a zoom snapped to 0.5, then asks at the rounded zoom)."""
+    (w0, h0), (w1, h1) = FIRST_VIEW_SIZES
+    low = max(4, math.floor(_fit_zoom(bbox, w0, h0)))
+    high = min(MAX_ZOOM, math.ceil(_fit_zoom(bbox, w1, h1)))
+    return list(range(low, high + 1))
 
 
 def _zoom_for(width_deg: float, height_deg: float) -> int:

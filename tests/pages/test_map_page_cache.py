@@ -1,0 +1,110 @@
+"""An anonymous territory page is computed once per write, and a large territory's page carries
+its map's first view (issue 18: first markers against a bare Leaflet page)."""
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.routers import maps as map_routes
+from carto import resources
+from carto.config import map_settings
+from carto.db import transaction
+from tests.apiworld import World, feature
+from tests.mapfixtures import PRIVATE_LAT, PRIVATE_LON, XssTerritory, xss_territory
+
+__all__ = ["xss_territory"]  # the fixture, imported for pytest
+
+
+def config_of(html: str) -> dict[str, Any]:
+    start = html.index('{"lang":')
+    value, _ = json.JSONDecoder().raw_decode(html[start:])
+    return value
+
+
+@pytest.fixture
+def embed_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Lets a test set TERREAU_MAP_EMBED_LIMIT; settings are read again afterwards."""
+    yield monkeypatch
+    monkeypatch.delenv("TERREAU_MAP_EMBED_LIMIT", raising=False)
+    map_settings.cache_clear()
+
+
+def _limit(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    monkeypatch.setenv("TERREAU_MAP_EMBED_LIMIT", str(n))
+    map_settings.cache_clear()
+
+
+def test_a_cached_anonymous_page_reads_no_counts(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts (territory_stats), lists and map of an anonymous page come from the cache
+    once it is computed (per territory and language)."""
+    first = client.get("/territories/pezenas")
+    assert first.status_code == 200
+
+    def no_summary(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the page computed its counts again")
+
+    monkeypatch.setattr(map_routes.mapdata, "territory_summary", no_summary)
+    again = client.get("/territories/pezenas")
+    assert again.status_code == 200
+    assert config_of(again.text) == config_of(first.text)
+    assert again.text.count('<tr id="r-') == first.text.count('<tr id="r-')
+    assert client.get("/territories/nowhere").status_code == 404
+
+
+def test_a_write_through_the_api_drops_the_cached_page(client: TestClient, world: World,
+                                                       migrated: str) -> None:
+    """Created through the API, a resource is on the next anonymous page; deleted, it is gone
+    (every accepted write drops the cached pages: carto.cache.edited)."""
+    name = f"Jardin du cache {uuid.uuid4().hex[:6]}"
+    before = client.get("/territories/api-a").text
+    assert name not in before
+    created = client.post("/api/resources", headers=World.auth(world.editor),
+                          json=feature(name=name))
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    after = client.get("/territories/api-a").text
+    assert name in after
+    assert any(r["name"] == name for r in config_of(after)["resources"])
+    with transaction(migrated) as session:
+        resources.delete(session, uuid.UUID(rid), "test", None)
+    assert name not in client.get("/territories/api-a").text
+
+
+def test_a_large_territory_page_carries_its_first_view(client: TestClient,
+                                                       embed_limit: pytest.MonkeyPatch) -> None:
+    """The page of a map loaded by viewport carries, for each zoom a screen may fit it at,
+    exactly what features.json answers for a box that holds the territory's resources."""
+    _limit(embed_limit, 5)
+    cfg = config_of(client.get("/territories/frontignan").text)
+    assert cfg["mode"] == "viewport"
+    first = cfg["first"]
+    south, west, north, east = first["extent"]
+    box = f"{west - 0.01:.5f},{south - 0.01:.5f},{east + 0.01:.5f},{north + 0.01:.5f}"
+    assert len(first["views"]) >= 2
+    for zoom, view in first["views"].items():
+        asked = client.get(f"/territories/frontignan/map/features.json?bbox={box}&zoom={zoom}")
+        assert asked.json() == view, zoom
+    total = sum(c[2] for c in next(iter(first["views"].values()))["clusters"])
+    assert total == cfg["counts"]["resources"] > 5
+
+
+def test_the_first_view_shows_private_persons_where_the_map_does(
+        client: TestClient, xss_territory: XssTerritory,
+        embed_limit: pytest.MonkeyPatch) -> None:
+    _limit(embed_limit, 1)
+    cfg = config_of(client.get(f"/territories/{xss_territory.slug}").text)
+    assert cfg["mode"] == "viewport" and cfg["first"]
+    for view in cfg["first"]["views"].values():
+        for cluster in view["clusters"]:
+            assert (cluster[1], cluster[0]) != (PRIVATE_LON, PRIVATE_LAT)
+            assert PRIVATE_LAT not in cluster[4] and PRIVATE_LON not in cluster[4]
+
+
+def test_a_small_territory_and_a_download_carry_no_first_view(client: TestClient) -> None:
+    assert "first" not in config_of(client.get("/territories/frontignan").text)
+    assert "first" not in config_of(client.get("/territories/frontignan/map.html?download=1").text)
