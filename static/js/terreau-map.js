@@ -111,24 +111,40 @@
     }
     map.fitBounds(this.homeBounds, this.fitOptions);
     if (cfg.mode !== 'embedded') this._viewportLoading();
+    map.on('zoomend', function () { self.layout(); });
+    map.on('overlayadd overlayremove', function (e) { self._overlayChanged(e); });
+    map.getContainer().setAttribute('data-mode', cfg.mode);
 
+    if (this._pageView) {
+      // The first view came with the page: its bubbles are drawn now, and the boundary, the
+      // mask and the controls once the browser has painted them (then the communes).
+      this._applyView(this._pageView);
+      this._pageView = null;
+      map.getContainer().setAttribute('data-first-view', 'page');
+      afterPaint(function () { self._decorate(); self._updateStatus(); });
+      this._afterFirstView();
+      return;
+    }
+    this._decorate();  // meanwhile, the first view's request (if any) is under way
+    if (cfg.mode === 'embedded') {
+      this.layout();
+      this._afterFirstView();
+    }
+  }
+
+  var P = TerreauMap.prototype;
+
+  // What surrounds the markers: the boundary (an embedded map's rings keep spread markers
+  // inside it, so it comes before their first layout), the mask, the context layers, the
+  // search box, the legend with its filters, the print layout.
+  P._decorate = function () {
     this._boundary();
     this._mask();
     this._context();
     this._searchControl();
     this._legendControl();
     this._printSupport();
-
-    map.on('zoomend', function () { self.layout(); });
-    map.on('overlayadd overlayremove', function (e) { self._overlayChanged(e); });
-    if (cfg.mode === 'embedded') {
-      this.layout();
-      this._afterFirstView();
-    }
-    map.getContainer().setAttribute('data-mode', cfg.mode);
-  }
-
-  var P = TerreauMap.prototype;
+  };
 
   /* ---------- background: mask outside the territory, communes, tiles failing ---------- */
 
@@ -1301,6 +1317,17 @@
     if (catsOff.length) {
       params.push('categories=' + Object.keys(this.categoriesOn)
         .filter(function (c) { return self.categoriesOn[c]; }).join(','));
+    }
+    // The first view came with the page (cfg.first: the server's answer for any box that holds
+    // every resource, at each zoom a screen may round its fit to): drawn at once when this box
+    // holds them all with every kind on; any later view, or another one, is asked for.
+    var first = this.cfg.first;
+    this.cfg.first = null;
+    if (first && !off.length && first.views[String(z)] &&
+        b.contains(L.latLngBounds([first.extent[0], first.extent[1]],
+                                  [first.extent[2], first.extent[3]]))) {
+      this._pageView = first.views[String(z)];  // drawn once the controls are built
+      return;
     }
     if (this._controller) this._controller.abort();
     this._controller = window.AbortController ? new AbortController() : null;

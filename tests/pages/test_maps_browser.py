@@ -274,6 +274,33 @@ def test_large_territory_loads_by_viewport(chromium: Browser, live_server: str, 
     assert visit.console_errors == [] and outside(visit.requests, live_server) == []
 
 
+@pytest.mark.parametrize("width, height", [(390, 844), (1024, 768), (1440, 900)])
+def test_a_large_territory_draws_its_first_view_from_the_page(
+        chromium: Browser, live_server: str, migrated: str, tiles: pytest.MonkeyPatch,
+        width: int, height: int) -> None:
+    """The page carries the first view's bubbles: drawn without a features.json request, then
+    the boundary, the legend and the communes; the next view is asked for as before."""
+    _set(tiles, "TERREAU_MAP_EMBED_LIMIT", "5")
+    visit = open_page(chromium, f"{live_server}/territories/frontignan", width, height)
+    page = visit.page
+    page.wait_for_selector(".tm-bubble")
+    assert not any("/map/features.json" in r for r in visit.requests)
+    ready(page)
+    n_resources, _ = counts(migrated, "frontignan")
+    box = page.locator(".folium-map")
+    assert box.get_attribute("data-first-view") == "page"
+    assert shown(page)["inBubbles"] == n_resources
+    assert box.get_attribute("data-shown-resources") == str(n_resources)
+    assert page.locator(".tm-status").first.text_content()
+    assert page.locator("path.leaflet-interactive, .tm-mask").count() > 0  # boundary, mask
+    assert not any("/map/features.json" in r for r in visit.requests)
+    screenshot(page, f"map-first-view-{width}")
+    page.locator(".tm-bubble").first.click()
+    page.wait_for_function("() => document.querySelectorAll('.tm-marker').length > 0")
+    assert any("/map/features.json" in r for r in visit.requests)
+    assert visit.console_errors == [] and outside(visit.requests, live_server) == []
+
+
 def test_map_alone_for_an_iframe_in_english(chromium: Browser, live_server: str) -> None:
     visit = visit_map(chromium, f"{live_server}/territories/pezenas/map.html?lang=en")
     page = visit.page
