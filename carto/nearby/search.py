@@ -37,6 +37,14 @@ class _Hit(NamedTuple):
     oh: str | None
 
 
+class _Shown(NamedTuple):
+    """A row shown away from its position, as `hidden_sql` names its columns."""
+    tag: str
+    id: uuid.UUID
+    oh: str | None
+    d: float
+
+
 def _keeper(q: NearbyQuery) -> Callable[[str | None], bool]:
     if q.open_at is None:
         return lambda oh: True
@@ -67,6 +75,7 @@ def search(
     hits: list[_Hit] = []
     far = 0  # matches of the first batch too far for the top k, counted in SQL (first_batch_sql)
     details: dict[uuid.UUID, Any] = {}  # rows of the first batch's top k, ready for _features
+    shown_away: list[Any] | None = None  # the first batch's 'h' rows (first_batch_sql)
     first = count_cap(q) if q.open_at is None else max(2 * q.limit + 8, 32)
     n, skip = first, 0
     radius = q.radius_m
@@ -75,8 +84,9 @@ def search(
             fsql, fparams = first_batch_sql(principal, q)
             rows = _rows(session, fsql, fparams | {"n": n}, tuple_row)
             tally = next(r for r in rows if r[0] == "c")
-            rows = [r for r in rows if r[0] == "r"]
+            shown_away = [r for r in rows if r[0] == "h"]
             details = {r[1]: r for r in rows if r[_DETAILED]}
+            rows = [r for r in rows if r[0] == "r"]
             far, read, last_pd = tally[5], tally[6], tally[4]
         else:
             rows = _rows(session, sql, params | {"n": n, "skip": skip}, tuple_row)
@@ -108,17 +118,22 @@ def search(
 
     # 2. How many matched within the radius (the nearest count_cap rows), and without hours;
     # 3. rows shown away from their position (private persons), read through their commune.
-    # One round trip for both; the second hidden query runs only when the count proves exact
-    # while the first one looked no further than the k-th distance.
+    # When the first batch settled the walk (no open_at), it counted and also brought the rows
+    # shown away within this same bound (first_batch_sql computes it from the same rows): no
+    # second statement. Otherwise one round trip for both; the second hidden query runs only
+    # when the count proves exact while the first one looked no further than the k-th distance.
     bound = q.radius_m if complete or len(top) < q.limit else top[-1].d
     count_needed = q.open_at is not None  # otherwise step 1 counted (up to count_cap rows)
-    hidden = hidden_params(session, q, bound)
-    sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
-    params |= hidden
-    if count_needed:
-        csql, cparams = count_sql(principal, q)
-        sql, params = f"{csql}\n UNION ALL {sql}", cparams | params
-    rows = _rows(session, sql, params)
+    if shown_away is not None and stats["batches"] == 1:
+        rows = [_Shown("h", r[1], r[2], r[3]) for r in shown_away if r[3] <= bound]
+    else:
+        hidden = hidden_params(session, q, bound)
+        sql, params = hidden_sql(principal, q, len(hidden["codes"]) > MANY_COMMUNES)
+        params |= hidden
+        if count_needed:
+            csql, cparams = count_sql(principal, q)
+            sql, params = f"{csql}\n UNION ALL {sql}", cparams | params
+        rows = _rows(session, sql, params)
     matched, exact = len(hits) + far, complete
     without_hours: int | None = 0 if q.open_at is not None else None
     closed: int | None = 0 if q.open_at is not None else None  # give hours, closed then

@@ -151,12 +151,26 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
 
     The `:k` nearest within the radius come with their details (`DETAILS`, `detailed`): when
     this batch settles the answer and no private person joins the top, the search needs no
-    third statement (`_details_sql`) for them. `top` and `det` are MATERIALIZED: psycopg
+    third statement (`_details_sql`) for them.
+
+    The 'h' rows are `hidden_sql`'s, in the same statement: the rows shown
+    away from their position within the bound `search` would give them if this batch settles
+    the walk (`w`: the radius when the batch is complete or has fewer than k matches, else the
+    k-th distance), the communes found by their centre in a box holding that circle (`b`,
+    metres per degree at least `:m_min` inside the window). One statement per search unless a
+    private person joins the top (its details: `_details_sql`). When the batch does not
+    settle, `search` asks `hidden_sql` afterwards.
+
+    `top` and `det` are MATERIALIZED: psycopg
     prepares the statement after a few runs, and the generic plan PostgreSQL then keeps joined
     an inlined `det` inside a loop over `e`, reading the k details once per row of the batch
     (tests/api/test_nearby.py, the generic plan)."""
     where, params = _filters(principal, q)
     win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    hidden, hparams = _hidden_select(
+        principal, q, "ARRAY(SELECT vc.code FROM commune vc WHERE vc.centre && (SELECT box FROM b))",
+        "(SELECT box FROM b)", "(SELECT bound FROM b)", many_communes=False)
+    params |= hparams
     sql = f"""
         WITH s AS MATERIALIZED (
             SELECT r.id, r.opening_hours AS oh, r.geom, r.geom <-> {_O} AS pd
@@ -170,11 +184,21 @@ def first_batch_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str
                      CASE WHEN s.pd * :m_min <= t.u
                           THEN ST_Distance(CAST(s.geom AS geography), {_OG}) END AS d
               FROM s CROSS JOIN t),
-        top AS MATERIALIZED (SELECT id FROM e WHERE d <= :radius ORDER BY d, id LIMIT :k),
+        top AS MATERIALIZED (SELECT id, d FROM e WHERE d <= :radius ORDER BY d, id LIMIT :k),
+        w AS MATERIALIZED (
+            SELECT CASE WHEN (SELECT count(*) < :n OR max(pd) * :m_min > :radius FROM s)
+                          OR (SELECT count(*) < :k FROM top)
+                        THEN CAST(:radius AS float8) ELSE (SELECT max(d) FROM top) END AS bound),
+        b AS MATERIALIZED (SELECT bound, ST_Expand({_O}, bound / :m_min) AS box FROM w),
+        h AS MATERIALIZED ({hidden}),
         det AS MATERIALIZED ({_details_select(principal, "JOIN top ON top.id = r.id")})
         SELECT 'r' AS tag, e.id, e.oh, e.d, e.pd, NULL::bigint AS inside, NULL::bigint AS scanned,
                det.id IS NOT NULL AS detailed, {", ".join(f"det.{c}" for c in DETAILS)}
         FROM e LEFT JOIN det ON det.id = e.id WHERE e.d IS NOT NULL
+        UNION ALL
+        SELECT 'h', h.id, h.oh, h.d, NULL::float8, NULL::bigint, NULL::bigint,
+               false{", NULL" * len(DETAILS)}
+        FROM h
         UNION ALL
         SELECT 'c', NULL::uuid, NULL, NULL::float8, max(pd),
                count(*) FILTER (WHERE d IS NULL AND pd * :m_min <= :radius
@@ -192,23 +216,37 @@ def hidden_sql(
     communes whose centre lies in the box `:hx0..:hy1`) or, without a commune, through the
     0.05° grid cell they are shown at; measured from the shown point only, `:bound` metres at
     most. Selection never depends on the real position beyond what the shown point tells."""
+    hbox = "ST_MakeEnvelope(:hx0, :hy0, :hx1, :hy1, 4326)"
+    rows, params = _hidden_select(principal, q, "CAST(:codes AS text[])", hbox, ":bound",
+                                  many_communes)
+    sql = f"""
+        SELECT 'h' AS tag, m.id, m.oh, m.d, NULL::bigint AS inside, NULL::bigint AS scanned,
+               NULL::float8 AS max_pd
+        FROM ({rows}) m"""
+    return sql, params
+
+
+def _hidden_select(principal: Principal, q: NearbyQuery, codes: str, hbox: str, bound: str,
+                   many_communes: bool) -> tuple[str, dict[str, Any]]:
+    """`id, oh, d` of the rows shown away from their position within `bound` metres of the
+    origin (`hidden_sql`; `first_batch_sql` computes the three SQL expressions in its own
+    statement): `codes` the communes whose centre is in the box `hbox`, which holds every
+    point within `bound`."""
     where, params = _filters(principal, q, kind_index=many_communes)
     shown = shown_geom(principal, "r")
     conditions = " AND ".join([*where, private_person("r")])
-    hbox = "ST_MakeEnvelope(:hx0, :hy0, :hx1, :hy1, 4326)"
     sql = f"""
-        SELECT 'h' AS tag, m.id, m.oh, dd.d, NULL::bigint AS inside, NULL::bigint AS scanned,
-               NULL::float8 AS max_pd
+        SELECT m.id, m.oh, dd.d
         FROM (SELECT r.id, r.opening_hours AS oh, r.geom, ({shown}) AS g
               FROM resource r
-              WHERE r.commune_code = ANY(CAST(:codes AS text[])) AND {conditions}
+              WHERE r.commune_code = ANY({codes}) AND {conditions}
               UNION ALL
               SELECT r.id, r.opening_hours AS oh, r.geom, ({shown}) AS g
               FROM resource r
               WHERE r.commune_code IS NULL AND r.geom && ST_Expand({hbox}, 0.05)
                 AND {conditions}) m
         CROSS JOIN LATERAL (SELECT ST_Distance(CAST(m.g AS geography), {_OG}) AS d) dd
-        WHERE m.g IS DISTINCT FROM m.geom AND m.g && {hbox} AND dd.d <= :bound"""
+        WHERE m.g IS DISTINCT FROM m.geom AND m.g && {hbox} AND dd.d <= {bound}"""
     return sql, params
 
 

@@ -442,10 +442,11 @@ def _plan(session: Session, sql: str, params: dict[str, Any]) -> str:
     return "\n".join(session.execute(text("EXPLAIN " + sql), params).scalars())
 
 
-def test_a_search_its_first_batch_settles_takes_two_statements(
+def test_a_search_its_first_batch_settles_takes_one_statement(
         session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first batch brings the details of its k nearest (sql.first_batch_sql): then only
-    the private persons' statement follows, no third one for the details."""
+    """The first batch brings the details of its k nearest and the private persons shown near
+    enough to join them (sql.first_batch_sql): one statement, one round trip; a second one
+    only for the details of a private person among the nearest."""
     search_module = importlib.import_module("carto.nearby.search")
     real = search_module._rows
     statements: list[str] = []
@@ -461,12 +462,22 @@ def test_a_search_its_first_batch_settles_takes_two_statements(
     monkeypatch.setattr(search_module, "_rows", counted)
     q = nearby.parse(session, ANONYMOUS, {"lat": ["60.0"], "lon": ["10.0"], "radius_km": ["20"]})
     result = nearby.search(session, ANONYMOUS, q)
-    assert result.stats["batches"] == 1 and len(statements) == 2, statements
+    assert result.stats["batches"] == 1 and len(statements) == 1, statements
     assert len(result.features) == 20 and {uuid.UUID(f["id"]) for f in result.features} <= placed
     dists = [f["properties"]["distance_m"] for f in result.features]
     assert dists == sorted(dists)
     first = result.features[0]["properties"]
     assert (first["address"], first["kind_label"]) == ("1 Storgata", "Producteur·rice")
+
+    # no commune: shown on the 0.05° grid, at the origin itself, found by the same statement
+    private = add(session, 10.012, 59.991, is_private=True, address="2 Storgata")
+    statements.clear()
+    result = nearby.search(session, ANONYMOUS, q)
+    assert len(statements) == 2 and "r.id = ANY(:ids)" in statements[1], statements
+    shown = result.features[0]
+    assert shown["id"] == str(private) and shown["geometry"]["coordinates"] == [10.0, 60.0]
+    assert (shown["properties"]["address"], shown["properties"]["distance_m"]) == (None, 0)
+    assert result.matched == 101 and len(result.features) == 20
 
 
 def _generic_plan(session: Session, sql: str, params: dict[str, Any]) -> str:
@@ -507,6 +518,7 @@ def test_first_batch_reads_the_details_once_in_its_generic_plan(session: Session
                          r"\s+Index Cond: \(id = ", plan)
     assert all(int(n) <= q.limit for n in lookups), plan
     assert "CTE Scan on det" in plan, plan
+    assert not re.search(r"Seq Scan on resource\b", plan), plan
 
 
 def test_explain_uses_the_gist_index(session: Session) -> None:
@@ -536,6 +548,13 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     plan = _plan(session, sql, params | {"n": 100})
     assert one_kind.search(plan) and "Order By: (geom <->" in plan, plan
     assert not seq.search(plan), plan
+    # Its private persons (the 'h' rows) through their commune, as hidden_sql reads them, in
+    # the plan PostgreSQL keeps once psycopg prepared the statement too.
+    private = re.compile(r"Index Scan using resource_(private|commune)_idx on resource r_1\b")
+    assert private.search(plan), plan
+    plan = _generic_plan(session, sql, params | {"n": 100})
+    assert re.search(r"resource_kind_geom_gist .*\n.*Index Cond: .*\(kind = \$", plan), plan
+    assert private.search(plan) and not seq.search(plan), plan
 
     # Several kinds (GiST takes no `= ANY`): still a KNN walk of a geom index, kinds filtered.
     several = nearby.parse(session, ANONYMOUS, {"commune": ["34172"], "kind": ["producer,shop"]})
