@@ -10,6 +10,7 @@ description}` (api.problems). The OpenAPI document at /ogc/api is OpenAPI 3.0.3,
 `carto.ogc.openapi` (FastAPI's own /openapi.json, 3.1, leaves these routes out).
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,9 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
+from starlette.datastructures import URL, QueryParams
 
-from api import auth
+from api import auth, readahead
 from api.deps import AsyncReadsDep
 from api.geojson import GEOJSON
 from api.routers import links as link_routes
@@ -26,11 +28,11 @@ from api.routers import resources as resource_routes
 from api.session import _signed_in
 from api.templating import context, templates
 from carto import search
-from carto.errors import NotFound
+from carto.errors import Invalid, NotFound
 from carto.i18n import msg, pick_lang
 from carto.ogc import CONFORMANCE, CRS84, OPENAPI_TYPE, catalogue, features, openapi, query
 from carto.ogc.catalogue import LINKS, RESOURCES, Collection
-from carto.visibility import Principal
+from carto.visibility import ANONYMOUS, Principal
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], include_in_schema=False)
 
@@ -182,7 +184,7 @@ async def describe_collection(request: Request, collection_id: str,
     return await auth.read(request, session, work)
 
 
-def _page(request: Request, session: Session, principal: Principal, c: Collection,
+def _page(session: Session, principal: Principal, c: Collection,
           q: query.ItemsQuery) -> features.Page:
     if c.source == RESOURCES:
         return features.resources(session, principal, c, q)
@@ -195,45 +197,98 @@ def _page(request: Request, session: Session, principal: Principal, c: Collectio
 
 @router.get("/collections/{collection_id}/items")
 async def items(request: Request, collection_id: str, session: AsyncReadsDep) -> Response:
-    return await auth.read(request, session, lambda s, principal: _items(
-        request, s, principal, collection_id))
+    ahead = _reads_ahead(request)
+    answer: Response | readahead.Page | None = None
+    if ahead is not None:  # the page read ahead for this URL, if any (api.readahead)
+        answer = await ahead.take(str(request.url))
+    if answer is None:
+        answer = await auth.read(request, session, lambda s, principal: _items(
+            request, s, principal, collection_id))
+    if isinstance(answer, Response):
+        return answer
+    if ahead is not None and answer.next_url:
+        ahead.start(answer.next_url, _compute_ahead(request, collection_id, answer.next_url))
+    return _page_response(answer)
+
+
+def _reads_ahead(request: Request) -> readahead.ReadAhead | None:
+    """The app's read-ahead (api.readahead) when this request may use it: an anonymous
+    reader's JSON page."""
+    if "authorization" in request.headers:
+        return None
+    try:
+        if _wants_html(request, query.format_of(_params(request))):
+            return None
+    except Invalid:  # answered by the request's own checks, in their order
+        return None
+    ahead: readahead.ReadAhead | None = getattr(request.app.state, "read_ahead", None)
+    return ahead
+
+
+def _compute_ahead(request: Request, collection_id: str,
+                   url: str) -> Callable[[], Awaitable[readahead.Page]]:
+    """The answer an anonymous reader will get at `url`, computed as its request would."""
+    app, base, target = request.app, _base(request), URL(url)
+
+    def work(s: Session) -> readahead.Page:
+        c = catalogue.get(s, collection_id)
+        params: dict[str, list[str]] = {}
+        for name, value in QueryParams(target.query).multi_items():
+            params.setdefault(name, []).append(value)
+        return _page_json(s, ANONYMOUS, c, query.parse_items(c, params), target, base)
+
+    async def compute() -> readahead.Page:
+        async with app.state.async_reads() as s:
+            return await s.run_sync(work)
+
+    return compute
 
 
 def _items(request: Request, session: Session, principal: Principal,
-           collection_id: str) -> Response:
+           collection_id: str) -> Response | readahead.Page:
+    """The HTML page, or the GeoJSON one (made a response by `items`)."""
     c = catalogue.get(session, collection_id)
     q = query.parse_items(c, _params(request))
-    page = _page(request, session, principal, c, q)
-    next_cursor, matched = page.next_cursor, page.matched
-    base = _base(request)
-    self_url = str(request.url)
+    if not _wants_html(request, q.format):
+        return _page_json(session, principal, c, q, request.url, _base(request))
+    page = _page(session, principal, c, q)
+    next_url = None
+    if page.next_cursor is not None:
+        next_url = str(request.url.include_query_params(cursor=page.next_cursor, f="html"))
+    rows = orjson.loads(f"[{page.features}]")
+    return _html(request, session, "ogc_items.html", pick_lang(request.query_params.get("lang")),
+                 base=_base(request), collection=c, features=rows, matched=page.matched,
+                 next_url=next_url, one=False)
+
+
+def _page_json(session: Session, principal: Principal, c: Collection, q: query.ItemsQuery,
+               url: URL, base: str) -> readahead.Page:
+    """A page of items as GeoJSON, the answer to `url`: its links point next to it."""
+    page = _page(session, principal, c, q)
+    self_url = str(url)
     links = [_link(self_url, "self", GEOJSON),
-             _link(str(request.url.include_query_params(f="html")), "alternate", HTML),
+             _link(str(url.include_query_params(f="html")), "alternate", HTML),
              _link(f"{base}/collections/{c.id}", "collection", JSON)]
     next_url = None
-    if next_cursor is not None:
-        next_url = str(request.url.include_query_params(cursor=next_cursor))
+    if page.next_cursor is not None:
+        next_url = str(url.include_query_params(cursor=page.next_cursor))
         links.append(_link(next_url, "next", GEOJSON))
-    lang = pick_lang(request.query_params.get("lang"))
-    if _wants_html(request, q.format):
-        rows = orjson.loads(f"[{page.features}]")
-        return _html(request, session, "ogc_items.html", lang, base=base, collection=c,
-                     features=rows,
-                     matched=matched, next_url=next_url and str(
-                         request.url.include_query_params(cursor=next_cursor, f="html")),
-                     one=False)
     head: dict[str, Any] = {"type": "FeatureCollection",
                             "timeStamp": datetime.now(UTC).isoformat(timespec="seconds")
                             .replace("+00:00", "Z"),
                             "numberReturned": page.returned}
-    if matched is not None:
-        head["numberMatched"] = matched
+    if page.matched is not None:
+        head["numberMatched"] = page.matched
     head["links"] = links
     # The features arrive as GeoJSON text from PostgreSQL; only the envelope is Python's.
     envelope = orjson.dumps(head).decode()
     body = envelope[:-1] + ',"features":[' + page.features + "]}"
-    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
-    return Response(body.encode(), media_type=GEOJSON, headers=headers)
+    return readahead.Page(body.encode(), next_url)
+
+
+def _page_response(page: readahead.Page) -> Response:
+    headers = {"Link": f'<{page.next_url}>; rel="next"'} if page.next_url else None
+    return Response(page.body, media_type=GEOJSON, headers=headers)
 
 
 def _one(session: Session, principal: Principal, c: Collection, feature_id: str) -> str:
