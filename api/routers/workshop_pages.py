@@ -58,6 +58,10 @@ def _map_config(session: Session, workshop: Workshop, lang: str) -> str:
     return script_json({
         "code": workshop.code,
         "territory": workshop.territory.slug,
+        # when its tokens could write: an outbox item saved without a workshop and made then,
+        # in this territory, is this workshop's (static/js/workshop.js, madeHere)
+        "open_from": workshop.created_at.isoformat(),
+        "open_until": (workshop.closed_at or workshop.ends_at).isoformat(),
         "outline": feed.outline(session, workshop.territory_id),
         "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
         "kinds": {k: {"label": v.label(lang), "color": v.extra.get("color", "#555")}

@@ -26,6 +26,13 @@
  * items (with its own token: workshop A's additions never go out with workshop B's token, nor
  * show on B's page). The browser keeps one IndexedDB store for all of them.
  *
+ * Items saved before the outbox was per workshop have no scope, so no page would ever send
+ * them. They carry no token nor code (the outbox never stored either), but their body names
+ * the territory and the item when it was made: a page started with `adopt(item)` (the
+ * workshop page: the same territory, made while that workshop was open) takes those it
+ * answers true for into its scope, once, before it shows, counts or sends anything; then they
+ * go as its own (a replay of one already received is answered with its row: nothing twice).
+ *
  * Leaving: a person who signs out (every page's sign-out form, `[data-outbox-warning]`) leaves
  * nothing behind: the outbox is emptied and the service worker drops the pages and answers it
  * kept (`forget`). Leaving a workshop (`TerreauOutbox.leave(warning, code)`) drops that
@@ -49,6 +56,7 @@
   var timer = null;
   var widgets = [];
   var kept = Promise.resolve(0);
+  var adopted = Promise.resolve();
 
   function openDb() {
     if (!dbPromise) {
@@ -83,9 +91,9 @@
 
   function inScope(item, scope) { return (item.scope || null) === scope; }
 
-  /* This page's items (its scope's), oldest first. */
+  /* This page's items (its scope's), oldest first (once the old ones are adopted). */
   function mine() {
-    return all().then(function (items) {
+    return adopted.then(all).then(function (items) {
       return items.filter(function (i) { return inScope(i, options.scope); });
     });
   }
@@ -263,12 +271,25 @@
     });
   }
 
+  /* The items without a scope that `accepts` claims, put in this page's scope (see above). */
+  function adopt(accepts) {
+    return all().then(function (items) {
+      var old = items.filter(function (i) { return !i.scope && accepts(i); });
+      if (!old.length) return undefined;
+      return tx("readwrite", function (store) {
+        old.forEach(function (i) { i.scope = options.scope; store.put(i); });
+      });
+    }).catch(function () {});
+  }
+
   /* Start on a page: `token` a function giving the Bearer token, `lang` the page's language,
-     `scope` what its items belong to (a workshop's code; none: the items made without one).
+     `scope` what its items belong to (a workshop's code; none: the items made without one),
+     `adopt(item)` which of the items saved without a scope are this page's.
      Registers the service worker (the page opens offline once visited). */
   function start(opts) {
     options.token = (opts && opts.token) || options.token;
     options.scope = (opts && opts.scope) || null;
+    if (opts && opts.adopt && options.scope) adopted = adopt(opts.adopt);
     options.lang = (opts && opts.lang) || document.documentElement.lang || "fr";
     widgets = Array.prototype.slice.call(document.querySelectorAll("[data-outbox]"));
     widgets.forEach(function (el) {

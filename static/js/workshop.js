@@ -434,6 +434,16 @@
       if (note) body.description = note;
       submit(linkForm, '/api/links', body);
     });
+    // an item saved before the outbox was per workshop (no scope) is this workshop's when it
+    // names its territory and was made while it was open (the only workshop its token, gone
+    // with the item, could write in then; two of one territory open at once on one device
+    // is not a case a workshop has)
+    var madeHere = function (item) {
+      var b = item.body || {};
+      var territory = b.properties ? (b.properties.territories || [])[0] : b.territory;
+      return territory === cfg.territory && item.created >= Date.parse(cfg.open_from) &&
+        item.created <= Date.parse(cfg.open_until);
+    };
     if (outbox) {
       // what waits in the outbox can already be an end of a cooperation: it is sent first
       var waitingEnds = function () {
@@ -488,7 +498,8 @@
           linkForm.elements.description.value = body.description || '';
         }
       });
-      outbox.start({ token: function () { return token; }, lang: lang, scope: code });
+      outbox.start({ token: function () { return token; }, lang: lang, scope: code,
+                     adopt: madeHere });
       waitingEnds();  // once the outbox knows its scope: this workshop's items only
     }
     // leaving: the token, the outbox and the pages kept offline go (told first what is unsent)

@@ -5,7 +5,9 @@
   still there after a reload made offline, and replaced by the real one (à valider) once the
   network returns and it is sent. At 390, 1024 and 1440 px.
 - The outbox is per workshop: in one browser, workshop A's unsent additions are neither shown
-  nor sent by workshop B's page (nor with B's token), and leaving A drops A's items only."""
+  nor sent by workshop B's page (nor with B's token), and leaving A drops A's items only.
+- An item saved before the outbox was per workshop (no scope) is adopted and sent once by the
+  page of the workshop whose territory it names and during whose opening it was made."""
 
 import uuid
 from collections.abc import Iterator
@@ -167,4 +169,57 @@ def test_the_outbox_of_one_workshop_is_not_sent_shown_or_emptied_by_another(
     expect(_counter(page_b)).to_have_text("Tout est envoyé", timeout=LIVE_MS)
     assert _workshop_of(migrated, later[second]) == second
     assert _workshop_of(migrated, later[first]) is None
+    context.close()
+
+
+def _seed_old(page: Page, items: list[dict[str, Any]]) -> None:
+    """Items as the outbox saved them before it was per workshop: no scope."""
+    page.evaluate("""items => new Promise((resolve, reject) => {
+        const open = indexedDB.open('terreau-outbox', 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+            const t = open.result.transaction('items', 'readwrite');
+            items.forEach(i => t.objectStore('items').put(i));
+            t.oncomplete = () => { open.result.close(); resolve(null); };
+            t.onerror = () => reject(t.error);
+        };
+    })""", items)
+
+
+def _old_item(name: str, territory: str, created_ms: float) -> dict[str, Any]:
+    cid = str(uuid.uuid4())
+    return {"id": cid, "url": "/api/resources", "label": name, "created": created_ms,
+            "state": "waiting", "tries": 1, "body": {
+                "type": "Feature", "id": cid,
+                "geometry": {"type": "Point", "coordinates": [3.6957, 43.4028]},
+                "properties": {"name": name, "kind": "shared_garden", "territories": [territory],
+                               "location_precision": "approximate"}}}
+
+
+def test_an_item_saved_before_the_outbox_was_per_workshop_is_sent_once_by_its_workshop(
+        chromium: Browser, live_server: str, world: World, migrated: str) -> None:
+    """Adopted by the page of the workshop whose territory it names and during whose opening
+    it was made; one made elsewhere or before stays untouched (and unsent)."""
+    tag = uuid.uuid4().hex[:6]
+    code = _workshop(live_server, world, f"Atelier d'avant {tag}")
+    context = _context(chromium, (1024, 768))
+    page = _join(context, live_server, code, "Odile")
+    now = page.evaluate("() => Date.now()")
+    ours = _old_item(f"Grainothèque d'avant {tag}", "api-a", now)
+    elsewhere = _old_item(f"Verger d'ailleurs {tag}", "api-b", now)
+    before = _old_item(f"Jardin d'avant l'atelier {tag}", "api-a", now - 7 * 86_400_000)
+    _seed_old(page, [ours, elsewhere, before])
+    page.reload(wait_until="load")
+    _until(lambda: _workshop_of(migrated, ours["label"]) == code,
+           "the old item sent, in its workshop")
+    expect(_counter(page)).to_have_text("Tout est envoyé", timeout=LIVE_MS)
+    expect(page.locator("#ws-additions li:not(.unsent)", has_text=ours["label"])
+           ).to_contain_text("à valider", timeout=LIVE_MS)
+    page.reload(wait_until="load")  # again: nothing more is sent
+    expect(_counter(page)).to_have_text("Tout est envoyé", timeout=LIVE_MS)
+    assert _rows(migrated, ours["label"]) == (1, 1)
+    assert _rows(migrated, elsewhere["label"]) == (0, 0)
+    assert _rows(migrated, before["label"]) == (0, 0)
+    assert sorted((i["scope"], i["label"]) for i in _stored(page)) == \
+        sorted([(None, elsewhere["label"]), (None, before["label"])])
     context.close()
