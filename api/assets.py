@@ -10,7 +10,7 @@ Where the files come from:
   their npm packages into `static/vendor/<package>/` with their LICENSE (see
   `static/vendor/README.md`);
 - our own `static/js/terreau-common.js` (helpers shared with the nearby page) and
-  `static/js/terreau-map.js` and `static/css/terreau-map.css`.
+  `static/js/terreau-map.js`, `static/css/terreau-map.css` and `static/css/terreau-marks.css`.
 
 folium points every map at CDNs through *class-level* `default_js` / `default_css` lists (and
 `add_js_link` mutates those lists for every later map of the process). `localize()` therefore
@@ -62,6 +62,7 @@ LOCATE_CSS = "/static/vendor/leaflet.locatecontrol/dist/L.Control.Locate.min.css
 COMMON_JS = "/static/js/terreau-common.js"  # el, fmt, safeColour: shared by the page scripts
 TERREAU_JS = "/static/js/terreau-map.js"
 TERREAU_CSS = "/static/css/terreau-map.css"
+MARKS_CSS = "/static/css/terreau-marks.css"  # what every map marks the same way (a workshop's too)
 
 # folium class name -> (default_js, default_css) for one map, all local.
 LOCAL_ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
@@ -75,7 +76,7 @@ LOCAL_ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
     "LocateControl": ([("Control_locate_min_js", LOCATE_JS)],
                       [("Control_locate_min_css", LOCATE_CSS)]),
     "TerreauLayers": ([("terreau_common_js", COMMON_JS), ("terreau_map_js", TERREAU_JS)],
-                      [("terreau_map_css", TERREAU_CSS)]),
+                      [("terreau_marks_css", MARKS_CSS), ("terreau_map_css", TERREAU_CSS)]),
 }
 
 

@@ -47,9 +47,12 @@ def _page(request: Request, name: str, lang: str, status: int = 200, **values: A
     return templates.TemplateResponse(request, name, context(lang, **values), status_code=status)
 
 
-def _texts(lang: str, keys: list[str]) -> str:
-    """The sentences a page script shows, from the catalogue (a JSON island, not a literal)."""
-    return script_json({k: t(f"workshop.js.{k}", lang) for k in keys})
+def _texts(lang: str, keys: list[str], shared: dict[str, str] | None = None) -> str:
+    """The sentences a page script shows, from the catalogue (a JSON island, not a literal);
+    `shared`: a name for a sentence another page's script says too (one sentence, one key)."""
+    texts = {k: t(f"workshop.js.{k}", lang) for k in keys}
+    texts.update({name: t(key, lang) for name, key in (shared or {}).items()})
+    return script_json(texts)
 
 
 def _map_config(session: Session, workshop: Workshop, lang: str) -> str:
@@ -131,12 +134,14 @@ def workshop_page(request: Request, code: str, session: SessionDep, lang: LangDe
                  config=_map_config(session, workshop, lang), leaflet_js=assets.LEAFLET_JS,
                  leaflet_css=assets.LEAFLET_CSS, kinds=vocab.resource_kinds(session),
                  categories=vocab.categories(), levels=vocab.levels(),
-                 texts=_texts(lang, JS_TEXTS))
+                 texts=_texts(lang, JS_TEXTS, JS_SHARED))
 
 
 JS_TEXTS = ["pending", "validated", "rejected", "saved", "refused", "failed", "tap_map",
             "choose_two", "voted", "no_token", "live", "polling", "closed", "ended",
             "resources", "links", "leave_warning", "unsent"]
+# the territory map's words for what awaits validation: the maps say it alike (Terreau.pending)
+JS_SHARED = {"awaiting": "map.js.pending"}
 
 
 @router.get("/workshops/{code}/project", response_class=HTMLResponse)
@@ -146,7 +151,7 @@ def project_page(request: Request, code: str, session: SessionDep, lang: LangDep
                  state=sessions.state(workshop), config=_map_config(session, workshop, lang),
                  leaflet_js=assets.LEAFLET_JS, leaflet_css=assets.LEAFLET_CSS,
                  join_url=f"{str(request.base_url).rstrip('/')}/join/{workshop.code}",
-                 texts=_texts(lang, JS_TEXTS))
+                 texts=_texts(lang, JS_TEXTS, JS_SHARED))
 
 
 # --- live, for the pages signed in by cookie (the projector, the moderation page) ---------------

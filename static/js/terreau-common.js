@@ -62,5 +62,21 @@
     return base;
   }
 
-  root.Terreau = { el: el, fmt: fmt, safeColour: safeColour, safeIcon: safeIcon, baseMap: baseMap };
+  /* Awaiting validation ("en attente de validation"), drawn one way on every map (the
+     territory's, a workshop's); dashes are the approximate position's alone
+     (docs/conventions.md). A dot: its marker element has the class `pending.className`, which
+     gives it the amber clock badge (static/css/terreau-marks.css, with the legend's samples).
+     A line: drawn over a wide amber casing, `pending.casing(weight)` (Leaflet path options for
+     the line under it, `weight` being the line's). Its accessible name says it in words. */
+  var pending = {
+    className: 'is-pending',
+    colour: '#ffb300',
+    casing: function (weight) {
+      return { color: '#ffb300', weight: weight + 7, opacity: 1, lineCap: 'round',
+               interactive: false, className: 'tm-link-casing is-pending' };
+    }
+  };
+
+  root.Terreau = { el: el, fmt: fmt, safeColour: safeColour, safeIcon: safeIcon, baseMap: baseMap,
+                   pending: pending };
 })(window);

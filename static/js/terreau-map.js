@@ -23,7 +23,7 @@
   var POPUP_OPTIONS = { maxWidth: 340, minWidth: 240, autoPanPaddingTopLeft: L.point(20, 64),
                         autoPanPaddingBottomRight: L.point(20, 30) };
   var el = Terreau.el, fmt = Terreau.fmt, safeColour = Terreau.safeColour,
-    safeIcon = Terreau.safeIcon;
+    safeIcon = Terreau.safeIcon, pendingMark = Terreau.pending;  // before window.Terreau is ours
 
 
   function add(parent, child) { parent.appendChild(child); return child; }
@@ -332,7 +332,7 @@
     var approx = this._isApprox(r.precision);
     var cls = 'tm-marker k-' + String(r.kind).replace(/[^a-z0-9_-]/gi, '') +
       (approx ? ' is-approx' : ' is-exact') + (r.outside ? ' is-outside' : '') +
-      (r.data.pending ? ' is-pending' : '');  // its author's or an editor's view
+      (r.data.pending ? ' ' + pendingMark.className : '');  // its author's, an editor's view
     return L.divIcon({
       className: cls,
       html: '<span class="tm-pin" style="--c:' + safeColour(k[1]) + '">' +
@@ -382,7 +382,8 @@
 
   P._anyPending = function () {
     var self = this;
-    return Object.keys(this.resources).some(function (id) { return self.resources[id].data.pending; });
+    return Object.keys(this.resources).some(function (id) { return self.resources[id].data.pending; }) ||
+      Object.keys(this.links).some(function (id) { return self.links[id].data.pending; });
   };
 
   P._sortOrder = function () {
@@ -408,7 +409,8 @@
       color: safeColour(lv[1]), weight: lv[2], opacity: 0.92, lineCap: 'round', interactive: false,
       className: 'tm-link tm-level-' + Number(d.level)
     });
-    lk.casing = L.polyline([[0, 0], [0, 0]], {
+    // awaiting validation (its author's, an editor's view): the amber casing every map gives it
+    lk.casing = L.polyline([[0, 0], [0, 0]], d.pending ? pendingMark.casing(lv[2]) : {
       color: '#2b2b2b', weight: lv[2] + 2.5, opacity: 0.35, lineCap: 'round', interactive: false,
       className: 'tm-link-casing'
     });
@@ -1166,6 +1168,7 @@
         // shown once the map holds something awaiting validation (its author's, an editor's)
         var pending = add(res, el('div', 'tm-legend-row tm-legend-pending'));
         add(pending, el('span', 'tm-sample tm-sample-exact tm-sample-pending'));
+        add(pending, el('span', 'tm-sample-pending-line'));
         add(pending, el('span', null, T.legend_pending));
         pending.hidden = !self._anyPending();
         if (!self.panel) add(res, el('p', 'tm-muted tm-legend-kinds-note', T.legend_kinds));

@@ -12,8 +12,9 @@
  * the row it has); the outbox's counter says what waits. The outbox is started with the
  * workshop's code as its scope: another workshop's unsent additions are neither shown nor
  * sent here, and leaving this one keeps theirs. What waits is drawn on the map too, marked
- * "en attente d'envoi" (a white dot, distinct from the dashed "à valider"; the legend under
- * the map says both), and gives way to the real addition once sent. Without the outbox (an
+ * "en attente d'envoi" (a white dot, distinct from "à valider", which carries the amber clock
+ * badge every map gives what awaits validation, Terreau.pending; the legend under the map says
+ * both), and gives way to the real addition once sent. Without the outbox (an
  * old page), TerreauWorkshop.send(path, body) posts directly.
  *
  * Text from the data goes in with textContent only.
@@ -79,6 +80,22 @@
       }).catch(function () { /* offline: the workshop's own additions still show */ });
   }
 
+  // a workshop addition's dot: its kind's colour in a ring (green once validated); awaiting
+  // validation, the badge every map gives it (Terreau.pending, static/css/terreau-marks.css)
+  function dotIcon(r, pending) {
+    return L.divIcon({
+      className: 'tm-marker ws-dot' + (pending ? ' ' + Terreau.pending.className : ''),
+      html: '<span class="ws-pin" style="--c:' + kindColour(r.kind) + '"></span>',
+      iconSize: [24, 24], iconAnchor: [12, 12], tooltipAnchor: [0, -12] });
+  }
+
+  // what a screen reader says of a mark: its name, and in words that it awaits validation
+  function named(node, name, pending) {
+    if (!node) return;
+    node.setAttribute('role', 'img');
+    node.setAttribute('aria-label', pending ? name + ' (' + texts.awaiting + ')' : name);
+  }
+
   function status(item) {
     return texts[item.moderation] || item.moderation;
   }
@@ -92,11 +109,10 @@
       r.mine = true;
       resourcesById[r.id] = r;
       var pending = r.moderation === 'pending';
-      var marker = L.circleMarker([r.lat, r.lon], {
-        radius: 11, color: pending ? '#b35c00' : '#1e6b2a', weight: 3,
-        dashArray: pending ? '4 3' : null, fillColor: kindColour(r.kind), fillOpacity: 0.85 });
+      var marker = L.marker([r.lat, r.lon], { icon: dotIcon(r, pending), keyboard: false });
       marker.bindTooltip(r.name + (pending ? ' — ' + texts.pending : ''),
                          { permanent: mode === 'projector', direction: 'top' });
+      marker.on('add', function () { named(marker.getElement(), r.name, pending); });
       marker.addTo(added);
       if (list) {
         var li = el('li', 'ws-item ' + r.moderation);
@@ -108,11 +124,15 @@
     });
     feed.links.forEach(function (l) {
       var pending = l.moderation === 'pending';
-      L.polyline([[l.source_lat, l.source_lon], [l.target_lat, l.target_lon]], {
-        color: pending ? '#b35c00' : '#7f0000', weight: 2 + l.level,
-        dashArray: pending ? '6 6' : null, opacity: 0.8 })
-        .bindTooltip(l.source_name + ' ↔ ' + l.target_name + (pending ? ' — ' + texts.pending : ''))
+      var ends = [[l.source_lat, l.source_lon], [l.target_lat, l.target_lon]];
+      var name = l.source_name + ' ↔ ' + l.target_name;
+      if (pending) L.polyline(ends, Terreau.pending.casing(2 + l.level)).addTo(linkLayer);
+      var line = L.polyline(ends, { color: pending ? '#b35c00' : '#7f0000', weight: 2 + l.level,
+                                    opacity: pending ? 1 : 0.8,
+                                    className: 'ws-link' + (pending ? ' is-pending' : '') })
+        .bindTooltip(name + (pending ? ' — ' + texts.pending : ''))
         .addTo(linkLayer);
+      named(line.getElement(), name, pending);
       if (list) {
         var li = el('li', 'ws-item link ' + l.moderation);
         li.setAttribute('data-id', l.id);

@@ -201,8 +201,9 @@ def test_the_map_popup_marks_a_pending_link_for_its_author(live_server: str, mig
 @pytest.mark.browser
 def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
                                                              migrated: str) -> None:
-    """Its author sees the dot marked (a badge, said in its name too) and the legend says what
-    the badge means; a reader sees neither the dot nor the legend's line."""
+    """Its author sees the dot marked (a badge, said in its name too) and its cooperation over
+    an amber casing, and the legend says what both mean; a reader sees neither the dot nor the
+    legend's line."""
     with transaction(migrated) as session:
         contributor = tokens.create(session, "contributor", "pezenas", "Bénévole points").token
     made = httpx.post(f"{live_server}/api/resources", headers={
@@ -212,6 +213,13 @@ def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
                        "territories": ["pezenas"], "location_precision": "exact"}})
     assert made.status_code == 201, made.text
     rid = made.json()["id"]
+    near = httpx.get(f"{live_server}/api/resources", params={
+        "territory": "pezenas", "bbox": "3.40,43.44,3.45,43.48", "limit": 1}).json()["features"]
+    link = httpx.post(f"{live_server}/api/links", headers={
+        "Authorization": f"Bearer {contributor}"}, json={
+        "source": rid, "target": near[0]["id"], "category": "producers_suppliers", "level": 2,
+        "territory": "pezenas"})
+    assert link.status_code == 201, link.text
     try:
         with browser() as b:
             for width, height in SIZES:
@@ -231,10 +239,18 @@ def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
                                       ".tm-marker.is-approx:not(.is-pending)")
                 assert others.count() > 0  # the validated ones are not marked
                 assert page.locator(".tm-legend-pending").evaluate("n => n.hidden") is False
+                # its cooperation: over the amber casing every map gives what awaits
+                # validation, never dashed (dashes: the approximate position's)
+                casing = page.locator("path.tm-link-casing.is-pending")
+                casing.wait_for(state="attached")
+                assert casing.count() == 1 and casing.get_attribute("stroke") == "#ffb300"
+                assert page.locator("path.tm-link[stroke-dasharray]").count() == 0
                 screenshot(page, f"map-pending-dot-{width}x{height}")
                 page.evaluate("() => { document.querySelector('.tm-legend details').open = true; }")
                 page.locator(".tm-legend-pending").scroll_into_view_if_needed()
                 assert page.locator(".tm-legend-pending").is_visible()
+                assert page.locator(".tm-legend-pending .tm-sample-pending-line").evaluate(
+                    "n => getComputedStyle(n).boxShadow").startswith("rgb(255, 179, 0)")
                 screenshot(page, f"map-pending-legend-{width}x{height}")
                 assert not visit.console_errors and not visit.dialogs
                 page.close()
@@ -244,4 +260,5 @@ def test_the_territory_map_marks_a_contributor_s_pending_dots(live_server: str,
             assert visit.page.locator(".tm-legend-pending").evaluate("n => n.hidden") is True
     finally:
         with transaction(migrated) as session:
+            links.delete(session, uuid.UUID(link.json()["id"]), "test", None)
             resources.delete(session, uuid.UUID(rid), "test", None)
