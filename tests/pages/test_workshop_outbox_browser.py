@@ -1,9 +1,9 @@
 """What waits in the outbox, on the real workshop page in Chromium (issue 14).
 
 - An addition made offline is drawn on the participant's own map at once, marked "en attente
-  d'envoi" (a white dot, not the dashed "à valider"; the legend under the map says both),
-  still there after a reload made offline, and replaced by the real one (à valider) once the
-  network returns and it is sent. At 390, 1024 and 1440 px.
+  d'envoi" (a white dot, apart from « à valider »'s amber clock badge; the legend under the
+  map says both), still there after a reload made offline, and replaced by the real one (à
+  valider) once the network returns and it is sent. At 390, 1024 and 1440 px.
 - The outbox is per workshop: in one browser, workshop A's unsent additions are neither shown
   nor sent by workshop B's page (nor with B's token), and leaving A drops A's items only.
 - An item saved before the outbox was per workshop (no scope) is adopted and sent once by the
