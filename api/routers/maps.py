@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from api import assets
@@ -103,8 +104,9 @@ PAGES: DbCache[dict[tuple[Any, ...], dict[str, Any]]] = DbCache(
 
 def page_context(request: Request, session: Session, slug: str, lang: str,
                  principal: Principal = ANONYMOUS) -> dict[str, Any]:
-    """Everything templates/territory.html needs: the map and the lists under it, as this
-    reader may see them (a contributor's own pending items included, marked)."""
+    """Everything templates/territory.html needs: the map and the lists under it (rendered
+    once, templates/_territory_lists.html), as this reader may see them (a contributor's own
+    pending items included, marked)."""
     settings = map_settings()
     if principal != ANONYMOUS:
         parts = _page_parts(request, session, slug, lang, principal)
@@ -130,8 +132,11 @@ def _page_parts(request: Request, session: Session, slug: str, lang: str,
                                                 limit=TABLE_ROWS_LARGE)
         links = mapdata.territory_links(session, summary["id"], principal,
                                         limit=TABLE_ROWS_LARGE)
-    return {"territory": summary, "map": parts, "mode": view.mode, "resources": resources,
-            "links": links, "by_kind": summary["by_kind"], "by_level": summary["by_level"],
+    lists = templates.get_template("_territory_lists.html").render(
+        lang=lang, territory=summary, resources=resources, links=links,
+        by_kind=summary["by_kind"], by_level=summary["by_level"], kinds=view.kinds)
+    return {"territory": summary, "map": parts, "mode": view.mode,
+            "lists": Markup(lists),  # autoescaped when rendered: our own HTML
             "kinds": view.kinds, "context_layers": sorted(view.context)}
 
 
