@@ -292,8 +292,10 @@ def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attributi
                           locateOptions={"maxZoom": 16}).add_to(m)
     # The layer control first: it only names layers, and the script then may move it.
     # On the map itself (iframe, download) it folds into a button; the script unfolds it when
-    # the map is large. On the territory page it moves to the panel beside the map.
-    control = folium.LayerControl(position="topright", collapsed=panel is None)
+    # the map is large. On the territory page it moves to the panel beside the map, where its
+    # list always shows (terreau-map.css): created folded there too, since Leaflet measures an
+    # unfolded control against the map as it is added, a page layout before the first markers.
+    control = folium.LayerControl(position="topright", collapsed=True)
     control.add_to(m)
     cfg = config(view, urls, lang, embed_limit, standalone, panel)
     TerreauLayers(cfg, tiles, boundary, communes, links, kind_layers, context_layers,

@@ -87,7 +87,11 @@
     L.control.scale({ imperial: false, position: 'bottomright' }).addTo(map);
     if (this.panel && this.control) {
       add(this.panel, el('h2', 'tm-panel-title', this.text.panel_layers));
-      var layersBox = this.control.getContainer();
+      // Created folded (layers.py: Leaflet measures an unfolded one against the map), it
+      // shows its list in the panel (terreau-map.css) and no longer folds on hover or a click.
+      var layersBox = this.control.getContainer(), ctl = this.control;
+      L.DomEvent.off(layersBox, { mouseenter: ctl._expandSafely, mouseleave: ctl.collapse }, ctl);
+      map.off('click', ctl.collapse, ctl);
       layersBox.classList.add('tm-in-panel');
       this.panel.appendChild(layersBox);
     } else if (this.control && this.large) {
