@@ -6,7 +6,7 @@ same at row 100 and at row 100,000, and rows inserted meanwhile do not shift the
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -240,6 +240,28 @@ def list_resources(
 # Shown to editors only: who typed what, and why a contribution was refused.
 EDITOR_ONLY = ("created_by", "updated_by", "moderation_note")
 
+# A feature's timestamps as GIS and people read them: RFC 3339 in UTC to the second, with `Z`
+# ("2026-12-01T22:52:48Z", 20 characters where PostgreSQL's JSON wrote 32 with microseconds
+# and an offset). Every feature of resources and links, from SQL or Python, writes them so.
+STAMPED = ("created_at", "updated_at")
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_STAMP_SQL = '''YYYY-MM-DD"T"HH24:MI:SS"Z"'''
+
+
+def stamp(value: datetime | None) -> str | None:
+    """A timestamp as features write it (STAMPED)."""
+    return value.astimezone(UTC).strftime(STAMP_FORMAT) if value is not None else None
+
+
+def stamped(props: dict[str, Any]) -> dict[str, Any]:
+    """`props` with its STAMPED timestamps written as features write them."""
+    return {k: stamp(v) if k in STAMPED and isinstance(v, datetime) else v
+            for k, v in props.items()}
+
+
+def _stamp_sql(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', '{_STAMP_SQL}')"
+
 
 def _properties_json(principal: Principal, alias: str) -> str:
     """SQL of a resource's GeoJSON properties (json), from the columns of `_resource_fields`
@@ -247,12 +269,18 @@ def _properties_json(principal: Principal, alias: str) -> str:
     the editors of the row's territory only (carto.permissions). `row_to_json` of a row writes
     the text in one pass, where `to_jsonb(row) - keys` built, sorted and copied a binary
     object per feature (half the page's time at 1,000 features). Null properties stay: QGIS
-    makes a layer's columns from the properties of its first features."""
+    makes a layer's columns from the properties of its first features. Timestamps as
+    `stamp` writes them."""
     names = [name for name, _ in _resource_fields(principal) if name not in ("id", "lon", "lat")]
+
+    def column(name: str) -> str:
+        if name in STAMPED:
+            return f"{_stamp_sql(f'{alias}.{name}')} AS {name}"
+        return f"{alias}.{name}"
 
     def obj(columns: list[str]) -> str:
         return (f"(SELECT row_to_json(p) FROM (SELECT "
-                f"{', '.join(f'{alias}.{c}' for c in columns)}) p)")
+                f"{', '.join(column(c) for c in columns)}) p)")
 
     shown = [name for name in names if name not in EDITOR_ONLY]
     return (f"CASE WHEN {permissions.editor_fields_sql(principal, alias)} "

@@ -37,7 +37,7 @@ def _props(row: dict[str, Any], principal: Principal, session: Session) -> dict[
 
 def feature(row: dict[str, Any], principal: Principal, session: Session) -> dict[str, Any]:
     return {"type": "Feature", "id": str(row["id"]), "geometry": json.loads(row["geometry"]),
-            "properties": jsonable(_props(row, principal, session))}
+            "properties": jsonable(search.stamped(_props(row, principal, session)))}
 
 
 def _one(row: dict[str, Any], principal: Principal, session: Session, status: int = 200,

@@ -48,7 +48,7 @@ def feature(row: dict[str, Any], principal: Principal, session: Session) -> dict
         "type": "Feature",
         "id": str(row["id"]),
         "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
-        "properties": jsonable(props),
+        "properties": jsonable(search.stamped(props)),
     }
 
 

@@ -2,7 +2,9 @@
 readers may see, at the position readers are shown."""
 
 import json
+import re
 import uuid
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -102,6 +104,34 @@ def test_the_first_ten_features_carry_every_column_nulls_included(client: TestCl
     for feature in first:
         assert set(feature["properties"]) == columns
     assert any(v is None for f in first for v in f["properties"].values())
+
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_timestamps_are_rfc3339_utc_seconds_the_same_on_every_path(client: TestClient,
+                                                                    ogc_world: OgcWorld) -> None:
+    """20 characters GDAL parses three times per feature, where PostgreSQL's JSON wrote 32;
+    a page (SQL) and one feature (Python) write them alike, for resources and links."""
+    rid = ogc_world.public_id
+    url = str(client.app.state.database_url)  # type: ignore[attr-defined]
+    with transaction(url) as session:
+        created, updated = session.execute(text(
+            "SELECT created_at, updated_at FROM resource WHERE id = :id"), {"id": rid}).one()
+    expected = {"created_at": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "updated_at": "2020-05-01T00:00:00Z"}
+    shown = [client.get(f"/ogc/collections/resources/items/{rid}").json()["properties"],
+             client.get(f"/api/resources/{rid}").json()["properties"]]
+    for page in ("/ogc/collections/resources/items?limit=10000",
+                 f"/api/resources?territory={SLUG}&limit=10000"):
+        shown += [f["properties"] for f in client.get(page).json()["features"] if f["id"] == rid]
+    assert len(shown) == 4
+    for props in shown:
+        assert {k: props[k] for k in expected} == expected
+    links = client.get("/ogc/collections/links/items?limit=5").json()["features"]
+    assert links and all(STAMP.fullmatch(f["properties"]["created_at"]) for f in links)
+    one = client.get(f"/ogc/collections/links/items/{links[0]['id']}").json()["properties"]
+    assert one["created_at"] == links[0]["properties"]["created_at"]
 
 
 def test_every_public_resource_once_across_keyset_pages(client: TestClient,
