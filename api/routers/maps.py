@@ -2,7 +2,7 @@
 data endpoints a large territory's map loads by viewport."""
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import Annotated, Any
 
@@ -96,8 +96,9 @@ def _no_pages(session: Session) -> dict[tuple[Any, ...], dict[str, Any]]:
 # The territory pages of anonymous readers, per territory, language and map settings: their
 # counts (carto.search.territory_stats), lists and map (with its first view) change only with
 # a write, and computing them was most of a large territory's page (0.9 s of SQL for 10,000
-# resources). Every accepted write drops them (`carto.cache.edited`); other workers see it
-# within the ttl. Signed-in readers (their own pending items) are computed each time.
+# resources). So is the map alone (map.html, for an iframe; not the download). Every accepted
+# write drops them (`carto.cache.edited`); other workers see it within the ttl. Signed-in
+# readers (their own pending items) are computed each time.
 PAGES: DbCache[dict[tuple[Any, ...], dict[str, Any]]] = DbCache(
     "anonymous territory pages", _no_pages, ttl=60.0, follows_edits=True)
 
@@ -107,17 +108,23 @@ def page_context(request: Request, session: Session, slug: str, lang: str,
     """Everything templates/territory.html needs: the map and the lists under it (rendered
     once, templates/_territory_lists.html), as this reader may see them (a contributor's own
     pending items included, marked)."""
-    settings = map_settings()
     if principal != ANONYMOUS:
         parts = _page_parts(request, session, slug, lang, principal)
     else:
-        key = (mapdata.territory_id(session, slug), lang, settings.embed_limit,
-               settings.tile_url, settings.tile_attribution)
-        pages = PAGES.get(session)
-        found = pages.get(key)
-        parts = found if found is not None else pages.setdefault(
-            key, _page_parts(request, session, slug, lang, principal))
-    return context(lang, **parts, settings=settings, today=date.today())
+        parts = _anonymous(session, ("page", mapdata.territory_id(session, slug), lang),
+                           lambda: _page_parts(request, session, slug, lang, principal))
+    return context(lang, **parts, settings=map_settings(), today=date.today())
+
+
+def _anonymous(session: Session, key: tuple[Any, ...],
+               make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What `make` builds for an anonymous reader, kept in PAGES under `key` and the map
+    settings (a test or an operator may change them)."""
+    settings = map_settings()
+    full = (*key, settings.embed_limit, settings.tile_url, settings.tile_attribution)
+    pages = PAGES.get(session)
+    found = pages.get(full)
+    return found if found is not None else pages.setdefault(full, make())
 
 
 def _page_parts(request: Request, session: Session, slug: str, lang: str,
@@ -146,9 +153,16 @@ def _page_parts(request: Request, session: Session, slug: str, lang: str,
 def map_alone(request: Request, slug: str, session: SessionDep, lang: LangDep,
               download: Annotated[bool, Query(description="one self-contained HTML file")] = False,
               ) -> Response:
+    if not download:  # an iframe's map, as anonymous as the page (PAGES)
+        def make() -> dict[str, Any]:
+            summary = mapdata.territory_summary(session, slug)
+            parts, view = build_map(request, session, summary, lang)
+            return {"summary": summary, "parts": parts, "view": view}
+
+        found = _anonymous(session, ("alone", mapdata.territory_id(session, slug), lang), make)
+        return HTMLResponse(_alone_page(request, lang, found["summary"], found["parts"],
+                                        found["view"], standalone=False))
     summary = mapdata.territory_summary(session, slug)
-    if not download:
-        return HTMLResponse(map_page(request, session, summary, lang, standalone=False))
     return standalone_file(map_page(request, session, summary, lang, standalone=True),
                            f"terreau-{slug}-{date.today().isoformat()}.html")
 
@@ -160,6 +174,11 @@ def map_page(request: Request, session: Session, summary: dict[str, Any], lang: 
     (`workshop_id`, headed by `title`)."""
     parts, view = build_map(request, session, summary, lang, standalone=standalone,
                             principal=principal, workshop_id=workshop_id)
+    return _alone_page(request, lang, summary, parts, view, standalone, title)
+
+
+def _alone_page(request: Request, lang: str, summary: dict[str, Any], parts: maps.MapParts,
+                view: maps.MapView, standalone: bool, title: str | None = None) -> str:
     return templates.get_template("map_alone.html").render(context(
         lang, request=request, territory=summary, map=parts, mode=view.mode,
         standalone=standalone, kinds=view.kinds, context_layers=sorted(view.context),

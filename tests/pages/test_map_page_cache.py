@@ -40,10 +40,11 @@ def _limit(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
 
 def test_a_cached_anonymous_page_reads_no_counts(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The counts (territory_stats), lists and map of an anonymous page come from the cache
-    once it is computed (per territory and language)."""
+    """The counts (territory_stats), lists and map of an anonymous page, and the map alone of
+    an iframe, come from the cache once computed (per territory and language)."""
     first = client.get("/territories/pezenas")
-    assert first.status_code == 200
+    alone = client.get("/territories/pezenas/map.html")
+    assert first.status_code == 200 and alone.status_code == 200
 
     def no_summary(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the page computed its counts again")
@@ -53,6 +54,7 @@ def test_a_cached_anonymous_page_reads_no_counts(
     assert again.status_code == 200
     assert config_of(again.text) == config_of(first.text)
     assert again.text.count('<tr id="r-') == first.text.count('<tr id="r-')
+    assert config_of(client.get("/territories/pezenas/map.html").text) == config_of(alone.text)
     assert client.get("/territories/nowhere").status_code == 404
 
 
@@ -91,6 +93,8 @@ def test_a_large_territory_page_carries_its_first_view(client: TestClient,
         assert asked.json() == view, zoom
     total = sum(c[2] for c in next(iter(first["views"].values()))["clusters"])
     assert total == cfg["counts"]["resources"] > 5
+    alone = config_of(client.get("/territories/frontignan/map.html").text)
+    assert alone["first"] == first  # the map alone for an iframe too
 
 
 def test_the_first_view_shows_private_persons_where_the_map_does(
