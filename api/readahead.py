@@ -16,6 +16,9 @@ What may be held, and how long:
   (`carto.cache.edited`, `follows_edits=True`); a page of an older epoch is void, even if it
   was still being computed. So a page read ahead shows what the same answer, in flight a
   moment longer, would have shown; other processes' writes are seen within `TTL`;
+- **for walkers only**: read ahead after a first page, or after a page that was read ahead
+  (a reader following `next` links); a client jumping to cursors (a benchmark's scattered
+  pages) gets no page it will not ask for;
 - **bounded**: at most `MAX_PAGES` held (a page of 10,000 features is ~10 MB); past that,
   nothing more is read ahead until some are taken or void.
 
@@ -104,6 +107,11 @@ class ReadAhead:
         except Exception:  # noqa: BLE001 - the request computes its page itself
             return None
         return page if entry.epoch is self.epoch() else None  # no write committed meanwhile
+
+    def holds(self, url: str) -> bool:
+        """Whether a page was read ahead for `url` (valid or not): its reader walks `next`
+        links."""
+        return url in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)

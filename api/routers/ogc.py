@@ -199,6 +199,10 @@ def _page(session: Session, principal: Principal, c: Collection,
 async def items(request: Request, collection_id: str, session: AsyncReadsDep) -> Response:
     ahead = _reads_ahead(request)
     answer: Response | readahead.Page | None = None
+    # A reader walking the collection: its first page, or a page that was read ahead for it
+    # (even one void by now). A client jumping to cursors gets no page it will not ask for.
+    walking = ahead is not None and (
+        "cursor" not in request.query_params or ahead.holds(str(request.url)))
     if ahead is not None:  # the page read ahead for this URL, if any (api.readahead)
         answer = await ahead.take(str(request.url))
     if answer is None:
@@ -206,7 +210,7 @@ async def items(request: Request, collection_id: str, session: AsyncReadsDep) ->
             request, s, principal, collection_id))
     if isinstance(answer, Response):
         return answer
-    if ahead is not None and answer.next_url:
+    if ahead is not None and walking and answer.next_url:
         ahead.start(answer.next_url, _compute_ahead(request, collection_id, answer.next_url))
     return _page_response(answer)
 

@@ -59,6 +59,18 @@ def test_a_token_holder_neither_gets_nor_starts_a_page_read_ahead(
     assert following in ahead._entries  # not given to the token's holder
 
 
+def test_a_client_jumping_to_a_cursor_gets_no_page_read_ahead(client: TestClient,
+                                                               world: World) -> None:
+    _ensure_two(client, world)
+    _ensure_two(client, world)  # three pages at least: the second has a next link
+    state = client.app.state  # type: ignore[attr-defined]
+    ahead = state.read_ahead = ReadAhead(state.read_ahead.epoch)  # none left by other tests
+    second = _next(client.get(ITEMS, headers=World.auth(world.editor)).json())
+    assert not ahead.holds(second)
+    third = _next(client.get(second).json())  # a jump: not read ahead for this reader
+    assert not ahead.holds(third)
+
+
 def test_a_write_voids_the_pages_read_ahead(client: TestClient, world: World) -> None:
     _ensure_two(client, world)
     following = _next(client.get(ITEMS).json())
