@@ -70,6 +70,18 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+def dashed_strokes(page: Page, within: str) -> list[str]:
+    """The classes of the SVG shapes under `within` that are drawn dashed (an attribute or the
+    computed style): on the maps dashes mean "approximate position" and nothing else
+    (docs/conventions.md), and no map draws that as an SVG stroke."""
+    return list(page.evaluate(
+        """within => [...document.querySelectorAll(within + ' path, ' + within + ' line, '
+                                               + within + ' circle')]
+            .filter(p => (p.getAttribute('stroke-dasharray') || 'none') !== 'none'
+                         || getComputedStyle(p).strokeDasharray !== 'none')
+            .map(p => p.getAttribute('class') || p.tagName)""", within))
+
+
 def local_only(page: Page) -> list[str]:
     """Let the page load file: and data: URLs only, aborting anything else (a downloaded map
     must need no network); returns the list of every URL it asked for, filled as it goes."""

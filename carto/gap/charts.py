@@ -183,8 +183,9 @@ def catchment_map(layers: dict[str, Any], coverage: dict[str, float | None] | No
            f'aria-label="{escape(t("gap.map.label", lang))}">',
            f'<rect width="{width}" height="{height}" fill="#fbfaf5"/>']
     if radius_km > 0:
-        out.append(f'<path d="{path(layers["catchment"])}" fill="#eef3e6" stroke="#5b7f3a" '
-                   f'stroke-width="1.5" stroke-dasharray="6 4" fill-rule="evenodd">'
+        # a pale band with a thin solid line: dashes are the approximate position's alone
+        out.append(f'<path class="catchment" d="{path(layers["catchment"])}" fill="#eef3e6" '
+                   f'stroke="#7fa35a" stroke-width="1" fill-rule="evenodd">'
                    f'<title>{escape(t("gap.map.catchment", lang, km=number(radius_km, lang)))}'
                    f'</title></path>')
     communes = layers.get("communes") or []

@@ -79,10 +79,15 @@
     if (focus) { map.removeLayer(focus); }
     var a = markers[o.a.id] ? markers[o.a.id].getLatLng() : L.latLng(o.a.lat, o.a.lon);
     var b = markers[o.b.id] ? markers[o.b.id].getLatLng() : L.latLng(o.b.lat, o.b.lon);
+    /* A solid, thick line on a white casing, in a blue no cooperation level uses (dashes are the
+       approximate position's alone); its colour is the list's focus outline's (cooperation.css). */
+    var colour = getComputedStyle(document.documentElement).getPropertyValue("--coop-focus").trim();
     focus = L.layerGroup([
-      L.polyline([a, b], { color: "#6a1b9a", weight: 4, dashArray: "8 6", className: "coop-focus-line" }),
-      L.circleMarker(a, { radius: 9, color: "#6a1b9a", weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.a.name)),
-      L.circleMarker(b, { radius: 9, color: "#6a1b9a", weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.b.name))
+      L.polyline([a, b], { color: "#fff", weight: 10, opacity: 1, interactive: false,
+                           className: "coop-focus-casing" }),
+      L.polyline([a, b], { color: colour, weight: 5, opacity: 1, className: "coop-focus-line" }),
+      L.circleMarker(a, { radius: 9, color: colour, weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.a.name)),
+      L.circleMarker(b, { radius: 9, color: colour, weight: 3, fillOpacity: 0 }).bindTooltip(txt(o.b.name))
     ]).addTo(map);
     return [a, b];
   }

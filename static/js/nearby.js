@@ -467,8 +467,11 @@
     pins = {};
     var o = answer.origin;
     var centre = [o.lat, o.lon];
+    // The search radius: a thin solid outline and a faint fill (dashes are the approximate
+    // position's alone, docs/conventions.md).
     var circle = L.circle(centre, { radius: state.radius * 1000, color: '#2e5d34', weight: 1.5,
-      fillOpacity: 0.04, dashArray: '6 6', interactive: false }).addTo(originLayer);
+      opacity: 0.7, fillColor: '#2e5d34', fillOpacity: 0.07, interactive: false,
+      className: 'nb-radius-area' }).addTo(originLayer);
     L.circleMarker(centre, { radius: 8, color: '#fff', weight: 3, fillColor: '#1f2a1f', fillOpacity: 1 })
       .bindTooltip(originLabel(state.origin, answer) || T.origin).addTo(originLayer);
     var bounds = L.latLngBounds([centre]);

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from carto import tokens
 from carto.db import transaction
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, dashed_strokes, open_page, screenshot
 
 VIEWPORTS = [(390, 844), (1024, 768), (1440, 900)]
 
@@ -88,6 +88,13 @@ def test_cooperation_page_in_chromium(live_server: str, width: int, height: int)
         page.locator(".coop-show").first.click()
         page.wait_for_selector("#coop-map path.coop-focus-line", state="attached")
         assert page.locator(".coop-opp.coop-focus").count() == 1
+        # the opportunity is a solid line on a white casing, never dashed (dashes: the
+        # approximate position's), in the blue of its card's outline
+        assert page.locator("#coop-map path.coop-focus-casing").count() == 1
+        assert dashed_strokes(page, "#coop-map") == []
+        line = page.locator("#coop-map path.coop-focus-line").get_attribute("stroke")
+        outline = page.locator(".coop-opp.coop-focus").evaluate("e => getComputedStyle(e).outlineColor")
+        assert line == "#0277bd" and outline == "rgb(2, 119, 189)"
         assert page.locator(".coop-declare").count() == 0  # not signed in: no declare button
         assert page.locator("#coop-sign-in").is_visible()
         page.wait_for_timeout(1200)  # the smooth scroll to the map

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from carto import territories
 from carto.db import transaction
 from carto.territories import TerritorySpec
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, dashed_strokes, open_page, screenshot
 
 SLUG = "gap-test-thau"
 SOURCE = "test navigateur (supprimé après le test)"
@@ -83,6 +83,10 @@ def test_gap_page_in_chromium(live_server: str, thau: str) -> None:
         assert page.locator("#gap-groups tbody tr").count() == 10
         assert page.locator("#gap-map circle.producer.counted").count() == 4  # 3 inside + 1 near
         assert page.locator("#gap-map path.commune").count() == 3
+        # the catchment is a pale band with a thin solid line (dashes: the approximate position's)
+        assert page.locator("#gap-map path.catchment").count() == 1
+        assert dashed_strokes(page, "#gap-map") == []
+        assert "tirets" not in page.locator(".gap-map .hint").inner_text()
         assert page.locator("#ratio-gross").inner_text().endswith("%")
         assert visit.console_errors == [] and visit.dialogs == []
         assert _outside(visit.requests, live_server) == []
@@ -110,7 +114,7 @@ def test_gap_page_never_scrolls_sideways(live_server: str, thau: str, width: int
     charts shrank unreadable on a phone. Wide tables and charts scroll inside their own box;
     the page itself does not, and chart text keeps a legible size."""
     with browser() as b:
-        visit = open_page(b, f"{live_server}/territories/{thau}/gap", width, height)
+        visit = open_page(b, f"{live_server}/territories/{thau}/gap?radius_km=10", width, height)
         page = visit.page
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{overflow} px too wide at {width}"
@@ -121,6 +125,7 @@ def test_gap_page_never_scrolls_sideways(live_server: str, thau: str, width: int
         assert label >= 9, f"chart text {label} px high at {width}"
         assert visit.console_errors == []
         page.screenshot(path=str(screenshot(page, f"gap-thau-{width}")), full_page=True)
-        for part in ("gap-summary", "gap-charts", "gap-table"):
+        assert dashed_strokes(page, "#gap-map") == []
+        for part in ("gap-summary", "gap-charts", "gap-table", "gap-map"):
             page.locator(f".{part}").screenshot(
                 path=str(screenshot(page, f"gap-thau-{width}-{part}")))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from carto.db import transaction
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, dashed_strokes, open_page, screenshot
 
 DEMO_PRODUCERS = (
     "Boulangère (réseau de vente de pain bio)",
@@ -72,6 +72,9 @@ def test_nearby_page_finds_demo_producers_near_celleneuve(
         # the map shows the origin, the radius circle and one pin per place
         assert page.locator("#nb-map .nb-pin").count() >= 1
         assert page.locator("#nb-map path.leaflet-interactive").count() >= 1
+        # the radius is a solid outline with a faint fill: dashes are the approximate position's
+        assert page.locator("#nb-map path.nb-radius-area").count() == 1
+        assert dashed_strokes(page, "#nb-map") == []
         # the state is in the URL: reloading it gives the same list
         state = parse_qs(urlparse(page.url).query)
         assert state["kind"] == ["producer"] and state["from"] == ["place"]
@@ -81,8 +84,9 @@ def test_nearby_page_finds_demo_producers_near_celleneuve(
             path=str(screenshot(page, "nearby-phone-results").with_name("nearby-phone-results-full.png")),
             full_page=True,
         )
-        again = open_page(b, page.url, width=1280, height=900)
+        again = open_page(b, page.url, width=1440, height=900)
         again.page.locator("#nb-list .nb-card").first.wait_for()
+        assert dashed_strokes(again.page, "#nb-map") == []
         assert again.page.locator("#nb-list .nb-name").all_inner_texts() == names
         screenshot(again.page, "nearby-desktop-results")
         assert visit.console_errors == [] and again.console_errors == []

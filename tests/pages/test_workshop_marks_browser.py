@@ -11,15 +11,12 @@ from playwright.sync_api import Page, expect
 
 from tests.api.test_workshops import join
 from tests.apiworld import SETE, World, feature
-from tests.browser import browser, screenshot
+from tests.browser import browser, dashed_strokes, screenshot
 from tests.pages.test_workshop_outbox_browser import SIZES, _context, _join, _workshop
 from tests.pages.test_workshops_browser import LIVE_MS
 from tests.sessions import signed_in
 
 AMBER = "rgb(255, 179, 0)"
-DASHED = """() => [...document.querySelectorAll('#ws-map path')]
-    .filter(p => (p.getAttribute('stroke-dasharray') || 'none') !== 'none'
-                 || getComputedStyle(p).strokeDasharray !== 'none').length"""
 
 
 def _additions(base: str, code: str, tag: str) -> tuple[list[str], str, str]:
@@ -58,7 +55,7 @@ def test_a_workshop_map_marks_what_awaits_validation_with_the_shared_badge_not_d
             context = _context(b, (width, height))
             page = _join(context, live_server, code, f"Yann {width}")
             expect(page.locator("#ws-additions li")).to_have_count(3, timeout=LIVE_MS)
-            assert page.evaluate(DASHED) == 0, "a dashed mark on the workshop map"
+            assert dashed_strokes(page, "#ws-map") == [], "a dashed mark on the workshop map"
             dots = page.locator("#ws-map .ws-dot.is-pending")
             expect(dots).to_have_count(2)
             assert _badge(page, "#ws-map .ws-dot.is-pending") == AMBER
@@ -97,6 +94,6 @@ def test_a_workshop_map_marks_what_awaits_validation_with_the_shared_badge_not_d
         expect(visit.page.locator("#ws-map .ws-dot:not(.is-pending)")).to_have_count(1)
         expect(visit.page.locator(f"#ws-map .ws-dot[aria-label='{names[0]}']")).to_have_count(1)
         expect(visit.page.locator("#ws-legend")).to_contain_text("en attente de validation")
-        assert visit.page.evaluate(DASHED) == 0
+        assert dashed_strokes(visit.page, "#ws-map") == []
         screenshot(visit.page, "workshop-pending-projector-1440x900")
         assert not visit.console_errors
