@@ -1,7 +1,9 @@
 """What a request body may be, checked before any handler reads it: at most `max_bytes` (1 MB
 by default; 413 whether the size is declared or the body comes chunked), and JSON whose every
-string is valid Unicode (a lone surrogate such as "\\ud800" parses in Python but cannot be
-stored or re-encoded: 422 naming the member, instead of a 500 deep in the database driver).
+string is storable text (a lone surrogate such as "\\ud800" parses in Python but cannot be
+stored or re-encoded, PostgreSQL's text holds no NUL: 422 naming the member, key or value,
+instead of a 500 deep in the database driver). /openapi.json says so once, for every body
+(api.openapi: free strings carry `NUL_FREE_PATTERN`, free keys as `propertyNames`).
 
 The body is read whole here, once: bodies are small (the limit), and a handler that fails
 while reading one (the old way of refusing a chunked body mid-stream) turned the 413 into
@@ -20,29 +22,43 @@ from carto.i18n import msg, negotiate
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def lone_surrogate(value: Any, path: str = "") -> str | None:
+def _flaw(text: str) -> str | None:
+    """Why a JSON string cannot be stored (the catalogue key), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "error.body.surrogate"
+    return "error.validation.nul" if "\x00" in text else None
+
+
+def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
     """The path ("properties.name", "stakes.0") of the first string or key of a parsed JSON
-    value that is not valid Unicode, or None."""
+    value that PostgreSQL's text cannot hold (a lone surrogate, a NUL), with why; or None."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "body"
-        return None
+        flaw = _flaw(value)
+        return (path or "body", flaw) if flaw else None
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            if lone_surrogate(str(key)) is not None:
-                return here.encode("utf-8", "backslashreplace").decode("ascii")
-            found = lone_surrogate(item, here)
+            flaw = _flaw(str(key))
+            if flaw is not None:
+                shown = "".join(c if _flaw(c) is None else f"\\u{ord(c):04x}" for c in here)
+                return shown, flaw
+            found = unstorable(item, here)
             if found:
                 return found
     if isinstance(value, list):
         for i, item in enumerate(value):
-            found = lone_surrogate(item, f"{path}.{i}" if path else str(i))
+            found = unstorable(item, f"{path}.{i}" if path else str(i))
             if found:
                 return found
     return None
+
+
+def lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string or key that is not valid Unicode, or None."""
+    found = unstorable(value, path)
+    return found[0] if found and found[1] == "error.body.surrogate" else None
 
 
 class BodyTooLarge(Exception):
@@ -86,9 +102,9 @@ class BodySizeLimit:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if b"json" in headers.get(b"content-type", b"") and b"\\u" in body:
-            field = _surrogate_field(body)
-            if field is not None:
-                await self._invalid(scope, receive, send, field)
+            found = _unstorable_field(body)
+            if found is not None:
+                await self._invalid(scope, receive, send, *found)
                 return
         replayed = False
 
@@ -123,20 +139,22 @@ class BodySizeLimit:
                                      msg("problem.too_large.limit", bytes=limit))
         await response(scope, receive, send)
 
-    async def _invalid(self, scope: Scope, receive: Receive, send: Send, field: str) -> None:
+    async def _invalid(self, scope: Scope, receive: Receive, send: Send, field: str,
+                       flaw: str) -> None:
         lang = _scope_lang(scope)
-        problem = FieldError(field, msg("error.body.surrogate"))
+        problem = FieldError(field, msg("error.validation.nul") if flaw == "error.validation.nul"
+                             else msg("error.body.surrogate"))
         response = localised_problem(lang, 422, "problem.invalid_body",
                                      f"{field}: {problem.text(lang)}", [problem])
         await response(scope, receive, send)
 
 
-def _surrogate_field(body: bytes) -> str | None:
+def _unstorable_field(body: bytes) -> tuple[str, str] | None:
     try:
         parsed = json.loads(body)
     except ValueError:
         return None  # not JSON: FastAPI says so, naming the position
-    return lone_surrogate(parsed)
+    return unstorable(parsed)
 
 
 def _scope_lang(scope: Scope) -> str:

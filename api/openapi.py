@@ -92,6 +92,26 @@ def _nul_free(schema: dict[str, Any]) -> None:
         _nul_free(schema["items"])
 
 
+def _nul_free_body(schema: Any) -> None:
+    """A JSON body's free strings and free keys carry NUL_FREE_PATTERN: api.limits refuses a
+    NUL (or a lone surrogate) in any string or key of any body, with a 422 naming it."""
+    if not isinstance(schema, dict):
+        return
+    free = not any(key in schema for key in ("pattern", "enum", "const", "format"))
+    if free and (schema.get("type") == "string" or "string" in (schema.get("type") or [])):
+        schema["pattern"] = NUL_FREE_PATTERN
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        schema.setdefault("propertyNames", {"pattern": NUL_FREE_PATTERN})
+    for key in ("properties", "$defs"):
+        for sub in (schema.get(key) or {}).values():
+            _nul_free_body(sub)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key) or []:
+            _nul_free_body(sub)
+    for key in ("items", "additionalProperties", "then", "else"):
+        _nul_free_body(schema.get(key))
+
+
 def _problem(status: int) -> dict[str, Any]:
     return {"description": DESCRIPTIONS[status], "content": {"application/problem+json": {
         "schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -140,6 +160,9 @@ def document(app: FastAPI) -> dict[str, Any]:
             header = _if_match(path, method)
             if header is not None:
                 operation.setdefault("parameters", []).append(header)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if "$ref" not in media.get("schema", {}):
+                    _nul_free_body(media.get("schema"))
             responses = operation["responses"]
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
             for status in sorted(_statuses(path, method, operation)):
@@ -149,6 +172,9 @@ def document(app: FastAPI) -> dict[str, Any]:
                 ok["content"] = content  # the bodies it really sends, each with its schema
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    for name, body in schemas.items():  # the request bodies (the responses are inline)
+        if name != "Problem":
+            _nul_free_body(body)
     app.openapi_schema = spec
     return spec
 
