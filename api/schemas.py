@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from carto import params
+from carto import params, validation, vocab
 
 
 class PointGeometry(BaseModel):
@@ -56,10 +56,25 @@ class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+# A name the domain takes (carto.validation.name): something besides spaces (Python's, as
+# str.strip sees them), at most NAME_MAX characters.
+NAME_PATTERN = r"^[\s\S]*[^\s\x00][\s\S]*$"
+
+
+def _name(max_length: int = validation.NAME_MAX) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NAME_PATTERN}
+
+
 class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: str
-    territory: str | None = None
+    """A role of vocab.ROLES; every role but admin needs a territory (carto.tokens.create)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"role": "editor", "territory": "frontignan", "name": "Mairie"},
+        "anyOf": [{"properties": {"role": {"const": "admin"}}},
+                  {"required": ["territory"],
+                   "properties": {"territory": {"type": "string", "minLength": 1}}}]})
+    role: str = Field(json_schema_extra={"enum": list(vocab.ROLES)})
+    territory: str | None = Field(None, description="territory slug (unknown: 404)")
     name: str = Field(default="", max_length=200)
 
 
@@ -89,12 +104,13 @@ class WorkshopIn(BaseModel):
         "territory": "frontignan", "title": "Cartographie des solidarités alimentaires",
         "date": "2026-12-05", "place": "Salle des fêtes", "ends_at": "2026-12-05T18:00:00+01:00",
     }})
-    territory: str = Field(max_length=100, description="territory slug")
-    title: str = Field(min_length=1, max_length=200)
-    date: str = Field(max_length=10, description="the day (YYYY-MM-DD)")
+    territory: str = Field(max_length=100, description="territory slug (unknown: 422)")
+    title: str = Field(json_schema_extra=_name())
+    date: str = Field(description="the day (YYYY-MM-DD)", json_schema_extra=params.DATE_SCHEMA)
     place: str | None = Field(default=None, max_length=300)
-    ends_at: str = Field(max_length=40, description="ISO 8601 date-time with its offset: the "
-                                                    "participants' tokens stop writing then")
+    ends_at: str = Field(description="RFC 3339 date-time with its offset, in the future: the "
+                                     "participants' tokens stop writing then",
+                         json_schema_extra=params.DATETIME_SCHEMA)
 
 
 class JoinIn(BaseModel):

@@ -94,6 +94,40 @@ def multipolygon_element(geometry: MultiPolygon | Polygon) -> WKTElement:
 
 
 
+# What `unwrap_feature` and `as_multipolygon` take, as JSON Schema (POST /api/gap): a Polygon,
+# a MultiPolygon, a Feature of one, or a FeatureCollection of one such Feature. What no schema
+# can state (closed rings, a valid polygon, its extent) is a 422 naming `geometry`.
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3,
+             "items": {"type": "number", "minimum": -180, "maximum": 180}}
+_RINGS = {"type": "array", "minItems": 1,
+          "items": {"type": "array", "minItems": 4, "items": _POSITION}}
+POLYGON_SCHEMA: dict[str, Any] = {"type": "object", "required": ["type", "coordinates"],
+                                  "properties": {"type": {"const": "Polygon"},
+                                                 "coordinates": _RINGS}}
+MULTIPOLYGON_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "coordinates"],
+    "properties": {"type": {"const": "MultiPolygon"},
+                   "coordinates": {"type": "array", "minItems": 1, "items": _RINGS}}}
+
+
+def feature_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """A Feature of a (Multi)Polygon with these `properties` (an object or null)."""
+    return {"type": "object", "required": ["type", "geometry"],
+            "properties": {"type": {"const": "Feature"},
+                           "geometry": {"oneOf": [POLYGON_SCHEMA, MULTIPOLYGON_SCHEMA]},
+                           "properties": {"type": ["object", "null"], **properties}}}
+
+
+def perimeter_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """Every shape `unwrap_feature` takes, its Feature's `properties` as given."""
+    feature = feature_schema(properties)
+    return {"oneOf": [POLYGON_SCHEMA, MULTIPOLYGON_SCHEMA, feature, {
+        "type": "object", "required": ["type", "features"],
+        "properties": {"type": {"const": "FeatureCollection"},
+                       "features": {"type": "array", "minItems": 1, "maxItems": 1,
+                                    "items": feature}}}]}
+
+
 def unwrap_feature(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A GeoJSON geometry, Feature or one-feature FeatureCollection → (geometry, properties)."""
     if not isinstance(body, dict):
@@ -106,7 +140,8 @@ def unwrap_feature(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(body, dict):
             raise Invalid.field("geometry", msg("error.geo.object_expected"))
     if body.get("type") == "Feature":
-        props = body.get("properties") or {}
+        props = body.get("properties")
+        props = {} if props is None else props
         geometry = body.get("geometry")
         if not isinstance(geometry, dict) or not isinstance(props, dict):
             raise Invalid.field("geometry", msg("error.geo.no_geometry"))

@@ -14,7 +14,8 @@ parameter (`Invalid.field`), which api.problems answers with a 400 on a GET.
   (statuses) by `fixed_codes_schema`, whose pattern lists them.
 - INSEE codes: `commune_codes`, `department_codes`, comma-separated, by the pattern each
   documents.
-- days: `day`, YYYY-MM-DD only (`format: date`, `DATE_SCHEMA`).
+- days: `day`, YYYY-MM-DD only (`format: date`, `DATE_SCHEMA`); moments: `moment`, RFC 3339's
+  date-time with its offset (`format: date-time`, `DATETIME_SCHEMA`).
 - numbers: finite decimals with a point; integers are digits only.
 - `limit`: an integer of at least 1; above the endpoint's maximum it is clamped (OGC API
   Features' rule: a larger limit is not an error).
@@ -30,7 +31,7 @@ import re
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from carto.errors import FieldError, Invalid
@@ -183,16 +184,34 @@ DATE_SCHEMA: dict[str, Any] = {"type": "string", "format": "date"}
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-def day(value: str | None, name: str) -> date | None:
+def day(value: Any, name: str) -> date | None:
     """None when absent; a real calendar day, else Invalid naming the parameter."""
     if value is None:
         return None
     try:
-        if _DAY.fullmatch(value):
+        if isinstance(value, str) and _DAY.fullmatch(value):
             return date.fromisoformat(value)
     except ValueError:
         pass
     raise Invalid.field(name, msg("error.indicators.date", value=value))
+
+
+# A moment is RFC 3339's date-time and nothing else (`format: date-time`): a day, "T", a time
+# with seconds, an offset (datetime.fromisoformat alone also takes a space, no seconds, no
+# offset, 20261205T1800).
+DATETIME_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time"}
+_MOMENT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+                     r"(?:[Zz]|[-+][0-9]{2}:[0-9]{2})$")
+
+
+def moment(value: Any, name: str) -> datetime:
+    """An aware datetime from RFC 3339 text, else Invalid naming the field."""
+    if isinstance(value, str) and _MOMENT.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value.upper())
+        except ValueError:
+            pass
+    raise Invalid.field(name, msg("error.param.moment", value=value))
 
 
 def choice(value: str, allowed: Sequence[str], name: str) -> str:

@@ -77,10 +77,13 @@ def ids_of(session: Session, slugs: list[str]) -> set[int]:
     return {i for i in (id_of(session, s) for s in slugs) if i is not None}
 
 
-def get(session: Session, slug: str) -> Territory:
+def get(session: Session, slug: str, field: str | None = None) -> Territory:
+    """Territory `slug`, else a NotFound; with `field`, naming the member or parameter that
+    gave the slug (a body's territory: which slugs exist is the data's to say)."""
     territory = session.scalar(select(Territory).where(Territory.slug == slug))
     if territory is None:
-        raise NotFound(msg("error.territories.unknown", slug=slug))
+        text_ = msg("error.territories.unknown", slug=slug)
+        raise NotFound(text_, [FieldError(field, text_)] if field else None)
     return territory
 
 

@@ -38,9 +38,9 @@ def create(session: Session, role: str, territory: str | None, name: str = "") -
     if role != "admin":
         if not territory:
             raise Invalid.field("territory", msg("error.tokens.territory_needed", role=role))
-        territory_id = territories.get(session, territory).id
+        territory_id = territories.get(session, territory, "territory").id
     elif territory:
-        territory_id = territories.get(session, territory).id
+        territory_id = territories.get(session, territory, "territory").id
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name or f"{role}@{territory or '*'}", token_hash=hash_token(token),
                    role=role, territory_id=territory_id)

@@ -3,22 +3,23 @@ per-commune coverage for choropleths; coefficient overrides; and the page for wo
 
 Validation and computation live in the `carto.gap` package; this module parses, authorises, serialises."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from api import session as web
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
 from api.ratelimit import gap_rate
+from api.schemas import NAME_PATTERN
 from api.templating import context, templates
 from carto import farmland, gap, params, permissions, territories, vocab
 from carto.config import gap_settings, rate_limit_settings
 from carto.errors import Conflict, Invalid
 from carto.gap import charts, report
-from carto.geo import unwrap_feature
+from carto.geo import perimeter_schema, unwrap_feature
 from carto.i18n import msg, t
 from carto.visibility import ANONYMOUS
 
@@ -110,9 +111,11 @@ def communes_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
 @router.post("/api/gap", summary="Gap analysis of a drawn perimeter (GeoJSON polygon)",
              **ANALYSIS)
 def polygon_gap(session: SessionDep, principal: PrincipalDep, lang: LangDep,
-                body: Annotated[Any, Body(description="GeoJSON Polygon/MultiPolygon or Feature; "
-                                                      "properties may give name, population "
-                                                      "and population_source")],
+                body: Annotated[Any, Body(
+                    description="GeoJSON Polygon or MultiPolygon, a Feature of one or a "
+                                "FeatureCollection of that one Feature; its properties may give "
+                                "name, population and population_source (with a population)",
+                    json_schema_extra=perimeter_schema(gap.PERIMETER_PROPERTIES))],
                 radius_km: RadiusQ = None, diet: DietQ = None, organic_share: OrganicQ = None,
                 relocalised_share: RelocalisedQ = None, waste_reduction: WasteQ = None,
                 format: FormatQ = "json") -> Response:
@@ -178,18 +181,29 @@ def list_overrides(session: SessionDep,
 
 
 class OverrideIn(BaseModel):
-    """One coefficient replaced, with its source. An unknown member is a 422 naming it."""
+    """One coefficient replaced, with its source: one shape per parameter (its products, the
+    bounds of its value: carto.gap.override_shapes). A territory (its editors) or a department
+    (admins), not both; neither: every territory (admins). An unknown member is a 422 naming it."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
-        "territory": "pezenas", "parameter": "yield_t_ha", "product": "vegetables",
-        "value": 21.5, "source": "Chambre d'agriculture de l'Hérault", "year": 2023}})
-    parameter: str = Field(description="consumption_kg, yield_t_ha, organic_ratio or waste_share")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"territory": "pezenas", "parameter": "yield_t_ha", "product": "vegetables",
+                    "value": 21.5, "source": "Chambre d'agriculture de l'Hérault", "year": 2023},
+        "oneOf": cast(list[JsonValue], gap.override_shapes()),
+        "not": {"required": ["territory", "department"], "properties": {
+            "territory": {"type": "string", "minLength": 1},
+            "department": {"type": "string", "minLength": 1}}}})
+    parameter: str = Field(description="consumption_kg, yield_t_ha, organic_ratio or waste_share",
+                           json_schema_extra={"enum": list(gap.PARAMETERS)})
     product: str | None = Field(None, description="a product code; `*` (or none) for waste_share")
-    value: Any = Field(description="the number replacing the reference value")
-    source: str = Field("", description="where the value comes from (required)")
-    year: Any = None
-    territory: str | None = Field(None, description="slug (editor of it); none: all (admin)")
-    department: str | None = Field(None, description="a department code (admin)")
+    value: float = Field(strict=True, description="the number replacing the reference value")
+    source: str = Field(description="where the value comes from (required)",
+                        json_schema_extra={"pattern": NAME_PATTERN})
+    year: int | None = Field(None, ge=1900, le=2100, strict=True)
+    territory: str | None = Field(None, description="slug (editor of it; unknown: 404); none: "
+                                                    "all (admin)")
+    department: str | None = Field(None, description="a department code (admin) holding "
+                                                     "communes", json_schema_extra={
+        "pattern": rf"^(?:{params.DEPARTMENT_CODE_PATTERN})?$"})
 
 
 @router.post("/api/gap/overrides", status_code=201,
@@ -197,13 +211,11 @@ class OverrideIn(BaseModel):
                      "territories (admin)")
 def create_override(session: SessionDep, principal: PrincipalDep, body: OverrideIn
                     ) -> JSONResponse:
-    territory_id = territories.get(session, body.territory).id if body.territory else None
+    territory_id = territories.get(session, body.territory, "territory").id \
+        if body.territory else None
     permissions.edit_override(principal, territory_id)
-    year = body.year
-    if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
-        raise Invalid.field("year", msg("error.gap.year"))
     new_id = gap.set_override(session, body.parameter, body.product or gap.GLOBAL_PRODUCT,
-                              body.value, body.source, principal.actor, year, territory_id,
+                              body.value, body.source, principal.actor, body.year, territory_id,
                               body.department)
     return JSONResponse(gap.get_override(session, new_id).as_dict(), status_code=201)
 

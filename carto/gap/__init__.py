@@ -65,11 +65,13 @@ from carto.gap.overrides import (
     delete_override,
     get_override,
     list_overrides,
+    override_shapes,
     overrides_for,
     set_override,
 )
 from carto.gap.perimeter import (
     FARMLAND_COMMUNE_SHARE,
+    PERIMETER_PROPERTIES,
     Perimeter,
     communes_perimeter,
     department_communes,
@@ -97,12 +99,12 @@ __all__ = [
     "SUPPLY_SQL", "Allocation", "Analysis", "Coefficient", "Coefficients", "CropUse",
     "FarmlandSupply", "Gap", "GroupResult", "Override", "Perimeter", "ProducerSupply",
     "Scenario", "Totals", "allocate", "analyse", "as_dict", "by_group", "capped_coverage",
-    "catchment", "catchment_cte", "caveat", "check_override", "coefficients_in_force",
+    "catchment", "catchment_cte", "caveat", "check_override", "override_shapes", "coefficients_in_force",
     "commune_coverage", "communes_perimeter", "compute", "coverage", "delete_override",
     "demand_t", "department_communes", "effective_yield", "farmland", "get_override",
     "land_needed_ha", "land_ratios", "land_to_close", "list_overrides", "livestock_weights",
     "load_coefficients", "map_layers", "overrides_for", "parameter_schemas", "per_capita_kg",
-    "polygon_perimeter",
+    "PERIMETER_PROPERTIES", "polygon_perimeter",
     "producer_supply", "scenario", "set_override", "shortfall", "territory_area",
     "territory_perimeter", "to_csv", "tonnage",
 ]

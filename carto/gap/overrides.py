@@ -86,20 +86,48 @@ def list_overrides(session: Session, territory_slug: str | None = None) -> list[
     return [_override(r) for r in rows]
 
 
+# What an override may set each parameter to (the reference tables' own ranges, widened).
+BOUNDS = {"consumption_kg": (0.0, 5000.0), "yield_t_ha": (0.001, 1000.0),
+          "organic_ratio": (0.01, 2.0), "waste_share": (0.0, 0.9)}
+
+
+def _products(parameter: str, coefs: Coefficients) -> Any:
+    """The products a parameter has a reference value for (waste_share: the one, `*`)."""
+    return {"consumption_kg": coefs.consumption, "yield_t_ha": coefs.yields,
+            "organic_ratio": coefs.organic}.get(parameter, {GLOBAL_PRODUCT: coefs.waste_share})
+
+
+def override_shapes(coefs: Coefficients | None = None) -> list[dict[str, Any]]:
+    """The JSON Schema of `check_override`, one shape per parameter: its products and the
+    bounds of its value (waste_share has no product: `*`, empty or none)."""
+    coefs = coefs or load_coefficients()
+    shapes = []
+    for parameter, (low, high) in BOUNDS.items():
+        products = sorted(_products(parameter, coefs))
+        product: dict[str, Any] = {"enum": products}
+        if products == [GLOBAL_PRODUCT]:
+            product = {"enum": [GLOBAL_PRODUCT, "", None]}
+        shape: dict[str, Any] = {"properties": {
+            "parameter": {"const": parameter}, "product": product,
+            "value": {"type": "number", "minimum": low, "maximum": high}}}
+        if products != [GLOBAL_PRODUCT]:
+            shape["required"] = ["product"]
+        shapes.append(shape)
+    return shapes
+
+
 def check_override(parameter: str, product: str, value: Any, source: str | None,
                    coefs: Coefficients | None = None) -> float:
     coefs = coefs or load_coefficients()
     if parameter not in PARAMETERS:
         raise Invalid.field("parameter", msg("error.gap.parameter", value=parameter,
                                              expected=", ".join(PARAMETERS)))
-    known = {"consumption_kg": coefs.consumption, "yield_t_ha": coefs.yields,
-             "organic_ratio": coefs.organic}.get(parameter, {GLOBAL_PRODUCT: coefs.waste_share})
+    known = _products(parameter, coefs)
     if product not in known:
         raise Invalid.field("product", msg("error.gap.product", parameter=parameter,
                                            value=product, expected=", ".join(known)))
     number = finite_number("value", value)
-    bounds = {"consumption_kg": (0.0, 5000.0), "yield_t_ha": (0.001, 1000.0),
-              "organic_ratio": (0.01, 2.0), "waste_share": (0.0, 0.9)}[parameter]
+    bounds = BOUNDS[parameter]
     if not bounds[0] <= number <= bounds[1]:
         raise Invalid.field("value", msg("error.gap.value_bounds", low=bounds[0], high=bounds[1],
                                          value=number))

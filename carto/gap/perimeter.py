@@ -181,11 +181,27 @@ def communes_perimeter(session: Session, codes: Iterable[str]) -> Perimeter:
     return per
 
 
+MAX_POPULATION = 10**10
+# A drawn perimeter's Feature properties, as `polygon_perimeter` reads them (others are left).
+PERIMETER_PROPERTIES: dict[str, Any] = {
+    "properties": {"name": {"type": ["string", "null"]},
+                   "population": {"type": ["integer", "null"], "minimum": 1,
+                                  "maximum": MAX_POPULATION},
+                   "population_source": {"type": ["string", "null"]}},
+    "anyOf": [{"properties": {"population": {"type": "null"}}},
+              {"required": ["population_source"], "properties": {
+                  "population_source": {"type": "string",
+                                        "pattern": r"^[\s\S]*[^\s\x00][\s\S]*$"}}}]}
+
+
 def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | None = None,
                       population: Any = None, population_source: str | None = None
                       ) -> Perimeter:
     """A drawn perimeter. Population as given (with its source), else estimated from the communes
     it covers, each in proportion to the share of its surface inside (said so in the source)."""
+    for member, text_ in (("name", name), ("population_source", population_source)):
+        if text_ is not None and not isinstance(text_, str):
+            raise Invalid.field(member, msg("error.validation.text_expected"))
     limits = gap_settings()
     geometry = as_multipolygon(geojson, max_vertices=limits.max_vertices)
     check_extent(geometry, limits)
@@ -197,9 +213,11 @@ def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | Non
                     farmland_communes=[c["code"] for c in communes
                                        if c["share"] >= FARMLAND_COMMUNE_SHARE],
                     departments=sorted({c["department"] for c in communes}))
-    if population is not None:
+    if population is not None:  # a JSON number (not a text, not a boolean): PERIMETER_PROPERTIES
+        if isinstance(population, bool) or not isinstance(population, int | float):
+            raise Invalid.field("population", msg("error.gap.population_number"))
         value = finite_number("population", population)
-        if value <= 0 or value != int(value):
+        if value <= 0 or value != int(value) or value > MAX_POPULATION:
             raise Invalid.field("population", msg("error.gap.population_number"))
         if not (population_source or "").strip():
             raise Invalid.field("population_source", msg("error.territories.population_source"))

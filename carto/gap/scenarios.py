@@ -35,7 +35,7 @@ def finite_number(name: str, value: Any) -> float:
     infinity) is an Invalid naming the field, never a 500."""
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise Invalid.field(name, msg("error.gap.number", value=value)) from exc
     if not math.isfinite(number):
         raise Invalid.field(name, msg("error.gap.finite"))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from carto import permissions, territories, tokens, validation
+from carto import params, permissions, territories, tokens, validation
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.i18n import msg
 from carto.models import ApiToken, Workshop, WorkshopParticipant
@@ -44,13 +44,14 @@ def state(workshop: Workshop) -> str:
 
 
 def _datetime(value: Any, errors: validation.Collector, field: str) -> datetime | None:
+    """RFC 3339 with its offset (carto.params.moment: the API documents `format: date-time`)."""
     if isinstance(value, datetime):
         parsed = value
     else:
         try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
-            errors.add(field, msg("error.workshops.datetime", value=value))
+            parsed = params.moment(value, field)
+        except Invalid as exc:
+            errors.errors.extend(exc.errors)
             return None
     if parsed.tzinfo is None:
         errors.add(field, msg("error.workshops.timezone", value=value))
@@ -72,10 +73,11 @@ def clean(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     out["title"] = validation.name(data.get("title"), errors, "title")
     out["place"] = validation.optional_text(data.get("place"), errors, "place", 300)
     held_on = data.get("date")
-    try:
-        out["held_on"] = held_on if isinstance(held_on, date) else date.fromisoformat(str(held_on))
-    except ValueError:
-        errors.add("date", msg("error.workshops.date", value=held_on))
+    try:  # YYYY-MM-DD, the one parser of days (carto.params.day)
+        out["held_on"] = held_on if isinstance(held_on, date) else \
+            params.day(str(held_on), "date")
+    except Invalid as exc:
+        errors.errors.extend(exc.errors)
     ends_at = _datetime(data.get("ends_at"), errors, "ends_at")
     if ends_at is not None and ends_at <= datetime.now(UTC):
         errors.add("ends_at", msg("error.workshops.ends_in_past"))

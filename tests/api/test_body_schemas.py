@@ -1,0 +1,109 @@
+"""Request bodies are refused exactly as /openapi.json documents them (issue 10 §6): each
+refusal below is a 4xx naming its member, the same that the body's schema states, so that
+schemathesis's positive-data check holds on POST /api/tokens, /api/workshops, /api/gap and
+/api/gap/overrides (tests/api/test_schemathesis.py)."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.limits import unstorable
+from tests.apiworld import World
+
+SQUARE = {"type": "Polygon", "coordinates": [[[3.7, 43.4], [3.8, 43.4], [3.8, 43.5],
+                                              [3.7, 43.5], [3.7, 43.4]]]}
+
+
+def _fields(response: Any) -> list[str]:
+    return [e["field"] for e in response.json()["errors"]]
+
+
+def test_a_nul_in_a_key_or_a_value_is_found_with_its_path() -> None:
+    assert unstorable({"a": [1, {"b": "x\x00"}]}) == ("a.1.b", "error.validation.nul")
+    assert unstorable({"properties": {"na\x00me": 1}}) == ("properties.na\\u0000me",
+                                                         "error.validation.nul")
+    assert unstorable({"é\ud800": 1}) == ("é\\ud800", "error.body.surrogate")
+    assert unstorable({"a": "é ✓"}) is None
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/workshops", {"territory": "api-a", "title": "x\x00", "date": "2026-12-05",
+                        "ends_at": "2099-01-01T10:00:00+01:00"}, "title"),
+    ("/api/tokens", {"role": "editor", "territory": "api-a", "name": "\x00"}, "name"),
+    ("/api/gap", {"type": "Feature", "geometry": SQUARE, "properties": {"x\x00": 1}},
+     "properties.x\\u0000"),
+])
+def test_a_nul_in_any_json_body_is_a_422_naming_it(client: TestClient, world: World, path: str,
+                                                   body: dict[str, Any], field: str) -> None:
+    r = client.post(path, json=body, headers=World.auth(world.admin))
+    assert r.status_code == 422 and _fields(r) == [field], r.text
+    patch = client.patch("/api/resources/00000000-0000-0000-0000-000000000000",
+                         json={"properties": {"na\x00me": "x"}},
+                         headers={"If-Match": '"1"', **World.auth(world.editor)})
+    assert patch.status_code == 422 and _fields(patch) == ["properties.na\\u0000me"]
+
+
+def test_the_openapi_says_a_body_string_or_key_holds_no_nul(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    workshop = spec["components"]["schemas"]["WorkshopIn"]["properties"]
+    assert workshop["place"]["anyOf"][0]["pattern"] == r"^[^\x00]*$"
+    gap_body = spec["paths"]["/api/gap"]["post"]["requestBody"]["content"]["application/json"]
+    assert gap_body["schema"]["oneOf"][2]["propertyNames"] == {"pattern": r"^[^\x00]*$"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"ends_at": "2099-01-01 10:00:00+01:00"}, "ends_at"),  # a space is not RFC 3339
+    ({"ends_at": "2099-01-01T10:00+01:00"}, "ends_at"),  # nor a time without seconds
+    ({"ends_at": "2099-01-01T10:00:00"}, "ends_at"),  # nor one without its offset
+    ({"date": "20991205"}, "date"),  # YYYY-MM-DD only, as carto.params.day
+    ({"date": "2099-W01-1"}, "date"),
+    ({"title": "   "}, "title"),
+])
+def test_a_workshop_takes_rfc_3339_moments_and_days(client: TestClient, world: World,
+                                                    body: dict[str, Any], field: str) -> None:
+    base = {"territory": "api-a", "title": "Atelier", "date": "2099-12-05",
+            "ends_at": "2099-12-05T18:00:00+01:00"}
+    r = client.post("/api/workshops", json=base | body, headers=World.auth(world.editor))
+    assert r.status_code == 422 and _fields(r) == [field], r.text
+    ok = client.post("/api/workshops", json=base | {"ends_at": "2099-12-05t17:00:00.5z"},
+                     headers=World.auth(world.editor))
+    assert ok.status_code == 201, ok.text
+
+
+def test_a_token_names_its_unknown_territory(client: TestClient, world: World) -> None:
+    r = client.post("/api/tokens", json={"role": "admin", "territory": "atlantis"},
+                    headers=World.auth(world.admin))
+    assert r.status_code == 404 and _fields(r) == ["territory"], r.text
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["TokenIn"]
+    assert schema["properties"]["role"]["enum"] == ["contributor", "editor", "admin"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"value": True}, "value"),  # a boolean is not a number
+    ({"value": "21.5"}, "value"),  # nor is a text
+    ({"year": 2023.5}, "year"),
+    ({"year": False}, "year"),
+    ({"department": "zz"}, "department"),  # the documented pattern
+])
+def test_an_override_takes_numbers_only(client: TestClient, world: World,
+                                        change: dict[str, Any], field: str) -> None:
+    body = {"parameter": "yield_t_ha", "product": "vegetables", "value": 21.5,
+            "source": "Chambre", "territory": "api-a"} | change
+    r = client.post("/api/gap/overrides", json=body, headers=World.auth(world.admin))
+    assert r.status_code == 422 and field in _fields(r), r.text
+
+
+@pytest.mark.parametrize(("properties", "field"), [
+    ({"population": "1200", "population_source": "INSEE"}, "population"),
+    ({"population": True, "population_source": "INSEE"}, "population"),
+    ({"population": 10**400, "population_source": "INSEE"}, "population"),
+    ({"population": 1200, "population_source": 5}, "population_source"),
+    ({"name": ["a"]}, "name"),
+])
+def test_a_perimeter_takes_its_properties_as_documented(client: TestClient, world: World,
+                                                        properties: dict[str, Any],
+                                                        field: str) -> None:
+    r = client.post("/api/gap", json={"type": "Feature", "geometry": SQUARE,
+                                      "properties": properties})
+    assert r.status_code == 422 and _fields(r) == [field], r.text
