@@ -3,7 +3,7 @@
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from carto import params, validation, vocab
 
@@ -41,14 +41,73 @@ class ResourcePatchIn(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class LinkIn(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"example": {
-        "source": "00000000-0000-0000-0000-000000000001",
-        "target": "00000000-0000-0000-0000-000000000002",
-        "category": "producers_suppliers", "level": 2, "territory": "frontignan",
-        "stakes": ["approvisionnement local de qualité"],
-        "description": "Don d'invendus chaque semaine", "directed": True,
-    }})
+def _member(schema: dict[str, Any], description: str | None = None) -> Any:
+    """A body member documented by `schema` and checked by the domain alone (carto.links.clean,
+    ...): pydantic leaves its value as sent, so the domain's refusal names the member."""
+    return Field(None, description=description, json_schema_extra=schema)
+
+
+def _text(max_length: int) -> dict[str, Any]:
+    """carto.validation.optional_text: a text of at most `max_length`, or null."""
+    return {"type": ["string", "null"], "maxLength": max_length}
+
+
+_END = {"type": "string", "format": "uuid"}
+# Every member carto.links.clean takes; whether an end or a territory exists, and whether the
+# writer may put the link there, is the data's to say (a 422 naming source, target or territory).
+LINK_MEMBERS: dict[str, Any] = {
+    "source": _END, "target": _END,
+    "category": {"enum": list(vocab.categories())},
+    "level": {"type": "integer", "enum": list(vocab.levels())},
+    "stakes": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1,
+                                                   "maxLength": 200}},
+    "description": _text(10_000), "level_note": _text(1000),
+    "started_on": {"anyOf": [params.DATE_SCHEMA, {"type": "null"}]},
+    "status": {"enum": list(vocab.LINK_STATUSES)},
+    "provenance": {"enum": list(vocab.PROVENANCES)},
+    "directed": {"type": "boolean"},
+    "source_name": _text(200), "external_id": _text(200), "licence": _text(200),
+    "territory": {"type": ["string", "null"]},
+}
+_LINK_EXAMPLE: dict[str, JsonValue] = {
+    "source": "00000000-0000-0000-0000-000000000001",
+    "target": "00000000-0000-0000-0000-000000000002",
+    "category": "producers_suppliers", "level": 2, "territory": "frontignan",
+    "stakes": ["approvisionnement local de qualité"],
+    "description": "Don d'invendus chaque semaine", "directed": True,
+}
+
+
+class LinkPatchIn(BaseModel):
+    """Only what changes (carto.links.update); a new level may say why in `level_note`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"level": 3, "level_note": "Une convention signée"}})
+    source: Any = _member(LINK_MEMBERS["source"])
+    target: Any = _member(LINK_MEMBERS["target"])
+    category: Any = _member(LINK_MEMBERS["category"], "GET /api/categories")
+    level: Any = _member(LINK_MEMBERS["level"], "GET /api/levels")
+    stakes: Any = _member(LINK_MEMBERS["stakes"])
+    description: Any = _member(LINK_MEMBERS["description"])
+    level_note: Any = _member(LINK_MEMBERS["level_note"])
+    started_on: Any = _member(LINK_MEMBERS["started_on"], "YYYY-MM-DD")
+    status: Any = _member(LINK_MEMBERS["status"])
+    provenance: Any = _member(LINK_MEMBERS["provenance"])
+    directed: Any = _member(LINK_MEMBERS["directed"])
+    source_name: Any = _member(LINK_MEMBERS["source_name"])
+    external_id: Any = _member(LINK_MEMBERS["external_id"])
+    licence: Any = _member(LINK_MEMBERS["licence"])
+    territory: Any = _member(LINK_MEMBERS["territory"], "territory slug; omitted: the one "
+                                                        "both ends share")
+
+
+class LinkIn(LinkPatchIn):
+    """A new link: its two ends, category and level at least; a client UUID as `id` makes a
+    replay create nothing."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": _LINK_EXAMPLE, "required": ["source", "target", "category", "level"]})
+    id: Any = _member({"type": ["string", "null"], "format": "uuid"}, "a client UUID")
 
 
 class RejectIn(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from carto import lifecycle, permissions, validation, vocab
+from carto import lifecycle, params, permissions, validation, vocab
 from carto.errors import Conflict, Invalid, NotFound
 from carto.i18n import msg
 from carto.models import ChangeLog, Link, LinkLevelChange, Resource, Territory
@@ -104,7 +104,7 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         else:
             out["level"] = level
     if "stakes" in data:
-        stakes = data["stakes"] or []
+        stakes = [] if data["stakes"] is None else data["stakes"]
         if not isinstance(stakes, list) or not all(
             isinstance(s, str) and 0 < len(s) <= 200 for s in stakes
         ):
@@ -117,10 +117,11 @@ def clean(session: Session, data: dict[str, Any], partial: bool = False) -> dict
         out["level_note"] = validation.optional_text(data["level_note"], errors, "level_note", 1000)
     if "started_on" in data and data["started_on"] is not None:
         value = data["started_on"]
-        try:
-            out["started_on"] = value if isinstance(value, date) else date.fromisoformat(value)
-        except (TypeError, ValueError):
-            errors.add("started_on", msg("error.links.date", value=value))
+        try:  # YYYY-MM-DD, the one parser of days
+            out["started_on"] = value if isinstance(value, date) else \
+                params.day(value, "started_on")
+        except Invalid as exc:
+            errors.errors.extend(exc.errors)
     elif "started_on" in data:
         out["started_on"] = None
     for key, allowed in (("status", vocab.LINK_STATUSES), ("provenance", vocab.PROVENANCES)):
@@ -243,9 +244,9 @@ def update(
     lock makes concurrent level changes queue, and the losers get a 412)."""
     principal = permissions.as_principal(actor)
     guard = permissions.edit_link(session, principal)
-    with lifecycle.change(session, ENTITY, link_id, expected_version, principal.actor,
-                          guard=guard) as link:
-        values = clean(session, changes, partial=True)
+    values = clean(session, changes, partial=True)  # the body first: a wrong one is a 422,
+    with lifecycle.change(session, ENTITY, link_id, expected_version,  # whatever the version
+                          principal.actor, guard=guard) as link:
         if level_must_move and values.get("level") == link.level:
             raise Invalid.field("level", msg("error.links.level_same", level=link.level))
         if values.get("source_id", link.source_id) == values.get("target_id", link.target_id):

@@ -340,11 +340,11 @@ def update(
 ) -> Resource:
     principal = permissions.as_principal(actor)
     guard = permissions.edit_resource(session, principal)
+    if ("lon" in changes) != ("lat" in changes):  # the body first: a wrong one is a 422,
+        raise Invalid.field("geometry", msg("error.resources.lon_lat_pair"))  # whatever the
+    values = clean(session, changes, partial=True)  # version
     with lifecycle.change(session, ENTITY, resource_id, expected_version, principal.actor,
                           guard=guard) as resource:
-        if ("lon" in changes) != ("lat" in changes):
-            raise Invalid.field("geometry", msg("error.resources.lon_lat_pair"))
-        values = clean(session, changes, partial=True)
         before = permissions.resource_territories(resource)
         _apply(resource, values)
         if "territories" in values:

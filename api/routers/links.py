@@ -13,7 +13,7 @@ from api.auth import PrincipalDep, WriterDep
 from api.deps import SessionDep
 from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import client_id, csv_response, etag, expected_version, jsonable
-from api.schemas import LinkIn, RejectIn
+from api.schemas import LinkIn, LinkPatchIn, RejectIn
 from carto import history, links, moderation, params, permissions, search, territories, vocab
 from carto.validation import reject_nul
 from carto.visibility import Principal
@@ -94,7 +94,7 @@ def list_links(
                      "UUID as `id` makes a replay create nothing)")
 def create_link(request: Request, body: LinkIn, session: SessionDep,
                 principal: WriterDep) -> Response:
-    data = body.model_dump()
+    data = body.model_dump(exclude_unset=True)
     reject_nul(data)
     link = links.create(session, data, principal, link_id=client_id(data.pop("id", None)))
     row = search.get_link(session, principal, link.id)
@@ -109,9 +109,9 @@ def get_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -
 
 @router.patch("/{link_id}", response_class=GeoJSONResponse,
               summary="Change some fields; a new level (with level_note) joins the history")
-def patch_link(request: Request, link_id: uuid.UUID, body: LinkIn, session: SessionDep,
+def patch_link(request: Request, link_id: uuid.UUID, body: LinkPatchIn, session: SessionDep,
                principal: WriterDep) -> Response:
-    data = body.model_dump()
+    data = body.model_dump(exclude_unset=True)
     reject_nul(data)
     links.update(session, link_id, data, principal, expected_version(request))
     return _one(search.get_link(session, principal, link_id), principal, session)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.limits import unstorable
-from tests.apiworld import World
+from tests.apiworld import World, feature
 
 SQUARE = {"type": "Polygon", "coordinates": [[[3.7, 43.4], [3.8, 43.4], [3.8, 43.5],
                                               [3.7, 43.5], [3.7, 43.4]]]}
@@ -107,3 +107,40 @@ def test_a_perimeter_takes_its_properties_as_documented(client: TestClient, worl
     r = client.post("/api/gap", json={"type": "Feature", "geometry": SQUARE,
                                       "properties": properties})
     assert r.status_code == 422 and _fields(r) == [field], r.text
+
+
+def _two_resources(client: TestClient, world: World) -> tuple[str, str]:
+    headers = World.auth(world.editor)
+    ids = [client.post("/api/resources", json=feature(name=f"Bout {i}"), headers=headers)
+           .json()["id"] for i in (1, 2)]
+    return ids[0], ids[1]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"started_on": "20260101"}, "started_on"),  # YYYY-MM-DD only, as carto.params.day
+    ({"stakes": False}, "stakes"),  # an array or null, not any falsy value
+    ({"level": 2.5}, "level"),
+    ({"colour": "red"}, "colour"),
+])
+def test_a_link_takes_its_members_as_documented(client: TestClient, world: World,
+                                                change: dict[str, Any], field: str) -> None:
+    a, b = _two_resources(client, world)
+    body = {"source": a, "target": b, "category": "aid_associations", "level": 2} | change
+    r = client.post("/api/links", json=body, headers=World.auth(world.editor))
+    assert r.status_code == 422 and field in _fields(r), r.text
+
+
+def test_a_wrong_body_is_a_422_whatever_the_version(client: TestClient, world: World) -> None:
+    """The body is checked before the version: a body its schema refuses is never a 412."""
+    headers = World.auth(world.editor)
+    a, b = _two_resources(client, world)
+    link = client.post("/api/links", json={"source": a, "target": b, "level": 2,
+                                           "category": "aid_associations"}, headers=headers)
+    stale = {"If-Match": '"99"', **headers}
+    r = client.patch(f"/api/links/{link.json()['id']}", json={"started_on": "2026-13-01"},
+                     headers=stale)
+    assert r.status_code == 422 and _fields(r) == ["started_on"], r.text
+    r = client.patch(f"/api/resources/{a}", json={"properties": {"kind": 5}}, headers=stale)
+    assert r.status_code == 422 and _fields(r) == ["kind"], r.text
+    assert client.patch(f"/api/links/{link.json()['id']}", json={"level": 3},
+                        headers=stale).status_code == 412  # a right body: then the version
