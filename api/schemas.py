@@ -1,18 +1,23 @@
 """Request shapes (they document the API in /docs; the domain checks the values)."""
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from carto import params, validation, vocab
+from carto import params, resources, validation, vocab
 
 
 class PointGeometry(BaseModel):
+    """[longitude, latitude], an optional height: numbers (strict: a boolean or a text is not
+    one; an integer is)."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["Point"]
-    coordinates: list[float] = Field(min_length=2, max_length=3,
-                                     description="[longitude, latitude] in WGS84 (RFC 7946)")
+    coordinates: list[Annotated[float, Field(strict=True)]] = Field(
+        min_length=2, max_length=3, description="[longitude, latitude] in WGS84 (RFC 7946)",
+        json_schema_extra={"prefixItems": [{"type": "number", "minimum": -180, "maximum": 180},
+                                           {"type": "number", "minimum": -90, "maximum": 90}]})
 
 
 class ResourceFeatureIn(BaseModel):
@@ -28,8 +33,9 @@ class ResourceFeatureIn(BaseModel):
     }})
     type: Literal["Feature"]
     geometry: PointGeometry
-    properties: dict[str, Any]
-    id: Any = None
+    properties: dict[str, Any] = Field(json_schema_extra=resources.properties_schema())
+    id: Any = Field(None, description="a client UUID: sent again, nothing more is created",
+                    json_schema_extra={"type": ["string", "null"], "format": "uuid"})
 
 
 class ResourcePatchIn(BaseModel):
@@ -38,7 +44,8 @@ class ResourcePatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["Feature"] | None = None
     geometry: PointGeometry | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict, json_schema_extra=resources
+                                       .properties_schema(partial=True))
 
 
 def _member(schema: dict[str, Any], description: str | None = None) -> Any:
@@ -108,6 +115,8 @@ class LinkIn(LinkPatchIn):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "example": _LINK_EXAMPLE, "required": ["source", "target", "category", "level"]})
     id: Any = _member({"type": ["string", "null"], "format": "uuid"}, "a client UUID")
+    workshop: Any = _member({"type": ["string", "null"]}, "the join code of the workshop it "
+                                                          "is added in")
 
 
 class RejectIn(BaseModel):
@@ -115,9 +124,7 @@ class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-# A name the domain takes (carto.validation.name): something besides spaces (Python's, as
-# str.strip sees them), at most NAME_MAX characters.
-NAME_PATTERN = r"^[\s\S]*[^\s\x00][\s\S]*$"
+NAME_PATTERN = validation.NAME_PATTERN  # carto.validation.name: not only spaces
 
 
 def _name(max_length: int = validation.NAME_MAX) -> dict[str, Any]:

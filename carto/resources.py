@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from carto import lifecycle, permissions, places, validation, vocab
+from carto import lifecycle, params, permissions, places, validation, vocab
 from carto.errors import Invalid, NotFound
 from carto.geo import check_lon_lat, lon_lat, point_element
 from carto.i18n import msg
@@ -50,6 +50,75 @@ SIMPLE_FIELDS = (
 )
 FIELDS = (*SIMPLE_FIELDS, "lon", "lat", "territories", "outputs", "surfaces")
 COLUMN = {"commune": "commune_code"}
+
+
+def _text(max_length: int) -> dict[str, Any]:
+    return {"type": ["string", "null"], "maxLength": max_length}
+
+
+def _checked(max_length: int, check: dict[str, Any]) -> dict[str, Any]:
+    """A text `check`ed by carto.validation (opening hours, a URL...), or empty, or null
+    (optional_text: both clear the field)."""
+    return {"anyOf": [{"type": "string", "maxLength": max_length, **check}, {"const": ""},
+                      {"type": "null"}]}
+
+
+def _declared(key: str, amount: str, allowed: Any) -> dict[str, Any]:
+    """A list of `_rows`: declared outputs or surfaces, each with its year and source."""
+    return {"type": ["array", "null"], "items": {
+        "type": "object", "additionalProperties": False, "required": [key, amount],
+        "properties": {key: {"enum": sorted(allowed)},
+                       amount: {"type": "number", "minimum": 0, "exclusiveMaximum": 1e11},
+                       "year": {"type": ["integer", "null"], "minimum": 1900, "maximum": 2100},
+                       "source": _text(500)}}}
+
+
+def properties_schema(partial: bool = False) -> dict[str, Any]:
+    """The JSON Schema of the properties `clean` takes (the API's Feature properties), from
+    the same vocabularies and bounds. What the data decides is a `format`: `kind-code` (kinds
+    are a table), `commune` (the communes loaded), `territory` (a slug); an unknown one is a
+    422 naming the member. `partial`: a PATCH, nothing required."""
+    codes = {"type": ["array", "null"], "items": {"type": "string"}}
+    commune = {"anyOf": [{"type": "string", "format": "commune",
+                          "pattern": rf"^{params.COMMUNE_CODE_PATTERN}$"}, {"type": "null"}]}
+    members: dict[str, Any] = {
+        "name": {"type": "string", "minLength": 1, "maxLength": validation.NAME_MAX,
+                 "pattern": validation.NAME_PATTERN},
+        "kind": {"type": "string", "pattern": rf"^{params.CODE_PATTERN}$",
+                 "format": "kind-code"},
+        **{key: _text(n) for key, n in (
+            ("description", 10_000), ("address", 500), ("location_note", 500),
+            ("price_note", 500), ("documents_needed", 500), ("source_name", 200),
+            ("external_id", 200), ("licence", 200))},
+        "commune_code": commune, "commune": commune,  # the same, as GET returns it or not
+        "location_precision": {"enum": sorted(vocab.precisions())},
+        "products": codes | {"items": {"enum": sorted(vocab.food_groups())}},
+        "access_conditions": codes | {"items": {"enum": sorted(vocab.access_conditions())}},
+        "opening_hours": _checked(500, {"format": "opening-hours"}),
+        "website": _checked(500, {"pattern": validation.URL_PATTERN}),
+        "phone": _checked(40, {"pattern": validation.PHONE_PATTERN}),
+        "email": _checked(254, {"format": "email"}),
+        "visibility": {"enum": list(vocab.VISIBILITIES)},
+        "status": {"enum": list(vocab.RESOURCE_STATUSES)},
+        "provenance": {"enum": list(vocab.PROVENANCES)},
+        "is_private": {"type": "boolean"}, "illustrative": {"type": "boolean"},
+        "territories": {"type": "array", "minItems": 1,
+                        "items": {"type": "string", "format": "territory"}},
+        "outputs": _declared("food_group", "kg_per_year", vocab.food_groups()),
+        "surfaces": _declared("crop_group", "hectares", vocab.crop_groups()),
+        "force": {"type": "boolean", "description": "an editor confirms a point far from "
+                                                    "its territories"},
+        "workshop": {"type": ["string", "null"], "description": "the join code of the workshop it "
+                                                      "is added in"},
+    }
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                              "properties": members,
+                              "not": {"required": ["commune", "commune_code"]}}
+    if partial:
+        del members["workshop"]  # a resource is added in a workshop once, when it is created
+    else:
+        schema["required"] = ["name", "kind", "territories"]
+    return schema
 
 
 def get(session: Session, resource_id: uuid.UUID, include_deleted: bool = False) -> Resource:

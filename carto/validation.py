@@ -12,7 +12,12 @@ from carto.errors import FieldError, Invalid, Text
 from carto.i18n import msg
 
 NAME_MAX = 200
-_PHONE = re.compile(r"^\+?[0-9 ().\-]{6,25}$")
+PHONE_PATTERN = r"^\+?[0-9 ().\-]{6,25}$"
+_PHONE = re.compile(PHONE_PATTERN)
+# What `url` takes: http(s), a host (no brackets: an IPv6 host left open is unreadable), no space.
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s/?#\[\]]+(?:[/?#]\S*)?$"
+# What `name` takes: something besides spaces (as str.strip sees them).
+NAME_PATTERN = r"^[\s\S]*[^\s\x00][\s\S]*$"
 
 
 class Collector:

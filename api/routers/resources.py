@@ -60,13 +60,17 @@ def _one(row: dict[str, Any], principal: Principal, session: Session, status: in
 
 def _payload(geometry: Any, properties: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     data = dict(properties)
-    force = bool(data.pop("force", False))
+    force = data.pop("force", False)
+    if not isinstance(force, bool):
+        raise Invalid.field("force", msg("error.validation.boolean"))
     for forbidden in ("id", "version", "moderation", "moderation_note", "created_by",
                       "created_at", "updated_by", "updated_at", "deleted", "commune_name",
                       "lon", "lat"):
         if forbidden in data:
             raise Invalid.field(forbidden, msg("error.resources.computed_field"))
     if "commune_code" in data:
+        if "commune" in data:
+            raise Invalid.field("commune", msg("error.resources.commune_twice"))
         data["commune"] = data.pop("commune_code")
     if geometry is not None:
         data["lon"], data["lat"] = geometry.coordinates[0], geometry.coordinates[1]

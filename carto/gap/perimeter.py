@@ -12,7 +12,7 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carto import territories
+from carto import territories, validation
 from carto.config import GapSettings, gap_settings
 from carto.errors import Conflict, FieldError, Invalid
 from carto.gap.scenarios import finite_number
@@ -191,7 +191,7 @@ PERIMETER_PROPERTIES: dict[str, Any] = {
     "anyOf": [{"properties": {"population": {"type": "null"}}},
               {"required": ["population_source"], "properties": {
                   "population_source": {"type": "string",
-                                        "pattern": r"^[\s\S]*[^\s\x00][\s\S]*$"}}}]}
+                                        "pattern": validation.NAME_PATTERN}}}]}
 
 
 def polygon_perimeter(session: Session, geojson: dict[str, Any], name: str | None = None,

@@ -144,3 +144,39 @@ def test_a_wrong_body_is_a_422_whatever_the_version(client: TestClient, world: W
     assert r.status_code == 422 and _fields(r) == ["kind"], r.text
     assert client.patch(f"/api/links/{link.json()['id']}", json={"level": 3},
                         headers=stale).status_code == 412  # a right body: then the version
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda f: f["geometry"].update(coordinates=[3.69, 43.40, False]), "geometry.coordinates.2"),
+    (lambda f: f["geometry"].update(coordinates=[True, 43.40]), "geometry.coordinates.0"),
+    (lambda f: f["geometry"].update(coordinates=["3.69", 43.40]), "geometry.coordinates.0"),
+    (lambda f: f["properties"].update(force="yes"), "force"),
+    (lambda f: f["properties"].update(commune="34301", commune_code="34301"), "commune"),
+    (lambda f: f["properties"].update(is_private=None), "is_private"),
+])
+def test_a_resource_takes_its_members_as_documented(client: TestClient, world: World,
+                                                    mutate: Any, field: str) -> None:
+    body = feature()
+    mutate(body)
+    r = client.post("/api/resources", json=body, headers=World.auth(world.editor))
+    assert r.status_code == 422 and field in _fields(r), r.text
+
+
+def test_a_resource_position_may_be_integers_and_texts_may_be_cleared(client: TestClient,
+                                                                      world: World) -> None:
+    body = feature(point=(4, 43), force=True, email="", website="", phone="", opening_hours="")
+    r = client.post("/api/resources", json=body, headers=World.auth(world.editor))
+    assert r.status_code == 201, r.text
+    assert r.json()["geometry"]["coordinates"] == [4.0, 43.0]
+
+
+def test_resource_properties_have_one_schema(client: TestClient) -> None:
+    """The OpenAPI's properties are carto.resources.properties_schema, for POST and PATCH."""
+    from carto import resources
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    created = schemas["ResourceFeatureIn"]["properties"]["properties"]
+    assert set(created["properties"]) == set(resources.properties_schema()["properties"])
+    assert created["required"] == ["name", "kind", "territories"]
+    patched = schemas["ResourcePatchIn"]["properties"]["properties"]
+    assert "required" not in patched and "workshop" not in patched["properties"]

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 import schemathesis
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
@@ -69,8 +70,6 @@ def fuzz_world(migrated: str) -> Iterator[World]:
 # Operations whose parameters or bodies the OpenAPI still documents looser than the domain
 # checks them, each with what is left to say (the list only gets shorter).
 NOT_YET = {
-    "POST /api/resources": "the Feature's id and properties are free (a UUID, the domain's "
-                           "fields)",
     "POST /api/imports": "the multipart parts are documented looser than the importer",
 }
 
@@ -107,6 +106,24 @@ for _name, _known in (("kind", vocab.seed_kinds()), ("food-group", vocab.food_gr
                       ("category", vocab.categories()), ("access", vocab.access_conditions()),
                       ("commune", _COMMUNES), ("department", set(_COMMUNES.values()))):
     schemathesis.openapi.format(f"{_name}-codes", _codes(_known))
+# A resource's properties (carto.resources.properties_schema): one known kind, a territory of
+# the fuzz world's (a slug the data does not hold is a 422 naming `territories`), opening
+# hours the parser reads, an address email_validator takes.
+schemathesis.openapi.format("kind-code", st.sampled_from(sorted(vocab.seed_kinds())))
+schemathesis.openapi.format("territory", st.sampled_from(["api-a", "api-b"]))
+schemathesis.openapi.format("opening-hours", st.sampled_from(
+    ["Mo-Fr 09:00-17:00", "Tu,Th 14:00-18:00", "24/7", "Sa 08:00-12:00; Su off"]))
+
+
+def _deliverable(address: str) -> bool:
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+schemathesis.openapi.format("email", st.emails().filter(_deliverable))
 # /api/nearby: a commune by its INSEE code (or its name); a moment as the page sends it.
 schemathesis.openapi.format("commune", st.sampled_from(sorted(_COMMUNES)))
 schemathesis.openapi.format("nearby-moment", st.just("now") | st.datetimes(
@@ -168,8 +185,12 @@ DATA_DECIDES: dict[str, Callable[[dict[str, Any], Any], Decided | None]] = {
     # rings closed, a valid polygon of bounded extent: carto.geo.as_multipolygon, check_extent
     "POST /api/gap": _members("geometry", "geometry.coordinates"),
     # an end that exists, is not deleted, differs from the other, shares the territory
-    "POST /api/links": _members("source", "target", "territory"),
+    "POST /api/links": _members("source", "target", "territory", "workshop"),
     "PATCH /api/links/{link_id}": _members("source", "target", "territory"),
+    # a known kind, commune and territory, a workshop's code; a point near its territories
+    "POST /api/resources": _members("kind", "commune", "territories", "geometry", "workshop"),
+    "PATCH /api/resources/{resource_id}": _members("kind", "commune", "territories",
+                                                   "geometry"),
 }
 
 
@@ -202,4 +223,4 @@ def test_every_operation_keeps_its_contract(case: schemathesis.Case, fuzz_world:
 
 def test_the_operations_left_out_of_positive_data_acceptance_exist() -> None:
     labels = {op.ok().label for op in schema.get_all_operations()}
-    assert labels >= set(NOT_YET) | set(DATA_DECIDES) and len(NOT_YET) <= 2
+    assert labels >= set(NOT_YET) | set(DATA_DECIDES) and len(NOT_YET) <= 1
