@@ -97,7 +97,8 @@ def _nul_free_body(schema: Any) -> None:
     NUL (or a lone surrogate) in any string or key of any body, with a 422 naming it."""
     if not isinstance(schema, dict):
         return
-    free = not any(key in schema for key in ("pattern", "enum", "const", "format"))
+    free = not any(key in schema for key in ("pattern", "enum", "const", "format",
+                                             "contentMediaType"))  # a file part: bytes
     if free and (schema.get("type") == "string" or "string" in (schema.get("type") or [])):
         schema["pattern"] = NUL_FREE_PATTERN
     if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
@@ -110,6 +111,16 @@ def _nul_free_body(schema: Any) -> None:
             _nul_free_body(sub)
     for key in ("items", "additionalProperties", "then", "else"):
         _nul_free_body(schema.get(key))
+
+
+def _no_null_part(schema: dict[str, Any]) -> None:
+    """An optional part of a multipart body is left out, never sent as null (FastAPI says
+    `anyOf: [binary, null]` for `UploadFile | None`, and a client then sends the text "null")."""
+    for member in (schema.get("properties") or {}).values():
+        kept = [b for b in member.get("anyOf", []) if b.get("type") != "null"]
+        if len(kept) == 1 and len(member["anyOf"]) == 2:
+            del member["anyOf"]
+            member.update(kept[0])
 
 
 def _problem(status: int) -> dict[str, Any]:
@@ -160,9 +171,11 @@ def document(app: FastAPI) -> dict[str, Any]:
             header = _if_match(path, method)
             if header is not None:
                 operation.setdefault("parameters", []).append(header)
-            for media in operation.get("requestBody", {}).get("content", {}).values():
+            for kind, media in operation.get("requestBody", {}).get("content", {}).items():
                 if "$ref" not in media.get("schema", {}):
                     _nul_free_body(media.get("schema"))
+                elif kind == "multipart/form-data":
+                    _no_null_part(schemas[media["schema"]["$ref"].rsplit("/", 1)[1]])
             responses = operation["responses"]
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent
             for status in sorted(_statuses(path, method, operation)):

@@ -14,10 +14,11 @@ from carto.i18n import msg
 NAME_MAX = 200
 PHONE_PATTERN = r"^\+?[0-9 ().\-]{6,25}$"
 _PHONE = re.compile(PHONE_PATTERN)
-# What `url` takes: http(s), a host (no brackets: an IPv6 host left open is unreadable), no space.
-URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s/?#\[\]]+(?:[/?#]\S*)?$"
-# What `name` takes: something besides spaces (as str.strip sees them).
-NAME_PATTERN = r"^[\s\S]*[^\s\x00][\s\S]*$"
+# What `url` takes: http(s), a host (no brackets: an IPv6 host left open is unreadable), no
+# space, no NUL.
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s/?#\[\]\x00]+(?:[/?#][^\s\x00]*)?$"
+# What `name` takes: something besides spaces (as str.strip sees them), no NUL (api.limits).
+NAME_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 class Collector:

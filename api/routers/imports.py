@@ -15,6 +15,7 @@ from api.deps import LangDep, SessionDep
 from api.session import PagePrincipalDep
 from api.templating import context, templates
 from carto import territories, vocab
+from carto.errors import FieldError, Invalid
 from carto.i18n import t
 from carto.io import columns, readers, reports, template
 from carto.io import resources as importer
@@ -24,6 +25,7 @@ from carto.visibility import Principal
 router = APIRouter(tags=["imports"])
 SHOWN_LINES = 2_000  # lines in the JSON answer; the downloadable report has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMAT_PATTERN = "^(?:" + "|".join(readers.FORMATS) + ")?$"  # what readers.open_tables reads
 
 
 def _lines(report: Report | None) -> dict[str, Any] | None:
@@ -53,8 +55,9 @@ def post_import(
     dry_run: Annotated[bool, Query(description="report only; write nothing")] = True,
     format: Annotated[str | None, Query(description="csv, xlsx, ods, geojson, gpkg, shp, "
                                                     "datainclusion, osm (an Overpass result) or "
-                                                    "gogocarto (elements.json); guessed from "
-                                                    "the name and the content")] = None,
+                                                    "gogocarto (elements.json); empty or none: "
+                                                    "guessed from the name and the content",
+                                        pattern=FORMAT_PATTERN)] = None,
     report: Annotated[str | None, Query(pattern="^(csv|xlsx)$",
                                         description="answer the per-row report as a file")]
     = None,
@@ -84,10 +87,16 @@ def _answer(result: Any, territory: str, dry_run: bool) -> dict[str, Any]:
 def _imported(session: Session, principal: Principal, lang: str, territory: str,
               file: UploadFile, links: UploadFile | None, dry_run: bool,
               format: str | None) -> Any:
-    territories.get(session, territory)  # a 404 before reading the file
+    territories.get(session, territory, "territory")  # a 404 before reading the file
     tables = readers.open_tables(file.file, file.filename or "", format, columns.any_score)
-    link_tables = readers.open_tables(links.file, links.filename or "", None,
-                                      columns.any_score) if links is not None else None
+    link_tables = None
+    if links is not None:
+        try:
+            link_tables = readers.open_tables(links.file, links.filename or "", None,
+                                              columns.any_score)
+        except Invalid as exc:  # the reader names its file "file": here it is the links'
+            raise Invalid(None, [FieldError("links" if e.field == "file" else e.field,
+                                            e.message) for e in exc.errors]) from exc
     source = file.filename or "import"
     if dry_run:
         with session.begin_nested() as savepoint:  # everything it staged goes away
