@@ -10,7 +10,7 @@ import networkx as nx
 from sqlalchemy.orm import Session
 
 from carto import vocab
-from carto.errors import Invalid, NotFound
+from carto.errors import FieldError, Invalid, NotFound
 from carto.i18n import msg, t
 from carto.indicators import measures
 from carto.indicators.snapshot import Snapshot, snapshot
@@ -158,9 +158,9 @@ def compare(session: Session, principal: Principal, slugs: list[str],
     for slug in slugs:
         try:
             snap = snapshot(session, principal, slug, at)
-        except NotFound as exc:  # an unknown slug names the parameter
-            raise Invalid.field("territories", msg("error.indicators.territories_unknown",
-                                                     value=slug)) from exc
+        except NotFound as exc:  # an unknown slug: a 404 naming the parameter, as elsewhere
+            text_ = msg("error.indicators.territories_unknown", value=slug)
+            raise NotFound(text_, [FieldError("territories", text_)]) from exc
         ind = measures.indicators(snap)
         highest = {c: max((lv for lv, n in row.items() if n), default=None)
                    for c, row in ind["links"]["matrix"].items()}

@@ -113,11 +113,14 @@ def test_bad_parameters_are_400_naming_the_field(client: TestClient) -> None:
         ("/api/territories/vauvert/opportunities?limit=0", "limit"),
         ("/api/territories/vauvert/opportunities?limit=1000", "limit"),
         ("/api/territories/vauvert/network?format=csv", "format"),
-        ("/api/indicators/compare?territories=vauvert,atlantide", "territories"),
+        ("/api/indicators/compare?at=hier", "at"),
         ("/api/territories/vauvert/indicators?date=2024-01-01", "date"),  # unknown parameter
     ):
         r = client.get(url)
         assert r.status_code == 400, (url, r.status_code, r.text)
         assert field in [e["field"] for e in r.json()["errors"]], (url, r.json())
     assert client.get("/api/territories/atlantide/indicators").status_code == 404
+    unknown = client.get("/api/indicators/compare?territories=vauvert,atlantide")
+    assert unknown.status_code == 404, unknown.text  # an unknown slug, as everywhere
+    assert [e["field"] for e in unknown.json()["errors"]] == ["territories"]
     assert client.get("/api/territories/vauvert/evolution").status_code == 400
