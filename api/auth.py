@@ -48,6 +48,15 @@ async def read(request: Request, session: AsyncSession, fn: Callable[[Session, P
     return await session.run_sync(work)
 
 
+async def read_own(request: Request, fn: Callable[[Session, Principal], T]) -> T:
+    """`read` on a session of its own, opened here and closed before the response is sent:
+    for the busiest endpoint (/api/nearby), which then declares no dependency. FastAPI's
+    solving of a dependency (a generator's exit stack, its scope) cost that endpoint more
+    worker CPU than the session itself."""
+    async with request.app.state.async_reads() as session:
+        return await read(request, session, fn)
+
+
 # The write rules live in carto.permissions (HTTP, CLI, importers and workshops share them).
 require = permissions.require
 
