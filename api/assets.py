@@ -12,6 +12,11 @@ Where the files come from:
 - our own `static/js/terreau-common.js` (helpers shared with the nearby page) and
   `static/js/terreau-map.js`, `static/css/terreau-map.css` and `static/css/terreau-marks.css`.
 
+A territory map loads those files as one script and one stylesheet (`BUNDLES`, served from
+memory under `/static/bundle/`): a first visit asked for twelve files, one worker answering
+them in turn, before the map's script could run (issue 18). Each file stays where it is, for
+the pages that need only Leaflet.
+
 folium points every map at CDNs through *class-level* `default_js` / `default_css` lists (and
 `add_js_link` mutates those lists for every later map of the process). `localize()` therefore
 sets *instance* attributes on each element of one map, which shadow the class lists and leave
@@ -28,10 +33,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.routing import Mount
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api.http import revalidated
 from carto import ROOT
 
 STATIC_DIR = ROOT / "static"
@@ -64,19 +71,24 @@ TERREAU_JS = "/static/js/terreau-map.js"
 TERREAU_CSS = "/static/css/terreau-map.css"
 MARKS_CSS = "/static/css/terreau-marks.css"  # what every map marks the same way (a workshop's too)
 
-# folium class name -> (default_js, default_css) for one map, all local.
+# What a territory map loads, in the order its page used to load the files one by one.
+MAP_JS = "/static/bundle/terreau-map.js"
+MAP_CSS = "/static/bundle/terreau-map.css"
+BUNDLES: dict[str, tuple[str, ...]] = {
+    MAP_JS: (LEAFLET_JS, FULLSCREEN_JS, LOCATE_JS, COMMON_JS, TERREAU_JS),
+    MAP_CSS: (LEAFLET_CSS, FA_CSS, FA_SOLID_CSS, FULLSCREEN_CSS, LOCATE_CSS, MARKS_CSS,
+              TERREAU_CSS),
+}
+
+# folium class name -> (default_js, default_css) for one map, all local: the map brings the
+# bundles, which hold its plugins' and our files too.
 LOCAL_ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
     # jQuery, Bootstrap and awesome-markers are dropped: only folium's Popup and
     # keep_in_front use jQuery, and the map uses neither (popups are built in terreau-map.js).
-    "Map": ([("leaflet", LEAFLET_JS)],
-            [("leaflet_css", LEAFLET_CSS), ("fontawesome_css", FA_CSS),
-             ("fontawesome_solid_css", FA_SOLID_CSS)]),
-    "Fullscreen": ([("Control.Fullscreen.js", FULLSCREEN_JS)],
-                   [("Control.FullScreen.css", FULLSCREEN_CSS)]),
-    "LocateControl": ([("Control_locate_min_js", LOCATE_JS)],
-                      [("Control_locate_min_css", LOCATE_CSS)]),
-    "TerreauLayers": ([("terreau_common_js", COMMON_JS), ("terreau_map_js", TERREAU_JS)],
-                      [("terreau_marks_css", MARKS_CSS), ("terreau_map_css", TERREAU_CSS)]),
+    "Map": ([("terreau_map_js", MAP_JS)], [("terreau_map_css", MAP_CSS)]),
+    "Fullscreen": ([], []),
+    "LocateControl": ([], []),
+    "TerreauLayers": ([], []),
 }
 
 
@@ -100,12 +112,65 @@ def localize(element: Any) -> None:
 
 
 def install(app: FastAPI) -> None:
-    """Serve the wheels' folders under /static/vendor/..., ahead of the general /static mount
-    (Starlette matches routes in order, and /static would otherwise swallow these paths)."""
+    """Serve the wheels' folders under /static/vendor/... and the bundles, ahead of the general
+    /static mount (Starlette matches routes in order, and /static would otherwise swallow
+    these paths)."""
     for prefix, module in WHEEL_DIRS.items():
         mount = Mount(prefix, app=StaticFiles(directory=_xstatic_dir(module)),
                       name=prefix.strip("/").replace("/", "-"))
         app.router.routes.insert(0, mount)
+    for url in BUNDLES:
+        app.router.routes.insert(0, Route(url, _serve_bundle, methods=["GET", "HEAD"],
+                                          include_in_schema=False))
+
+
+_MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.M)
+
+
+async def _serve_bundle(request: Request) -> Response:
+    """A bundle from memory, revalidated by its ETag (no-cache: a new release shows at once;
+    the service worker keeps it like any /static file)."""
+    url = request.url.path
+    return revalidated(request, _bundle(url, False, _stamps(url)).encode(),
+                       _MEDIA[url[url.rfind("."):]], "no-cache")
+
+
+def _stamps(url: str) -> tuple[int, ...]:
+    """The modification times of a bundle's files: an edited file is seen at once."""
+    return tuple(path_for(p).stat().st_mtime_ns for p in BUNDLES[url])
+
+
+def bundle(url: str, inline: bool) -> str:
+    """The files of bundle `url` joined, in order. A stylesheet's relative `url(...)` is made
+    absolute (it was relative to each file's folder), or a data: URI when `inline` (the
+    download); a script loses its source-map comment (it names a map of that file alone)."""
+    return _bundle(url, inline, _stamps(url))
+
+
+@lru_cache(maxsize=8)
+def _bundle(url: str, inline: bool, stamps: tuple[int, ...]) -> str:
+    if url.endswith(".css"):
+        texts = [inline_css(p) if inline else _absolute_css(p) for p in BUNDLES[url]]
+    else:
+        texts = [_SOURCE_MAP.sub("", path_for(p).read_text(encoding="utf-8"))
+                 for p in BUNDLES[url]]
+    # ";" after each script: one ending without it may not run into the next one's "(".
+    end = "\n" if url.endswith(".css") else "\n;\n"
+    return "".join(f"/* {p.removeprefix('/static/')} */\n{t.strip()}{end}"
+                   for p, t in zip(BUNDLES[url], texts, strict=True))
+
+
+def _absolute_css(url: str) -> str:
+    folder = url.rsplit("/", 1)[0]
+
+    def replace(match: re.Match[str]) -> str:
+        ref = match.group(2).strip()
+        if ref.startswith(("data:", "#", "/")) or "://" in ref:
+            return match.group(0)
+        return f"url({_join(folder, ref)})"
+
+    return _CSS_URL.sub(replace, path_for(url).read_text(encoding="utf-8"))
 
 
 def path_for(url: str) -> Path:
@@ -141,7 +206,10 @@ _TTF_FALLBACK = re.compile(r""",\s*url\([^)]*\.ttf\)\s*format\(["']truetype["']\
 
 
 def inline_css(url: str) -> str:
-    """The stylesheet at `url` with every relative image/font reference as a data: URI."""
+    """The stylesheet at `url` (a file or a bundle) with every relative image/font reference as
+    a data: URI."""
+    if url in BUNDLES:
+        return bundle(url, inline=True)
     path = path_for(url)
     css = _TTF_FALLBACK.sub("", path.read_text(encoding="utf-8"))
     folder = url.rsplit("/", 1)[0]
@@ -171,7 +239,8 @@ def _join(folder: str, ref: str) -> str:
 @lru_cache(maxsize=32)
 def _inline_js(url: str) -> str:
     # "</script" inside a script would close the element early.
-    return path_for(url).read_text(encoding="utf-8").replace("</script", "<\\/script")
+    text = bundle(url, inline=True) if url in BUNDLES else path_for(url).read_text(encoding="utf-8")
+    return text.replace("</script", "<\\/script")
 
 
 @lru_cache(maxsize=32)

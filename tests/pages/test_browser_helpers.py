@@ -4,6 +4,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from api import assets
 from carto import ROOT
 
 HELPERS = ("el", "fmt", "safeColour", "safeIcon", "baseMap")
@@ -30,11 +31,15 @@ def test_the_leaflet_base_map_is_set_up_once() -> None:
 def test_pages_load_the_helpers_before_their_script(client: TestClient) -> None:
     record = client.get("/api/resources", params={"limit": 1}).json()["features"][0]["id"]
     for url, script in (("/nearby", "/static/js/nearby.js"),
-                        ("/territories/frontignan/map.html", "/static/js/terreau-map.js"),
                         ("/territories/frontignan/cooperation", "/static/js/cooperation.js"),
                         (f"/resources/{record}", "/static/js/record-map.js")):
         html = client.get(url).text
         assert html.index("/static/js/terreau-common.js") < html.index(script), url
+    # A territory map loads its files as one script (api.assets.BUNDLES), the helpers first.
+    assert assets.MAP_JS in client.get("/territories/frontignan/map.html").text
+    served = client.get(assets.MAP_JS).text
+    assert served.index("/* js/terreau-common.js */") < served.index("root.Terreau = {")
+    assert served.index("root.Terreau = {") < served.index("/* js/terreau-map.js */")
 
 
 def test_the_offline_download_inlines_the_helpers(client: TestClient) -> None:

@@ -232,6 +232,33 @@ def test_assets_are_served_by_the_app(client: TestClient) -> None:
         assets.path_for("/static/vendor/leaflet/../../../../etc/passwd")
 
 
+def test_a_map_loads_its_files_as_one_script_and_one_stylesheet(client: TestClient) -> None:
+    """Leaflet, its plugins, Font Awesome and our files came as twelve files, each one more
+    request before the map's script could run (issue 18): one script, one stylesheet now,
+    holding each file in order, their images and fonts still found, revalidated by ETag."""
+    for url in ("/territories/frontignan", "/territories/frontignan/map.html"):
+        html = client.get(url).text
+        head = html[:html.index("</head>")]
+        assert re.findall(r'<script src="([^"]+)"', head) == [assets.MAP_JS], url
+        assert assets.MAP_CSS in re.findall(r'<link rel="stylesheet" href="([^"]+)"', head)
+        assert not any(part in html for parts in assets.BUNDLES.values() for part in parts)
+    for bundle, parts in assets.BUNDLES.items():
+        served = client.get(bundle)
+        assert served.status_code == 200 and served.headers["cache-control"] == "no-cache"
+        positions = [served.text.index(f"/* {part.removeprefix('/static/')} */") for part in parts]
+        assert positions == sorted(positions), bundle
+        again = client.get(bundle, headers={"If-None-Match": served.headers["etag"]})
+        assert again.status_code == 304
+    css = client.get(assets.MAP_CSS).text
+    refs = {m.group(2) for m in re.finditer(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", css)}
+    files = sorted(r for r in refs if not r.startswith(("data:", "#")))
+    assert "/static/vendor/font-awesome/webfonts/fa-solid-900.woff2" in files
+    assert "/static/vendor/leaflet/images/layers.png" in files
+    for ref in files:
+        assert client.get(ref).status_code == 200, ref
+    assert "sourceMappingURL" not in client.get(assets.MAP_JS).text
+
+
 def maps_assets() -> list[tuple[list[str], list[str]]]:
     return [([u for _, u in js], [u for _, u in css]) for js, css in assets.LOCAL_ASSETS.values()]
 
@@ -242,7 +269,7 @@ def test_localize_changes_one_map_not_folium_class_lists(session: Session) -> No
     folium.plugins.Fullscreen().add_to(m)
     assets.localize(m)
     html = m.get_root().render()
-    assert not CDN.search(html) and "/static/vendor/leaflet/leaflet.js" in html
+    assert not CDN.search(html) and assets.MAP_JS in html and assets.MAP_CSS in html
     assert folium.Map.default_js == before_js and folium.Map.default_css == before_css
     other = folium.Map(tiles=None).get_root().render()
     assert "cdn.jsdelivr.net" in other  # a map built elsewhere keeps folium's own lists
