@@ -11,6 +11,7 @@ from carto.maps.layers import (
     LEVEL_WEIGHTS,
     MAX_ZOOM,
     OSM_ATTRIBUTION,
+    START_SIZE,
     Kind,
     MapParts,
     MapUrls,
@@ -19,6 +20,7 @@ from carto.maps.layers import (
     build,
     config,
     first_zooms,
+    fit_zoom,
     js_text,
     kinds,
     render,
@@ -27,6 +29,6 @@ from carto.maps.layers import (
 
 __all__ = [
     "APPROXIMATE", "DOWNLOAD_LIMIT", "HEX_COLOUR", "ICON_NAME", "LEVEL_WEIGHTS", "MAX_ZOOM",
-    "OSM_ATTRIBUTION", "Kind", "MapParts", "MapUrls", "MapView", "TerreauLayers", "build",
-    "config", "first_zooms", "js_text", "kinds", "render", "script_json",
+    "OSM_ATTRIBUTION", "START_SIZE", "Kind", "MapParts", "MapUrls", "MapView", "TerreauLayers", "build",
+    "config", "first_zooms", "fit_zoom", "js_text", "kinds", "render", "script_json",
 ]

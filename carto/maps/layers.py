@@ -231,7 +231,7 @@ def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attributi
     x0, y0, x1, y1 = view.geometry.bbox
     # No m.fit_bounds(): its animated zoom would finish after the script's own fit (which
     # also takes in resources placed outside the boundary) and undo it.
-    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=_zoom_for(x1 - x0, y1 - y0),
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=start_zoom(view.geometry.bbox),
                    tiles=None, control_scale=False, prefer_canvas=False, zoom_snap=0.5,
                    zoom_delta=1, maxZoom=MAX_ZOOM, minZoom=4)
 
@@ -306,9 +306,12 @@ def build(view: MapView, urls: MapUrls, lang: str, tile_url: str, tile_attributi
 # The map sizes a first view is sent for: from a phone's map to a wide screen's, less the
 # script's fit padding (70 px each side).
 FIRST_VIEW_SIZES = ((200, 200), (2400, 1500))
+# The map the first frame is drawn for, before the script's own fit (a laptop's territory map
+# less the padding): the frame that fit then barely moves.
+START_SIZE = (768, 768)
 
 
-def _fit_zoom(bbox: tuple[float, float, float, float], width: int, height: int) -> float:
+def fit_zoom(bbox: tuple[float, float, float, float], width: int, height: int) -> float:
     """The zoom at which Leaflet's fitBounds shows `bbox` in `width` x `height` pixels."""
     x0, y0, x1, y1 = bbox
 
@@ -324,15 +327,15 @@ def first_zooms(bbox: tuple[float, float, float, float]) -> list[int]:
     """Every whole zoom the script may round its first view to, on any screen (it fits the
     territory's box with a zoom snapped to 0.5, then asks at the rounded zoom)."""
     (w0, h0), (w1, h1) = FIRST_VIEW_SIZES
-    low = max(4, math.floor(_fit_zoom(bbox, w0, h0)))
-    high = min(MAX_ZOOM, math.ceil(_fit_zoom(bbox, w1, h1)))
+    low = max(4, math.floor(fit_zoom(bbox, w0, h0)))
+    high = min(MAX_ZOOM, math.ceil(fit_zoom(bbox, w1, h1)))
     return list(range(low, high + 1))
 
 
-def _zoom_for(width_deg: float, height_deg: float) -> int:
-    """A first zoom close to the fit the script computes (so the first frame is sensible)."""
-    span = max(width_deg, height_deg * 1.4, 1e-4)
-    return max(4, min(MAX_ZOOM - 2, int(math.log2(360 * 3 / span))))
+def start_zoom(bbox: tuple[float, float, float, float]) -> int:
+    """The zoom the map is created at: the whole zoom under the fit in a START_SIZE map, so the
+    first frame is close to what the script's fit shows."""
+    return max(4, min(MAX_ZOOM - 2, math.floor(fit_zoom(bbox, *START_SIZE))))
 
 
 @dataclass

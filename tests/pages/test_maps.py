@@ -1,6 +1,7 @@
 """Territory maps on the server side: pages, standalone file, assets, data endpoints, safety."""
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -122,6 +123,28 @@ def test_template_syntax_in_user_text_is_never_evaluated(
     urls = maps.MapUrls(*["/u"] * 7)
     parts = maps.render(maps.build(view, urls, "fr", "", "", 10, panel="#p"))
     assert "Jardins {{ 6*7 }}" in parts.script and "Jardins 42" not in parts.script
+
+
+def test_fit_zoom_is_leaflets_fitbounds() -> None:
+    """fitBounds' zoom: 360° wide in 256 px is zoom 0; each halving of the box one zoom more."""
+    assert maps.fit_zoom((-180.0, -1e-6, 180.0, 1e-6), 256, 256) == pytest.approx(0)
+    assert maps.fit_zoom((0.0, 0.0, 360 / 2 ** 10, 1e-6), 512, 256) == pytest.approx(11)
+    wide = maps.fit_zoom((0.0, 0.0, 1.0, 1e-6), 256, 256)
+    tall = maps.fit_zoom((0.0, 43.0, 1e-6, 44.0), 256, 256)  # Mercator: 1/cos(43.5°) longer
+    assert wide - tall == pytest.approx(math.log2(1 / math.cos(math.radians(43.5))), abs=0.01)
+
+
+@pytest.mark.parametrize("slug", DEMO)
+def test_a_territory_map_starts_at_a_zoom_its_first_view_holds(client: TestClient,
+                                                               session: Session,
+                                                               slug: str) -> None:
+    """The map is created at the zoom of its fit in a START_SIZE map (so the first frame is
+    close to the script's fit), one of the zooms the page's first view is computed for."""
+    page = client.get(f"/territories/{slug}").text
+    zoom = int(re.search(r'"zoom": (\d+),', page).group(1))  # type: ignore[union-attr]
+    bbox = mapdata.territory_geometry(session, mapdata.territory_id(session, slug)).bbox
+    assert zoom == max(4, min(maps.MAX_ZOOM - 2, math.floor(maps.fit_zoom(bbox, *maps.START_SIZE))))
+    assert zoom in maps.first_zooms(bbox)
 
 
 def test_the_map_data_travels_as_json_beside_the_script(client: TestClient) -> None:
