@@ -9,7 +9,8 @@ because tests and benchmarks use several databases in one process.
     KINDS.get(session)          # loads on first use or once expired
     KINDS.invalidate()          # after a write to resource_kind (all databases of the process)
 
-Every cache of the package is a DbCache (territory ids, kinds, commune centres, anonymous
+Every cache of the package is a DbCache (territory ids, kinds, commune centres), or an
+`Entries`, a DbCache of values per key built on demand (territory outlines, anonymous
 territory pages), registered in `CACHES` so that a test or a reload can empty them all
 (`invalidate_all`).
 
@@ -28,6 +29,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def database_key(session: Session) -> str:
@@ -82,6 +85,21 @@ class DbCache(Generic[T]):
 
         session.info[mark] = True
         event.listen(session, "after_commit", committed, once=True)
+
+
+class Entries(DbCache[dict[K, V]]):
+    """Values per key (a territory, a page), each built on first use by `entry`'s `make`, kept
+    together per database and dropped together (ttl, `invalidate`, `edited`)."""
+
+    def __init__(self, name: str, ttl: float, follows_edits: bool = False) -> None:
+        super().__init__(name, lambda _session: {}, ttl, follows_edits)
+
+    def entry(self, session: Session, key: K, make: Callable[[], V]) -> V:
+        """The value under `key`, made now when missing. Kept in the set it was looked up in:
+        if a write drops that set while `make` runs, what it made is not kept."""
+        values = self.get(session)
+        found = values.get(key)
+        return found if found is not None else values.setdefault(key, make())
 
 
 CACHES: list[DbCache[Any]] = []

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from carto import cache, permissions, vocab
-from carto.cache import DbCache
+from carto.cache import DbCache, Entries
 from carto.errors import Conflict, FieldError, Invalid, NotFound
 from carto.geo import as_multipolygon, multipolygon_element
 from carto.i18n import msg
@@ -40,15 +40,11 @@ def _load_ids(session: Session) -> dict[str, int]:
 IDS = DbCache("territory ids", _load_ids, ttl=300.0)
 
 
-def _no_outlines(session: Session) -> dict[int, Any]:
-    return {}
-
-
 # A territory's simplified boundary and surrounding communes as the maps draw them, filled by
 # carto.maps.data.territory_geometry (their SQL was a third of a map page's build). A territory's
 # geometry is written only by _save, which drops them; the communes only change when the
 # referential is reloaded (`carto db upgrade`), which the ttl covers.
-OUTLINES: DbCache[dict[int, Any]] = DbCache("territory outlines", _no_outlines, ttl=600.0)
+OUTLINES: Entries[int, Any] = Entries("territory outlines", ttl=600.0)
 
 
 def id_of(session: Session, slug: str) -> int | None:

@@ -18,7 +18,7 @@ from api.responses import GEOJSON
 from api.session import ReaderDep
 from api.templating import context, templates
 from carto import maps, params, vocab
-from carto.cache import DbCache
+from carto.cache import Entries
 from carto.config import app_settings, map_settings
 from carto.errors import Invalid
 from carto.i18n import msg
@@ -89,18 +89,14 @@ def build_map(request: Request, session: Session, summary: dict[str, Any], lang:
     return maps.render(m), view
 
 
-def _no_pages(session: Session) -> dict[tuple[Any, ...], dict[str, Any]]:
-    return {}
-
-
 # The territory pages of anonymous readers, per territory, language and map settings: their
 # counts (carto.search.territory_stats), lists and map (with its first view) change only with
 # a write, and computing them was most of a large territory's page (0.9 s of SQL for 10,000
 # resources). So is the map alone (map.html, for an iframe; not the download). Every accepted
 # write drops them (`carto.cache.edited`); other workers see it within the ttl. Signed-in
 # readers (their own pending items) are computed each time.
-PAGES: DbCache[dict[tuple[Any, ...], dict[str, Any]]] = DbCache(
-    "anonymous territory pages", _no_pages, ttl=60.0, follows_edits=True)
+PAGES: Entries[tuple[Any, ...], dict[str, Any]] = Entries(
+    "anonymous territory pages", ttl=60.0, follows_edits=True)
 
 
 def page_context(request: Request, session: Session, slug: str, lang: str,
@@ -122,9 +118,7 @@ def _anonymous(session: Session, key: tuple[Any, ...],
     settings (a test or an operator may change them)."""
     settings = map_settings()
     full = (*key, settings.embed_limit, settings.tile_url, settings.tile_attribution)
-    pages = PAGES.get(session)
-    found = pages.get(full)
-    return found if found is not None else pages.setdefault(full, make())
+    return PAGES.entry(session, full, make)
 
 
 def _page_parts(request: Request, session: Session, slug: str, lang: str,

@@ -89,10 +89,8 @@ def territory_geometry(session: Session, territory_id: int) -> TerritoryGeometry
     tolerance follows the territory's size, so a neighbourhood keeps its streets' detail and
     four departments stay a few hundred kilobytes. Kept per territory (territories.OUTLINES)
     as the text the page carries, so a map page neither parses nor writes 1,100 outlines."""
-    outlines = territories.OUTLINES.get(session)
-    found = outlines.get(territory_id)
-    if found is None:
-        found = outlines[territory_id] = _outline(session, territory_id)
+    found = territories.OUTLINES.entry(session, territory_id,
+                                       lambda: _outline(session, territory_id))
     return dataclasses.replace(found)  # its own parsed dicts, which folium may write into
 
 

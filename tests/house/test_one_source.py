@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from carto import ROOT, nearby, places, territories, vocab
-from carto.cache import CACHES, DbCache
+from carto.cache import CACHES, DbCache, Entries
 from carto.db import session_factory, transaction
 from carto.territories import TerritorySpec
 from tests.apiworld import World
@@ -96,6 +96,7 @@ def test_every_cache_is_the_one_helper() -> None:
     assert vocab.KINDS in CACHES and territories.IDS in CACHES and places.CENTRES in CACHES
     # dropped by carto.cache.edited
     assert {c.name for c in CACHES if c.follows_edits} == {PAGES.name, EPOCH.name}
+    assert isinstance(PAGES, Entries) and isinstance(territories.OUTLINES, Entries)
 
 
 def test_the_cache_expires_and_is_dropped_on_commit(migrated: str) -> None:

@@ -112,3 +112,21 @@ def test_the_first_view_shows_private_persons_where_the_map_does(
 def test_a_small_territory_and_a_download_carry_no_first_view(client: TestClient) -> None:
     assert "first" not in config_of(client.get("/territories/frontignan").text)
     assert "first" not in config_of(client.get("/territories/frontignan/map.html?download=1").text)
+
+
+def test_a_page_made_while_a_write_drops_the_pages_is_not_kept(session: Any) -> None:
+    """PAGES is a carto.cache.Entries: a page is made once and kept; one whose making saw the
+    set dropped (a write committed meanwhile) is answered but not kept."""
+    pages = map_routes.PAGES
+    key = ("test", uuid.uuid4().hex)
+    assert pages.entry(session, key, lambda: {"n": 1}) == {"n": 1}
+    assert pages.entry(session, key, lambda: {"n": 2}) == {"n": 1}  # kept
+
+    def during_a_write() -> dict[str, Any]:
+        pages.invalidate(session)
+        return {"n": 3}
+
+    other = ("test", uuid.uuid4().hex)
+    assert pages.entry(session, other, during_a_write) == {"n": 3}
+    assert pages.entry(session, other, lambda: {"n": 4}) == {"n": 4}  # made again
+    assert pages.entry(session, key, lambda: {"n": 5}) == {"n": 5}  # all were dropped
