@@ -2,7 +2,8 @@
 by default; 413 whether the size is declared or the body comes chunked), and JSON whose every
 string is storable text (a lone surrogate such as "\\ud800" parses in Python but cannot be
 stored or re-encoded, PostgreSQL's text holds no NUL: 422 naming the member, key or value,
-instead of a 500 deep in the database driver). /openapi.json says so once, for every body
+instead of a 500 deep in the database driver: carto.validation's one rule of storable text).
+So a handler of a JSON body never checks its strings again. /openapi.json says so once, for every body
 (api.openapi: free strings carry `NUL_FREE_PATTERN`, free keys as `propertyNames`).
 
 The body is read whole here, once: bodies are small (the limit), and a handler that fails
@@ -18,41 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import localised_problem
 from carto.errors import FieldError
 from carto.i18n import msg, negotiate
+from carto.validation import flaw_message, unstorable
 
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def _flaw(text: str) -> str | None:
-    """Why a JSON string cannot be stored (the catalogue key), or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "error.body.surrogate"
-    return "error.validation.nul" if "\x00" in text else None
-
-
-def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
-    """The path ("properties.name", "stakes.0") of the first string or key of a parsed JSON
-    value that PostgreSQL's text cannot hold (a lone surrogate, a NUL), with why; or None."""
-    if isinstance(value, str):
-        flaw = _flaw(value)
-        return (path or "body", flaw) if flaw else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            flaw = _flaw(str(key))
-            if flaw is not None:
-                shown = "".join(c if _flaw(c) is None else f"\\u{ord(c):04x}" for c in here)
-                return shown, flaw
-            found = unstorable(item, here)
-            if found:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = unstorable(item, f"{path}.{i}" if path else str(i))
-            if found:
-                return found
-    return None
 
 
 def lone_surrogate(value: Any, path: str = "") -> str | None:
@@ -101,7 +70,8 @@ class BodySizeLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b"") and b"\\u" in body:
+        kind = headers.get(b"content-type", b"")
+        if (not kind or b"json" in kind) and b"\\u" in body:  # what FastAPI reads as JSON
             found = _unstorable_field(body)
             if found is not None:
                 await self._invalid(scope, receive, send, *found)
@@ -142,8 +112,7 @@ class BodySizeLimit:
     async def _invalid(self, scope: Scope, receive: Receive, send: Send, field: str,
                        flaw: str) -> None:
         lang = _scope_lang(scope)
-        problem = FieldError(field, msg("error.validation.nul") if flaw == "error.validation.nul"
-                             else msg("error.body.surrogate"))
+        problem = FieldError(field, flaw_message(flaw))
         response = localised_problem(lang, 422, "problem.invalid_body",
                                      f"{field}: {problem.text(lang)}", [problem])
         await response(scope, receive, send)

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.http import IF_MATCH_PATTERN
-from api.query import NUL_FREE_PATTERN
 from api.responses import SUCCESS
+from carto.validation import NUL_FREE_PATTERN
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",

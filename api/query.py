@@ -19,13 +19,10 @@ from fastapi.routing import APIRoute
 
 from carto.errors import FieldError, InvalidParameter
 from carto.i18n import msg
+from carto.validation import unstorable
 
 # Accepted by every operation: the language of messages and labels (api.problems, LangDep).
 EVERYWHERE = frozenset({"lang"})
-# What /openapi.json says of a query string that no other pattern, enum or format bounds: no
-# NUL character (api.openapi adds it; `check_query_string` refuses the NUL).
-NUL = "\x00"
-NUL_FREE_PATTERN = r"^[^\x00]*$"
 
 _allowed: dict[int, frozenset[str] | None] = {}
 
@@ -64,7 +61,7 @@ async def check_query_string(request: Request) -> None:
         if name not in allowed:
             expected = ", ".join(sorted(allowed)) or "-"
             errors.append(FieldError(name, msg("error.param.unknown", expected=expected)))
-        elif any(NUL in v for v in request.query_params.getlist(name)):
+        elif unstorable(request.query_params.getlist(name)) is not None:
             errors.append(FieldError(name, msg("error.param.nul")))
     if errors:
         raise InvalidParameter(None, errors)

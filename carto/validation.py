@@ -35,30 +35,61 @@ class Collector:
             raise Invalid(None, self.errors)  # the detail lists the fields
 
 
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The path of the first string holding a NUL character (PostgreSQL text refuses it)."""
+# What text a request may bring, in a JSON body (api.limits), a query string (api.query) or a
+# form (the page routers): PostgreSQL's text holds no NUL character, and UTF-8 no lone surrogate
+# (which a str parsed from JSON's "\\ud800" may hold). The rule as a JSON Schema pattern for
+# /openapi.json (a surrogate is not valid JSON text to begin with): NUL_FREE_PATTERN.
+NUL = "\x00"
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+
+
+def flaw(text: str) -> str | None:
+    """Why `text` cannot be stored (the catalogue key), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "error.body.surrogate"
+    return "error.validation.nul" if NUL in text else None
+
+
+def flaw_message(key: str) -> Text:
+    """The sentence of a `flaw`."""
+    return msg("error.validation.nul") if key == "error.validation.nul" \
+        else msg("error.body.surrogate")
+
+
+def unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path ("properties.name", "stakes.0") of the first string or key of `value` (parsed
+    JSON, a form's fields, a parameter's values) that cannot be stored, with its `flaw`; or
+    None. A key at fault is named with the character escaped (\\u0000), so the path can be
+    shown."""
     if isinstance(value, str):
-        return (path or "body") if "\x00" in value else None
+        found = flaw(value)
+        return (path or "body", found) if found else None
     if isinstance(value, dict):
         for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return sub
-            found = find_nul(item, sub)
-            if found:
-                return found
-    if isinstance(value, list):
+            here = f"{path}.{key}" if path else str(key)
+            found = flaw(str(key))
+            if found is not None:
+                shown = "".join(c if flaw(c) is None else f"\\u{ord(c):04x}" for c in here)
+                return shown, found
+            inner = unstorable(item, here)
+            if inner:
+                return inner
+    if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            found = find_nul(item, f"{path}[{i}]")
-            if found:
-                return found
+            inner = unstorable(item, f"{path}.{i}" if path else str(i))
+            if inner:
+                return inner
     return None
 
 
-def reject_nul(value: Any, path: str = "") -> None:
-    found = find_nul(value, path)
+def reject_unstorable(value: Any, path: str = "") -> None:
+    """`unstorable` as an error naming the field (a form's; JSON bodies are checked whole by
+    api.limits before any handler)."""
+    found = unstorable(value, path)
     if found:
-        raise Invalid.field(found, msg("error.validation.nul"))
+        raise Invalid.field(found[0], flaw_message(found[1]))
 
 
 def name(value: Any, errors: Collector, field: str = "name") -> str | None:

@@ -15,7 +15,6 @@ from api.geojson import GEOJSON, GeoJSONResponse
 from api.http import client_id, csv_response, etag, expected_version, jsonable
 from api.schemas import LinkIn, LinkPatchIn, RejectIn
 from carto import history, links, moderation, params, permissions, search, territories, vocab
-from carto.validation import reject_nul
 from carto.visibility import Principal
 
 router = APIRouter(prefix="/api/links", tags=["links"])
@@ -67,7 +66,6 @@ def list_links(
                                         json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
-    reject_nul({"territory": territory, "category": category, "status": status})
     territories.filter_id(session, territory)  # an unknown one: 404 naming it
     flt = search.LinkFilter(territory=territory, categories=category or [], min_level=min_level,
                             resource=resource, statuses=status or [])
@@ -95,7 +93,6 @@ def list_links(
 def create_link(request: Request, body: LinkIn, session: SessionDep,
                 principal: WriterDep) -> Response:
     data = body.model_dump(exclude_unset=True)
-    reject_nul(data)
     link = links.create(session, data, principal, link_id=client_id(data.pop("id", None)))
     row = search.get_link(session, principal, link.id)
     return _one(row, principal, session, 201, {"Location": str(request.url_for("get_link",
@@ -112,7 +109,6 @@ def get_link(link_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -
 def patch_link(request: Request, link_id: uuid.UUID, body: LinkPatchIn, session: SessionDep,
                principal: WriterDep) -> Response:
     data = body.model_dump(exclude_unset=True)
-    reject_nul(data)
     links.update(session, link_id, data, principal, expected_version(request))
     return _one(search.get_link(session, principal, link_id), principal, session)
 
@@ -163,7 +159,6 @@ def validate_link(request: Request, link_id: uuid.UUID, session: SessionDep,
              summary="Refuse a contributed link, saying why (If-Match optional)")
 def reject_link(request: Request, link_id: uuid.UUID, body: RejectIn, session: SessionDep,
                 principal: WriterDep) -> Response:
-    reject_nul(body.reason, "reason")
     moderation.reject(session, "link", link_id, principal, body.reason,
                       expected_version(request, False))
     return _one(search.get_link(session, principal, link_id), principal, session)

@@ -31,7 +31,7 @@ from carto.config import map_settings
 from carto.errors import Invalid, NotFound, PreconditionFailed
 from carto.i18n import msg, t
 from carto.models import Resource
-from carto.validation import reject_nul
+from carto.validation import reject_unstorable
 from carto.visibility import READER, Principal
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -123,7 +123,7 @@ def _create(session: Session, values: rf.Values, slug: str, principal: Principal
     data, problems = rf.payload(session, values, territory=slug)
     if workshop:
         data["workshop"] = workshop
-    reject_nul(data)
+    reject_unstorable(data)
     if problems:
         _refuse_all(session, data, problems, lang)
     return resources.create(session, data, principal, force=force)
@@ -185,7 +185,7 @@ def save_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
 
     def write() -> Resource:
         data, problems = rf.payload(session, values, editing=True)
-        reject_nul(data)
+        reject_unstorable(data)
         if problems:
             _refuse_all(session, data, problems, lang, partial=True)
         return resources.update(session, resource_id, data, principal, opened_at,
@@ -310,6 +310,5 @@ def check_opening_hours(
     lang: LangDep,
     value: Annotated[str, Query(max_length=500, description="e.g. Mo-Fr 09:00-12:00")] = "",
 ) -> JSONResponse:
-    reject_nul(value, "value")
     return JSONResponse(rf.hours_check(value, lang, datetime.now(UTC)),
                         headers={"Cache-Control": "no-store"})

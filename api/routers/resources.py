@@ -17,7 +17,6 @@ from api.schemas import RejectIn, ResourceFeatureIn, ResourcePatchIn
 from carto import history, moderation, params, permissions, resources, search, territories, vocab
 from carto.errors import Invalid
 from carto.i18n import msg
-from carto.validation import reject_nul
 from carto.visibility import Principal
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
@@ -74,7 +73,6 @@ def _payload(geometry: Any, properties: dict[str, Any]) -> tuple[dict[str, Any],
         data["commune"] = data.pop("commune_code")
     if geometry is not None:
         data["lon"], data["lat"] = geometry.coordinates[0], geometry.coordinates[1]
-    reject_nul(data, "properties")
     return data, force
 
 
@@ -102,7 +100,6 @@ def list_resources(
                                         json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
-    reject_nul({"territory": territory, "kind": kind, "product": product, "q": q})
     territories.filter_id(session, territory)  # an unknown one: 404 naming it
     flt = search.ResourceFilter(territory=territory, kinds=kind or [], products=product or [],
                                 q=q, bbox=params.bbox(bbox), statuses=status or [])
@@ -206,7 +203,6 @@ def validate_resource(request: Request, resource_id: uuid.UUID, session: Session
              summary="Refuse a contribution, saying why (If-Match optional)")
 def reject_resource(request: Request, resource_id: uuid.UUID, body: RejectIn,
                     session: SessionDep, principal: WriterDep) -> Response:
-    reject_nul(body.reason, "reason")
     moderation.reject(session, "resource", resource_id, principal, body.reason,
                       expected_version(request, False))
     return _one(search.get_resource(session, principal, resource_id), principal, session)

@@ -3,12 +3,13 @@ refusal below is a 4xx naming its member, the same that the body's schema states
 schemathesis's positive-data check holds on POST /api/tokens, /api/workshops, /api/gap and
 /api/gap/overrides (tests/api/test_schemathesis.py)."""
 
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.limits import unstorable
+from carto.validation import unstorable
 from tests.apiworld import World, feature
 
 SQUARE = {"type": "Polygon", "coordinates": [[[3.7, 43.4], [3.8, 43.4], [3.8, 43.5],
@@ -42,6 +43,23 @@ def test_a_nul_in_any_json_body_is_a_422_naming_it(client: TestClient, world: Wo
                          json={"properties": {"na\x00me": "x"}},
                          headers={"If-Match": '"1"', **World.auth(world.editor)})
     assert patch.status_code == 422 and _fields(patch) == ["properties.na\\u0000me"]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "application/geo+json"])
+def test_a_nul_is_refused_before_the_handler_whatever_json_it_is_sent_as(
+        client: TestClient, world: World, content_type: str | None) -> None:
+    """No handler checks its JSON body's strings: api.limits does, for every body FastAPI reads
+    as JSON (no Content-Type at all included), on resources, links and their moderation."""
+    headers = {**World.auth(world.editor), **({"Content-Type": content_type}
+                                              if content_type else {})}
+    bodies = [("/api/resources", {"type": "Feature", "properties": {"name": "a\x00"}},
+               "properties.name"),
+              ("/api/links", {"source": "x\x00"}, "source"),
+              ("/api/resources/00000000-0000-0000-0000-000000000000/reject",
+               {"reason": "\x00"}, "reason")]
+    for path, body, field in bodies:
+        r = client.post(path, content=json.dumps(body), headers=headers)
+        assert r.status_code == 422 and _fields(r) == [field], (path, r.text)
 
 
 def test_the_openapi_says_a_body_string_or_key_holds_no_nul(client: TestClient) -> None:

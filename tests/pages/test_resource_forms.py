@@ -123,6 +123,17 @@ def test_errors_are_next_to_their_fields_and_what_was_typed_is_kept(editor: Web)
     assert 'aria-invalid="true"' in text and 'id="error-summary"' in text
 
 
+def test_a_nul_in_a_form_field_is_an_error_next_to_it(editor: Web) -> None:
+    """A form is not JSON (api.limits does not read it): the form's handler refuses a NUL
+    (carto.validation.reject_unstorable), next to its field, and stores nothing."""
+    page = editor.get("/territories/pezenas/resources/new")
+    answer = editor.post("/territories/pezenas/resources/new",
+                         {"name": "Épicerie nulle", "kind": "social_grocery",
+                          "commune": "pezenas", "description": "a\x00b"}, _csrf(page.text))
+    assert answer.status_code == 422, answer.text[:2000]
+    assert 'id="description-error"' in answer.text and "caractère nul" in answer.text
+
+
 def test_a_contributor_s_addition_waits_for_validation(live_server: str, migrated: str,
                                                        made: list[uuid.UUID]) -> None:
     web = Web(live_server, _token(migrated, "contributor", "pezenas", "Bénévole"))
