@@ -130,3 +130,26 @@ def test_a_page_made_while_a_write_drops_the_pages_is_not_kept(session: Any) -> 
     assert pages.entry(session, other, during_a_write) == {"n": 3}
     assert pages.entry(session, other, lambda: {"n": 4}) == {"n": 4}  # made again
     assert pages.entry(session, key, lambda: {"n": 5}) == {"n": 5}  # all were dropped
+
+
+def test_a_list_cut_under_the_map_says_so(client: TestClient,
+                                          embed_limit: pytest.MonkeyPatch) -> None:
+    """A territory loaded by viewport lists its first TABLE_ROWS_LARGE resources and links,
+    each list saying how many it shows of how many (the map shows them all)."""
+    embed_limit.setattr(map_routes, "TABLE_ROWS_LARGE", 2)
+    _limit(embed_limit, 3)
+    map_routes.PAGES.invalidate()  # its key does not hold the number of rows
+    try:
+        page = client.get("/territories/frontignan").text
+    finally:
+        map_routes.PAGES.invalidate()
+    cfg = config_of(page)
+    assert page.count('<tr id="r-') == 2 and page.count('<tr id="l-') == 2
+    for total in (cfg["counts"]["resources"], cfg["counts"]["links"]):
+        assert f"Seules les 2 premières lignes sont listées ici (sur {total})" in page
+    embed_limit.delenv("TERREAU_MAP_EMBED_LIMIT")
+    map_settings.cache_clear()
+    try:
+        assert "premières lignes" not in client.get("/territories/frontignan").text  # embedded
+    finally:
+        map_routes.PAGES.invalidate()
