@@ -153,3 +153,17 @@ def test_a_list_cut_under_the_map_says_so(client: TestClient,
         assert "premières lignes" not in client.get("/territories/frontignan").text  # embedded
     finally:
         map_routes.PAGES.invalidate()
+
+
+@pytest.mark.parametrize(("lang", "resources_label", "links_label"),
+                         [("fr", "Ressources", "Liens de coopération"),
+                          ("en", "Resources", "Cooperation links")])
+def test_each_list_under_the_map_scrolls_from_the_keyboard(client: TestClient, lang: str,
+                                                          resources_label: str,
+                                                          links_label: str) -> None:
+    """Both lists' scroll boxes are focusable regions named in the reader's language."""
+    page = client.get(f"/territories/frontignan?lang={lang}").text
+    for label, table in ((resources_label, "resources"), (links_label, "links")):
+        box = (f'<div class="table-scroll" tabindex="0" role="region" aria-label="{label}">'
+               f'<table id="{table}">')
+        assert box in page
