@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import localised_problem
-from carto.errors import FieldError
+from carto.errors import Invalid
 from carto.i18n import msg, negotiate
 from carto.validation import flaw_message, unstorable
 
@@ -112,9 +112,9 @@ class BodySizeLimit:
     async def _invalid(self, scope: Scope, receive: Receive, send: Send, field: str,
                        flaw: str) -> None:
         lang = _scope_lang(scope)
-        problem = FieldError(field, flaw_message(flaw))
-        response = localised_problem(lang, 422, "problem.invalid_body",
-                                     f"{field}: {problem.text(lang)}", [problem])
+        refused = Invalid.field(field, flaw_message(flaw))  # its detail: "field: message"
+        response = localised_problem(lang, 422, "problem.invalid_body", refused.detail_in(lang),
+                                     refused.errors)
         await response(scope, receive, send)
 
 

@@ -232,7 +232,7 @@ async def on_integrity_error(request: Request, exc: Exception) -> Response:
 async def on_data_error(request: Request, exc: Exception) -> Response:
     log.info("data error on %s %s: %s", request.method, request.url.path, exc)
     status, title = _invalid_status(request)  # a query parameter's fault on a GET: 400
-    return problem(status, title, "une valeur est hors des limites acceptées")
+    return localised_problem(request_lang(request), status, title, msg("problem.data.detail"))
 
 
 async def on_database_unreachable(request: Request, exc: Exception) -> Response:

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from api.limits import lone_surrogate
-from api.problems import constraint_field
+from api.problems import constraint_field, install
 from carto.db import transaction
 from carto.models import Territory
 from tests.apiworld import World, feature
@@ -93,6 +95,30 @@ def test_a_database_refusal_names_the_constraint_s_field(migrated: str,
                               geom="SRID=4326;MULTIPOLYGON(((3 43,3.1 43,3.1 43.1,3 43)))"))
         session.flush()
     assert constraint_field(caught.value) == "slug"
+
+
+@pytest.mark.parametrize(("lang", "titles", "detail"), [
+    ("fr", ("Paramètre invalide", "Données invalides"), "une valeur est hors des limites acceptées"),
+    ("en", ("Invalid parameter", "Invalid data"), "a value is out of the accepted bounds"),
+])
+def test_a_value_the_database_refuses_is_answered_in_the_reader_s_language(
+        migrated: str, lang: str, titles: tuple[str, str], detail: str) -> None:
+    """PostgreSQL's DataError (here a text cast to an integer) is a 400 on a GET, a 422 on a
+    POST, its title and detail from the catalogue: once a literal French detail, and the
+    title's catalogue key itself."""
+    app = FastAPI()
+    install(app)
+
+    @app.api_route("/cast", methods=["GET", "POST"])
+    def cast() -> None:
+        with transaction(migrated) as session:
+            session.execute(text("SELECT CAST(:v AS integer)"), {"v": "x"})
+
+    with TestClient(app) as client:
+        for method, status, title in (("GET", 400, titles[0]), ("POST", 422, titles[1])):
+            r = client.request(method, "/cast", headers={"Accept-Language": lang})
+            assert r.status_code == status
+            assert r.json() | {"title": title, "detail": detail} == r.json()
 
 
 @pytest.mark.parametrize("path, body, field", [

@@ -18,6 +18,9 @@ from tests.apiworld import World
 SOURCES = sorted([*ROOT.joinpath("carto").rglob("*.py"), *ROOT.joinpath("api").rglob("*.py")])
 ERRORS = {"CartoError", "NotFound", "Invalid", "Conflict", "PreconditionFailed",
           "PreconditionRequired", "Unauthenticated", "Forbidden", "Ambiguous"}
+# api.problems' builders of an answer and the position of their detail: the sentence a reader
+# is shown, which must be a Message or a catalogue text, never a literal
+PROBLEM_DETAIL = {"problem": 2, "localised_problem": 3}
 
 
 def _name(func: ast.expr) -> str:
@@ -37,6 +40,10 @@ def _message_arg(call: ast.Call) -> ast.expr | None:
         return call.args[1] if len(call.args) > 1 else None
     if name == "Rejected":  # an import row's fate (carto.io.pipeline): Rejected(field, reason)
         return call.args[1] if len(call.args) > 1 else None
+    if name in PROBLEM_DETAIL:
+        at = PROBLEM_DETAIL[name]
+        detail = [k.value for k in call.keywords if k.arg == "detail"]
+        return call.args[at] if len(call.args) > at else (detail[0] if detail else None)
     if name == "add" and _name(getattr(call.func, "value", call)) == "report":
         # Report.add(line, status, label, field, reason): the reason is read in the report
         reason = [k.value for k in call.keywords if k.arg == "reason"]
@@ -75,7 +82,9 @@ def test_every_catalogue_row_has_french_and_english() -> None:
 
 
 def test_no_error_is_raised_with_a_literal_sentence() -> None:
-    """An error built with a French (or any) literal instead of `msg(key)` fails here."""
+    """An error built with a French (or any) literal instead of `msg(key)` fails here, and so
+    does a problem document (`api.problems.problem`, `localised_problem`) given a literal
+    detail."""
     found = []
     for path in SOURCES:
         rel = str(path.relative_to(ROOT))
