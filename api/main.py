@@ -5,15 +5,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from api import assets, openapi, problems, ratelimit, readahead, security
+from api import assets, openapi, problems, query, ratelimit, readahead, security
 from api.deps import Slots
 from api.limits import BodySizeLimit
-from api.query import check_query_string
 from api.routers import (
     docs,
     duplicates,
@@ -78,7 +77,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
         summary="Food-solidarity resources and cooperation links, territory by territory.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(check_query_string)],  # unknown query parameters: 400 (api.query)
         docs_url=None,  # served by api.routers.docs from local assets
         redoc_url=None,
         telemetry=None if app_settings().telemetry else {"tracing": False, "metrics": False, "logs": False},
@@ -105,5 +103,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(resource_pages.router)  # issue 13: resource forms, delete, history
     app.include_router(resource_pages.api_router)  # /api/opening-hours/check
+    query.install(app)  # unknown query parameters: 400, on every operation (api.query)
     openapi.install(app)  # the real error responses in /openapi.json
     return app

@@ -102,3 +102,15 @@ def test_what_the_page_scripts_send_is_accepted(client: TestClient) -> None:
         "categories": "producers_suppliers"}).status_code == 200
     assert client.get("/territories/frontignan/map/search.json",
                       params={"q": "jardin"}).status_code == 200
+
+
+def test_the_rule_runs_before_dependencies_and_leaves_a_405_alone(client: TestClient) -> None:
+    """api.query.install checks the query string once routing has chosen the operation, not as
+    an app-wide dependency (FastAPI's solving of one cost /api/nearby more than the check): a
+    method the route does not serve is still its 405, a write without a token its 401 only once
+    the query string is right."""
+    assert not client.app.router.dependencies  # type: ignore[attr-defined]
+    assert client.delete("/api/nearby", params={"zzz_unknown": "1"}).status_code == 405
+    refused = client.post("/api/resources", params={"zzz_unknown": "1"}, json={})
+    assert refused.status_code == 400 and _field(refused) == ["zzz_unknown"]
+    assert client.post("/api/resources", json={}).status_code == 401
