@@ -243,10 +243,11 @@ def test_nearby_leaves_the_unknown_parameter_rule_to_api_query() -> None:
 # ---------------------------------------------------------------------------- engines
 
 
-def test_ogc_tiles_and_nearby_are_served_on_the_async_read_path() -> None:
-    """docs/conventions.md, "Which engine": /ogc, /tiles and /api/nearby (many small reads)
-    run `async def` on AsyncReadsDep; none takes the thread pool's SessionDep. /api/nearby
-    opens the same async session in the handler (`api.auth.read_own`), declaring none."""
+def test_ogc_tiles_nearby_and_resource_pages_are_served_on_the_async_read_path() -> None:
+    """docs/conventions.md, "Which engine": /ogc, /tiles, /api/nearby and the pages of
+    /api/resources (many small reads) run `async def` on AsyncReadsDep; none takes the thread
+    pool's SessionDep. /api/nearby and GET /api/resources open the same async session in the
+    handler (`api.auth.read_own`), declaring none."""
     import asyncio
     import inspect
 
@@ -254,7 +255,7 @@ def test_ogc_tiles_and_nearby_are_served_on_the_async_read_path() -> None:
 
     from api.deps import get_async_reads, get_session
     from api.routers import nearby as nearby_routes
-    from api.routers import ogc, tiles
+    from api.routers import ogc, resources, tiles
 
     def calls(dependant) -> set:  # type: ignore[no-untyped-def]
         found = {dependant.call}
@@ -262,19 +263,23 @@ def test_ogc_tiles_and_nearby_are_served_on_the_async_read_path() -> None:
             found |= calls(sub)
         return found
 
+    own = ("/api/nearby", "/api/resources")  # their session opened in the handler
     wrong, seen = [], 0
-    for route in [*ogc.router.routes, *tiles.router.routes, *nearby_routes.router.routes]:
+    for route in [*ogc.router.routes, *tiles.router.routes, *nearby_routes.router.routes,
+                  *resources.router.routes]:
         if not isinstance(route, APIRoute) or not route.path.startswith(
-                ("/ogc", "/tiles", "/api/nearby")) or route.path == "/api/nearby/suggest":
+                ("/ogc", "/tiles", *own)) or route.path == "/api/nearby/suggest" or (
+                route.path.startswith("/api/resources")
+                and (route.path != "/api/resources" or route.methods != {"GET"})):
             continue
         seen += 1
         used = calls(route.dependant)
-        async_read = get_async_reads in used if route.path != "/api/nearby" \
+        async_read = get_async_reads in used if route.path not in own \
             else "auth.read_own(" in inspect.getsource(route.endpoint)
         if not asyncio.iscoroutinefunction(route.endpoint) or get_session in used \
                 or not async_read:
             wrong.append(route.path)
-    assert seen >= 9 and wrong == []
+    assert seen >= 10 and wrong == []
 
 
 # ---------------------------------------------------------------------------- resource reads
