@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from carto import params as request_params
 from carto import permissions, territories, vocab
+from carto.db import hot_rows
 from carto.errors import Invalid, Merged, NotFound
 from carto.i18n import msg
 from carto.text import like_escape
@@ -312,9 +313,11 @@ def list_resources_geojson(
 ) -> FeaturesText:
     """The same page as GeoJSON text built by PostgreSQL in one statement and one row: no
     per-row Python, no per-row protocol message; the caller wraps it in its envelope. What
-    keeps an API worker above 250 pages of 100/s, and GDAL's copy of 100,000 resources fast."""
+    keeps an API worker above 250 pages of 100/s, and GDAL's copy of 100,000 resources fast.
+    Run by `hot_rows`: SQLAlchemy's text() and psycopg parsed the ~6 kB statement again on
+    every page (~0.27 of 0.65 ms of the worker's CPU for it)."""
     sql, params = geojson_page_sql(session, principal, flt, limit, after)
-    row = session.execute(text(sql), params).one()
+    row = hot_rows(session, sql, params)[0]
     return FeaturesText(row.features, int(row.returned), row.last)
 
 

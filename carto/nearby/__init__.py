@@ -36,6 +36,7 @@ origins, result), `sql` (the statements and how they run), `search` (the walk). 
 the autocomplete are `carto.places`.
 """
 
+from carto.db import hot_rows as _rows
 from carto.nearby.bounds import M_PER_DEG_LAT_MIN, Window, bearing, round_distance, window
 from carto.nearby.query import (
     COUNT_CAP,
@@ -58,7 +59,6 @@ from carto.nearby.search import search
 from carto.nearby.sql import (
     MANY_COMMUNES,
     _at_own_position,
-    _rows,
     candidates_sql,
     count_cap,
     count_sql,

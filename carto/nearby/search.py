@@ -10,13 +10,13 @@ from psycopg.rows import dict_row, tuple_row
 from sqlalchemy.orm import Session
 
 from carto import opening, vocab
+from carto.db import hot_rows as _rows
 from carto.nearby.bounds import bearing, round_distance, window
 from carto.nearby.query import NearbyQuery, NearbyResult
 from carto.nearby.sql import (
     DETAILS,
     MANY_COMMUNES,
     _details_sql,
-    _rows,
     candidates_sql,
     count_cap,
     count_sql,

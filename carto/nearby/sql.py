@@ -1,17 +1,9 @@
 """The statements of a nearby search, written by hand (plans in tests/api/test_nearby.py and
-bench/nearby.py), and how they run on the session's psycopg connection."""
+bench/nearby.py); they run on the session's psycopg connection (carto.db.hot_rows)."""
 
-import re
-from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
-from sqlalchemy.util import await_only
 
 from carto import places
 from carto.nearby.bounds import window
@@ -293,60 +285,3 @@ def _details_sql(principal: Principal) -> str:
     return f"{_details_select(principal)} AND r.id = ANY(:ids)"
 
 
-_PSYCOPG = PGDialect_psycopg()
-_PYFORMAT_TOKEN = re.compile(r"%%|%\((\w+)\)s")
-
-
-@lru_cache(maxsize=256)
-def _pyformat(sql: str) -> str:
-    """The statement as psycopg takes it, compiled by SQLAlchemy itself (`:name` → `%(name)s`,
-    `%` doubled, the `\\:` escape of a literal colon honoured), once per statement text."""
-    return str(text(sql).compile(dialect=_PSYCOPG))
-
-
-@lru_cache(maxsize=256)
-def _positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
-    """The statement with `$1, $2...` placeholders, encoded, and the parameter names in that
-    order, once per statement text: psycopg then neither parses nor encodes it per run
-    (RawCursor). psycopg caches its own parse of `%(name)s` only up to 4,096 characters: a
-    longer statement was parsed again on every run (~0.1 ms of the worker's CPU for
-    `first_batch_sql`, measured with its private persons)."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name is None:
-            return "%"
-        if name not in names:
-            names.append(name)
-        return f"${names.index(name) + 1}"
-
-    return _PYFORMAT_TOKEN.sub(number, _pyformat(sql)).encode(), tuple(names)
-
-
-def _rows(session: Session, sql: str, params: Mapping[str, Any], rows: Any = namedtuple_row) -> list[Any]:
-    """Run a hot statement on the session's psycopg connection (same transaction): SQLAlchemy's
-    execute and result layers cost about as much Python time as the statement itself here.
-    psycopg prepares a statement on the server after a few executions of the same text.
-    Results come in binary: numbers, uuids and arrays are then copied rather than parsed from
-    text (~0.05 ms of worker CPU for the first batch's rows; the same values).
-    On an async engine's session (run through `run_sync`, api.routers.nearby) the connection is
-    an AsyncConnection: the statement is awaited through SQLAlchemy's greenlet bridge."""
-    conn = session.connection().connection.driver_connection
-    assert conn is not None
-    query, names = _positional(sql)
-    values = tuple(params[name] for name in names)
-    if isinstance(conn, psycopg.AsyncConnection):
-        found: list[Any] = await_only(_async_rows(conn, query, values, rows))
-        return found
-    with psycopg.RawCursor(conn, row_factory=rows) as cur:
-        cur.execute(query, values, binary=True)
-        return cur.fetchall()
-
-
-async def _async_rows(
-    conn: psycopg.AsyncConnection[Any], query: bytes, values: tuple[Any, ...], rows: Any
-) -> list[Any]:
-    async with psycopg.AsyncRawCursor(conn, row_factory=rows) as cur:
-        await cur.execute(query, values, binary=True)
-        return await cur.fetchall()

@@ -819,9 +819,9 @@ def test_api_database_down_or_busy_is_a_503(monkeypatch: pytest.MonkeyPatch, mig
 
 
 def test_statements_are_numbered_once_for_psycopg() -> None:
-    """`_rows` hands psycopg `$n` placeholders (a RawCursor: no parse per run): a name used
-    twice is one parameter, a literal `%` and an escaped colon stay as written."""
-    from carto.nearby.sql import _positional
+    """`carto.db.hot_rows` hands psycopg `$n` placeholders (a RawCursor: no parse per run): a
+    name used twice is one parameter, a literal `%` and an escaped colon stay as written."""
+    from carto.db import _positional
 
     query, names = _positional("SELECT :a, :b, :a, 'x%y', 'h\\:m'")
     assert (query, names) == (b"SELECT $1, $2, $1, 'x%y', 'h:m'", ("a", "b"))
