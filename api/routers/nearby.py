@@ -130,10 +130,10 @@ async def nearby_api(request: Request) -> Response:
     """The parameters are documented above but read from the raw query string, so that a
     repeated or misspelt parameter is an error rather than silently ignored.
 
-    The busiest endpoint runs on the event loop (api.auth.read_own, the async engine's session
-    of api.deps.AsyncReadsDep opened in the handler, the rate limit checked first, as a
-    dependency would: declaring none saves ~0.2-0.3 ms of worker CPU per request): the same
-    synchronous domain code, given that session through `run_sync`, so
+    The busiest endpoint runs on the event loop (api.auth.read_own: a connection of the async
+    engine's pool taken in the handler, carto.db.read_on_async, the rate limit checked first,
+    as a dependency would: declaring none saves ~0.2-0.3 ms of worker CPU per request): the
+    same synchronous domain code, given a session on it through SQLAlchemy's greenlet bridge, so
     each statement awaits PostgreSQL instead of blocking a pool thread. Against the thread pool
     it saves the hop and the GIL hand-overs (20,000 → 4,500 context switches/s) and serves
     ~15 % more requests (docs/benchmarks.md, Nearby)."""

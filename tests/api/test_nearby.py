@@ -818,6 +818,31 @@ def test_api_database_down_or_busy_is_a_503(monkeypatch: pytest.MonkeyPatch, mig
         database_settings.cache_clear()
 
 
+def test_api_reads_on_the_one_connection_it_holds(monkeypatch: pytest.MonkeyPatch,
+                                                  migrated: str) -> None:
+    """carto.db.read_on_async: the statements a request sends through SQLAlchemy (the commune
+    origin, the territory) and those sent by hand on the psycopg connection (the walk) share
+    the one connection it took; a pool of one connection answers each of them at once."""
+    from api.main import create_app
+    from carto.config import database_settings
+
+    monkeypatch.setenv("ASYNC_POOL_SIZE", "1")
+    monkeypatch.setenv("ASYNC_POOL_TIMEOUT", "0.3")
+    database_settings.cache_clear()
+    try:
+        with TestClient(create_app(migrated)) as one:
+            for _ in range(3):
+                found = one.get("/api/nearby", params={"commune": "34172", "radius_km": "50"})
+                assert found.status_code == 200, found.text
+                assert found.json()["origin"]["code"] == "34172"
+                missing = one.get("/api/nearby", params={"lat": "43.6", "lon": "3.9",
+                                                         "territory": "nowhere"})
+                assert missing.status_code == 404
+                assert [e["field"] for e in missing.json()["errors"]] == ["territory"]
+    finally:
+        database_settings.cache_clear()
+
+
 def test_statements_are_numbered_once_for_psycopg() -> None:
     """`carto.db.hot_rows` hands psycopg `$n` placeholders (a RawCursor: no parse per run): a
     name used twice is one parameter, a literal `%` and an escaped colon stay as written."""

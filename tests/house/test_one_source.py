@@ -246,8 +246,8 @@ def test_nearby_leaves_the_unknown_parameter_rule_to_api_query() -> None:
 def test_ogc_tiles_nearby_and_resource_pages_are_served_on_the_async_read_path() -> None:
     """docs/conventions.md, "Which engine": /ogc, /tiles, /api/nearby and the pages of
     /api/resources (many small reads) run `async def` on AsyncReadsDep; none takes the thread
-    pool's SessionDep. /api/nearby and GET /api/resources open the same async session in the
-    handler (`api.auth.read_own`), declaring none."""
+    pool's SessionDep. /api/nearby and GET /api/resources take a connection of the same async
+    engine in the handler (`api.auth.read_own`), declaring none."""
     import asyncio
     import inspect
 
