@@ -100,7 +100,7 @@ async def list_resources(
                                         json_schema_extra=params.CURSOR_SCHEMA)] = None,
     format: Annotated[str, Query(pattern="^(geojson|json|csv)$")] = "geojson",
 ) -> Response:
-    """On the event loop (api.auth.read_own: the async engine's session opened here, no
+    """On the event loop (api.auth.read_own: a connection of the async engine taken here, no
     dependency to solve, the token looked up on that session): a page is one statement, and
     the thread pool's hops (session, principal, handler) cost the worker more CPU than the
     statement's own Python. The CSV's rows are written on the thread pool, off the loop."""
