@@ -4,7 +4,14 @@ into a message per form field, and numbers typed the French way.
 
 A page handler: `check_post`, turn the form into the payload the API would send, make the one
 domain call inside `attempt`, and on `Refused` render the form again with `errors` next to
-their fields and what was typed (see api/routers/resource_pages.py)."""
+their fields and what was typed (see api/routers/resource_pages.py).
+
+Every posted form obeys carto.validation's one rule of storable text (no NUL, no lone
+surrogate): `STORABLE`, a dependency of each router with forms, refuses a field holding such
+a character before its handler runs (422 naming the field; PostgreSQL would refuse it later
+with an error naming nothing). The resource form instead shows that error next to its field
+(`reject_unstorable` on its payload, inside `attempt`); tests/house/test_forms.py holds every
+form route to one or the other."""
 
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
@@ -14,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from carto.errors import CartoError, FieldError
+from carto.validation import reject_unstorable
 
 T = TypeVar("T")
 
@@ -25,6 +33,21 @@ async def _form(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(_form)]
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def storable_form(request: Request) -> None:
+    """A posted form's every field name and value (a file's name) is storable text, or
+    `Invalid` names the field: a problem document, or an error page for a browser
+    (api.problems). The form is the one FastAPI parsed for the handler (Starlette keeps it)."""
+    if not request.headers.get("content-type", "").lower().startswith(FORM_TYPES):
+        return
+    for name, value in (await request.form()).multi_items():
+        reject_unstorable({name: value if isinstance(value, str) else value.filename or ""})
+
+
+STORABLE = Depends(storable_form)
 
 
 class Refused(Exception):

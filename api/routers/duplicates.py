@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from api import forms
 from api.auth import PrincipalDep, WriterDep
 from api.deps import LangDep, SessionDep
 from api.http import expected_version, jsonable
@@ -25,7 +26,7 @@ from carto.i18n import msg, t
 from carto.models import Resource
 from carto.visibility import Principal
 
-router = APIRouter(tags=["moderation"])
+router = APIRouter(tags=["moderation"], dependencies=[forms.STORABLE])
 
 
 @router.get("/api/moderation/duplicates",

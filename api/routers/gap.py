@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, Upload
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from api import forms
 from api import session as web
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
@@ -23,7 +24,7 @@ from carto.geo import perimeter_schema, unwrap_feature
 from carto.i18n import msg, t
 from carto.visibility import ANONYMOUS
 
-router = APIRouter(tags=["gap analysis"])
+router = APIRouter(tags=["gap analysis"], dependencies=[forms.STORABLE])
 
 LIMITS, RATES = gap_settings(), rate_limit_settings()
 BOUNDS = (

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from api import forms
 from api import session as web
 from api.auth import PrincipalDep
 from api.deps import LangDep, SessionDep
@@ -22,7 +23,7 @@ from carto.io import resources as importer
 from carto.io.pipeline import STATUSES, Report
 from carto.visibility import Principal
 
-router = APIRouter(tags=["imports"])
+router = APIRouter(tags=["imports"], dependencies=[forms.STORABLE])
 SHOWN_LINES = 2_000  # lines in the JSON answer; the downloadable report has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMAT_PATTERN = "^(?:" + "|".join(readers.FORMATS) + ")?$"  # what readers.open_tables reads

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api import assets, conflicts
+from api import assets, conflicts, forms
 from api import session as web
 from api.deps import LangDep, SessionDep
 from api.resource_form import when
@@ -32,7 +32,7 @@ from carto.maps import script_json
 from carto.models import Resource
 from carto.visibility import READER, Principal
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[forms.STORABLE])
 
 PICKER_MAX = 1500  # resources drawn on the form's map picker; beyond, the name search alone
 SUGGESTIONS = 8

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from api import forms
 from api import session as web
 from api.deps import LangDep, SessionDep
 from api.routers.duplicates import page_context as duplicates_context
@@ -22,7 +23,7 @@ from carto.i18n import msg, t
 from carto.models import Resource
 from carto.visibility import READER, Principal
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[forms.STORABLE])
 
 ENTITIES = {"resources": "resource", "links": "link"}
 

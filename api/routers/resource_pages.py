@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from api import assets, conflicts
 from api import resource_form as rf
 from api.deps import LangDep, SessionDep
-from api.forms import FormDep, Refused, attempt, field_messages, text
+from api.forms import STORABLE, FormDep, Refused, attempt, field_messages, text
 from api.session import PagePrincipalDep, check_post
 from api.templating import context, templates
 from carto import history, maps, permissions, resources, territories, tokens, vocab
@@ -257,7 +257,8 @@ def confirm_delete(request: Request, resource_id: uuid.UUID, session: SessionDep
                             lang, r=resource, version=resource.version)))
 
 
-@router.post("/resources/{resource_id}/delete", response_class=HTMLResponse)
+@router.post("/resources/{resource_id}/delete", response_class=HTMLResponse,
+             dependencies=[STORABLE])
 def delete_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
                     lang: LangDep, principal: PagePrincipalDep, form: FormDep) -> Response:
     check_post(request, text(form, "csrf"))
@@ -265,7 +266,8 @@ def delete_resource(request: Request, resource_id: uuid.UUID, session: SessionDe
     return RedirectResponse(f"/resources/{resource_id}{_q(lang)}", status_code=303)
 
 
-@router.post("/resources/{resource_id}/restore", response_class=HTMLResponse)
+@router.post("/resources/{resource_id}/restore", response_class=HTMLResponse,
+             dependencies=[STORABLE])
 def restore_resource(request: Request, resource_id: uuid.UUID, session: SessionDep,
                      lang: LangDep, principal: PagePrincipalDep, form: FormDep) -> Response:
     check_post(request, text(form, "csrf"))

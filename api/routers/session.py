@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from api import forms
 from api import session as web
 from api.deps import LangDep, SessionDep
 from api.templating import context, templates
@@ -20,7 +21,7 @@ from carto.i18n import msg
 from carto.models import ApiToken
 from carto.visibility import ADMIN
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[forms.STORABLE])
 
 # A token in the address or the page: never cached, never sent as a referrer to another site.
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}

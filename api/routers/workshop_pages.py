@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import assets
+from api import assets, forms
 from api import session as web
 from api.deps import AsyncReadsDep, LangDep, SessionDep
 from api.http import jsonable
@@ -39,7 +39,7 @@ from carto.models import Territory, Workshop
 from carto.visibility import ADMIN, Principal
 from carto.workshops import feed, sessions, votes
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[forms.STORABLE])
 PARIS = ZoneInfo("Europe/Paris")  # the time a facilitator types is the hall's
 
 

@@ -399,3 +399,28 @@ def test_the_link_form_is_built_from_the_shared_field_macros(editor: Web,
     assert re.search(r'<fieldset class="field radios-field has-error" id="category" '
                      r'aria-describedby="category-error" aria-invalid="true">', no_category)
     assert 'id="category-error"' in no_category and 'href="#category"' in no_category
+
+
+def test_a_nul_in_a_link_or_moderation_form_is_refused_naming_its_field(
+        editor: Web, contributor: Web, garden: dict[str, str], migrated: str) -> None:
+    """A NUL reached PostgreSQL, whose refusal named no field: the form is refused before its
+    handler (api.forms.STORABLE), a 422 page naming the field, and nothing is written."""
+    made = editor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Ren'art", "category": "aid_associations",
+        "level": "1", "description": "Prêt\x00 de salle"})
+    assert made.status_code == 422, made.text[:2000]
+    assert "description: caractère nul" in made.text
+    with transaction(migrated) as session:
+        assert not session.execute(text(
+            "SELECT 1 FROM link WHERE source_id = :r AND category = 'aid_associations' "
+            "AND target_id IN (SELECT id FROM resource WHERE name = 'Ren''art')"),
+            {"r": uuid.UUID(garden["id"])}).first()
+    link_id = _link_id(contributor.post("/territories/pezenas/links/new", {
+        "source": garden["id"], "target_name": "Ren'art", "category": "producers_suppliers",
+        "level": "1"}))
+    item = editor.get("/moderation?territory=pezenas").text.split(f'id="item-{link_id}"')[1]
+    version = re.search(r'name="version" value="(\d+)"', item).group(1)  # type: ignore[union-attr]
+    refused = editor.post(f"/moderation/links/{link_id}/reject",
+                          {"version": version, "territory": "pezenas", "reason": "dé\x00jà"})
+    assert refused.status_code == 422 and "reason: caractère nul" in refused.text
+    assert f'id="item-{link_id}"' in editor.get("/moderation?territory=pezenas").text

@@ -11,7 +11,7 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.api.test_workshops import join, new_workshop
+from tests.api.test_workshops import fields, join, new_workshop
 from tests.apiworld import World, feature
 
 
@@ -154,3 +154,29 @@ def test_the_facilitators_own_additions_from_the_workshop_page_count_in_it(
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
     cells = [c for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row]
     assert f"Halle {code}" in cells and f"Voisin {code}" in cells  # the link's other end
+
+
+def test_a_nul_in_a_workshop_form_is_refused_naming_its_field(web: httpx.Client,
+                                                               world: World) -> None:
+    """A NUL reached PostgreSQL, whose refusal named no field: the form is refused before its
+    handler (api.forms.STORABLE), a 422 naming the field (or a field's name), and a rejection
+    whose reason holds one is not made."""
+    form = web.get("/workshops/new")
+    body = {"csrf": _csrf(form.text), "territory": "api-a", "title": "Atelier nul",
+            "date": "2030-06-01", "place": "Halle\x00", "ends": "18:30"}
+    for sent, field in ((body, "place"), (body | {"place": "Halle", "n\x00ote": "x"},
+                                          "n\\u0000ote")):
+        refused = web.post("/workshops/new", data=sent)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert fields(refused) == [field]
+        assert refused.json()["errors"][0]["message"] == "caractère nul (\\0) interdit"
+    code = new_workshop(web, world)["code"]
+    lou = join(web, code, "Lou")
+    added = web.post("/api/resources", json=feature(name="Cabane nulle"), headers=lou).json()
+    csrf = _csrf(web.get(f"/workshops/{code}/moderation").text)
+    reject = web.post(f"/workshops/{code}/moderation/resource/{added['id']}/reject",
+                      data={"csrf": csrf, "reason": "en\x00double"})
+    assert reject.status_code == 422 and fields(reject) == ["reason"]
+    still = web.get(f"/api/resources/{added['id']}", headers=World.auth(world.editor))
+    assert still.json()["properties"]["moderation"] == "pending"
