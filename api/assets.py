@@ -74,11 +74,20 @@ MARKS_CSS = "/static/css/terreau-marks.css"  # what every map marks the same way
 # What a territory map loads, in the order its page used to load the files one by one.
 MAP_JS = "/static/bundle/terreau-map.js"
 MAP_CSS = "/static/bundle/terreau-map.css"
+# Font Awesome's rules (80 kB, two thirds of the map's styles) are linked after the map's script
+# (MapParts.icons): the first markers need none of them, and in the head they were parsed, and
+# their pictograms' font looked for, in the page's first layout, before the first markers.
+MAP_ICONS_CSS = "/static/bundle/terreau-icons.css"
 BUNDLES: dict[str, tuple[str, ...]] = {
     MAP_JS: (LEAFLET_JS, FULLSCREEN_JS, LOCATE_JS, COMMON_JS, TERREAU_JS),
-    MAP_CSS: (LEAFLET_CSS, FA_CSS, FA_SOLID_CSS, FULLSCREEN_CSS, LOCATE_CSS, MARKS_CSS,
-              TERREAU_CSS),
+    MAP_CSS: (LEAFLET_CSS, FULLSCREEN_CSS, LOCATE_CSS, MARKS_CSS, TERREAU_CSS),
+    MAP_ICONS_CSS: (FA_CSS, FA_SOLID_CSS),
 }
+
+
+def icons_link() -> str:
+    """The map's pictograms' stylesheet, for a page to place after the map's script."""
+    return f'<link rel="stylesheet" href="{MAP_ICONS_CSS}">'
 
 # folium class name -> (default_js, default_css) for one map, all local: the map brings the
 # bundles, which hold its plugins' and our files too.

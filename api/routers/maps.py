@@ -86,7 +86,9 @@ def build_map(request: Request, session: Session, summary: dict[str, Any], lang:
                    settings.tile_url, settings.tile_attribution, settings.embed_limit,
                    standalone=standalone, panel=panel)
     assets.localize(m)
-    return maps.render(m), view
+    parts = maps.render(m)
+    parts.icons = assets.icons_link()
+    return parts, view
 
 
 # The territory pages of anonymous readers, per territory, language and map settings: their

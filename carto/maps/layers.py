@@ -340,14 +340,17 @@ def start_zoom(bbox: tuple[float, float, float, float]) -> int:
 
 @dataclass
 class MapParts:
-    """A rendered map in four pieces to place in a page: links and styles for <head>, the
-    map's <div>, its data (a JSON `<script>` block, read by the script: the browser parses
-    JSON faster than a script literal) and its script (after the div and the data)."""
+    """A rendered map in pieces to place in a page: links and styles for <head>, the map's
+    <div>, its data (a JSON `<script>` block, read by the script: the browser parses JSON
+    faster than a script literal), its script (after the div and the data), and what comes
+    after the script (`icons`: the pictograms' stylesheet, which the first markers do not
+    need; set by the app, which knows where it serves it)."""
 
     header: str
     div: str
     data: str
     script: str
+    icons: str = ""
 
 
 _VIEWPORT_META = re.compile(r"<meta name=\"viewport\"[^>]*>", re.S)

@@ -257,8 +257,9 @@ def test_assets_are_served_by_the_app(client: TestClient) -> None:
 
 def test_a_map_loads_its_files_as_one_script_and_one_stylesheet(client: TestClient) -> None:
     """Leaflet, its plugins, Font Awesome and our files came as twelve files, each one more
-    request before the map's script could run (issue 18): one script, one stylesheet now,
-    holding each file in order, their images and fonts still found, revalidated by ETag."""
+    request before the map's script could run (issue 18): one script and one stylesheet in the
+    head now (the pictograms' after the script, below), holding each file in order, their
+    images and fonts still found, revalidated by ETag."""
     for url in ("/territories/frontignan", "/territories/frontignan/map.html"):
         html = client.get(url).text
         head = html[:html.index("</head>")]
@@ -272,7 +273,7 @@ def test_a_map_loads_its_files_as_one_script_and_one_stylesheet(client: TestClie
         assert positions == sorted(positions), bundle
         again = client.get(bundle, headers={"If-None-Match": served.headers["etag"]})
         assert again.status_code == 304
-    css = client.get(assets.MAP_CSS).text
+    css = client.get(assets.MAP_CSS).text + client.get(assets.MAP_ICONS_CSS).text
     refs = {m.group(2) for m in re.finditer(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", css)}
     files = sorted(r for r in refs if not r.startswith(("data:", "#")))
     assert "/static/vendor/font-awesome/webfonts/fa-solid-900.woff2" in files
@@ -280,6 +281,22 @@ def test_a_map_loads_its_files_as_one_script_and_one_stylesheet(client: TestClie
     for ref in files:
         assert client.get(ref).status_code == 200, ref
     assert "sourceMappingURL" not in client.get(assets.MAP_JS).text
+
+
+def test_the_icons_stylesheet_comes_after_the_map_script(client: TestClient) -> None:
+    """Font Awesome's rules (two thirds of the map's styles) are not needed for the first
+    markers: linked after the map's script, they are parsed, and the pictograms' font looked
+    for, once the markers are there, not in the page's first layout before them (issue 18)."""
+    for url in ("/territories/frontignan", "/territories/frontignan/map.html"):
+        html = client.get(url).text
+        head = html[:html.index("</head>")]
+        assert assets.MAP_ICONS_CSS not in head, url
+        script = html.index("Terreau.init(")
+        link = html.index(f'<link rel="stylesheet" href="{assets.MAP_ICONS_CSS}">')
+        assert link > script, url
+    served = client.get(assets.MAP_CSS).text
+    assert "fa-solid" not in served and "Font Awesome" not in served
+    assert ".fa-solid" in client.get(assets.MAP_ICONS_CSS).text
 
 
 def maps_assets() -> list[tuple[list[str], list[str]]]:
