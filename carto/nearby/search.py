@@ -71,7 +71,8 @@ def search(
     # With open_at, a first batch is filtered in Python; if it does not settle the answer
     # (most places closed, e.g. at night), the open expressions are listed once and the walk
     # restarts with them as an SQL filter, so closed places are skipped in the index scan.
-    sql, params = candidates_sql(principal, q)
+    # Without open_at the walk's later batches are rare: their statement is built when needed.
+    sql, params = candidates_sql(principal, q) if q.open_at is not None else ("", {})
     hits: list[_Hit] = []
     far = 0  # matches of the first batch too far for the top k, counted in SQL (first_batch_sql)
     details: dict[uuid.UUID, Any] = {}  # rows of the first batch's top k, ready for _features
@@ -89,6 +90,8 @@ def search(
             rows = [r for r in rows if r[0] == "r"]
             far, read, last_pd = tally[5], tally[6], tally[4]
         else:
+            if not sql:
+                sql, params = candidates_sql(principal, q)
             rows = _rows(session, sql, params | {"n": n, "skip": skip}, tuple_row)
             read, last_pd = len(rows), rows[-1][4] if rows else None
         stats["batches"] += 1
