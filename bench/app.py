@@ -1,8 +1,9 @@
 """The app as the benchmarks serve it: Terreau's own app plus the bare references of the
 throughput and map figures (same process, same worker, same middlewares and routing).
 
-- `/_bench/bare` (on the event loop, like /api/nearby) and `/_bench/bare-sync` (on the
-  worker's thread pool, like /api/resources): a tiny JSON answer, no database, no domain code;
+- `/_bench/bare` (on the event loop, like /api/nearby and /api/resources) and
+  `/_bench/bare-sync` (on the worker's thread pool, like the writes): a tiny JSON answer, no
+  database, no domain code;
 - `/_bench/leaflet?n=N&bbox=minlon,minlat,maxlon,maxlat`: a bare Leaflet page (the same
   Leaflet the maps use, served by the app) drawing N div markers spread over the box, the
   reference of "first markers in Chromium".
