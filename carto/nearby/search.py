@@ -82,7 +82,7 @@ def search(
     radius = q.radius_m
     while True:
         if skip == 0 and q.open_at is None:
-            fsql, fparams = first_batch_sql(principal, q)
+            fsql, fparams = first_batch_sql(principal, q, win)
             rows = _rows(session, fsql, fparams | {"n": n}, tuple_row)
             tally = next(r for r in rows if r[0] == "c")
             shown_away = [r for r in rows if r[0] == "h"]

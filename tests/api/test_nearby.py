@@ -521,6 +521,33 @@ def test_first_batch_reads_the_details_once_in_its_generic_plan(session: Session
     assert not re.search(r"Seq Scan on resource\b", plan), plan
 
 
+def test_first_batch_text_is_cached_by_what_it_depends_on() -> None:
+    """`first_batch_sql` keeps one text per principal and query shape: for every principal and
+    every combination of the filters that change the text, the kept text is the one built
+    afresh for that query, so a query never runs another query's statement."""
+    from carto.nearby import sql as nearby_sql
+
+    principals = [ANONYMOUS, Principal(role=CONTRIBUTOR, territory_id=1, actor="c"),
+                  Principal(role=CONTRIBUTOR, territory_id=1, actor="w", workshop_id=3),
+                  Principal(role=EDITOR, territory_id=2, actor="e"), Principal(role=ADMIN)]
+    texts = set()
+    for principal in principals:
+        for bits in range(32):
+            q = nearby.NearbyQuery(
+                nearby.Origin("point", 2.35, 48.85, "x",
+                              resource_id=uuid.uuid4() if bits & 16 else None),
+                kinds=("producer",) if bits & 1 else ("producer", "shop"),
+                products=("legumes",) if bits & 2 else (),
+                access=("gratuit",) if bits & 4 else (),
+                territory_id=7 if bits & 8 else None)
+            for _ in range(2):
+                sql, params = nearby.first_batch_sql(principal, q)
+                assert sql == nearby_sql._first_batch_text(principal, q)
+            assert params["lon"] == 2.35 and params["k"] == q.limit
+            texts.add(sql)
+    assert len(texts) == len(principals) * 32
+
+
 def test_explain_uses_the_gist_index(session: Session) -> None:
     """With 20,000 synthetic resources (the demo alone is too small for any planner to bother
     with an index), every nearby query reads resource through an index, never a Seq Scan."""
