@@ -196,22 +196,24 @@ def _features(
     if not top:
         return []
     start = _DETAILED + 1
-    rows: dict[uuid.UUID, tuple[Any, ...]] = {
-        h.id: row[start:] for h in top if (row := known.get(h.id)) is not None}
-    missing = [h.id for h in top if h.id not in rows]
+    # Each id is hashed once: a UUID's hash is Python code (~1 us), and it was hashed 4 times.
+    rows: list[tuple[Any, ...] | None] = [
+        row[start:] if (row := known.get(h.id)) is not None else None for h in top]
+    missing = [h.id for h, row in zip(top, rows, strict=True) if row is None]
     if missing:
         _, params = resource_predicate(principal, "r")
         params |= {"ids": missing, "lon": q.origin.lon, "lat": q.origin.lat}
-        rows |= {r["id"]: tuple(r[c] for c in DETAILS)
-                 for r in _rows(session, _details_sql(principal), params, dict_row)}
+        read = {r["id"]: tuple(r[c] for c in DETAILS)
+                for r in _rows(session, _details_sql(principal), params, dict_row)}
+        rows = [read.get(h.id) if row is None else row for h, row in zip(top, rows, strict=True)]
     kinds = vocab.resource_kinds(session)
-    foods = vocab.food_groups()
-    access = vocab.access_conditions()
     lang = q.lang
+    # Labels in the request's language, looked up once per code (a dozen of each).
+    food_label = {code: term.label(lang) for code, term in vocab.food_groups().items()}
+    access_label = {code: term.label(lang) for code, term in vocab.access_conditions().items()}
     shown: dict[str | None, tuple[bool | None, str, str | None, str | None]] = {}
     features = []
-    for hit in top:
-        r = rows.get(hit.id)
+    for hit, r in zip(top, rows, strict=True):
         if r is None:  # changed meanwhile
             continue
         (name, kind_code, description, address, website, phone, email, commune_code,
@@ -244,11 +246,9 @@ def _features(
             "department": department,
             "location_precision": precision,
             "products": list(products),
-            "product_labels": [foods[p].label(lang) if p in foods else p for p in products],
+            "product_labels": [food_label.get(p, p) for p in products],
             "access_conditions": list(access_conditions),
-            "access_labels": [
-                access[a].label(lang) if a in access else a for a in access_conditions
-            ],
+            "access_labels": [access_label.get(a, a) for a in access_conditions],
             "price_note": price_note,
             "documents_needed": documents_needed,
             "opening_hours": hours,

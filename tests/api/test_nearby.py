@@ -239,6 +239,20 @@ def test_filters_combine(session: Session) -> None:
         assert result.matched == len(expect(pred))
 
 
+def test_labels_are_in_the_request_language(session: Session) -> None:
+    """Product and access labels come from the vocabularies in the asked language, in the
+    row's order."""
+    add(session, 3.1, 45.1, products=["fruits", "vegetables"], access=["referral"])
+    for lang, fruits, vegetables, referral in (
+        ("fr", "Fruits", "Légumes", "Sur orientation d'un·e travailleur·se social·e"),
+        ("en", "Fruits", "Vegetables", "Referral by a social worker"),
+    ):
+        [feature] = query(session, lat="45.1", lon="3.1", radius_km="1", lang=lang).features
+        props = feature["properties"]
+        assert props["product_labels"] == [fruits, vegetables]
+        assert props["access_labels"] == [referral]
+
+
 def test_nearest_matching_found_beyond_many_nearer_non_matching(session: Session) -> None:
     """Filters apply before LIMIT: 300 nearer closed places do not hide the open one."""
     lon0, lat0 = 10.0, 60.0
