@@ -1,6 +1,7 @@
 """The nearest matching resources: the KNN walk, the count, the private persons read through
 their commune, then the features."""
 
+import operator
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +36,12 @@ class _Hit(NamedTuple):
     id: uuid.UUID
     d: float
     oh: str | None
+
+
+# The walk makes a hit of each row of a batch (~40): built as a tuple and ordered by
+# (d, id) in C, without a Python call per row (~6 us of the ~16 per request).
+_new_hit = tuple.__new__
+_NEAREST = operator.itemgetter(1, 0)
 
 
 class _Shown(NamedTuple):
@@ -96,8 +103,9 @@ def search(
             read, last_pd = len(rows), rows[-1][4] if rows else None
         stats["batches"] += 1
         stats["read"] += read
-        hits.extend(_Hit(r[1], r[3], r[2]) for r in rows if r[3] <= radius and keep(r[2]))
-        hits.sort(key=lambda h: (h.d, h.id))
+        fit = [_new_hit(_Hit, (r[1], r[3], r[2])) for r in rows if r[3] <= radius]
+        hits.extend(fit if q.open_at is None else [h for h in fit if keep(h.oh)])
+        hits.sort(key=_NEAREST)
         if read < n:
             complete = True  # the window is exhausted: every match within the radius was read
             break
@@ -172,7 +180,7 @@ def search(
             top.append(_Hit(row.id, float(row.d), row.oh))
         else:
             closed = (closed or 0) + 1
-    top.sort(key=lambda h: (h.d, h.id))
+    top.sort(key=_NEAREST)
     top = top[: q.limit]
 
     moment = q.open_at or opening.local(now or datetime.now(opening.TIMEZONE))
