@@ -2,13 +2,14 @@
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, sync_playwright
 
 # The people Terreau serves read French; pages follow Accept-Language, so the browser says so.
 LOCALE = "fr-FR"
@@ -68,6 +69,23 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def settled(locator: Locator, quiet_s: float = 0.25, timeout_s: float = 10.0) -> Locator:
+    """`locator` once it has stopped moving for `quiet_s`: Leaflet pans an opened popup into
+    view in an animation, and Playwright's own check of stability (two animation frames) can
+    pass in the middle of it on a loaded machine, so a click meant for a link in the popup
+    landed on the popup itself, 100 px away (the record page's test, one run in six)."""
+    box, since = None, time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        now_box = locator.bounding_box()
+        if now_box != box:
+            box, since = now_box, time.monotonic()
+        elif box is not None and time.monotonic() - since >= quiet_s:
+            return locator
+        time.sleep(0.05)
+    raise AssertionError(f"{locator} kept moving for {timeout_s} s")
 
 
 def dashed_strokes(page: Page, within: str) -> list[str]:

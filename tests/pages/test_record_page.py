@@ -11,7 +11,7 @@ import pytest
 
 from carto import resources
 from carto.db import transaction
-from tests.browser import browser, open_page, screenshot
+from tests.browser import browser, open_page, screenshot, settled
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -84,7 +84,7 @@ def test_voir_la_fiche_opens_the_record_page_in_chromium(live_server: str,
         page.locator(".tm-search input").press("Enter")
         page.wait_for_selector(".leaflet-popup-content h3")
         name = page.locator(".leaflet-popup-content h3").last.inner_text()
-        page.locator(".leaflet-popup-content").last.get_by_role("link", name="Voir la fiche").click()
+        settled(page.locator(".leaflet-popup-content").last.get_by_role("link", name="Voir la fiche")).click()
         page.wait_for_selector("#record-name")
         assert re.search(r"/resources/[0-9a-f-]{36}$", page.url)
         assert page.locator("#record-name").inner_text() == name
