@@ -40,8 +40,9 @@ def _in_territory(alias: str) -> str:
 
 def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dict[str, Any]]:
     """SQL that is true for the rows of `resource AS alias` the principal may read. The
-    readers' part is the predicate of the partial index resource_public_idx (migration 0009):
-    a change here must go there too (tests/api/test_api_plans.py fails otherwise)."""
+    readers' part is the predicate of the partial index resource_public_idx (migration 0009),
+    and with `concealed` a reader's part of resource_listed_kind_geom_gist's (0013): a change
+    here must go there too (tests/api/test_api_plans.py, test_nearby.py fail otherwise)."""
     a = alias
     public = (f"({a}.deleted_at IS NULL AND {a}.moderation = 'validated' "
               f"AND {a}.visibility = 'public' AND {a}.status <> 'draft')")

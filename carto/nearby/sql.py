@@ -32,7 +32,8 @@ def _filters(
     (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
     costs more than reading those rows. One kind is an equality, which the KNN walk takes as
     an index condition of resource_kind_geom_gist (migration 0012: GiST cannot take `ANY`),
-    so it reads that kind's rows only."""
+    so it reads that kind's rows only; for a reader, of resource_listed_kind_geom_gist (0013),
+    whose predicate is the reader's visibility, 'active' and `_at_own_position`: no filter."""
     visible, params = resource_predicate(principal, "r")
     if not kind_index:
         kind = "(r.kind = ANY(:kinds)) IS TRUE"

@@ -573,9 +573,11 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     q = nearby.parse(session, ANONYMOUS, {"commune": ["34172"]})
     seq = re.compile(r"Seq Scan on resource(\s|$)")
 
-    # One kind: the walk reads that kind's entries of resource_kind_geom_gist (migration 0012),
-    # the kind an index condition rather than a filter on the heap.
-    one_kind = re.compile(r"Index Scan using resource_kind_geom_gist .*\n.*Index Cond: .*\(kind = '")
+    # One kind: the walk reads that kind's entries of resource_listed_kind_geom_gist (migration
+    # 0013: an anonymous caller's visibility, status and privacy are its predicate), the kind an
+    # index condition and nothing left to test on the heap.
+    one_kind = re.compile(r"Index Scan using resource_listed_kind_geom_gist .*\n.*Index Cond: "
+                          r".*\(kind = '.*\n\s*Order By: \(geom <->.*$(?!\n\s*Filter)", re.M)
     sql, params = nearby.candidates_sql(ANONYMOUS, q)
     plan = _plan(session, sql, params | {"n": 48, "skip": 0})
     assert one_kind.search(plan) and "Order By: (geom <->" in plan, plan
@@ -594,7 +596,8 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     private = re.compile(r"Index Scan using resource_(private|commune)_idx on resource r_1\b")
     assert private.search(plan), plan
     plan = _generic_plan(session, sql, params | {"n": 100})
-    assert re.search(r"resource_kind_geom_gist .*\n.*Index Cond: .*\(kind = \$", plan), plan
+    assert re.search(r"resource_listed_kind_geom_gist .*\n.*Index Cond: .*\(kind = \$.*\n"
+                     r"\s*Order By: .*$(?!\n\s*Filter)", plan, re.M), plan
     assert private.search(plan) and not seq.search(plan), plan
 
     # Several kinds (GiST takes no `= ANY`): still a KNN walk of a geom index, kinds filtered.
@@ -620,7 +623,7 @@ def test_explain_uses_the_gist_index(session: Session) -> None:
     assert "Index" in plan and not seq.search(plan), plan
     sql, params = nearby.candidates_sql(ANONYMOUS, timed)
     plan = _plan(session, sql, params | {"n": 48, "skip": 0, "open_hours": ["24/7"]})
-    assert re.search(r"resource_(kind_)?geom_gist", plan) and not seq.search(plan), plan
+    assert re.search(r"resource_(listed_)?(kind_)?geom_gist", plan) and not seq.search(plan), plan
 
     # and the answer is still the geodesic order
     result = nearby.search(session, ANONYMOUS, q)
