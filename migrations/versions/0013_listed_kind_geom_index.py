@@ -5,8 +5,9 @@ An anonymous nearby search (carto.nearby) walks the 100 nearest matching rows of
 status and privacy on the heap: public (visibility.resource_predicate, the predicate of
 resource_public_idx, migration 0009), active, and not a private person
 (visibility.concealed for a reader, whose home is never shown). With those tests as the
-index's predicate the walk has no filter left: ~0.13 ms less of PostgreSQL's CPU per default
-search (1.29 -> 1.15 ms per first batch on the 100k bench base). Editors, contributors and
+index's predicate the walk has no filter left: ~0.06 ms less of PostgreSQL's CPU per default
+search (median of alternating series on the 100k bench base, 0.05-0.14 ms; ~1.23 -> ~1.17 ms
+per first batch). Editors, contributors and
 admins see more rows and still walk resource_kind_geom_gist. A change of those predicates
 must come here too (tests/api/test_nearby.py fails otherwise).
 
