@@ -12,7 +12,6 @@ FastAPI's generic 400. Uploads (`larger`: path prefixes allowed more, /api/impor
 buffered: they stream to their handler, counted as they come."""
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,12 +21,6 @@ from carto.i18n import msg, negotiate
 from carto.validation import flaw_message, unstorable
 
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def lone_surrogate(value: Any, path: str = "") -> str | None:
-    """The path of the first string or key that is not valid Unicode, or None."""
-    found = unstorable(value, path)
-    return found[0] if found and found[1] == "error.body.surrogate" else None
 
 
 class BodyTooLarge(Exception):

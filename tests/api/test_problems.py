@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from api.limits import lone_surrogate
 from api.problems import constraint_field, install
 from carto.db import transaction
 from carto.models import Territory
+from carto.validation import unstorable
 from tests.apiworld import World, feature
 
 
@@ -25,10 +25,11 @@ def _raw(body: object) -> bytes:
 
 
 def test_lone_surrogate_is_found_with_its_path() -> None:
-    assert lone_surrogate({"a": [1, {"b": "ok\ud800"}]}) == "a.1.b"
-    assert lone_surrogate({"properties": {"name": "\udfff"}}) == "properties.name"
-    assert lone_surrogate({"a": "é ✓ 🍅"}) is None
-    assert lone_surrogate("\ud800") == "body"
+    surrogate = "error.body.surrogate"
+    assert unstorable({"a": [1, {"b": "ok\ud800"}]}) == ("a.1.b", surrogate)
+    assert unstorable({"properties": {"name": "\udfff"}}) == ("properties.name", surrogate)
+    assert unstorable({"a": "é ✓ 🍅"}) is None
+    assert unstorable("\ud800") == ("body", surrogate)
 
 
 @pytest.mark.parametrize(("path", "body", "field"), [
