@@ -105,6 +105,18 @@ def access_conditions() -> dict[str, Term]:
     return _read("access")
 
 
+@lru_cache
+def food_labels(lang: str) -> dict[str, str]:
+    """Food group code -> its label in `lang`, for loops that label many rows (nearby)."""
+    return {code: term.label(lang) for code, term in food_groups().items()}
+
+
+@lru_cache
+def access_labels(lang: str) -> dict[str, str]:
+    """Access condition code -> its label in `lang` (as `food_labels`)."""
+    return {code: term.label(lang) for code, term in access_conditions().items()}
+
+
 # A kind every database has (kinds.csv seeds it; /api/nearby's default): the example given
 # for the kind code lists in /openapi.json (carto.params.codes_schema).
 KIND_EXAMPLE = "producer"

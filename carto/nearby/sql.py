@@ -82,7 +82,7 @@ def candidates_sql(
     elif q.open_at is not None:
         where.append("r.opening_hours IS NOT NULL")  # these cannot be open: skip them in SQL
     sql = f"""
-        SELECT 'r' AS tag, r.id, r.opening_hours AS oh,
+        SELECT 'r' AS tag, CAST(r.id AS text) AS id, r.opening_hours AS oh,
                ST_Distance(CAST(r.geom AS geography), {_OG}) AS d,
                r.geom <-> {_O} AS pd
         FROM resource r
@@ -120,7 +120,7 @@ def count_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]
             WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
             ORDER BY r.geom <-> {_O}
             LIMIT :cap)
-        SELECT 'c' AS tag, NULL::uuid AS id, oh, NULL::float8 AS d,
+        SELECT 'c' AS tag, NULL::text AS id, oh, NULL::float8 AS d,
                count(*) FILTER (WHERE inside) AS inside, count(*) AS scanned, max(pd) AS max_pd
         FROM s GROUP BY oh"""
     return sql, params | win.params() | {"m_min": win.m_min, "m_max": win.m_max, "cap": count_cap(q)}
@@ -209,15 +209,16 @@ def _first_batch_text(principal: Principal, q: NearbyQuery) -> str:
         b AS MATERIALIZED (SELECT bound, ST_Expand({_O}, bound / :m_min) AS box FROM w),
         h AS MATERIALIZED ({hidden}),
         det AS MATERIALIZED ({_details_select(principal, "JOIN top ON top.id = r.id")})
-        SELECT 'r' AS tag, e.id, e.oh, e.d, e.pd, NULL::bigint AS inside, NULL::bigint AS scanned,
-               det.id IS NOT NULL AS detailed, {", ".join(f"det.{c}" for c in DETAILS)}
+        SELECT 'r' AS tag, CAST(e.id AS text), e.oh, e.d, e.pd, NULL::bigint AS inside,
+               NULL::bigint AS scanned, det.id IS NOT NULL AS detailed,
+               {", ".join(f"det.{c}" for c in DETAILS)}
         FROM e LEFT JOIN det ON det.id = e.id WHERE e.d IS NOT NULL
         UNION ALL
-        SELECT 'h', h.id, h.oh, h.d, NULL::float8, NULL::bigint, NULL::bigint,
+        SELECT 'h', CAST(h.id AS text), h.oh, h.d, NULL::float8, NULL::bigint, NULL::bigint,
                false{", NULL" * len(DETAILS)}
         FROM h
         UNION ALL
-        SELECT 'c', NULL::uuid, NULL, NULL::float8, max(pd),
+        SELECT 'c', NULL::text, NULL, NULL::float8, max(pd),
                count(*) FILTER (WHERE d IS NULL AND pd * :m_min <= :radius
                                 AND (pd * :m_max <= :radius
                                      OR ST_Distance(CAST(geom AS geography), {_OG}) <= :radius)),
@@ -236,8 +237,8 @@ def hidden_sql(
     rows, params = _hidden_select(principal, q, "CAST(:codes AS text[])", hbox, ":bound",
                                   many_communes)
     sql = f"""
-        SELECT 'h' AS tag, m.id, m.oh, m.d, NULL::bigint AS inside, NULL::bigint AS scanned,
-               NULL::float8 AS max_pd
+        SELECT 'h' AS tag, CAST(m.id AS text) AS id, m.oh, m.d, NULL::bigint AS inside,
+               NULL::bigint AS scanned, NULL::float8 AS max_pd
         FROM ({rows}) m"""
     return sql, params
 
@@ -306,6 +307,6 @@ def _details_select(principal: Principal, join: str = "") -> str:
 
 def _details_sql(principal: Principal) -> str:
     """The details of the rows `:ids` that the first batch did not bring."""
-    return f"{_details_select(principal)} AND r.id = ANY(:ids)"
+    return f"{_details_select(principal)} AND r.id = ANY(CAST(:ids AS uuid[]))"
 
 
