@@ -251,9 +251,9 @@ def _features(
             "department": department,
             "location_precision": precision,
             "products": list(products),
-            "product_labels": [food_label.get(p, p) for p in products],
+            "product_labels": list(map(food_label.get, products, products)),  # no frame per row
             "access_conditions": list(access_conditions),
-            "access_labels": [access_label.get(a, a) for a in access_conditions],
+            "access_labels": list(map(access_label.get, access_conditions, access_conditions)),
             "price_note": price_note,
             "documents_needed": documents_needed,
             "opening_hours": hours,
@@ -272,7 +272,7 @@ def _features(
                 "id": rid,
                 "geometry": {
                     "type": "Point",
-                    "coordinates": [round(float(lon), 6), round(float(lat), 6)],
+                    "coordinates": [round(lon, 6), round(lat, 6)],  # float8: floats already
                 },
                 "properties": props,
             }
