@@ -7,6 +7,7 @@ table (`seed_kinds`, carto.referential).
 """
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -106,15 +107,11 @@ def access_conditions() -> dict[str, Term]:
 
 
 @lru_cache
-def food_labels(lang: str) -> dict[str, str]:
-    """Food group code -> its label in `lang`, for loops that label many rows (nearby)."""
-    return {code: term.label(lang) for code, term in food_groups().items()}
-
-
-@lru_cache
-def access_labels(lang: str) -> dict[str, str]:
-    """Access condition code -> its label in `lang` (as `food_labels`)."""
-    return {code: term.label(lang) for code, term in access_conditions().items()}
+def labels(terms: Callable[[], dict[str, Term]], lang: str) -> dict[str, str]:
+    """Code -> label in `lang` of a file vocabulary (`labels(food_groups, "fr")`), built once:
+    nearby labels every row of every answer with it, the maps' and nearby page's scripts get
+    it as data. Shared: read it, never change it."""
+    return {code: term.label(lang) for code, term in terms().items()}
 
 
 # A kind every database has (kinds.csv seeds it; /api/nearby's default): the example given

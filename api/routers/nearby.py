@@ -183,7 +183,6 @@ def page_config(session: Session, lang: str) -> dict[str, Any]:
     settings = map_settings()
     kinds = maps.kinds(session, lang)
     foods = vocab.food_groups()
-    access = vocab.access_conditions()
     return {
         "lang": lang,
         "api": "/api/nearby",
@@ -195,7 +194,7 @@ def page_config(session: Session, lang: str) -> dict[str, Any]:
         "all_kinds": {k.code: {"label": k.label, "colour": k.color, "icon": k.icon}
                       for k in kinds},
         "products": [{"code": code, "label": term.label(lang)} for code, term in foods.items()],
-        "access": {code: term.label(lang) for code, term in access.items()},
+        "access": vocab.labels(vocab.access_conditions, lang),
         "radii": list(RADII_KM),
         "default_radius": nearby.DEFAULT_RADIUS_KM,
         "text": maps.js_text(lang, "nearby."),

@@ -165,10 +165,10 @@ def _vocabularies(view: MapView, lang: str) -> dict[str, Any]:
         "kinds": {k.code: [k.label, k.color, k.icon] for k in view.kinds},
         "levels": {str(n): [term.label(lang), term.extra.get("color", "#999"),
                             LEVEL_WEIGHTS.get(n, 3)] for n, term in vocab.levels().items()},
-        "categories": {c: term.label(lang) for c, term in vocab.categories().items()},
-        "foods": {c: term.label(lang) for c, term in vocab.food_groups().items()},
-        "access": {c: term.label(lang) for c, term in vocab.access_conditions().items()},
-        "precisions": {c: term.label(lang) for c, term in vocab.precisions().items()},
+        "categories": vocab.labels(vocab.categories, lang),
+        "foods": vocab.labels(vocab.food_groups, lang),
+        "access": vocab.labels(vocab.access_conditions, lang),
+        "precisions": vocab.labels(vocab.precisions, lang),
         "approximate": list(APPROXIMATE),
     }
 

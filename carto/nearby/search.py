@@ -215,7 +215,8 @@ def _features(
         rows = [read.get(h.id) if row is None else row for h, row in zip(top, rows, strict=True)]
     kinds = vocab.resource_kinds(session)
     lang = q.lang
-    food_label, access_label = vocab.food_labels(lang), vocab.access_labels(lang)
+    food_label = vocab.labels(vocab.food_groups, lang)
+    access_label = vocab.labels(vocab.access_conditions, lang)
     shown: dict[str | None, tuple[bool | None, str, str | None, str | None]] = {}
     features = []
     for hit, r in zip(top, rows, strict=True):
