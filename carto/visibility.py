@@ -41,7 +41,7 @@ def _in_territory(alias: str) -> str:
 def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dict[str, Any]]:
     """SQL that is true for the rows of `resource AS alias` the principal may read. The
     readers' part is the predicate of the partial index resource_public_idx (migration 0009),
-    and with `concealed` a reader's part of resource_listed_kind_geom_gist's (0013): a change
+    and with `concealed` a reader's part of resource_listed_walk_gist's (0014): a change
     here must go there too (tests/api/test_api_plans.py, test_nearby.py fail otherwise)."""
     a = alias
     public = (f"({a}.deleted_at IS NULL AND {a}.moderation = 'validated' "
@@ -64,6 +64,13 @@ def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dic
                               f"AND {a}.workshop_id = :vis_workshop))")
         return f"({public} OR {own_or_members})", params
     return public, params
+
+
+def reads_public_only(principal: Principal) -> bool:
+    """True when `resource_predicate(principal)` is the readers' part alone, the predicate of
+    the readers' partial indexes (resource_public_idx, 0009; resource_listed_walk_gist, 0014):
+    a statement may then be worded for those indexes (carto.nearby.sql.walk)."""
+    return principal.role == READER
 
 
 def link_predicate(principal: Principal, link: str = "l", source: str = "s",

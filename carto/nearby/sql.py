@@ -14,6 +14,7 @@ from carto.visibility import (
     concealed,
     masked_columns,
     private_person,
+    reads_public_only,
     resource_predicate,
     shown_geom,
     shown_precision,
@@ -22,6 +23,32 @@ from carto.visibility import (
 _O = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
 _OG = f"CAST({_O} AS geography)"
 _BOX = "ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+_PO = "point(:lon, :lat)"
+_PBOX = "box(point(:minx, :miny), point(:maxx, :maxy))"
+
+
+def walk(principal: Principal, q: NearbyQuery) -> tuple[str, str]:
+    """The KNN walk's window test and planar distance (degrees), which every walk of one search
+    shares (`first_batch_sql`, `candidates_sql`, `count_sql`: later batches skip rows in the
+    same order).
+
+    A reader's search of one kind walks resource_listed_walk_gist (migration 0014), keyed on
+    `(kind, point(geom))` and carrying `id, opening_hours, geom`: an index-only scan, no heap
+    page read for the rows it passes. PostGIS's geometry distance is lossy on GiST (boxes,
+    rechecked) and PostgreSQL runs no index-only scan on a lossy distance; `point <-> point`
+    on a point's own entry is exact, and the same planar distance (`sqrt(dx² + dy²)` in
+    degrees). The window stays an index condition, as `point <@ box`: it ends the walk, and
+    a walk that ends with fewer than `:n` rows proves the count exact. PostgreSQL estimates
+    that test at a constant 0.1 % of the rows (`contsel`): on a vacuumed table the index-only
+    walk is still the cheapest plan, but where the visibility map is not yet set (a bulk
+    import before autovacuum has passed) a bitmap scan and a sort of the window's rows may
+    look cheaper, until vacuum runs (docs/benchmarks.md, Nearby).
+
+    Every other search (several kinds, editors and contributors, who see more than that index
+    holds) walks the geometry indexes of migration 0012."""
+    if reads_public_only(principal) and len(q.kinds) == 1:
+        return f"point(r.geom) <@ {_PBOX}", f"point(r.geom) <-> {_PO}"
+    return f"r.geom && {_BOX}", f"r.geom <-> {_O}"
 
 
 def _filters(
@@ -32,8 +59,9 @@ def _filters(
     (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
     costs more than reading those rows. One kind is an equality, which the KNN walk takes as
     an index condition of resource_kind_geom_gist (migration 0012: GiST cannot take `ANY`),
-    so it reads that kind's rows only; for a reader, of resource_listed_kind_geom_gist (0013),
-    whose predicate is the reader's visibility, 'active' and `_at_own_position`: no filter."""
+    so it reads that kind's rows only; for a reader, of resource_listed_walk_gist (0014, see
+    `walk`), whose predicate is the reader's visibility, 'active' and `_at_own_position`: no
+    filter."""
     visible, params = resource_predicate(principal, "r")
     if not kind_index:
         kind = "(r.kind = ANY(:kinds)) IS TRUE"
@@ -81,13 +109,14 @@ def candidates_sql(
         where.append("r.opening_hours = ANY(CAST(:open_hours AS text[]))")
     elif q.open_at is not None:
         where.append("r.opening_hours IS NOT NULL")  # these cannot be open: skip them in SQL
+    inside, pd = walk(principal, q)
     sql = f"""
         SELECT 'r' AS tag, CAST(r.id AS text) AS id, r.opening_hours AS oh,
                ST_Distance(CAST(r.geom AS geography), {_OG}) AS d,
-               r.geom <-> {_O} AS pd
+               {pd} AS pd
         FROM resource r
-        WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
-        ORDER BY r.geom <-> {_O}
+        WHERE {inside} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+        ORDER BY {pd}
         LIMIT :n OFFSET :skip"""
     return sql, params | window(q.origin.lon, q.origin.lat, q.radius_m).params()
 
@@ -110,15 +139,16 @@ def count_sql(principal: Principal, q: NearbyQuery) -> tuple[str, dict[str, Any]
     cannot decide."""
     where, params = _filters(principal, q)
     win = window(q.origin.lon, q.origin.lat, q.radius_m)
+    inside, pd = walk(principal, q)
     sql = f"""
         WITH s AS (
-            SELECT r.opening_hours AS oh, r.geom <-> {_O} AS pd,
-                   CASE WHEN (r.geom <-> {_O}) * :m_max <= :radius THEN true
-                        WHEN (r.geom <-> {_O}) * :m_min > :radius THEN false
+            SELECT r.opening_hours AS oh, {pd} AS pd,
+                   CASE WHEN ({pd}) * :m_max <= :radius THEN true
+                        WHEN ({pd}) * :m_min > :radius THEN false
                         ELSE ST_Distance(CAST(r.geom AS geography), {_OG}) <= :radius END AS inside
             FROM resource r
-            WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
-            ORDER BY r.geom <-> {_O}
+            WHERE {inside} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+            ORDER BY {pd}
             LIMIT :cap)
         SELECT 'c' AS tag, NULL::text AS id, oh, NULL::float8 AS d,
                count(*) FILTER (WHERE inside) AS inside, count(*) AS scanned, max(pd) AS max_pd
@@ -188,12 +218,13 @@ def _first_batch_text(principal: Principal, q: NearbyQuery) -> str:
     hidden, _ = _hidden_select(
         principal, q, "ARRAY(SELECT vc.code FROM commune vc WHERE vc.centre && (SELECT box FROM b))",
         "(SELECT box FROM b)", "(SELECT bound FROM b)", many_communes=False)
+    inside, pd = walk(principal, q)
     return f"""
         WITH s AS MATERIALIZED (
-            SELECT r.id, r.opening_hours AS oh, r.geom, r.geom <-> {_O} AS pd
+            SELECT r.id, r.opening_hours AS oh, r.geom, {pd} AS pd
             FROM resource r
-            WHERE r.geom && {_BOX} AND {" AND ".join(where)} AND {_at_own_position(principal)}
-            ORDER BY r.geom <-> {_O}
+            WHERE {inside} AND {" AND ".join(where)} AND {_at_own_position(principal)}
+            ORDER BY {pd}
             LIMIT :n),
         t AS (SELECT LEAST(CAST(:radius AS float8),
                            (SELECT pd FROM s ORDER BY pd OFFSET :k - 1 LIMIT 1) * :m_max) AS u),
