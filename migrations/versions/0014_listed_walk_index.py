@@ -22,6 +22,12 @@ asks for one kind; the others walk 0012's indexes. The predicate is the readers'
 a change of those, or of the key, must come here too (tests/api/test_nearby.py fails
 otherwise).
 
+An index-only scan skips the heap only on pages the visibility map marks all-visible, which
+vacuum sets. Where it is unset the planner, which prices the walk's window (`point <@ box`) at a
+constant 0.1 % of the rows, may take a bitmap scan and a sort instead: 14.7 ms against 1.7 ms for
+a first batch in Montpellier. So resource is vacuumed once 1 % of its rows were inserted or
+changed (autovacuum's defaults: 20 %), not 20,000 imported rows later on a table of 100,000.
+
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-02
@@ -46,9 +52,13 @@ def upgrade() -> None:
            INCLUDE (id, kind, opening_hours, geom) WHERE {PREDICATE}"""
     )
     op.execute("DROP INDEX IF EXISTS resource_listed_kind_geom_gist")
+    op.execute("ALTER TABLE resource SET (autovacuum_vacuum_insert_scale_factor = 0.01, "
+               "autovacuum_vacuum_scale_factor = 0.01)")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE resource RESET (autovacuum_vacuum_insert_scale_factor, "
+               "autovacuum_vacuum_scale_factor)")
     op.execute(f"CREATE INDEX resource_listed_kind_geom_gist ON resource USING gist (kind, geom) "
                f"WHERE {PREDICATE}")
     op.execute("DROP INDEX IF EXISTS resource_listed_walk_gist")

@@ -144,6 +144,15 @@ def test_order_matches_pyproj_for_random_points(session: Session, lon0: float, l
     assert dists == sorted(dists)
 
 
+def test_the_table_the_walk_reads_is_vacuumed_soon_after_writes(session: Session) -> None:
+    """The readers' walk skips the heap only where vacuum has set the visibility map (sql.walk):
+    resource is vacuumed once 1 % of its rows were inserted or changed, not autovacuum's 20 %,
+    so a large import does not leave the walk to a bitmap scan for long (migration 0014)."""
+    options = session.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'resource'"))
+    assert {"autovacuum_vacuum_insert_scale_factor=0.01",
+            "autovacuum_vacuum_scale_factor=0.01"} <= set(options or []), options
+
+
 def test_kinds_that_share_a_plane_of_the_walk_stay_apart(session: Session) -> None:
     """A reader's walk of one kind runs on that kind's plane of resource_listed_walk_gist (a
     hash of the code: sql.walk, migration 0014). Two kinds whose hashes meet share a plane: the
