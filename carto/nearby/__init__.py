@@ -14,8 +14,9 @@ latitude 111 km, so degree order is not distance order. We therefore
 3. The radius is applied to the exact distance; the `window` is a lon/lat box that contains the
    whole geodesic circle, so the index scan ends at the radius.
 
-A reader's walk of one kind is an index-only scan of `(kind, point(geom))` (`sql.walk`,
-migration 0014): the same planar order, no heap page read for the rows it passes.
+A reader's walk of one kind is an index-only scan of one point index in which each kind has its
+own plane (`sql.walk`, migration 0014): the same planar order, no heap page read for the rows it
+passes.
 
 Filters that SQL can evaluate (kind, product, access, territory, visibility) are in the index
 scan's WHERE, so the KNN walk skips non-matching rows and LIMIT counts only matching ones.

@@ -49,7 +49,7 @@ def walk(principal: Principal, q: NearbyQuery) -> tuple[str, str]:
     Each kind's points are moved east by a multiple of 360° (`_plane`: a hash of the code, so
     the kinds admins add get theirs), and the origin and the window with them: the walk of one
     kind meets that kind's entries only, and a plain point index does it in half the CPU of a
-    `(kind, geom)` key through btree_gist (0.50 against 0.78 ms for the walk of 40, 0.25
+    `(kind, point)` key through btree_gist (0.50 against 0.78 ms for the walk of 40, 0.25
     against 0.51 ms for the first row). Two kinds whose hashes meet share a plane: the kind
     stays a filter, on the entry (`id, kind, opening_hours, geom` are carried), so such a walk
     is only longer. Moved by at most 368,280°, a coordinate keeps about 1e-10° of precision,
@@ -80,9 +80,9 @@ def _filters(
     (`IS TRUE`): AND-ing a third of the table's bitmap to the few rows of a commune or two
     costs more than reading those rows. One kind is an equality, which the KNN walk takes as
     an index condition of resource_kind_geom_gist (migration 0012: GiST cannot take `ANY`),
-    so it reads that kind's rows only; for a reader, of resource_listed_walk_gist (0014, see
-    `walk`), whose predicate is the reader's visibility, 'active' and `_at_own_position`: no
-    filter."""
+    so it reads that kind's rows only. A reader's walk reads that kind's plane of
+    resource_listed_walk_gist instead (0014, `walk`), whose predicate is the reader's
+    visibility, 'active' and `_at_own_position`: the kind is the only filter, on the entry."""
     visible, params = resource_predicate(principal, "r")
     if not kind_index:
         kind = "(r.kind = ANY(:kinds)) IS TRUE"
