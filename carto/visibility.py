@@ -42,7 +42,7 @@ def resource_predicate(principal: Principal, alias: str = "r") -> tuple[str, dic
     """SQL that is true for the rows of `resource AS alias` the principal may read. The
     readers' part is the predicate of the partial index resource_public_idx (migration 0009),
     and with `concealed` a reader's part of resource_listed_walk_gist's (0014): a change
-    here must go there too (tests/api/test_api_plans.py, test_nearby.py fail otherwise)."""
+    here must go there too (tests/api/test_api_plans.py, test_nearby_plans.py fail otherwise)."""
     a = alias
     public = (f"({a}.deleted_at IS NULL AND {a}.moderation = 'validated' "
               f"AND {a}.visibility = 'public' AND {a}.status <> 'draft')")

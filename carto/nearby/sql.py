@@ -1,4 +1,4 @@
-"""The statements of a nearby search, written by hand (plans in tests/api/test_nearby.py and
+"""The statements of a nearby search, written by hand (plans in tests/api/test_nearby_plans.py and
 bench/nearby.py); they run on the session's psycopg connection (carto.db.hot_rows)."""
 
 from typing import Any
@@ -234,7 +234,7 @@ def _first_batch_text(principal: Principal, q: NearbyQuery) -> str:
     `top` and `det` are MATERIALIZED: psycopg
     prepares the statement after a few runs, and the generic plan PostgreSQL then keeps joined
     an inlined `det` inside a loop over `e`, reading the k details once per row of the batch
-    (tests/api/test_nearby.py, the generic plan)."""
+    (tests/api/test_nearby_plans.py, the generic plan)."""
     where, _ = _filters(principal, q)
     hidden, _ = _hidden_select(
         principal, q, "ARRAY(SELECT vc.code FROM commune vc WHERE vc.centre && (SELECT box FROM b))",

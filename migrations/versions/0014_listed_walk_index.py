@@ -19,8 +19,8 @@ blocks of 200 statements). carto.nearby.sql.walk writes the same key (WALK_KEY) 
 walk for it when the caller reads only what readers read (visibility.reads_public_only) and
 asks for one kind; the others walk 0012's indexes. The predicate is the readers'
 (visibility.resource_predicate), 'active', and not a private person (visibility.concealed):
-a change of those, or of the key, must come here too (tests/api/test_nearby.py fails
-otherwise).
+a change of those, or of the key, must come here too (tests/api/test_nearby_plans.py
+fails otherwise).
 
 An index-only scan skips the heap only on pages the visibility map marks all-visible, which
 vacuum sets. Where it is unset the planner, which prices the walk's window (`point <@ box`) at a
