@@ -105,7 +105,11 @@ def run(ctx: Context) -> list[Figure]:
                     bare_ms.append(at)
                 n = int(statistics.median(counts))
                 ctx.details.append(f"`{slug}`: {resources:,} resources, {links:,} links; "
-                                   f"{n} markers or bubbles at first draw; {runs} runs each.")
+                                   f"{n} markers or bubbles at first draw; {runs} runs each "
+                                   "(page / bare page, ms, in the order run: "
+                                   + ", ".join(f"{a:.0f} / {b:.0f}"
+                                               for a, b in zip(page_ms, bare_ms, strict=True))
+                                   + ").")
                 figures.append(Figure(
                     f"maps.first_markers_{slug.removeprefix('bench-maps-')}_ms",
                     f"first markers in Chromium, {resources:,} resources",
