@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from carto import tokens
 from carto.db import transaction
-from tests.browser import browser, screenshot
+from tests.browser import browser, open_together, screenshot
 
 SIZES = ((390, 844), (1024, 768), (1440, 900))
 DEMO = ["frontignan", "vauvert", "pezenas", "montpellier-celleneuve", "montpellier-centre",
@@ -95,18 +95,22 @@ def pages(url: str) -> list[str]:
 
 def _too_wide(b: Browser, base: str, paths: list[str], cookie: str | None = None,
               shots: tuple[str, ...] = ()) -> list[str]:
+    """Each path opened at the three sizes at once (`open_together`), one page per size."""
     wide = []
+    pages: dict[tuple[int, int], Page] = {}
     for width, height in SIZES:
         context = b.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
         if cookie:
             context.add_cookies([{"name": "terreau_session", "value": cookie, "url": base}])
-        page = context.new_page()
-        for path in paths:
-            # Territory pages differ by their tables: every one on a phone, two elsewhere.
-            if (width > 390 and path.startswith("/territories/") and path.count("/") == 2
-                    and path.split("/")[2] not in ("frontignan", "montpellier-centre", "nowhere")):
-                continue
-            page.goto(base + path, wait_until="networkidle")
+        pages[(width, height)] = context.new_page()
+    for path in paths:
+        # Territory pages differ by their tables: every one on a phone, two elsewhere.
+        here = [((width, height), page) for (width, height), page in pages.items()
+                if not (width > 390 and path.startswith("/territories/") and path.count("/") == 2
+                        and path.split("/")[2] not in ("frontignan", "montpellier-centre",
+                                                       "nowhere"))]
+        open_together([(page, base + path) for _, page in here])
+        for (width, height), page in here:
             sizes = page.evaluate(
                 "() => [document.scrollingElement.scrollWidth, window.innerWidth]")
             if sizes[0] > sizes[1]:
@@ -118,7 +122,8 @@ def _too_wide(b: Browser, base: str, paths: list[str], cookie: str | None = None
             name = path.strip("/").replace("/", "-").split("?")[0] or "home"
             if name in shots:
                 screenshot(page, f"layout-{name}{'-signed-in' if cookie else ''}-{width}")
-        context.close()
+    for page in pages.values():
+        page.context.close()
     return wide
 
 
