@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.apiworld import World
-from tests.browser import axe_violations, browser, open_page, screenshot
+from tests.browser import axe_violations, browser, open_page, open_together, screenshot
 from tests.formpages import FormWorld
 from tests.sessions import sign_in
 
@@ -41,8 +41,8 @@ def test_form_pages_have_no_serious_accessibility_violation(
     found: dict[str, list[str]] = {}
     base = live_server
     with browser() as b:
-        for width, height in SIZES:
-            visit = open_page(b, f"{base}/sign-in", width, height)
+        visits = {width: open_page(b, f"{base}/sign-in", width, height) for width, height in SIZES}
+        for width, visit in visits.items():
             page = visit.page
             _check(page, "", "sign-in", width, found)
             _check(page, f"{base}/sign-in?token={world.admin}", "sign-in-link", width, found)
@@ -53,10 +53,13 @@ def test_form_pages_have_no_serious_accessibility_violation(
             with page.expect_navigation():
                 page.locator("#token-form button[type=submit]").click()
             _check(page, "", "admin-token-created", width, found)
-
             sign_in(page, base, world.editor)
-            for path in form_world.signed_in_pages():
-                _check(page, base + path, _name(path), width, found)
+        for path in form_world.signed_in_pages():  # at both sizes at once (open_together)
+            open_together([(visit.page, base + path) for visit in visits.values()])
+            for width, visit in visits.items():
+                _check(visit.page, "", _name(path), width, found)
+        for width, visit in visits.items():
+            page = visit.page
             # refused forms: the errors next to their fields, and their summary
             page.goto(f"{base}/territories/api-a/resources/new", wait_until="networkidle")
             with page.expect_navigation():
