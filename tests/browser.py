@@ -64,16 +64,18 @@ def watch(page: Page, url: str) -> Visit:
     return visit
 
 
-def open_together(visits: list[tuple[Page, str]]) -> None:
+def open_together(visits: list[tuple[Page, str]], idle: bool = True) -> None:
     """Open each page's url, all at once, and return when every one is network-idle (loaded,
     then Playwright's 500 ms without a request), as `page.goto(url, wait_until="networkidle")`
     would one by one: the quiet half-seconds overlap instead of adding up. The tests that open
-    every page at three sizes spent most of their time in them (the layout test: 90 s)."""
+    every page at three sizes spent most of their time in them (the layout test: 90 s).
+    `idle=False`: loaded only (a page holding a stream open is never network-idle)."""
     for page, url in visits:
         page.goto(url, wait_until="commit")
     for page, _ in visits:
         page.wait_for_load_state("load")
-        page.wait_for_load_state("networkidle")
+        if idle:
+            page.wait_for_load_state("networkidle")
 
 
 def screenshot(page: Page, name: str) -> Path:
