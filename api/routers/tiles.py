@@ -20,7 +20,7 @@ from api.http import revalidated
 from carto.errors import InvalidParameter
 from carto.i18n import msg
 from carto.ogc import catalogue, tiles
-from carto.visibility import READER, Principal
+from carto.visibility import Principal, reads_public_only
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -46,14 +46,16 @@ async def tile(request: Request, session: AsyncReadsDep,
     if layer != "resources" and kind is not None:
         raise InvalidParameter.field("kind", msg("error.tiles.kind_on_links"))
 
-    def work(s: Session, principal: Principal) -> tuple[bytes, str]:
+    def work(s: Session, principal: Principal) -> tuple[bytes, bool]:
+        # a shared cache may keep a tile only if it is the same for every reader of the public
+        everyone = reads_public_only(principal)
         if layer == "resources":
             return (tiles.resources_tile(s, principal, z, x, y, _codes(kind), territory),
-                    principal.role)
-        return tiles.links_tile(s, principal, z, x, y, territory), principal.role
+                    everyone)
+        return tiles.links_tile(s, principal, z, x, y, territory), everyone
 
-    body, role = await auth.read(request, session, work)
-    scope = "public" if role == READER else "private"
+    body, public = await auth.read(request, session, work)
+    scope = "public" if public else "private"
     return revalidated(request, body, MVT, f"{scope}, max-age={MAX_AGE}", vary="Authorization")
 
 

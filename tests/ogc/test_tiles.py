@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from carto.ogc import tiles
+from tests.apiworld import World
 from tests.ogcworld import GARDEN, HOME, SLUG, OgcWorld, public_count
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -103,13 +104,17 @@ def test_low_zoom_tiles_are_capped(client: TestClient, monkeypatch: pytest.Monke
     assert 1 <= len(decode(client.get(links).content, "links")) <= 3
 
 
-def test_tiles_carry_etag_and_max_age_and_answer_304(live_server: str,
-                                                     ogc_world: OgcWorld) -> None:
+def test_tiles_carry_etag_and_max_age_and_answer_304(live_server: str, ogc_world: OgcWorld,
+                                                     world: World) -> None:
     z = 12
     x, y = tile_of(*GARDEN, z)
     first = _get(live_server, f"/tiles/resources/{z}/{x}/{y}.pbf")
     assert first.headers["cache-control"] == f"public, max-age={300}"
     assert "Authorization" in first.headers["vary"]
+    # what an editor sees is theirs: no shared cache keeps it (visibility.reads_public_only)
+    edited = _get(live_server, f"/tiles/resources/{z}/{x}/{y}.pbf",
+                  headers={"Authorization": f"Bearer {world.editor}"})
+    assert edited.headers["cache-control"] == f"private, max-age={300}"
     tag = first.headers["etag"]
     again = _get(live_server, f"/tiles/resources/{z}/{x}/{y}.pbf",
                  headers={"If-None-Match": tag})
