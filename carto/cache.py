@@ -9,7 +9,7 @@ because tests and benchmarks use several databases in one process.
     KINDS.get(session)          # loads on first use or once expired
     KINDS.invalidate()          # after a write to resource_kind (all databases of the process)
 
-Every cache of the package is a DbCache (territory ids, kinds, commune centres), or an
+Every cache of the package is a DbCache (territory ids, kinds, communes), or an
 `Entries`, a DbCache of values per key built on demand (territory outlines, anonymous
 territory pages), registered in `CACHES` so that a test or a reload can empty them all
 (`invalidate_all`).

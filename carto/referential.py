@@ -118,6 +118,6 @@ def load_communes(session: Session, files: list[Path] | None = None) -> int:
         ),
         rows,
     )
-    places.CENTRES.invalidate_on_commit(session)  # the points private persons are shown at
+    places.COMMUNES.invalidate_on_commit(session)  # centres private persons are shown at, names
     cache.edited(session)
     return len(rows)

@@ -59,13 +59,15 @@ class ResourceFilter:
 OFFER_COLUMNS = "r.products, r.access_conditions, r.price_note, r.documents_needed, r.opening_hours"
 
 
-def resource_from(principal: Principal, join: str = "") -> str:
+def resource_from(principal: Principal, join: str = "", commune: bool = True) -> str:
     """`FROM resource r` with its commune (`c`) and the point shown to this principal (`sg.g`:
     a private person at their commune's centre), for every read of resources with their place;
-    `join` is put right after `resource r` (e.g. the territory's `resource_territory`)."""
+    `join` is put right after `resource r` (e.g. the territory's `resource_territory`).
+    `commune=False`: without `c`, for a reader that names communes from carto.places's cache."""
+    communes = "LEFT JOIN commune c ON c.code = r.commune_code" if commune else ""
     return f"""
         FROM resource r {join}
-        LEFT JOIN commune c ON c.code = r.commune_code
+        {communes}
         CROSS JOIN LATERAL (SELECT {shown_geom(principal, "r")} AS g) sg"""
 
 

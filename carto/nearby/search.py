@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from psycopg.rows import dict_row, tuple_row
 from sqlalchemy.orm import Session
 
-from carto import opening, vocab
+from carto import opening, places, vocab
 from carto.db import hot_rows as _rows
 from carto.nearby.bounds import bearing, round_distance, window
 from carto.nearby.query import NearbyQuery, NearbyResult
@@ -190,6 +190,7 @@ def search(
 
 # first_batch_sql's columns: tag, id, oh, d, pd, inside, scanned, detailed, then DETAILS
 _DETAILED = 7
+_NO_COMMUNE = (None, None)  # a resource without a commune, or one the referential lacks
 
 
 def _features(
@@ -214,6 +215,7 @@ def _features(
                 for r in _rows(session, _details_sql(principal), params, dict_row)}
         rows = [read.get(h.id) if row is None else row for h, row in zip(top, rows, strict=True)]
     kinds = vocab.resource_kinds(session)
+    communes = places.commune_names(session)
     lang = q.lang
     food_label = vocab.labels(vocab.food_groups, lang)
     access_label = vocab.labels(vocab.access_conditions, lang)
@@ -223,8 +225,9 @@ def _features(
         if r is None:  # changed meanwhile
             continue
         (name, kind_code, description, address, website, phone, email, commune_code,
-         commune_name, department, products, access_conditions, price_note, documents_needed,
-         hours, illustrative, precision, lon, lat, azimuth) = r
+         products, access_conditions, price_note, documents_needed, hours, illustrative,
+         precision, lon, lat, azimuth) = r
+        commune_name, department = communes.get(commune_code, _NO_COMMUNE)
         rid = hit.id
         kind = kinds.get(kind_code)
         if hours not in shown:

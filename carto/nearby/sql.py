@@ -300,7 +300,9 @@ def _hidden_select(principal: Principal, q: NearbyQuery, codes: str, hbox: str, 
     """`id, oh, d` of the rows shown away from their position within `bound` metres of the
     origin (`hidden_sql`; `first_batch_sql` computes the three SQL expressions in its own
     statement): `codes` the communes whose centre is in the box `hbox`, which holds every
-    point within `bound`."""
+    point within `bound`. `OFFSET 0` keeps `g` computed once per row: inlined, the planner
+    copied `shown`, with its sub-plan of the commune's centre, into each of the four tests
+    (8 sub-plans started on every run; 0.06 ms of the first batch's 0.86 on the server)."""
     where, params = _filters(principal, q, kind_index=many_communes)
     shown = shown_geom(principal, "r")
     conditions = " AND ".join([*where, private_person("r")])
@@ -313,7 +315,8 @@ def _hidden_select(principal: Principal, q: NearbyQuery, codes: str, hbox: str, 
               SELECT r.id, r.opening_hours AS oh, r.geom, ({shown}) AS g
               FROM resource r
               WHERE r.commune_code IS NULL AND r.geom && ST_Expand({hbox}, 0.05)
-                AND {conditions}) m
+                AND {conditions}
+              OFFSET 0) m
         CROSS JOIN LATERAL (SELECT ST_Distance(CAST(m.g AS geography), {_OG}) AS d) dd
         WHERE m.g IS DISTINCT FROM m.geom AND m.g && {hbox} AND dd.d <= {bound}"""
     return sql, params
@@ -337,23 +340,26 @@ MANY_COMMUNES = 8  # beyond, let the planner AND the kind index with the commune
 NEARBY_MASKED = ("address", "website", "phone", "email")  # of visibility.MASKED_COLUMNS
 
 
-# What a feature shows of a row (search._features), as `_details_select` names them.
-DETAILS = ("name", "kind", "description", *NEARBY_MASKED, "commune_code", "commune_name",
-           "department", "products", "access_conditions", "price_note", "documents_needed",
-           "opening_hours", "illustrative", "location_precision", "lon", "lat", "azimuth")
+# What a feature shows of a row (search._features), as `_details_select` names them; the
+# commune's name and department come from carto.places's cache (`commune_names`).
+DETAILS = ("name", "kind", "description", *NEARBY_MASKED, "commune_code", "products",
+           "access_conditions", "price_note", "documents_needed", "opening_hours", "illustrative",
+           "location_precision", "lon", "lat", "azimuth")
 
 
 def _details_select(principal: Principal, join: str = "") -> str:
     """The rows' `id` and `DETAILS`, at the shown position and masked for `principal`; `join`
-    chooses the rows (first_batch_sql) or a WHERE on `r` does (`_details_sql`)."""
+    chooses the rows (first_batch_sql) or a WHERE on `r` does (`_details_sql`). No join to
+    `commune`: probing it for the 20 rows was 0.11 ms of the first batch's 0.86 on the server
+    (EXPLAIN ANALYZE, alternating, 11 rounds in 12 lower without it; docs/benchmarks.md)."""
     visible, _ = resource_predicate(principal, "r")
     return f"""
         SELECT r.id, r.name, r.kind, r.description, {masked_columns(principal, "r", NEARBY_MASKED)},
-               r.commune_code, c.name AS commune_name, c.department, {OFFER_COLUMNS},
+               r.commune_code, {OFFER_COLUMNS},
                r.illustrative, {shown_precision(principal, "r")} AS location_precision,
                ST_X(sg.g) AS lon, ST_Y(sg.g) AS lat,
                degrees(ST_Azimuth({_OG}, CAST(sg.g AS geography))) AS azimuth
-        {resource_from(principal, join)}
+        {resource_from(principal, join, commune=False)}
         WHERE {visible}"""
 
 

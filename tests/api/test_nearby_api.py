@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tests.nearbyworld import add, query
+
 # ------------------------------------------------------------------ the API
 
 
@@ -233,3 +235,20 @@ def test_statements_are_numbered_once_for_psycopg() -> None:
 
     query, names = _positional("SELECT :a, :b, :a, 'x%y', 'h\\:m'")
     assert (query, names) == (b"SELECT $1, $2, $1, 'x%y', 'h:m'", ("a", "b"))
+
+
+def test_features_name_their_commune_as_the_referential_does(session: Session) -> None:
+    """The commune's name and department come from carto.places's cache, not from a join in
+    the statement: the same as the commune table, for the rows of the first batch and for a
+    private person, whose details are read afterwards (`_details_sql`)."""
+    private = add(session, 3.8770, 43.6110, is_private=True, commune="34172",
+                  name="Particulier (test)")
+    result = query(session, commune="34172", kind="producer,food_aid", radius_km=100, limit=200)
+    communes = {code: (name, dep) for code, name, dep in session.execute(
+        text("SELECT code, name, department FROM commune"))}
+    shown = {f["id"]: f["properties"] for f in result.features}
+    assert len(shown) > 5 and all(p["commune"] is not None for p in shown.values())
+    assert all((p["commune_name"], p["department"]) == communes[p["commune"]]
+               for p in shown.values())
+    assert (shown[str(private)]["location_precision"], shown[str(private)]["commune_name"],
+            shown[str(private)]["department"]) == ("commune", "Montpellier", "34")

@@ -91,9 +91,9 @@ def test_every_cache_is_the_one_helper() -> None:
     from api.readahead import EPOCH
     from api.routers.maps import PAGES
 
-    assert {c.name for c in CACHES} >= {"kinds", "territory ids", "commune centres",
+    assert {c.name for c in CACHES} >= {"kinds", "territory ids", "communes",
                                         "anonymous territory pages"}
-    assert vocab.KINDS in CACHES and territories.IDS in CACHES and places.CENTRES in CACHES
+    assert vocab.KINDS in CACHES and territories.IDS in CACHES and places.COMMUNES in CACHES
     # dropped by carto.cache.edited
     assert {c.name for c in CACHES if c.follows_edits} == {PAGES.name, EPOCH.name}
     assert isinstance(PAGES, Entries) and isinstance(territories.OUTLINES, Entries)
