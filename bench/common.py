@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carto import ROOT
+import psycopg
+
+from carto import ROOT, backup
 
 
 def free_port() -> int:
@@ -59,11 +61,42 @@ def uvicorn_server(url: str, factory: str = "bench.app:create_app",
          "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=os.environ | {"DATABASE_URL": url, "TERREAU_MAP_TILE_URL": ""}
         | UNLIMITED | (env or {}))
+    base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        _SERVERS[base] = proc.pid
+        yield base
     finally:
+        _SERVERS.pop(base, None)
         stop(proc)
+
+
+_SERVERS: dict[str, int] = {}  # base URL → the pid of the uvicorn worker serving it
+
+
+def pin(base: str, url: str) -> int | None:
+    """The worker serving `base` on CPU 0 alone, PostgreSQL's backends of `url`'s database (its
+    pool, connected by then) and the load generator (`load(..., cpus=LOAD_CPUS)`) on CPU 1; the
+    number of backends pinned, or None where nothing is (one CPU, no taskset, not allowed). Left
+    to the scheduler, the worker shared its core with backends and wrk in some rounds and not in
+    others: nearby's rounds fell in two groups (0.33-0.35 and 0.40-0.43), and six alternating
+    pairs of rounds gave 628 req/s unpinned against 808 pinned (bare 1,702 and 1,597, 2026-12-03,
+    docs/benchmarks.md). The endpoint and its reference are measured in the same layout."""
+    pid = _SERVERS.get(base)
+    if pid is None or (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+        return None
+    if subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)],
+                      capture_output=True).returncode != 0:
+        return None
+    with psycopg.connect(backup.libpq(url), autocommit=True) as conn:
+        backends = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")]
+    return sum(subprocess.run(["taskset", "-p", "-c", "1", str(b)],
+                              capture_output=True).returncode == 0 for b in backends)
+
+
+LOAD_CPUS = "1"  # where `pin` leaves room for the load generator
 
 
 def stop(proc: "subprocess.Popen[Any]") -> None:
@@ -95,17 +128,20 @@ def _ms(value: str | None) -> float | None:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
 
 
-def load(base: str, paths: Sequence[str], seconds: int, connections: int = 16) -> Load:
+def load(base: str, paths: Sequence[str], seconds: int, connections: int = 16,
+         cpus: str | None = None) -> Load:
     """Requests/s of `base` cycling through `paths` for `seconds`, from another process on the
     same cores: wrk (Debian's package, installed by scripts/bench.sh) when present, otherwise
-    httpx clients in threads (slower: a lower bound, said in the `tool`)."""
+    httpx clients in threads (slower: a lower bound, said in the `tool`). `cpus`: wrk runs
+    there (taskset; `pin`)."""
     assert base.startswith("http://127.0.0.1:"), "load tests stay on this machine"
     if shutil.which("wrk"):
-        return _wrk(base, paths, seconds, connections)
+        return _wrk(base, paths, seconds, connections, cpus)
     return _httpx(base, paths, seconds, connections)
 
 
-def _wrk(base: str, paths: Sequence[str], seconds: int, connections: int) -> Load:
+def _wrk(base: str, paths: Sequence[str], seconds: int, connections: int,
+         cpus: str | None = None) -> Load:
     lua = ("paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n" + """
 i = 0
 request = function()
@@ -118,8 +154,8 @@ end
         script = fh.name
     try:
         out = subprocess.run(
-            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-             "-s", script, base],
+            [*(["taskset", "-c", cpus] if cpus else []), "wrk", "-t", "1", "-c",
+             str(connections), "-d", f"{seconds}s", "--latency", "-s", script, base],
             capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     finally:
         Path(script).unlink(missing_ok=True)

@@ -11,7 +11,8 @@ Data: the territory `bench-occitanie` (the 1,100 communes of departments 30, 34,
   LIMIT 20` for the same origin on the same connection. Target: median <= 6x.
 - HTTP: one uvicorn worker (bench/app.py), wrk with 16 connections cycling through 1,000 of
   those origins, and the same wrk against `/_bench/bare` (async, no database) on the same
-  worker; rounds alternate. Target: >= 0.4x.
+  worker; rounds alternate. On two CPUs or more the worker gets CPU 0 alone, wrk and the
+  pool's PostgreSQL backends CPU 1 (`common.pin`), for both. Target: >= 0.4x.
 
     python -m bench nearby
 """
@@ -86,19 +87,24 @@ ROUNDS = 7  # on a shared machine a core's speed swings within minutes (the bare
 
 
 def http(url: str, paths: list[str], reference: str, seconds: int,
-         rounds: int = ROUNDS) -> tuple[common.Load, common.Load, list[float]]:
+         rounds: int = ROUNDS) -> tuple[common.Load, common.Load, list[float], str]:
     """The endpoint and the bare reference, alternating `rounds` times on one worker; the
-    median round of each, and the ratio of each round to the bare round right after it."""
+    median round of each, the ratio of each round to the bare round right after it, and the
+    layout on the CPUs (`common.pin`, after the warm-up has connected the pool)."""
     mine, bare = [], []
     with common.uvicorn_server(url) as base:
         common.load(base, paths[:50], 1)  # warm-up: pools, prepared statements
+        pinned = common.pin(base, url)
+        cpus = common.LOAD_CPUS if pinned is not None else None
+        layout = (f"the worker alone on CPU 0, wrk and {pinned} PostgreSQL backends on CPU 1"
+                  if pinned is not None else "worker, wrk and PostgreSQL left to the scheduler")
         for _ in range(rounds):
-            mine.append(common.load(base, paths, seconds))
-            bare.append(common.load(base, [reference], seconds))
+            mine.append(common.load(base, paths, seconds, cpus=cpus))
+            bare.append(common.load(base, [reference], seconds, cpus=cpus))
     paired = sorted(m.rps / b.rps for m, b in zip(mine, bare, strict=True) if b.rps)
     for runs in (mine, bare):
         runs.sort(key=lambda r: r.rps)
-    return mine[len(mine) // 2], bare[len(bare) // 2], paired
+    return mine[len(mine) // 2], bare[len(bare) // 2], paired, layout
 
 
 @benchmark("nearby", "find what is nearby (issue 5)")
@@ -111,10 +117,10 @@ def run(ctx: Context) -> list[Figure]:
     ours, raw = server_time(ctx.url, points, queries, warmup=min(50, queries))
     paths = [f"/api/nearby?lat={lat:.5f}&lon={lon:.5f}" for lon, lat in points[:1000]]
     seconds = ctx.seconds(5)
-    mine, bare, paired = http(ctx.url, paths, bench_app.BARE_ASYNC, seconds)
+    mine, bare, paired, layout = http(ctx.url, paths, bench_app.BARE_ASYNC, seconds)
     ctx.details.append(
         f"{resources:,} resources; server time over {queries:,} random origins (default query:"
-        f" producers, 30 km, 20 results); HTTP: {mine.tool}, 16 connections, {ROUNDS} "
+        f" producers, 30 km, 20 results); HTTP: {mine.tool}, 16 connections, {layout}, {ROUNDS} "
         f"alternating rounds of {seconds} s each (round by round, nearby / the bare round after"
         f" it: {', '.join(f'{r:.2f}' for r in paired)}), median round: nearby p50 "
         f"{mine.p50_ms} ms, p99 "
