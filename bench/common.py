@@ -74,29 +74,43 @@ def uvicorn_server(url: str, factory: str = "bench.app:create_app",
 _SERVERS: dict[str, int] = {}  # base URL → the pid of the uvicorn worker serving it
 
 
-def pin(base: str, url: str) -> int | None:
-    """The worker serving `base` on CPU 0 alone, PostgreSQL's backends of `url`'s database (its
-    pool, connected by then) and the load generator (`load(..., cpus=LOAD_CPUS)`) on CPU 1; the
-    number of backends pinned, or None where nothing is (one CPU, no taskset, not allowed). Left
-    to the scheduler, the worker shared its core with backends and wrk in some rounds and not in
+@dataclass(frozen=True)
+class Pinned:
+    """Where `pin` put things: the worker's CPU, the CPU left to the load generator (give it to
+    `load(..., cpus=...)`), how many PostgreSQL backends went there."""
+
+    worker: int
+    load: str
+    backends: int
+
+    def __str__(self) -> str:
+        return (f"the worker alone on CPU {self.worker}, wrk and {self.backends} PostgreSQL "
+                f"backends on CPU {self.load}")
+
+
+def pin(base: str, url: str) -> Pinned | None:
+    """The worker serving `base` alone on the first CPU this process may use, PostgreSQL's
+    backends of `url`'s database (its pool, connected by then) and the load generator on the
+    second; None where nothing is pinned (one CPU, no taskset, not allowed). Left to the
+    scheduler, the worker shared its core with backends and wrk in some rounds and not in
     others: nearby's rounds fell in two groups (0.33-0.35 and 0.40-0.43), and six alternating
     pairs of rounds gave 628 req/s unpinned against 808 pinned (bare 1,702 and 1,597, 2026-12-03,
     docs/benchmarks.md). The endpoint and its reference are measured in the same layout."""
     pid = _SERVERS.get(base)
-    if pid is None or (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+    cpus = sorted(os.sched_getaffinity(0))
+    if pid is None or len(cpus) < 2 or not shutil.which("taskset"):
         return None
-    if subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)],
+    worker, other = cpus[0], str(cpus[1])
+    if subprocess.run(["taskset", "-a", "-p", "-c", str(worker), str(pid)],
                       capture_output=True).returncode != 0:
         return None
     with psycopg.connect(backup.libpq(url), autocommit=True) as conn:
         backends = [r[0] for r in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid()")]
-    return sum(subprocess.run(["taskset", "-p", "-c", "1", str(b)],
-                              capture_output=True).returncode == 0 for b in backends)
-
-
-LOAD_CPUS = "1"  # where `pin` leaves room for the load generator
+    moved = sum(subprocess.run(["taskset", "-p", "-c", other, str(b)],
+                               capture_output=True).returncode == 0 for b in backends)
+    return Pinned(worker, other, moved)
 
 
 def stop(proc: "subprocess.Popen[Any]") -> None:
@@ -133,7 +147,7 @@ def load(base: str, paths: Sequence[str], seconds: int, connections: int = 16,
     """Requests/s of `base` cycling through `paths` for `seconds`, from another process on the
     same cores: wrk (Debian's package, installed by scripts/bench.sh) when present, otherwise
     httpx clients in threads (slower: a lower bound, said in the `tool`). `cpus`: wrk runs
-    there (taskset; `pin`)."""
+    there (taskset; `Pinned.load`)."""
     assert base.startswith("http://127.0.0.1:"), "load tests stay on this machine"
     if shutil.which("wrk"):
         return _wrk(base, paths, seconds, connections, cpus)

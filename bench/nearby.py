@@ -11,8 +11,8 @@ Data: the territory `bench-occitanie` (the 1,100 communes of departments 30, 34,
   LIMIT 20` for the same origin on the same connection. Target: median <= 6x.
 - HTTP: one uvicorn worker (bench/app.py), wrk with 16 connections cycling through 1,000 of
   those origins, and the same wrk against `/_bench/bare` (async, no database) on the same
-  worker; rounds alternate. On two CPUs or more the worker gets CPU 0 alone, wrk and the
-  pool's PostgreSQL backends CPU 1 (`common.pin`), for both. Target: >= 0.4x.
+  worker; rounds alternate. On two CPUs or more the worker gets a CPU alone, wrk and the
+  pool's PostgreSQL backends another (`common.pin`), for both. Target: >= 0.4x.
 
     python -m bench nearby
 """
@@ -95,9 +95,8 @@ def http(url: str, paths: list[str], reference: str, seconds: int,
     with common.uvicorn_server(url) as base:
         common.load(base, paths[:50], 1)  # warm-up: pools, prepared statements
         pinned = common.pin(base, url)
-        cpus = common.LOAD_CPUS if pinned is not None else None
-        layout = (f"the worker alone on CPU 0, wrk and {pinned} PostgreSQL backends on CPU 1"
-                  if pinned is not None else "worker, wrk and PostgreSQL left to the scheduler")
+        cpus = pinned.load if pinned is not None else None
+        layout = str(pinned) if pinned else "worker, wrk and PostgreSQL left to the scheduler"
         for _ in range(rounds):
             mine.append(common.load(base, paths, seconds, cpus=cpus))
             bare.append(common.load(base, [reference], seconds, cpus=cpus))
