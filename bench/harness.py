@@ -37,6 +37,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from carto import ROOT
+from carto.backup import libpq
 
 HISTORY = ROOT / "bench" / "history.csv"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -161,12 +162,9 @@ def analyze(url: str) -> None:
     first plans are blind: a 5.7 ms page took 55 ms) and the visibility map, without which no
     index-only scan is chosen (a territory's link counts read every resource twice, 481 ms,
     instead of the public index, 174 ms: docs/benchmarks.md, maps)."""
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # --- the machine -----------------------------------------------------------------------------

@@ -35,22 +35,19 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bench.harness import Context, Figure, analyze, benchmark
 from bench.synthetic import SOURCE
 from carto import ROOT
+from carto.backup import libpq
 
 CROPS = ["cereals", "vegetables", "orchards", "vines", "permanent_grassland", "fodder", "fallow"]
 COLUMNS = ("commune_code", "crop_group", "hectares", "year", "source")
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 def write_csv(url: str, path: Path, rows: int) -> int:
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         codes = [r[0] for r in conn.execute("SELECT code FROM commune ORDER BY code")]
     written = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -69,14 +66,14 @@ def write_csv(url: str, path: Path, rows: int) -> int:
 
 
 def empty(url: str) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute("TRUNCATE farmland")
 
 
 def copy_reference(url: str, path: Path) -> float:
     """Seconds to COPY the file into farmland and commit."""
     started = time.perf_counter()
-    with psycopg.connect(_libpq(url)) as conn, path.open("rb") as fh:
+    with psycopg.connect(libpq(url)) as conn, path.open("rb") as fh:
         fh.readline()  # the header
         with conn.cursor().copy(
                 f"COPY farmland ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -156,7 +153,7 @@ KINDS = ["producer", "food_aid", "social_grocery", "shop", "shared_garden", "mar
 def write_resources_csv(url: str, path: Path, rows: int) -> int:
     """Resources with the French headers people use (data/io/columns.csv), spread over the
     communes of Hérault, each with its own identifier."""
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         points = conn.execute("""
             SELECT ST_X(g), ST_Y(g) FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Union(geom),
                    %s, 11))).geom AS g FROM commune WHERE department = '34') p""",
@@ -175,7 +172,7 @@ def copy_resources(url: str, path: Path) -> float:
     import uuid
 
     started = time.perf_counter()
-    with psycopg.connect(_libpq(url)) as conn, path.open(encoding="utf-8") as fh:
+    with psycopg.connect(libpq(url)) as conn, path.open(encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter=";")
         next(reader)
         with conn.cursor().copy(
@@ -189,7 +186,7 @@ def copy_resources(url: str, path: Path) -> float:
 
 
 def empty_resources(url: str) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute("TRUNCATE resource CASCADE")
 
 
@@ -219,7 +216,7 @@ def run_resources(ctx: Context) -> list[Figure]:
             seconds, peak = importer(ctx.url, path, "import", "--territory", RESOURCE_SLUG)
             ours.append(seconds)
             peaks.append(peak)
-            with psycopg.connect(_libpq(ctx.url)) as conn:
+            with psycopg.connect(libpq(ctx.url)) as conn:
                 imported = conn.execute("SELECT count(*) FROM resource").fetchone()
             if not imported or imported[0] != written:  # a figure of rejected rows is no figure
                 raise RuntimeError(f"the importer wrote {imported} of {written} rows")

@@ -45,8 +45,9 @@ from sqlalchemy import text
 
 from bench import app as bench_app
 from bench import common, synthetic
-from bench.harness import Context, Figure, _libpq, analyze, benchmark
+from bench.harness import Context, Figure, analyze, benchmark
 from carto import tokens
+from carto.backup import libpq
 from carto.db import transaction
 from carto.models import ApiToken
 from carto.workshops import sessions
@@ -251,7 +252,7 @@ def probe(base: str, stop: float, tally: Tally) -> None:
 def check_database(url: str, tally: Tally) -> dict[str, int]:
     """Exactly the acknowledged writes: each id once, nothing else, one create entry each."""
     out: dict[str, int] = {}
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         for table in ("resource", "link"):
             ids = {str(r[0]) for r in conn.execute(
                 f"SELECT id FROM {table} WHERE workshop_id IS NOT NULL")}

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from carto import demo, migrate
+from carto.backup import libpq
 from carto.config import DatabaseSettings, database_settings
 from carto.db import get_engine, session_factory, transaction
 from tests.apiworld import World, build
@@ -35,15 +36,12 @@ os.environ.setdefault("TERREAU_RATE_WORKSHOP_JOIN", "100000/minute")
 os.environ.setdefault("TERREAU_RATE_WORKSHOP_VOTE", "100000/minute")
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     base = make_url(DatabaseSettings().database_url)
     name = f"terreau_test_{uuid.uuid4().hex[:10]}"
-    admin = _libpq(str(base.set(database="postgres")))
+    admin = libpq(str(base.set(database="postgres")))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
