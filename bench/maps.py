@@ -11,7 +11,7 @@ cluster bubble of `/territories/{slug}` is in the DOM, and how many there are th
 in the page by a MutationObserver installed before its scripts, not by polling); the
 reference is the same Chromium opening `/_bench/leaflet` (bench/app.py: the same Leaflet files
 from the same server, nothing else) drawing that many markers over the territory's box.
-One discarded run of each, then alternating, seven times each; medians. Target: <= 1.5x.
+One discarded run of each, then alternating, fifteen times each; medians. Target: <= 1.5x.
 
     python -m bench maps
 """
@@ -86,7 +86,10 @@ def run(ctx: Context) -> list[Figure]:
              for slug, deps, n, links in TERRITORIES]
     ctx.log("   filling " + ", ".join(f"{s}: {n} resources, {k} links" for s, _, n, k in sizes))
     fill(ctx.url, sizes)
-    runs = ctx.size(7, minimum=2)  # seven, as nearby's rounds: the bare page swung 92-256 ms in five
+    # Fifteen: one load swings by half (pair by pair the ratio spanned 0.90-2.24 at cc6189a), so
+    # medians of seven added a noise of their own to the machine's (medians of 20-40 loads of
+    # the same two pages still went from 1.32x to 1.54x within an hour: docs/benchmarks.md).
+    runs = ctx.size(15, minimum=2)
     figures = []
     with common.uvicorn_server(ctx.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
