@@ -1,5 +1,5 @@
 # `make run`: PostGIS up, schema migrated, demo loaded, app on http://127.0.0.1:8000
-# `make test`: same set-up, then pytest against a throwaway database
+# `make test`: same set-up, then pytest on every core (-n auto), each worker on a throwaway database
 # DATABASE_URL=postgresql://user@host:port/db points both at an existing server.
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,7 +25,7 @@ run: setup
 
 test: setup
 	@scripts/system-deps.sh
-	@url="$$(scripts/ensure-db.sh)" && DATABASE_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS)
+	@url="$$(scripts/ensure-db.sh)" && DATABASE_URL="$$url" $(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check carto api tests bench migrations

@@ -62,7 +62,8 @@ def test_declared_dependencies_are_used() -> None:
     dev = _declared(project["optional-dependencies"]["dev"])
     tests = _imports(sorted([*ROOT.joinpath("tests").rglob("*.py"),
                              *ROOT.joinpath("bench").rglob("*.py")]))
-    tools = {"ruff", "mypy", "pytest"}  # run as commands (make lint, make test)
+    # run as commands (make lint, make test) or loaded by pytest (-n: pytest-xdist)
+    tools = {"ruff", "mypy", "pytest", "pytest-xdist"}
     assert sorted(d for d in dev - tools if not _import_names(d) & tests) == []
 
 
