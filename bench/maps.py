@@ -8,7 +8,8 @@ bench/synthetic.py, ANALYZEd.
 For each territory, in Debian's headless Chromium (Playwright), 1280x900, no basemap tiles, the
 page served by one uvicorn worker on loopback: `performance.now()` when the first marker or
 cluster bubble of `/territories/{slug}` is in the DOM, and how many there are then (recorded
-in the page by a MutationObserver installed before its scripts, not by polling); the
+in the page by a MutationObserver installed before its scripts, which then logs to the console:
+no polling, nothing of Playwright's compiled in the page while it loads); the
 reference is the same Chromium opening `/_bench/leaflet` (bench/app.py: the same Leaflet files
 from the same server, nothing else) drawing that many markers over the territory's box.
 One discarded run of each, then alternating, fifteen times each; medians. Target: <= 1.5x.
@@ -53,12 +54,20 @@ def bbox(url: str, slug: str) -> str:
 
 
 # Installed before the page's own scripts: the instant the first marker is in the DOM is
-# recorded by the page itself, so Playwright's polling (up to ~1 s between looks) only waits.
+# recorded by the page itself, which then says so on its console. Nothing of Playwright's runs
+# in the page while it loads: waiting with a selector (wait_for_selector, as this did until
+# 2026-12-04) compiles Playwright's injected script in the page during the load, 8-21 ms of its
+# main thread inside the interval measured, at a moment that varies (docs/benchmarks.md).
+DONE = "terreau-bench: first marker"
 OBSERVER = """(() => {
   const selector = %s;
   new MutationObserver((_, observer) => {
     const count = document.querySelectorAll(selector).length;
-    if (count) { window.__firstMarker = [performance.now(), count]; observer.disconnect(); }
+    if (count) {
+      window.__firstMarker = [performance.now(), count];
+      observer.disconnect();
+      console.debug(%s);
+    }
   }).observe(document, {childList: true, subtree: true});
 })()"""
 
@@ -67,9 +76,9 @@ def first_markers(browser: Any, address: str, selector: str) -> tuple[float, int
     """ms from navigation start to the first `selector` in the DOM, and how many then."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.add_init_script(script=OBSERVER % json.dumps(selector))
-        page.goto(address, wait_until="commit")
-        page.wait_for_selector(selector, timeout=60_000)  # (wait_for_function: blocked by CSP)
+        page.add_init_script(script=OBSERVER % (json.dumps(selector), json.dumps(DONE)))
+        with page.expect_console_message(lambda message: message.text == DONE, timeout=60_000):
+            page.goto(address, wait_until="commit")
         at, count = page.evaluate("() => window.__firstMarker")
         return float(at), int(count)
     finally:
