@@ -67,6 +67,7 @@ FULLSCREEN_CSS = "/static/vendor/leaflet.fullscreen/Control.FullScreen.css"
 LOCATE_JS = "/static/vendor/leaflet.locatecontrol/dist/L.Control.Locate.min.js"
 LOCATE_CSS = "/static/vendor/leaflet.locatecontrol/dist/L.Control.Locate.min.css"
 COMMON_JS = "/static/js/terreau-common.js"  # el, fmt, safeColour: shared by the page scripts
+BUBBLES_JS = "/static/js/terreau-bubbles.js"  # the counted bubbles, one layer for them all
 TERREAU_JS = "/static/js/terreau-map.js"
 TERREAU_CSS = "/static/css/terreau-map.css"
 MARKS_CSS = "/static/css/terreau-marks.css"  # what every map marks the same way (a workshop's too)
@@ -79,7 +80,7 @@ MAP_CSS = "/static/bundle/terreau-map.css"
 # their pictograms' font looked for, in the page's first layout, before the first markers.
 MAP_ICONS_CSS = "/static/bundle/terreau-icons.css"
 BUNDLES: dict[str, tuple[str, ...]] = {
-    MAP_JS: (LEAFLET_JS, FULLSCREEN_JS, LOCATE_JS, COMMON_JS, TERREAU_JS),
+    MAP_JS: (LEAFLET_JS, FULLSCREEN_JS, LOCATE_JS, COMMON_JS, BUBBLES_JS, TERREAU_JS),
     MAP_CSS: (LEAFLET_CSS, FULLSCREEN_CSS, LOCATE_CSS, MARKS_CSS, TERREAU_CSS),
     MAP_ICONS_CSS: (FA_CSS, FA_SOLID_CSS),
 }

@@ -23,7 +23,8 @@
   var POPUP_OPTIONS = { maxWidth: 340, minWidth: 240, autoPanPaddingTopLeft: L.point(20, 64),
                         autoPanPaddingBottomRight: L.point(20, 30) };
   var el = Terreau.el, fmt = Terreau.fmt, safeColour = Terreau.safeColour,
-    safeIcon = Terreau.safeIcon, pendingMark = Terreau.pending;  // before window.Terreau is ours
+    safeIcon = Terreau.safeIcon, pendingMark = Terreau.pending,  // before window.Terreau is ours
+    BubbleLayer = Terreau.BubbleLayer;
 
 
   function add(parent, child) { parent.appendChild(child); return child; }
@@ -77,7 +78,11 @@
     Object.keys(this.vocab.categories).forEach(function (c) { self.categoriesOn[c] = true; });
     this.linksOn = true;
     this.legs = L.layerGroup().addTo(map);
-    this.bubbles = L.layerGroup().addTo(map);
+    this.bubbles = new BubbleLayer({
+      content: function (b) { return self._bubbleTip(b); },
+      open: function (b) { self._openBubble(b); }
+    }).addTo(map);
+    this._bubbleList = null;  // the bubbles of the layout under way
     this.serverClusters = [];
     this.message = '';
     this.pendingOpen = null;
@@ -463,7 +468,7 @@
     var z = map.getZoom(), maxZ = map.getMaxZoom();
     var grid = {}, groups = [];
     this.legs.clearLayers();
-    this.bubbles.clearLayers();
+    this._bubbleList = [];
 
     this.order.forEach(function (id) {
       var r = self.resources[id];
@@ -501,6 +506,8 @@
       }
     });
     this._drawServerClusters();
+    this.bubbles.set(this._bubbleList);
+    this._bubbleList = null;
     this._drawLinks(z);
     this._updateStatus();
     if (this.pendingOpen && this.resources[this.pendingOpen]) {
@@ -660,51 +667,37 @@
     return 'conic-gradient(' + parts.join(',') + ')';
   }
 
+  // A bubble of the layout under way (drawn with the others at its end: terreau-bubbles.js).
   P._bubbleMarker = function (latlng, count, kinds, bounds) {
-    var self = this, map = this.map;
-    var size = count < 100 ? 40 : count < 1000 ? 48 : 56;
-    var marker = L.marker(latlng, {
-      keyboard: true,
-      icon: L.divIcon({
-        className: 'tm-bubble',
-        html: '<span class="tm-bubble-ring" style="background:' + conic(kinds, this.vocab.kinds) +
-          '"><span class="tm-bubble-n">' + Number(count) + '</span></span>',
-        iconSize: [size, size], iconAnchor: [size / 2, size / 2]
-      })
-    });
-    marker.on('add', function () {
-      var node = marker.getElement();
-      if (node) {
-        node.setAttribute('role', 'button');
-        node.setAttribute('data-count', String(count));
-        node.setAttribute('aria-label', fmt(self.text.bubble_n, { n: count }));
-      }
-    });
-    marker.bindTooltip(function () {
-      var box = el('span');
-      add(box, el('strong', null, fmt(self.text.bubble_n, { n: count })));
-      Object.keys(kinds).sort(function (a, b) { return kinds[b] - kinds[a]; }).slice(0, 6)
-        .forEach(function (k) {
-          add(box, el('br'));
-          add(box, el('span', null, (self.vocab.kinds[k] || [k])[0] + ' : ' + kinds[k]));
-        });
-      add(box, el('br'));
-      add(box, el('small', null, self.text.bubble_hint));
-      return box;
-    }, { className: 'tm-tooltip', direction: 'top' });
-    marker.on('click keypress', function () {
-      var z = map.getZoom(), maxZ = map.getMaxZoom();
-      if (bounds && bounds.isValid() && !bounds.getNorthEast().equals(bounds.getSouthWest())) {
-        var target = Math.min(Math.max(map.getBoundsZoom(bounds, false, L.point(60, 60)), z + 1),
-                              maxZ);
-        map.setView(bounds.getCenter(), target);
-      } else {
-        // All at one point: only the closest zoom spreads them.
-        map.setView(latlng, maxZ);
-      }
-    });
-    this.bubbles.addLayer(marker);
-    return marker;
+    this._bubbleList.push({ latlng: latlng, count: count, kinds: kinds, bounds: bounds,
+                            background: conic(kinds, this.vocab.kinds),
+                            label: fmt(this.text.bubble_n, { n: count }) });
+  };
+
+  P._bubbleTip = function (b) {
+    var self = this, box = el('span'), kinds = b.kinds;
+    add(box, el('strong', null, b.label));
+    Object.keys(kinds).sort(function (x, y) { return kinds[y] - kinds[x]; }).slice(0, 6)
+      .forEach(function (k) {
+        add(box, el('br'));
+        add(box, el('span', null, (self.vocab.kinds[k] || [k])[0] + ' : ' + kinds[k]));
+      });
+    add(box, el('br'));
+    add(box, el('small', null, this.text.bubble_hint));
+    return box;
+  };
+
+  // Opening a bubble: zooming in on its members (all at one point: only the closest zoom
+  // spreads them).
+  P._openBubble = function (b) {
+    var map = this.map, z = map.getZoom(), maxZ = map.getMaxZoom(), bounds = b.bounds;
+    if (bounds && bounds.isValid() && !bounds.getNorthEast().equals(bounds.getSouthWest())) {
+      var target = Math.min(Math.max(map.getBoundsZoom(bounds, false, L.point(60, 60)), z + 1),
+                            maxZ);
+      map.setView(bounds.getCenter(), target);
+    } else {
+      map.setView(b.latlng, maxZ);
+    }
   };
 
   P._bubble = function (g, z) {

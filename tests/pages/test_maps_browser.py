@@ -301,6 +301,59 @@ def test_a_large_territory_draws_its_first_view_from_the_page(
     assert visit.console_errors == [] and outside(visit.requests, live_server) == []
 
 
+def test_bubbles_answer_the_pointer_and_the_keyboard(
+        chromium: Browser, live_server: str, tiles: pytest.MonkeyPatch) -> None:
+    """The counted bubbles, one layer for all of them (static/js/terreau-bubbles.js): a hover or
+    a focus says what is inside, a drag that starts and ends on a bubble pans the map without
+    opening it, Enter opens it (zooms in), and the map's own click never sees the bubble's."""
+    _set(tiles, "TERREAU_MAP_EMBED_LIMIT", "5")
+    visit = open_page(chromium, f"{live_server}/territories/frontignan", 1024, 768)
+    page = visit.page
+    ready(page)
+    bubble = page.locator(".tm-bubble").first
+    count = bubble.get_attribute("data-count") or ""
+    assert count and bubble.get_attribute("role") == "button"
+    assert bubble.get_attribute("tabindex") == "0"
+    assert count in (bubble.get_attribute("aria-label") or "")
+    counting = ("() => { window.__mapClicks = 0; "
+                "terreauMap.map.on('click', () => { window.__mapClicks += 1; }); }")
+    page.evaluate(counting)
+
+    bubble.hover()
+    tip = page.locator(".leaflet-tooltip.tm-tooltip")
+    tip.wait_for()
+    assert count in tip.inner_text()
+    page.mouse.move(5, 5)
+    tip.wait_for(state="detached")
+
+    view = "() => [terreauMap.map.getZoom(), terreauMap.map.getCenter().lng]"
+    zoom, lng = page.evaluate(view)
+    box = bubble.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 90, y + 20, steps=10)  # the bubble follows the map: still under the pointer
+    page.mouse.up()
+    after_zoom, after_lng = page.evaluate(view)
+    assert after_zoom == zoom and after_lng != lng  # panned, not opened
+
+    bubble.focus()
+    tip.wait_for()
+    assert count in tip.inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => terreauMap.map.getZoom() > {zoom}")
+    page.wait_for_function("() => document.querySelectorAll('.tm-marker').length > 0")
+
+    clicked = open_page(chromium, f"{live_server}/territories/frontignan", 1024, 768)
+    ready(clicked.page)
+    clicked.page.evaluate(counting)
+    clicked.page.locator(".tm-bubble").first.click()
+    clicked.page.wait_for_function(f"() => terreauMap.map.getZoom() > {zoom}")
+    assert page.evaluate("() => window.__mapClicks") == 0
+    assert clicked.page.evaluate("() => window.__mapClicks") == 0
+    assert visit.console_errors == [] and clicked.console_errors == []
+
 def test_map_alone_for_an_iframe_in_english(chromium: Browser, live_server: str) -> None:
     visit = visit_map(chromium, f"{live_server}/territories/pezenas/map.html?lang=en")
     page = visit.page
