@@ -374,6 +374,12 @@ class ResourceImport:
               WHEN {same} AND ST_Equals(r.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
                 THEN '{UNCHANGED}' ELSE '{UPDATED}' END, id = r.id
             FROM resource r WHERE r.id = s.match_id"""))
+        # The fates and ids are new since check_all's ANALYZE: without their statistics the
+        # planner guessed how many rows each fate has (0.5 %), and once chose, for the rows to
+        # update (none, in an import into an empty table), a nested loop that scanned the
+        # whole staging table for each resource: 100,000 x 100,000 rows, 20 minutes
+        # (docs/benchmarks.md, 2026-12-04). Counted, each fate's rows are planned for.
+        session.execute(text(f"ANALYZE {STAGING} (fate, id, match_id)"))
 
     def _merge(self, session: Session) -> None:
         actor = {"actor": self.actor, "tid": self.territory.id, "moderation": self.moderation}

@@ -93,6 +93,17 @@ def test_the_real_run_places_rows_and_a_reimport_changes_nothing(session: Sessio
     assert changed.counts["unchanged"] == 3
 
 
+def test_the_merge_is_planned_with_the_fates_counted(session: Session) -> None:
+    """The rows' fates (created, updated, unchanged) are set after the staging table's first
+    ANALYZE: without statistics of their own the planner guessed their numbers and once chose a
+    nested loop over the whole staging table for each resource (20 minutes for 100,000 rows,
+    docs/benchmarks.md 2026-12-04). The merge is planned with them counted."""
+    _run(session, MESSY.encode())
+    counted = {name for (name,) in session.execute(text(
+        "SELECT attname FROM pg_stats WHERE tablename = :t"), {"t": importer.STAGING})}
+    assert {"fate", "id", "match_id"} <= counted
+
+
 def test_a_resource_already_there_is_matched_by_name_within_100_m(session: Session) -> None:
     existing = resources.create(session, {
         "name": "Épicerie Solidaire du port", "kind": "social_grocery", "lon": 3.7552,
