@@ -41,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: "
                      f"{', '.join(harness.REGISTRY)}")
     server = DatabaseSettings().database_url
+    sha = harness.commit()  # the code that runs: read before, not after (a commit made during
+    # a 35-minute run was once recorded as the run's)
     results = harness.run(names, server, args.scale, args.http_seconds, args.keep,
                           prefix=args.database_prefix)
     when = dt.datetime.now(dt.UTC)
-    sha = harness.commit()
     m = harness.machine(server)
     if args.history:
         harness.append_history(harness.history_rows(results, m, when, sha),

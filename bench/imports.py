@@ -107,7 +107,9 @@ def _child(argv: list[str]) -> None:
 
     before = rss_mb()
     started = time.perf_counter()
-    app(argv, standalone_mode=False)
+    code = app(argv, standalone_mode=False)  # an exit code, not an exit, in this mode
+    if isinstance(code, int) and code:
+        sys.exit(code)  # a failed import is no figure (it once reported a cancelled one)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": max(0.0, peak - before)}))
