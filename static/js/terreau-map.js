@@ -82,7 +82,6 @@
       content: function (b) { return self._bubbleTip(b); },
       open: function (b) { self._openBubble(b); }
     }).addTo(map);
-    this._bubbleList = null;  // the bubbles of the layout under way
     this.serverClusters = [];
     this.message = '';
     this.pendingOpen = null;
@@ -468,7 +467,7 @@
     var z = map.getZoom(), maxZ = map.getMaxZoom();
     var grid = {}, groups = [];
     this.legs.clearLayers();
-    this._bubbleList = [];
+    var bubbles = [];
 
     this.order.forEach(function (id) {
       var r = self.resources[id];
@@ -502,12 +501,10 @@
       } else if (n <= EXPAND_MAX || z >= maxZ) {
         self._ring(g, z);
       } else {
-        self._bubble(g, z);
+        bubbles.push(self._bubble(g, z));
       }
     });
-    this._drawServerClusters();
-    this.bubbles.set(this._bubbleList);
-    this._bubbleList = null;
+    this.bubbles.set(bubbles.concat(this._serverBubbles()));
     this._drawLinks(z);
     this._updateStatus();
     if (this.pendingOpen && this.resources[this.pendingOpen]) {
@@ -667,11 +664,11 @@
     return 'conic-gradient(' + parts.join(',') + ')';
   }
 
-  // A bubble of the layout under way (drawn with the others at its end: terreau-bubbles.js).
-  P._bubbleMarker = function (latlng, count, kinds, bounds) {
-    this._bubbleList.push({ latlng: latlng, count: count, kinds: kinds, bounds: bounds,
-                            background: conic(kinds, this.vocab.kinds),
-                            label: fmt(this.text.bubble_n, { n: count }) });
+  // A bubble as the bubbles' layer draws it (terreau-bubbles.js), all of a layout at once.
+  P._bubbleOf = function (latlng, count, kinds, bounds) {
+    return { latlng: latlng, count: count, kinds: kinds, bounds: bounds,
+             background: conic(kinds, this.vocab.kinds),
+             label: fmt(this.text.bubble_n, { n: count }) };
   };
 
   P._bubbleTip = function (b) {
@@ -709,11 +706,12 @@
       kinds[r.kind] = (kinds[r.kind] || 0) + 1;
       bounds.extend(r.latlng);
     });
-    this._bubbleMarker(centre, g.members.length, kinds, bounds);
+    return this._bubbleOf(centre, g.members.length, kinds, bounds);
   };
 
-  P._drawServerClusters = function () {
-    var self = this;
+  // The server's clusters (a view loaded by viewport) as bubbles of the kinds shown.
+  P._serverBubbles = function () {
+    var self = this, bubbles = [];
     this.serverClusters.forEach(function (c) {
       var kinds = {}, shown = 0;
       Object.keys(c[3]).forEach(function (k) {
@@ -721,9 +719,10 @@
       });
       if (shown) {
         var box = c[4] ? L.latLngBounds([c[4][0], c[4][1]], [c[4][2], c[4][3]]) : null;
-        self._bubbleMarker(L.latLng(c[0], c[1]), shown, kinds, box);
+        bubbles.push(self._bubbleOf(L.latLng(c[0], c[1]), shown, kinds, box));
       }
     });
+    return bubbles;
   };
 
   P._endPoint = function (lk, end, index) {
